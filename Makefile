@@ -1,0 +1,31 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11: `make run`, `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,postgres]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start embedded NATS + services + projections + dashboard, load the demo, serve until Ctrl-C.
+run: install
+	$(BIN)/sendx run --demo
+
+## Install and run the whole test suite.
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python -m bench.partnership
+
+clean:
+	rm -rf $(VENV) .sendx

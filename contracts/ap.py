@@ -1,0 +1,67 @@
+"""`ap.*`: alternative provision placements, commissioned by an LA and held by a provider."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from contracts.envelope import Payload
+from contracts.registry import event
+from contracts.vocab import LocalId, OrgCode
+
+Tier = Literal[1, 2, 3]
+APReason = Literal["exclusion", "medical", "send", "behaviour", "other"]
+
+
+@event("ap.placement_commissioned")
+class PlacementCommissioned(Payload):
+    """An LA commissioned an AP placement from a provider."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{
+            "placement_id": "AP1-000017", "commissioned_on": "2025-01-13", "provider": "AP001",
+            "tier": 2, "reason": "exclusion",
+        }]}
+    )
+
+    placement_id: LocalId = Field(description="Reference shared by the LA and the provider.")
+    commissioned_on: date
+    provider: OrgCode
+    tier: Tier = Field(description="1 targeted support in school, 2 time-limited, 3 full-time AP.")
+    reason: APReason
+
+
+@event("ap.placement_started")
+class PlacementStarted(Payload):
+    """A provider started an AP placement."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{
+            "placement_id": "AP1-000017", "started_on": "2025-01-20", "tier": 2,
+            "part_time": True, "reason": "exclusion", "commissioned_by": "856",
+        }]}
+    )
+
+    placement_id: LocalId
+    started_on: date
+    tier: Tier
+    part_time: bool
+    reason: APReason
+    commissioned_by: OrgCode | None = Field(default=None, description="Commissioning LA code.")
+
+
+@event("ap.placement_ended")
+class PlacementEnded(Payload):
+    """An AP placement ended, with its outcome (reintegration is the aim)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{
+            "placement_id": "AP1-000017", "ended_on": "2025-04-04", "outcome": "reintegrated",
+        }]}
+    )
+
+    placement_id: LocalId
+    ended_on: date
+    outcome: Literal["reintegrated", "moved", "other"]

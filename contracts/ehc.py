@@ -1,0 +1,172 @@
+"""`ehc.*`: the EHC needs assessment and plan process (Children and Families Act 2014 Part 3).
+
+Published by local authorities, except `ehc.advice_returned` (any advice giver, e.g. the ICB).
+Dates are the statutory dates the timescales run from (SEND Regulations 2014).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from contracts.envelope import Payload
+from contracts.registry import event
+from contracts.vocab import AdviceGiver, LocalId, OrgCode, PrimaryNeed
+
+TimescaleException = Literal[
+    "away_4_weeks", "exceptional_personal_circumstances", "school_closed_4_weeks"
+]
+"""SEND Regulations 2014 reg. 13(3): exceptions to the 20-week limit (reported separately)."""
+
+
+def _example(**fields: object) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [fields]})
+
+
+@event("ehc.assessment_requested")
+class AssessmentRequested(Payload):
+    """A request for an EHC needs assessment was received: the 6- and 20-week clocks start."""
+
+    model_config = _example(case_id="856-C-000123", requested_on="2025-01-06", requested_by="parent")
+
+    case_id: LocalId = Field(description="The LA's reference for this assessment case.")
+    requested_on: date = Field(description="Date the LA received the request.")
+    requested_by: Literal[
+        "parent", "young_person", "school_or_college", "health", "social_care", "other"
+    ] = Field(description="Who made the request.")
+
+
+@event("ehc.assessment_decided")
+class AssessmentDecided(Payload):
+    """The LA decided whether to assess (statutory limit: 6 weeks from the request)."""
+
+    model_config = _example(case_id="856-C-000123", decided_on="2025-02-10", decision="assess")
+
+    case_id: LocalId
+    decided_on: date = Field(description="Date the decision was notified.")
+    decision: Literal["assess", "refuse"]
+
+
+@event("ehc.advice_requested")
+class AdviceRequested(Payload):
+    """The LA asked an advice giver for advice (statutory limit for the reply: 6 weeks)."""
+
+    model_config = _example(
+        case_id="856-C-000123", advice_request_id="856-A-77", requested_on="2025-02-11",
+        advice_giver="health", requested_from="QK1",
+    )
+
+    case_id: LocalId
+    advice_request_id: LocalId = Field(description="Reference the advice giver quotes back.")
+    requested_on: date
+    advice_giver: AdviceGiver
+    requested_from: OrgCode | None = Field(
+        default=None, description="Code of the organisation asked, when it is a partner."
+    )
+
+
+@event("ehc.advice_returned")
+class AdviceReturned(Payload):
+    """An advice giver returned advice for an EHC needs assessment."""
+
+    model_config = _example(
+        case_id="856-C-000123", advice_request_id="856-A-77", requesting_la="856",
+        returned_on="2025-03-14", advice_giver="health",
+    )
+
+    case_id: LocalId
+    advice_request_id: LocalId
+    requesting_la: OrgCode = Field(description="The LA that asked for the advice.")
+    returned_on: date
+    advice_giver: AdviceGiver
+
+
+@event("ehc.plan_issued")
+class PlanIssued(Payload):
+    """A final EHC plan was issued (statutory limit: 20 weeks from the request, bar exceptions)."""
+
+    model_config = _example(
+        case_id="856-C-000123", plan_id="856-P-000045", issued_on="2025-05-19",
+        primary_need="ASD", placement="mainstream", placement_provider="120001", exception=None,
+    )
+
+    case_id: LocalId
+    plan_id: LocalId = Field(description="The LA's reference for the plan, quoted by later events.")
+    issued_on: date
+    primary_need: PrimaryNeed
+    placement: Literal["mainstream", "resourced_provision", "special", "ap", "post16", "other"]
+    placement_provider: OrgCode | None = Field(default=None, description="URN or provider id.")
+    exception: TimescaleException | None = Field(
+        default=None, description="A regulation 13(3) exception that applied, if any."
+    )
+
+
+@event("ehc.plan_not_issued")
+class PlanNotIssued(Payload):
+    """After assessing, the LA decided not to issue a plan (limit: 16 weeks from the request)."""
+
+    model_config = _example(case_id="856-C-000124", decided_on="2025-04-20", reason="needs_met_without_plan")
+
+    case_id: LocalId
+    decided_on: date
+    reason: Literal["needs_met_without_plan", "withdrawn", "other"]
+
+
+@event("ehc.annual_review_held")
+class AnnualReviewHeld(Payload):
+    """An annual review meeting was held (at least every 12 months)."""
+
+    model_config = _example(plan_id="856-P-000045", held_on="2026-05-01", preparing_for_adulthood=True)
+
+    plan_id: LocalId
+    held_on: date
+    preparing_for_adulthood: bool = Field(
+        description="The review considered preparing for adulthood (required from Year 9)."
+    )
+
+
+@event("ehc.review_outcome")
+class ReviewOutcome(Payload):
+    """The LA's decision after a review: maintain, amend or cease (limit: 4 weeks)."""
+
+    model_config = _example(
+        plan_id="856-P-000045", review_held_on="2026-05-01", decided_on="2026-05-20", outcome="amend"
+    )
+
+    plan_id: LocalId
+    review_held_on: date
+    decided_on: date
+    outcome: Literal["maintain", "amend", "cease"]
+
+
+@event("ehc.plan_amended")
+class PlanAmended(Payload):
+    """An amended final plan was issued (after a review: within 12 weeks of the meeting)."""
+
+    model_config = _example(
+        plan_id="856-P-000045", amended_on="2026-07-10", trigger="annual_review",
+        review_held_on="2026-05-01",
+    )
+
+    plan_id: LocalId
+    amended_on: date
+    trigger: Literal["annual_review", "phase_transfer", "post16_transfer", "other"]
+    review_held_on: date | None = Field(
+        default=None, description="The review meeting this amendment follows, if any."
+    )
+
+
+@event("ehc.plan_ceased")
+class PlanCeased(Payload):
+    """The LA ceased to maintain the plan, with the SEN2 reason."""
+
+    model_config = _example(plan_id="856-P-000045", ceased_on="2036-07-31", reason="max_age")
+
+    plan_id: LocalId
+    ceased_on: date
+    reason: Literal[
+        "max_age", "moved_to_another_la", "left_education_or_training", "needs_met",
+        "moved_outside_england", "deceased", "other",
+    ]

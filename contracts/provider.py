@@ -1,0 +1,59 @@
+"""`provider.*`: what schools, colleges and AP providers know: timetables and post-16 destinations."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from contracts.envelope import Payload
+from contracts.registry import event
+from contracts.vocab import LocalId
+
+
+@event("provider.part_time_timetable_started")
+class PartTimeTimetableStarted(Payload):
+    """A pupil was put on a part-time timetable (DfE guidance: exceptional and time-limited)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{
+            "timetable_id": "120001-T-9", "started_on": "2025-02-03", "hours_per_week": 12.5,
+            "reason": "medical",
+        }]}
+    )
+
+    timetable_id: LocalId
+    started_on: date
+    hours_per_week: float = Field(gt=0, lt=32.5, description="Taught hours a week.")
+    reason: Literal["medical", "reintegration", "behaviour", "send", "other"]
+
+
+@event("provider.part_time_timetable_ended")
+class PartTimeTimetableEnded(Payload):
+    """A part-time timetable ended (the pupil returned to full time or left)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"timetable_id": "120001-T-9", "ended_on": "2025-03-28"}]}
+    )
+
+    timetable_id: LocalId
+    ended_on: date
+
+
+@event("provider.post16_destination_confirmed")
+class Post16DestinationConfirmed(Payload):
+    """The next destination after school or college is confirmed (due by 31 March before the move)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{
+            "confirmed_on": "2027-02-15", "destination": "fe_college", "moves_on": "2027-09-01",
+        }]}
+    )
+
+    confirmed_on: date
+    destination: Literal[
+        "sixth_form", "fe_college", "specialist_post16", "apprenticeship", "supported_internship",
+        "employment", "neet", "other",
+    ]
+    moves_on: date = Field(description="Date the young person starts the destination.")

@@ -1,0 +1,78 @@
+"""Who publishes what: organisation kinds, the event families each may publish, the demo partnership.
+
+Declared once (like eventsourcing's `System`): services enforce it before publishing, and the
+NATS permissions and the embedded runtime are derived from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from contracts.subjects import org_commands, org_events
+
+
+class OrgKind(StrEnum):
+    LA = "la"
+    ICB = "icb"  # ICBs and NHS trusts run the same service
+    PROVIDER = "provider"
+
+
+PUBLISHES: dict[OrgKind, frozenset[str]] = {
+    OrgKind.LA: frozenset({
+        "person.registered", "ehc.assessment_requested", "ehc.assessment_decided",
+        "ehc.advice_requested", "ehc.plan_issued", "ehc.plan_not_issued",
+        "ehc.annual_review_held", "ehc.review_outcome", "ehc.plan_amended", "ehc.plan_ceased",
+        "transition.plan_agreed", "transition.named_worker_assigned",
+        "adult_social_care.transition_assessment_completed", "ap.placement_commissioned",
+    }),
+    OrgKind.ICB: frozenset({
+        "person.registered", "health.referral_made", "health.assessment_started",
+        "health.diagnosis_recorded", "ehc.advice_returned", "health.annual_health_check_completed",
+        "health.dsr_status_changed", "health.care_summary_updated", "health.ehc_plan_flag_set",
+        "health.ehc_plan_flag_cleared", "health.adult_services_referral_accepted",
+        "health.transferred_to_adult_services", "transition.named_worker_assigned",
+    }),
+    OrgKind.PROVIDER: frozenset({
+        "person.registered", "ap.placement_started", "ap.placement_ended",
+        "provider.part_time_timetable_started", "provider.part_time_timetable_ended",
+        "provider.post16_destination_confirmed",
+    }),
+}
+
+
+@dataclass(frozen=True)
+class Organisation:
+    code: str
+    kind: OrgKind
+    name: str
+
+    def may_publish(self, event_type: str) -> bool:
+        return event_type in PUBLISHES[self.kind]
+
+    @property
+    def event_subjects(self) -> str:
+        return org_events(self.code)
+
+    @property
+    def command_subjects(self) -> str:
+        return org_commands(self.code)
+
+
+DEMO_PARTNERSHIP: tuple[Organisation, ...] = (
+    Organisation("856", OrgKind.LA, "Leicester City Council"),
+    Organisation("855", OrgKind.LA, "Leicestershire County Council"),
+    Organisation("857", OrgKind.LA, "Rutland County Council"),
+    Organisation("QK1", OrgKind.ICB, "NHS Leicester, Leicestershire and Rutland ICB"),
+    Organisation("RT5", OrgKind.ICB, "Leicestershire Partnership NHS Trust"),
+    Organisation("120001", OrgKind.PROVIDER, "Demo Secondary School"),
+    Organisation("AP001", OrgKind.PROVIDER, "Demo Alternative Provision Academy"),
+)
+
+
+def organisation(code: str, partnership: tuple[Organisation, ...] = DEMO_PARTNERSHIP) -> Organisation:
+    for org in partnership:
+        if org.code == code:
+            return org
+    known = ", ".join(o.code for o in partnership)
+    raise LookupError(f"organisation {code!r} is not in the partnership (known: {known})")

@@ -1,0 +1,52 @@
+"""`transition.*` and `adult_social_care.*`: preparing for adulthood from age 14 (NICE NG43, Care Act 2014)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from contracts.envelope import Payload
+from contracts.registry import event
+from contracts.vocab import OrgCode
+
+
+@event("transition.named_worker_assigned")
+class NamedWorkerAssigned(Payload):
+    """A named worker now coordinates this young person's transition (due by age 14)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"assigned_on": "2025-09-01", "worker_role": "send_officer"}]}
+    )
+
+    assigned_on: date
+    worker_role: Literal["send_officer", "social_worker", "health_transition_worker", "other"]
+
+
+@event("transition.plan_agreed")
+class TransitionPlanAgreed(Payload):
+    """A multi-agency, personalised transition plan was agreed (due by age 15)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"agreed_on": "2026-03-02", "partners": ["856", "QK1"]}]}
+    )
+
+    agreed_on: date
+    partners: list[OrgCode] = Field(
+        default_factory=list, description="Organisations that agreed the plan with the publisher."
+    )
+
+
+@event("adult_social_care.transition_assessment_completed")
+class TransitionAssessmentCompleted(Payload):
+    """A Care Act transition assessment was completed (due by 17 if likely needs after 18)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"completed_on": "2028-10-05", "likely_eligible_needs": True}]}
+    )
+
+    completed_on: date
+    likely_eligible_needs: bool = Field(
+        description="The young person is likely to have eligible care and support needs after 18."
+    )

