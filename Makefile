@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11: `make run`, `make test`.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed

@@ -13,6 +13,7 @@ import sys
 COMMAND_MODULES = (
     "services.commands.nats",
     "services.commands.schemas",
+    "services.commands.run",
 )
 
 

@@ -1,0 +1,87 @@
+"""Start, watch and stop the processes of one partnership on this machine (`sendx run`).
+
+Each organisation's service, the projector and the API run as separate OS processes, as they
+would in production; this module only launches them, remembers their PIDs and stops exactly
+those PIDs (SIGTERM, then SIGKILL after a grace period).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class ManagedProcess:
+    name: str
+    args: list[str]
+    log: Path
+    env: dict[str, str] | None = None
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(
+                self.args, stdout=out, stderr=subprocess.STDOUT,
+                env={**os.environ, **(self.env or {})},
+            )
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, grace: float = 10.0) -> None:
+        proc = self.process
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(grace)
+
+
+def sendx_command(*args: str) -> list[str]:
+    """Run a `sendx` sub-command with this same interpreter (works without the script on PATH)."""
+    return [sys.executable, "-m", "services.cli", *args]
+
+
+@dataclass
+class Supervisor:
+    log_dir: Path
+    processes: list[ManagedProcess] = field(default_factory=list)
+
+    def launch(self, name: str, args: list[str], env: dict[str, str] | None = None) -> ManagedProcess:
+        managed = ManagedProcess(name, args, self.log_dir / f"{name}.log", env)
+        managed.start()
+        self.processes.append(managed)
+        return managed
+
+    def check(self) -> None:
+        """Raise naming the first process that died, with the tail of its log."""
+        for managed in self.processes:
+            if managed.process is not None and managed.process.poll() is not None:
+                tail = managed.log.read_text(errors="replace")[-1500:] if managed.log.exists() else ""
+                raise RuntimeError(
+                    f"{managed.name} (pid {managed.pid}) exited with code "
+                    f"{managed.process.returncode}; log {managed.log}:\n{tail}"
+                )
+
+    def stop_all(self) -> None:
+        for managed in reversed(self.processes):
+            managed.stop()
+
+    def wait_forever(self, poll: float = 1.0) -> None:
+        while True:
+            self.check()
+            time.sleep(poll)
