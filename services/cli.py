@@ -14,6 +14,9 @@ COMMAND_MODULES = (
     "services.commands.nats",
     "services.commands.schemas",
     "services.commands.run",
+    "projections.commands",
+    "services.commands.service",
+    "services.commands.ingest",
 )
 
 

@@ -1,0 +1,138 @@
+"""For partner developers: send commands and extracts to an organisation's service from Python.
+
+    async with await ServiceClient.connect("nats://127.0.0.1:4222", org="856") as client:
+        reply = await client.command("ehc.issue_plan", {"case_id": "856-C-1", ...})
+        report = await client.import_file(Path("extract.csv"))
+
+The same requests `sendx command` and `sendx import` make (NATS request-reply, JSON bodies).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from nats.aio.client import Client
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+
+from contracts.subjects import command_subject
+from services.bus.connection import connect_bus
+from services.ingest import IMPORT_COMMAND, read_extract
+
+
+class ServiceUnavailable(ConnectionError):
+    pass
+
+
+@dataclass
+class ImportReport:
+    """Per-row results in extract order, with the totals `sendx import` prints."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> int:
+        return sum(1 for r in self.rows if r["accepted"])
+
+    @property
+    def duplicates(self) -> int:
+        return sum(1 for r in self.rows if r.get("duplicate"))
+
+    @property
+    def rejected(self) -> int:
+        return sum(1 for r in self.rows if not r["accepted"])
+
+    @property
+    def event_ids(self) -> list[str]:
+        return [i for r in self.rows for i in r.get("event_ids", [])]
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.rows)} rows: {self.accepted} accepted "
+            f"({self.duplicates} already imported), "
+            f"{self.rejected} rejected"
+        )
+
+
+class ServiceClient:
+    def __init__(
+        self, nc: Client, org: str, *, timeout: float = 60.0, owns_connection: bool = False
+    ):
+        self.nc, self.org, self.timeout = nc, org, timeout
+        self._owns_connection = owns_connection
+
+    @classmethod
+    async def connect(cls, url: str, org: str, *, timeout: float = 60.0) -> ServiceClient:
+        nc = await connect_bus(url, name=f"sendx-client-{org}")
+        return cls(nc, org, timeout=timeout, owns_connection=True)
+
+    async def __aenter__(self) -> ServiceClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._owns_connection:
+            await self.nc.drain()
+
+    async def request(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        subject = command_subject(self.org, name)
+        try:
+            msg = await self.nc.request(subject, orjson.dumps(body), timeout=self.timeout)
+        except NoRespondersError:
+            raise ServiceUnavailable(
+                f"no service for organisation {self.org} answers on {subject}: is "
+                f"`sendx service <kind> --org {self.org}` running?"
+            ) from None
+        except NatsTimeout:
+            raise ServiceUnavailable(f"{subject}: no reply within {self.timeout}s") from None
+        return orjson.loads(msg.data)
+
+    async def command(
+        self, name: str, fields: dict[str, Any], record_id: str | None = None
+    ) -> dict[str, Any]:
+        """`{"ok": true, "event_ids": [...], "duplicate": false}` or `{"ok": false, "error"}`."""
+        body = dict(fields) if record_id is None else {**fields, "record_id": record_id}
+        return await self.request(name, body)
+
+    async def import_rows(
+        self, rows: Iterable[tuple[int, dict[str, Any] | str]], *, batch_size: int = 200
+    ) -> ImportReport:
+        """Send numbered rows in batches; rows that could not even be read are reported here."""
+        report = ImportReport()
+        batch: list[tuple[int, dict[str, Any]]] = []
+        for number, row in rows:
+            if isinstance(row, str):
+                report.rows.append(
+                    {"row": number, "record_id": None, "accepted": False, "error": row}
+                )
+                continue
+            batch.append((number, row))
+            if len(batch) >= batch_size:
+                report.rows.extend(await self._send(batch))
+                batch = []
+        if batch:
+            report.rows.extend(await self._send(batch))
+        report.rows.sort(key=lambda r: r["row"])
+        return report
+
+    async def import_file(self, path: Path, *, batch_size: int = 200) -> ImportReport:
+        return await self.import_rows(read_extract(path), batch_size=batch_size)
+
+    async def _send(self, batch: list[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+        answer = await self.request(
+            IMPORT_COMMAND, {"row_numbers": [n for n, _ in batch], "rows": [r for _, r in batch]}
+        )
+        if not answer.get("ok"):
+            return [
+                {
+                    "row": n,
+                    "record_id": r.get("record_id"),
+                    "accepted": False,
+                    "error": f"row {n}: batch refused: {answer.get('error')}",
+                }
+                for n, r in batch
+            ]
+        return list(answer["rows"])

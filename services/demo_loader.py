@@ -1,0 +1,31 @@
+"""`sendx run --demo`: write the demo extracts and import them into the running services."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from services.client import ImportReport, ServiceClient, ServiceUnavailable
+from services.la.demo import write_la_extracts
+
+
+async def _import_when_ready(url: str, org: str, path: Path, wait: float) -> ImportReport:
+    deadline = time.monotonic() + wait
+    async with await ServiceClient.connect(url, org) as client:
+        while True:
+            try:
+                return await client.import_file(path)
+            except ServiceUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+
+
+def load_demo(nats_url: str, out_dir: Path, *, wait: float = 30.0) -> dict[str, ImportReport]:
+    """Import every demo extract (re-running it imports nothing twice)."""
+    reports: dict[str, ImportReport] = {}
+    for org, path in write_la_extracts(out_dir).items():
+        reports[org] = asyncio.run(_import_when_ready(nats_url, org, path, wait))
+        print(f"demo extract {path.name} -> {org}: {reports[org].summary()}")
+    return reports

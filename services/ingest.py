@@ -1,0 +1,198 @@
+"""Partner-facing parsing and validation, written once for every service kind.
+
+A partner sends single commands (a JSON object of fields) or extracts (CSV or JSON lines):
+one row = one command, with `record_id` (the partner's own id for the row: the row is
+imported once, however often the extract is sent), `command` (a command name such as
+`ehc.issue_plan`, or the event type it produces, `ehc.plan_issued`) and that command's fields.
+Every row gets a report: accepted with the ids of the events it caused, or rejected with a
+reason naming the row and the field. Nothing here raises for bad input.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from services.aggregates import DomainError
+from services.application import OrganisationApplication
+from services.command import Command
+
+RESERVED = ("record_id", "command")
+IMPORT_COMMAND = "import"
+"""`send.cmd.<org>.import`: a batch of extract rows in, a per-row report out."""
+
+
+class RowRejected(ValueError):
+    """A row or command the service will not record; the message names where and why."""
+
+
+@dataclass(frozen=True)
+class RowReport:
+    row: int
+    record_id: str | None
+    accepted: bool
+    event_ids: list[str] = field(default_factory=list)
+    duplicate: bool = False
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.accepted:
+            return {
+                "row": self.row,
+                "record_id": self.record_id,
+                "accepted": True,
+                "event_ids": self.event_ids,
+                "duplicate": self.duplicate,
+            }
+        return {
+            "row": self.row,
+            "record_id": self.record_id,
+            "accepted": False,
+            "error": self.error,
+        }
+
+
+def _message(error: dict[str, Any], command: type[Command]) -> str:
+    if error["type"] == "extra_forbidden":
+        return f"not a field of {command.name}"
+    if error["type"] == "missing":
+        return f"required by {command.name}"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def describe(exc: ValidationError, command: type[Command], where: str) -> str:
+    """`row 7, field nhs_number: fails the modulus-11 check digit` (one clause per field)."""
+    return "; ".join(
+        f"{where}field {'.'.join(str(p) for p in e['loc']) or '?'}: {_message(e, command)}"
+        for e in exc.errors()
+    )
+
+
+class CommandCatalogue:
+    """The commands one service kind accepts, by name and by the event type they produce."""
+
+    def __init__(self, commands: Iterable[type[Command]]) -> None:
+        self.commands = list(commands)
+        self._by_name = {n: c for c in self.commands for n in (c.name, *c.aliases)}
+
+    def resolve(self, name: str, where: str = "") -> type[Command]:
+        try:
+            return self._by_name[name.strip()]
+        except KeyError:
+            known = ", ".join(c.name for c in self.commands)
+            field = f"{where}field command: " if where else ""
+            raise RowRejected(f"{field}unknown command {name!r}; known: {known}") from None
+
+    def parse(self, name: str, fields: dict[str, Any], where: str = "") -> Command:
+        command = self.resolve(name, where)
+        try:
+            return command.model_validate(fields)
+        except ValidationError as exc:
+            raise RowRejected(describe(exc, command, where)) from None
+
+    def parse_row(self, row: dict[str, Any], where: str) -> tuple[str, Command]:
+        """A row of an extract: (record_id, command). Empty CSV cells count as absent."""
+        values = {k.strip(): v for k, v in row.items() if k and v not in ("", None)}
+        record_id = str(values.pop("record_id", "")).strip()
+        if not record_id:
+            raise RowRejected(
+                f"{where}field record_id: required (your own id for this row, so that it is "
+                "imported only once)"
+            )
+        name = values.pop("command", None)
+        if not isinstance(name, str) or not name.strip():
+            raise RowRejected(f"{where}field command: required (a command name or event type)")
+        return record_id, self.parse(name, values, where)
+
+
+class Ingest:
+    """Partner input -> one application call -> JSON reply. Bad input is a reply, not a crash."""
+
+    def __init__(self, app: OrganisationApplication, catalogue: CommandCatalogue) -> None:
+        self.app = app
+        self.catalogue = catalogue
+
+    def command(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A single command; an optional `record_id` in the body makes re-sending harmless."""
+        fields = dict(body)
+        record_id = fields.pop("record_id", None)
+        try:
+            command = self.catalogue.parse(name, fields)
+            outcome = self.app.execute(command, str(record_id) if record_id is not None else None)
+        except (RowRejected, DomainError) as exc:
+            return {"ok": False, "error": str(exc)}
+        return {
+            "ok": True,
+            "event_ids": [str(i) for i in outcome.event_ids],
+            "duplicate": outcome.duplicate,
+        }
+
+    def import_row(self, number: int, row: Any) -> RowReport:
+        where = f"row {number}, "
+        record_id = row.get("record_id") if isinstance(row, dict) else None
+        try:
+            if not isinstance(row, dict):
+                raise RowRejected(f"row {number}: must be a JSON object of column -> value")
+            record_id, command = self.catalogue.parse_row(row, where)
+            outcome = self.app.execute(command, record_id)
+        except RowRejected as exc:
+            return RowReport(number, _str(record_id), False, error=str(exc))
+        except DomainError as exc:
+            return RowReport(number, _str(record_id), False, error=f"row {number}: {exc}")
+        return RowReport(
+            number, record_id, True, [str(i) for i in outcome.event_ids], outcome.duplicate
+        )
+
+    def import_rows(self, body: dict[str, Any]) -> dict[str, Any]:
+        """`{"rows": [...], "row_numbers": [...]}` -> per-row reports (row order is kept)."""
+        rows = body.get("rows")
+        if not isinstance(rows, list):
+            return {"ok": False, "error": 'import body must be {"rows": [ {...}, ... ]}'}
+        numbers = body.get("row_numbers") or list(range(1, len(rows) + 1))
+        if len(numbers) != len(rows):
+            return {"ok": False, "error": "row_numbers must have one number per row"}
+        reports = [self.import_row(int(n), row) for n, row in zip(numbers, rows, strict=True)]
+        return {"ok": True, "rows": [r.to_json() for r in reports], **summary(reports)}
+
+
+def _str(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def summary(reports: Iterable[RowReport]) -> dict[str, int]:
+    reports = list(reports)
+    return {
+        "accepted": sum(r.accepted for r in reports),
+        "duplicates": sum(r.duplicate for r in reports),
+        "rejected": sum(not r.accepted for r in reports),
+    }
+
+
+def read_extract(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """(row number, row) for a `.csv` (header + one row per command; row 1 is the first data
+    row) or `.jsonl` file (row = line number; blank lines skipped). A row that cannot be read
+    comes back as an error string instead of a dict."""
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix.lower() == ".csv":
+        for number, row in enumerate(csv.DictReader(io.StringIO(text)), start=1):
+            if None in row:
+                yield number, f"row {number}: more cells than the header has columns"
+            else:
+                yield number, row
+        return
+    if path.suffix.lower() not in (".jsonl", ".ndjson"):
+        raise ValueError(f"{path}: extracts are .csv or .jsonl files")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            yield number, f"row {number}: not valid JSON: {exc}"

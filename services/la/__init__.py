@@ -1,0 +1,1 @@
+"""The local authority service: EHC needs assessments and plans, transition, commissioned AP."""

@@ -1,0 +1,213 @@
+"""The LA's eventsourcing Application: partner commands in, LA events saved in the LA's store.
+
+Each `@handles` method loads what the command names, asks the domain to change it and returns
+the changed aggregates; `OrganisationApplication.execute` saves them in one transaction
+(with the partner's record id, when given). Aggregate ids derive from the LA code and the
+partner's reference, so naming case 856-C-1 twice always means the same case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from uuid import UUID
+
+from services.aggregates import Aggregate, DomainError
+from services.application import OrganisationApplication, handles
+from services.identity import person_key
+from services.la import commands as c
+from services.la.domain import EhcCase, PlanIndex
+from services.la.people import ApPlacement, Person
+
+
+class LaApplication(OrganisationApplication):
+    # -- lookups with the partner-facing error when the thing is missing ---------------------
+    def person(self, nhs_number: str, what: str) -> Person:
+        found = self.find(Person, Person.create_id(self.org.code, nhs_number))
+        if found is None:
+            raise DomainError(
+                f"{what}: no person with this NHS number is registered by LA {self.org.code}; "
+                f"send {c.RegisterPerson.name} first"
+            )
+        return found
+
+    def case(self, case_id: str, what: str) -> EhcCase:
+        found = self.find(EhcCase, EhcCase.create_id(self.org.code, case_id))
+        if found is None:
+            raise DomainError(
+                f"{what} for case {case_id}: no assessment request recorded by LA {self.org.code}"
+            )
+        return found
+
+    def plan_case(self, plan_id: str, what: str) -> EhcCase:
+        index = self.find(PlanIndex, PlanIndex.create_id(self.org.code, plan_id))
+        if index is None:
+            raise DomainError(
+                f"{what} for plan {plan_id}: no plan issued by LA {self.org.code} has this id"
+            )
+        return self.repository.get(index.case)
+
+    def person_key_of(self, aggregate_id: UUID, partnership_key: bytes) -> str:
+        """The shared pseudonym of whoever the aggregate is about (the translator needs it)."""
+        aggregate = self.repository.get(aggregate_id)
+        person = (
+            aggregate if isinstance(aggregate, Person) else self.repository.get(aggregate.person_id)
+        )
+        return person_key(person.nhs_number, partnership_key)
+
+    # -- people and transition ------------------------------------------------------------------
+    @handles(c.RegisterPerson)
+    def register_person(self, cmd: c.RegisterPerson) -> Iterable[Aggregate]:
+        existing = self.find(Person, Person.create_id(self.org.code, cmd.nhs_number))
+        if existing is None:
+            return [
+                Person(
+                    org=self.org.code,
+                    nhs_number=cmd.nhs_number,
+                    given_name=cmd.given_name,
+                    family_name=cmd.family_name,
+                    born_on=cmd.born_on,
+                )
+            ]
+        if not existing.same_details(cmd.given_name, cmd.family_name, cmd.born_on):
+            raise DomainError(
+                f"person.registered: a person with this NHS number is already registered by LA "
+                f"{self.org.code} with a different name or date of birth"
+            )
+        return []
+
+    @handles(c.AssignNamedWorker)
+    def assign_named_worker(self, cmd: c.AssignNamedWorker) -> Iterable[Aggregate]:
+        person = self.person(cmd.nhs_number, "transition.named_worker_assigned")
+        person.assign_named_worker(assigned_on=cmd.assigned_on, worker_role=cmd.worker_role)
+        return [person]
+
+    @handles(c.AgreeTransitionPlan)
+    def agree_transition_plan(self, cmd: c.AgreeTransitionPlan) -> Iterable[Aggregate]:
+        person = self.person(cmd.nhs_number, "transition.plan_agreed")
+        person.agree_transition_plan(agreed_on=cmd.agreed_on, partners=list(cmd.partners))
+        return [person]
+
+    @handles(c.CompleteTransitionAssessment)
+    def complete_transition_assessment(
+        self, cmd: c.CompleteTransitionAssessment
+    ) -> Iterable[Aggregate]:
+        person = self.person(cmd.nhs_number, "adult_social_care.transition_assessment_completed")
+        person.complete_transition_assessment(
+            completed_on=cmd.completed_on, likely_eligible_needs=cmd.likely_eligible_needs
+        )
+        return [person]
+
+    @handles(c.CommissionPlacement)
+    def commission_placement(self, cmd: c.CommissionPlacement) -> Iterable[Aggregate]:
+        what = "ap.placement_commissioned"
+        person = self.person(cmd.nhs_number, what)
+        existing = self.find(ApPlacement, ApPlacement.create_id(self.org.code, cmd.placement_id))
+        if existing is not None:
+            raise DomainError(
+                f"{what} for placement {cmd.placement_id}: already commissioned on "
+                f"{existing.commissioned_on}"
+            )
+        return [
+            ApPlacement(
+                org=self.org.code,
+                placement_id=cmd.placement_id,
+                person_id=person.id,
+                commissioned_on=cmd.commissioned_on,
+                provider=cmd.provider,
+                tier=cmd.tier,
+                reason=cmd.reason,
+            )
+        ]
+
+    # -- the EHC process ------------------------------------------------------------------------
+    @handles(c.RequestAssessment)
+    def request_assessment(self, cmd: c.RequestAssessment) -> Iterable[Aggregate]:
+        what = "ehc.assessment_requested"
+        person = self.person(cmd.nhs_number, what)
+        existing = self.find(EhcCase, EhcCase.create_id(self.org.code, cmd.case_id))
+        if existing is not None:
+            raise DomainError(
+                f"{what} for case {cmd.case_id}: a request was already recorded on "
+                f"{existing.requested_on}; use a new case_id for a new request"
+            )
+        return [
+            EhcCase(
+                org=self.org.code,
+                case_id=cmd.case_id,
+                person_id=person.id,
+                requested_on=cmd.requested_on,
+                requested_by=cmd.requested_by,
+            )
+        ]
+
+    @handles(c.DecideAssessment)
+    def decide_assessment(self, cmd: c.DecideAssessment) -> Iterable[Aggregate]:
+        case = self.case(cmd.case_id, "ehc.assessment_decided")
+        case.decide_assessment(decided_on=cmd.decided_on, decision=cmd.decision)
+        return [case]
+
+    @handles(c.RequestAdvice)
+    def request_advice(self, cmd: c.RequestAdvice) -> Iterable[Aggregate]:
+        case = self.case(cmd.case_id, "ehc.advice_requested")
+        case.request_advice(
+            advice_request_id=cmd.advice_request_id,
+            requested_on=cmd.requested_on,
+            advice_giver=cmd.advice_giver,
+            requested_from=cmd.requested_from,
+        )
+        return [case]
+
+    @handles(c.IssuePlan)
+    def issue_plan(self, cmd: c.IssuePlan) -> Iterable[Aggregate]:
+        what = "ehc.plan_issued"
+        case = self.case(cmd.case_id, what)
+        taken = self.find(PlanIndex, PlanIndex.create_id(self.org.code, cmd.plan_id))
+        if taken is not None:
+            raise DomainError(
+                f"{what} for plan {cmd.plan_id}: this plan id is already used by another case"
+            )
+        case.issue_plan(
+            plan_id=cmd.plan_id,
+            issued_on=cmd.issued_on,
+            primary_need=cmd.primary_need,
+            placement=cmd.placement,
+            placement_provider=cmd.placement_provider,
+            exception=cmd.exception,
+        )
+        return [case, PlanIndex(org=self.org.code, plan_id=cmd.plan_id, case=case.id)]
+
+    @handles(c.DecideNotToIssue)
+    def decide_not_to_issue(self, cmd: c.DecideNotToIssue) -> Iterable[Aggregate]:
+        case = self.case(cmd.case_id, "ehc.plan_not_issued")
+        case.decide_not_to_issue(decided_on=cmd.decided_on, reason=cmd.reason)
+        return [case]
+
+    @handles(c.HoldAnnualReview)
+    def hold_annual_review(self, cmd: c.HoldAnnualReview) -> Iterable[Aggregate]:
+        case = self.plan_case(cmd.plan_id, "ehc.annual_review_held")
+        case.hold_annual_review(
+            held_on=cmd.held_on, preparing_for_adulthood=cmd.preparing_for_adulthood
+        )
+        return [case]
+
+    @handles(c.DecideReviewOutcome)
+    def decide_review_outcome(self, cmd: c.DecideReviewOutcome) -> Iterable[Aggregate]:
+        case = self.plan_case(cmd.plan_id, "ehc.review_outcome")
+        case.decide_review_outcome(
+            review_held_on=cmd.review_held_on, decided_on=cmd.decided_on, outcome=cmd.outcome
+        )
+        return [case]
+
+    @handles(c.AmendPlan)
+    def amend_plan(self, cmd: c.AmendPlan) -> Iterable[Aggregate]:
+        case = self.plan_case(cmd.plan_id, "ehc.plan_amended")
+        case.amend_plan(
+            amended_on=cmd.amended_on, trigger=cmd.trigger, review_held_on=cmd.review_held_on
+        )
+        return [case]
+
+    @handles(c.CeasePlan)
+    def cease_plan(self, cmd: c.CeasePlan) -> Iterable[Aggregate]:
+        case = self.plan_case(cmd.plan_id, "ehc.plan_ceased")
+        case.cease_plan(ceased_on=cmd.ceased_on, reason=cmd.reason)
+        return [case]

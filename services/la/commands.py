@@ -1,0 +1,203 @@
+"""What partner systems may ask the LA service to record: one model per command.
+
+Field names follow the contract events they produce (`contracts/ehc.py`, ...), so a partner's
+extract maps one-to-one; the code lists (decision, primary need, ...) are the contract's own.
+A command may also be named by the event type it produces (`ehc.plan_issued`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field
+
+from contracts import ap, ehc
+from contracts.vocab import AdviceGiver, LocalId, OrgCode, PrimaryNeed
+from services.command import Command, NhsNumber
+
+
+def _split_list(value: object) -> object:
+    """CSV cells hold lists as `856;QK1` (or spaces/commas); JSON sends a real list."""
+    if isinstance(value, str):
+        return [part for part in value.replace(",", ";").replace(" ", ";").split(";") if part]
+    return value
+
+
+def _int_from_text(value: object) -> object:
+    """CSV cells are text: `2` must still match a numeric code such as the AP tier."""
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
+
+OrgCodes = Annotated[list[OrgCode], BeforeValidator(_split_list)]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class RegisterPerson(Command):
+    """Start holding a record for a child or young person (needed before any other command
+    naming their NHS number). Only the birth month is shared."""
+
+    name = "person.register"
+    aliases = ("person.registered",)
+
+    nhs_number: NhsNumber
+    given_name: Name
+    family_name: Name
+    born_on: date
+
+
+class RequestAssessment(Command):
+    name = "ehc.request_assessment"
+    aliases = ("ehc.assessment_requested",)
+
+    nhs_number: NhsNumber
+    case_id: LocalId
+    requested_on: date
+    requested_by: Literal[
+        "parent", "young_person", "school_or_college", "health", "social_care", "other"
+    ]
+
+
+class DecideAssessment(Command):
+    name = "ehc.decide_assessment"
+    aliases = ("ehc.assessment_decided",)
+
+    case_id: LocalId
+    decided_on: date
+    decision: Literal["assess", "refuse"]
+
+
+class RequestAdvice(Command):
+    name = "ehc.request_advice"
+    aliases = ("ehc.advice_requested",)
+
+    case_id: LocalId
+    advice_request_id: LocalId
+    requested_on: date
+    advice_giver: AdviceGiver
+    requested_from: OrgCode | None = None
+
+
+class IssuePlan(Command):
+    name = "ehc.issue_plan"
+    aliases = ("ehc.plan_issued",)
+
+    case_id: LocalId
+    plan_id: LocalId
+    issued_on: date
+    primary_need: PrimaryNeed
+    placement: Literal["mainstream", "resourced_provision", "special", "ap", "post16", "other"]
+    placement_provider: OrgCode | None = None
+    exception: ehc.TimescaleException | None = None
+
+
+class DecideNotToIssue(Command):
+    name = "ehc.decide_not_to_issue"
+    aliases = ("ehc.plan_not_issued",)
+
+    case_id: LocalId
+    decided_on: date
+    reason: Literal["needs_met_without_plan", "withdrawn", "other"]
+
+
+class HoldAnnualReview(Command):
+    name = "ehc.hold_annual_review"
+    aliases = ("ehc.annual_review_held",)
+
+    plan_id: LocalId
+    held_on: date
+    preparing_for_adulthood: bool = False
+
+
+class DecideReviewOutcome(Command):
+    name = "ehc.decide_review_outcome"
+    aliases = ("ehc.review_outcome",)
+
+    plan_id: LocalId
+    review_held_on: date
+    decided_on: date
+    outcome: Literal["maintain", "amend", "cease"]
+
+
+class AmendPlan(Command):
+    name = "ehc.amend_plan"
+    aliases = ("ehc.plan_amended",)
+
+    plan_id: LocalId
+    amended_on: date
+    trigger: Literal["annual_review", "phase_transfer", "post16_transfer", "other"]
+    review_held_on: date | None = None
+
+
+class CeasePlan(Command):
+    name = "ehc.cease_plan"
+    aliases = ("ehc.plan_ceased",)
+
+    plan_id: LocalId
+    ceased_on: date
+    reason: Literal[
+        "max_age",
+        "moved_to_another_la",
+        "left_education_or_training",
+        "needs_met",
+        "moved_outside_england",
+        "deceased",
+        "other",
+    ]
+
+
+class AssignNamedWorker(Command):
+    name = "transition.assign_named_worker"
+    aliases = ("transition.named_worker_assigned",)
+
+    nhs_number: NhsNumber
+    assigned_on: date
+    worker_role: Literal["send_officer", "social_worker", "health_transition_worker", "other"]
+
+
+class AgreeTransitionPlan(Command):
+    name = "transition.agree_plan"
+    aliases = ("transition.plan_agreed",)
+
+    nhs_number: NhsNumber
+    agreed_on: date
+    partners: OrgCodes = Field(default_factory=list)
+
+
+class CompleteTransitionAssessment(Command):
+    name = "adult_social_care.complete_transition_assessment"
+    aliases = ("adult_social_care.transition_assessment_completed",)
+
+    nhs_number: NhsNumber
+    completed_on: date
+    likely_eligible_needs: bool
+
+
+class CommissionPlacement(Command):
+    name = "ap.commission_placement"
+    aliases = ("ap.placement_commissioned",)
+
+    nhs_number: NhsNumber
+    placement_id: LocalId
+    commissioned_on: date
+    provider: OrgCode
+    tier: Annotated[ap.Tier, BeforeValidator(_int_from_text)]
+    reason: ap.APReason
+
+
+LA_COMMANDS: tuple[type[Command], ...] = (
+    RegisterPerson,
+    RequestAssessment,
+    DecideAssessment,
+    RequestAdvice,
+    IssuePlan,
+    DecideNotToIssue,
+    HoldAnnualReview,
+    DecideReviewOutcome,
+    AmendPlan,
+    CeasePlan,
+    AssignNamedWorker,
+    AgreeTransitionPlan,
+    CompleteTransitionAssessment,
+    CommissionPlacement,
+)

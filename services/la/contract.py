@@ -1,0 +1,182 @@
+"""Stored LA events -> shared contract events: pseudonymised and minimised on the way out.
+
+The person is named only by the partnership's keyed pseudonym of their NHS number; the date
+of birth leaves as a year-month; names never leave. Every event of a non-bookkeeping LA
+aggregate is shared (the reply to a command lists their ids before the relay publishes them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any, NamedTuple
+from uuid import UUID
+
+from contracts import ap, ehc, person, transition
+from contracts.envelope import Envelope, Payload
+from services.identity import birth_month
+from services.la.application import LaApplication
+from services.la.domain import EhcCase
+from services.la.people import ApPlacement, Person
+from services.relay import Stamp
+
+
+def on(day: date) -> datetime:
+    """A statutory date as the instant it began (UTC): the envelope's `occurred_at`."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+class CaseRefs(NamedTuple):
+    """The LA's references of the case an event belongs to (they never change once set)."""
+
+    case_id: str
+    plan_id: str | None
+
+
+Build = Callable[[Any, Any], tuple[Payload, date | None]]
+"""(stored event, the case's references if a case event) -> (payload, the date it happened)."""
+
+_BUILDERS: dict[type, Build] = {
+    Person.Registered: lambda e, _: (
+        person.PersonRegistered(birth_month=birth_month(e.born_on)),
+        None,
+    ),
+    Person.NamedWorkerAssigned: lambda e, _: (
+        transition.NamedWorkerAssigned(assigned_on=e.assigned_on, worker_role=e.worker_role),
+        e.assigned_on,
+    ),
+    Person.TransitionPlanAgreed: lambda e, _: (
+        transition.TransitionPlanAgreed(agreed_on=e.agreed_on, partners=e.partners),
+        e.agreed_on,
+    ),
+    Person.TransitionAssessmentCompleted: lambda e, _: (
+        transition.TransitionAssessmentCompleted(
+            completed_on=e.completed_on, likely_eligible_needs=e.likely_eligible_needs
+        ),
+        e.completed_on,
+    ),
+    ApPlacement.PlacementCommissioned: lambda e, _: (
+        ap.PlacementCommissioned(
+            placement_id=e.placement_id,
+            commissioned_on=e.commissioned_on,
+            provider=e.provider,
+            tier=e.tier,
+            reason=e.reason,
+        ),
+        e.commissioned_on,
+    ),
+    EhcCase.AssessmentRequested: lambda e, _: (
+        ehc.AssessmentRequested(
+            case_id=e.case_id, requested_on=e.requested_on, requested_by=e.requested_by
+        ),
+        e.requested_on,
+    ),
+    EhcCase.AssessmentDecided: lambda e, case: (
+        ehc.AssessmentDecided(case_id=case.case_id, decided_on=e.decided_on, decision=e.decision),
+        e.decided_on,
+    ),
+    EhcCase.AdviceRequested: lambda e, case: (
+        ehc.AdviceRequested(
+            case_id=case.case_id,
+            advice_request_id=e.advice_request_id,
+            requested_on=e.requested_on,
+            advice_giver=e.advice_giver,
+            requested_from=e.requested_from,
+        ),
+        e.requested_on,
+    ),
+    EhcCase.PlanIssued: lambda e, case: (
+        ehc.PlanIssued(
+            case_id=case.case_id,
+            plan_id=e.plan_id,
+            issued_on=e.issued_on,
+            primary_need=e.primary_need,
+            placement=e.placement,
+            placement_provider=e.placement_provider,
+            exception=e.exception,
+        ),
+        e.issued_on,
+    ),
+    EhcCase.PlanNotIssued: lambda e, case: (
+        ehc.PlanNotIssued(case_id=case.case_id, decided_on=e.decided_on, reason=e.reason),
+        e.decided_on,
+    ),
+    EhcCase.AnnualReviewHeld: lambda e, case: (
+        ehc.AnnualReviewHeld(
+            plan_id=case.plan_id,
+            held_on=e.held_on,
+            preparing_for_adulthood=e.preparing_for_adulthood,
+        ),
+        e.held_on,
+    ),
+    EhcCase.ReviewOutcomeDecided: lambda e, case: (
+        ehc.ReviewOutcome(
+            plan_id=case.plan_id,
+            review_held_on=e.review_held_on,
+            decided_on=e.decided_on,
+            outcome=e.outcome,
+        ),
+        e.decided_on,
+    ),
+    EhcCase.PlanAmended: lambda e, case: (
+        ehc.PlanAmended(
+            plan_id=case.plan_id,
+            amended_on=e.amended_on,
+            trigger=e.trigger,
+            review_held_on=e.review_held_on,
+        ),
+        e.amended_on,
+    ),
+    EhcCase.PlanCeased: lambda e, case: (
+        ehc.PlanCeased(plan_id=case.plan_id, ceased_on=e.ceased_on, reason=e.reason),
+        e.ceased_on,
+    ),
+}
+
+_CASE_EVENTS = {
+    EhcCase.AssessmentDecided,
+    EhcCase.AdviceRequested,
+    EhcCase.PlanIssued,
+    EhcCase.PlanNotIssued,
+    EhcCase.AnnualReviewHeld,
+    EhcCase.ReviewOutcomeDecided,
+    EhcCase.PlanAmended,
+    EhcCase.PlanCeased,
+}
+
+
+class LaContract:
+    """The LA's translate function for the relay (holds the partnership key and a small cache)."""
+
+    def __init__(self, app: LaApplication, partnership_key: bytes) -> None:
+        self.app = app
+        self.partnership_key = partnership_key
+        self._person_keys: dict[UUID, str] = {}
+        self._cases: dict[UUID, CaseRefs] = {}
+
+    def person_key(self, aggregate_id: UUID) -> str:
+        if aggregate_id not in self._person_keys:
+            self._person_keys[aggregate_id] = self.app.person_key_of(
+                aggregate_id, self.partnership_key
+            )
+        return self._person_keys[aggregate_id]
+
+    def case_refs(self, case_id: UUID) -> CaseRefs:
+        refs = self._cases.get(case_id)
+        if refs is None or refs.plan_id is None:
+            case: EhcCase = self.app.repository.get(case_id)
+            refs = self._cases[case_id] = CaseRefs(case.case_id, case.plan_id)
+        return refs
+
+    def __call__(self, event: Any, stamp: Stamp) -> Envelope | None:
+        build = _BUILDERS.get(type(event))
+        if build is None:
+            return None  # bookkeeping: stored, never shared
+        refs = self.case_refs(event.originator_id) if type(event) in _CASE_EVENTS else None
+        payload, happened_on = build(event, refs)
+        return stamp.wrap(
+            payload,
+            person_key=self.person_key(event.originator_id),
+            occurred_at=on(happened_on) if happened_on else event.timestamp,
+            correlation_id=event.originator_id,
+        )

@@ -1,0 +1,8 @@
+"""The LA's partner-facing command catalogue (see services/README.md for the columns)."""
+
+from __future__ import annotations
+
+from services.ingest import CommandCatalogue
+from services.la.commands import LA_COMMANDS
+
+LA_CATALOGUE = CommandCatalogue(LA_COMMANDS)

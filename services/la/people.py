@@ -1,0 +1,107 @@
+"""The LA's people: who it holds a record for, their transition milestones, commissioned AP.
+
+Raw identifiers (NHS number, name, full date of birth) live here and stay in the LA's store;
+the contract translation shares a pseudonym and the birth month. No I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from services.aggregates import Aggregate, DomainError, reference_id
+
+
+class Person(Aggregate):
+    """A child or young person the LA holds a record for. Name, NHS number and full date of
+    birth never leave the store; the shared `person.registered` carries the birth month."""
+
+    @staticmethod
+    def create_id(org: str, nhs_number: str) -> UUID:
+        return reference_id(org, "person", nhs_number)
+
+    @event("Registered")
+    def __init__(
+        self, org: str, nhs_number: str, given_name: str, family_name: str, born_on: date
+    ) -> None:
+        self.org = org
+        self.nhs_number = nhs_number
+        self.given_name = given_name
+        self.family_name = family_name
+        self.born_on = born_on
+        self.named_worker_assigned_on: date | None = None
+        self.transition_plan_agreed_on: date | None = None
+
+    def same_details(self, given_name: str, family_name: str, born_on: date) -> bool:
+        return (self.given_name, self.family_name, self.born_on) == (
+            given_name,
+            family_name,
+            born_on,
+        )
+
+    def _not_before_birth(self, what: str, field: str, on: date) -> None:
+        if on < self.born_on:
+            raise DomainError(
+                f"{what} for a person registered by LA {self.org}: {field} {on} is before "
+                f"their date of birth"
+            )
+
+    def assign_named_worker(self, *, assigned_on: date, worker_role: str) -> None:
+        self._not_before_birth("transition.named_worker_assigned", "assigned_on", assigned_on)
+        self._named_worker_assigned(assigned_on=assigned_on, worker_role=worker_role)
+
+    @event("NamedWorkerAssigned")
+    def _named_worker_assigned(self, assigned_on: date, worker_role: str) -> None:
+        self.named_worker_assigned_on = assigned_on
+
+    def agree_transition_plan(self, *, agreed_on: date, partners: list[str]) -> None:
+        self._not_before_birth("transition.plan_agreed", "agreed_on", agreed_on)
+        self._transition_plan_agreed(agreed_on=agreed_on, partners=list(partners))
+
+    @event("TransitionPlanAgreed")
+    def _transition_plan_agreed(self, agreed_on: date, partners: list[str]) -> None:
+        self.transition_plan_agreed_on = agreed_on
+
+    def complete_transition_assessment(
+        self, *, completed_on: date, likely_eligible_needs: bool
+    ) -> None:
+        self._not_before_birth(
+            "adult_social_care.transition_assessment_completed", "completed_on", completed_on
+        )
+        self._transition_assessment_completed(
+            completed_on=completed_on, likely_eligible_needs=likely_eligible_needs
+        )
+
+    @event("TransitionAssessmentCompleted")
+    def _transition_assessment_completed(
+        self, completed_on: date, likely_eligible_needs: bool
+    ) -> None:
+        self.transition_assessment_completed_on = completed_on
+
+
+class ApPlacement(Aggregate):
+    """An alternative provision placement the LA commissioned from a provider."""
+
+    @staticmethod
+    def create_id(org: str, placement_id: str) -> UUID:
+        return reference_id(org, "ap", placement_id)
+
+    @event("PlacementCommissioned")
+    def __init__(
+        self,
+        org: str,
+        placement_id: str,
+        person_id: UUID,
+        commissioned_on: date,
+        provider: str,
+        tier: int,
+        reason: str,
+    ) -> None:
+        self.placement_id = placement_id
+        self.person_id = person_id
+        self.commissioned_on = commissioned_on
+        self.provider = provider
+        self.tier = tier
+        self.reason = reason

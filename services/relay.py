@@ -1,0 +1,236 @@
+"""The relay: shares what one organisation stored, in order, exactly once, on JetStream.
+
+Written once for every service kind. It follows the Application's notification log, turns each
+stored event into a contract `Envelope` with the kind's translate function (None = not shared),
+checks the topology, chains `prev_hash`, publishes a batch with `publish_async` and, only after
+JetStream acknowledged it, records the last notification id and hash in the organisation's own
+database (`services.checkpoint`). After a crash it republishes from the checkpoint: the event
+ids are deterministic and the stream's duplicate window drops what was already stored, so
+nothing is lost and nothing doubles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
+from nats.js import JetStreamContext
+
+from contracts.chain import bytes_hash
+from contracts.codec import encode
+from contracts.envelope import Envelope, Payload
+from contracts.subjects import event_subject, org_events
+from contracts.topology import Organisation
+from services.aggregates import event_id_for
+from services.bus.streams import EVENTS_STREAM
+from services.checkpoint import Checkpoint, Position, checkpoint_for
+
+log = logging.getLogger(__name__)
+
+
+class TopologyViolation(RuntimeError):
+    """The service tried to publish something its organisation may not: a bug, so it stops."""
+
+
+class RelayError(RuntimeError):
+    """JetStream did not acknowledge a batch; it will be retried from the checkpoint."""
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What the relay fixes about a stored event; translators add payload and person."""
+
+    event_id: UUID
+    source_org: str
+    source_position: int
+    recorded_at: datetime
+
+    def wrap(
+        self,
+        payload: Payload,
+        *,
+        person_key: str,
+        occurred_at: datetime,
+        correlation_id: UUID | None = None,
+        causation_id: UUID | None = None,
+    ) -> Envelope:
+        return Envelope.wrap(
+            payload,
+            source_org=self.source_org,
+            person_key=person_key,
+            occurred_at=occurred_at,
+            source_position=self.source_position,
+            event_id=self.event_id,
+            recorded_at=self.recorded_at,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+        )
+
+
+Translate = Callable[[Any, Stamp], Envelope | None]
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    notification_id: int
+    envelope: Envelope | None  # None: stored but not shared; the position still advances
+    subject: str = ""
+    body: bytes = b""
+    body_hash: str | None = None
+
+
+def check_topology(org: Organisation, envelope: Envelope, subject: str) -> None:
+    """The org may publish only its kind's event types, only as itself, under its prefix."""
+    if envelope.source_org != org.code:
+        raise TopologyViolation(
+            f"organisation {org.code} tried to publish {envelope.type} as source_org "
+            f"{envelope.source_org}"
+        )
+    if not org.may_publish(envelope.type):
+        raise TopologyViolation(
+            f"organisation {org.code} ({org.kind.value}) may not publish {envelope.type}: "
+            f"see contracts.topology.PUBLISHES[{org.kind.name}]"
+        )
+    if not subject.startswith(org_events(org.code)[:-1]):
+        raise TopologyViolation(f"subject {subject} is outside {org_events(org.code)}")
+
+
+class Relay:
+    def __init__(
+        self,
+        app: Application,
+        org: Organisation,
+        translate: Translate,
+        js: JetStreamContext,
+        *,
+        checkpoint: Checkpoint | None = None,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+        ack_timeout: float = 10.0,
+    ) -> None:
+        self.app, self.org, self.translate, self.js = app, org, translate, js
+        self.checkpoint = checkpoint or checkpoint_for(app)
+        self.position = self.checkpoint.load()
+        self.batch_size, self.poll_interval, self.ack_timeout = (
+            batch_size,
+            poll_interval,
+            ack_timeout,
+        )
+        self._poked = asyncio.Event()
+
+    def poke(self) -> None:
+        """Something was just saved: publish now rather than at the next poll."""
+        self._poked.set()
+
+    async def run(self) -> None:
+        """Publish until cancelled; transient bus errors are retried, topology bugs stop it."""
+        while True:
+            self._poked.clear()
+            try:
+                await self.publish_pending()
+            except TopologyViolation:
+                raise
+            except Exception as exc:  # the bus may be restarting; the checkpoint is safe
+                log.warning(
+                    "relay %s: %s; retrying in %.1fs", self.org.code, exc, self.poll_interval
+                )
+            try:
+                await asyncio.wait_for(self._poked.wait(), self.poll_interval)
+            except TimeoutError:
+                pass
+
+    async def publish_pending(self) -> int:
+        """Publish every batch not yet acknowledged; returns how many events were published."""
+        total = 0
+        while (published := await self.publish_batch()) is not None:
+            total += published
+        return total
+
+    async def publish_batch(self) -> int | None:
+        """One batch from the checkpoint on; None when there was nothing new."""
+        notifications = await asyncio.to_thread(
+            self.app.recorder.select_notifications,
+            start=self.position.notification_id + 1,
+            limit=self.batch_size,
+        )
+        if not notifications:
+            return None
+        outgoing = await asyncio.to_thread(self.prepare, notifications, self.position.last_hash)
+        results = await self._publish([o for o in outgoing if o.envelope is not None])
+        position, published, failure = self._acknowledged(outgoing, results)
+        if position != self.position:
+            await asyncio.to_thread(self.checkpoint.save, position)
+            self.position = position
+        if failure is not None:
+            raise RelayError(f"JetStream did not store an event: {failure}") from failure
+        return published
+
+    def prepare(self, notifications: list[Notification], last_hash: str | None) -> list[Outgoing]:
+        """Translate, check and chain a batch (pure apart from reading the store)."""
+        outgoing: list[Outgoing] = []
+        for notification in notifications:
+            event = self.app.mapper.to_domain_event(notification)
+            stamp = Stamp(
+                event_id=event_id_for(event.originator_id, event.originator_version),
+                source_org=self.org.code,
+                source_position=notification.id,
+                recorded_at=event.timestamp,
+            )
+            envelope = self.translate(event, stamp)
+            if envelope is None:
+                outgoing.append(Outgoing(notification.id, None))
+                continue
+            envelope = envelope.model_copy(update={"prev_hash": last_hash})
+            subject = event_subject(envelope.source_org, envelope.type, envelope.person_key)
+            check_topology(self.org, envelope, subject)
+            body = encode(envelope)
+            last_hash = bytes_hash(body)
+            outgoing.append(Outgoing(notification.id, envelope, subject, body, last_hash))
+        return outgoing
+
+    async def _publish(self, batch: list[Outgoing]) -> list[object]:
+        futures = [
+            await self.js.publish_async(
+                o.subject,
+                o.body,
+                stream=EVENTS_STREAM,
+                headers={"Nats-Msg-Id": str(o.envelope.event_id)},  # type: ignore[union-attr]
+            )
+            for o in batch
+        ]
+        try:
+            return await asyncio.wait_for(
+                asyncio.gather(*futures, return_exceptions=True), self.ack_timeout
+            )
+        except TimeoutError:
+            for future in futures:
+                future.cancel()
+            return [
+                f.result()
+                if f.done() and not f.cancelled() and not f.exception()
+                else TimeoutError("no acknowledgement")
+                for f in futures
+            ]
+
+    def _acknowledged(
+        self, outgoing: list[Outgoing], results: list[object]
+    ) -> tuple[Position, int, BaseException | None]:
+        """The position after the longest acknowledged prefix of the batch."""
+        position, published, acks = self.position, 0, iter(results)
+        for item in outgoing:
+            if item.envelope is not None:
+                result = next(acks)
+                if isinstance(result, BaseException):
+                    return position, published, result
+                published += 1
+                position = Position(item.notification_id, item.body_hash)
+            else:
+                position = Position(item.notification_id, position.last_hash)
+        return position, published, None

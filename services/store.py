@@ -1,0 +1,50 @@
+"""Where one organisation's event store lives: the eventsourcing environment of its Application.
+
+Each organisation keeps its own store, holding the raw identifiers and names that never leave
+it. The environment is built here, once for every service kind:
+
+- `SENDX_STORE=sqlite` (default): one SQLite file per organisation,
+  `$SENDX_DATA_DIR/<kind>-<org>.sqlite` (e.g. `.sendx/la-856.sqlite`).
+- `SENDX_STORE=postgres`: eventsourcing's `eventsourcing.postgres` module. Tables are prefixed
+  with the application name `<kind>_<org>` (`la_856_events`, `la_856_relay_checkpoint`), so
+  organisations sharing one database do not collide.
+- `POSTGRES_DBNAME`, `POSTGRES_HOST`, `POSTGRES_PORT`, `POSTGRES_USER`, `POSTGRES_PASSWORD`
+  (and `POSTGRES_SCHEMA`, `POSTGRES_POOL_SIZE`, ...): read by eventsourcing itself.
+- `SENDX_CIPHER_KEY`: a base64 AES key (`eventsourcing.cipher.AESCipher.create_key(32)`);
+  when set, every stored event is encrypted at rest with AES-GCM.
+
+The relay's checkpoint (`services.checkpoint`) lives in the same database, so the store and the
+position of what has been shared are backed up and restored together.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from contracts.topology import Organisation
+from services.config import Settings
+
+
+def application_name(org: Organisation) -> str:
+    """`la_856`: the eventsourcing application name, also the PostgreSQL table prefix."""
+    return f"{org.kind.value}_{org.code}".lower()
+
+
+def store_env(
+    org: Organisation, settings: Settings | None = None, *, sqlite_path: Path | None = None
+) -> dict[str, str]:
+    """The eventsourcing environment for `org`'s Application (merged over `os.environ`)."""
+    settings = settings or Settings()
+    env: dict[str, str] = {}
+    if settings.store == "postgres":
+        env["PERSISTENCE_MODULE"] = "eventsourcing.postgres"
+    else:
+        path = sqlite_path or settings.sqlite_path(f"{org.kind.value}-{org.code}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
+        env["SQLITE_DBNAME"] = str(path)
+        env["SQLITE_LOCK_TIMEOUT"] = "10"
+    if settings.cipher_key:
+        env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
+        env["CIPHER_KEY"] = settings.cipher_key
+    return env

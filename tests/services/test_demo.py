@@ -1,0 +1,49 @@
+"""The demo partnership is deterministic, realistic and imports cleanly."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+from services.demo import DEMO_TODAY, children
+from services.identity import validate_nhs_number
+from services.ingest import Ingest
+from services.la.application import LaApplication
+from services.la.demo import la_extract, la_rows
+from services.la.ingest import LA_CATALOGUE
+
+
+def test_the_same_seed_gives_the_same_children_and_rows() -> None:
+    assert children(50) == children(50)
+    assert la_extract("856", children(50)) == la_extract("856", children(50))
+
+
+def test_every_child_has_a_valid_unique_test_range_nhs_number() -> None:
+    kids = children()
+    assert len({k.nhs_number for k in kids}) == len(kids) == 300
+    assert all(validate_nhs_number(k.nhs_number).startswith("999") for k in kids)
+
+
+def test_histories_cover_the_cases_the_dashboards_need() -> None:
+    kids = children()
+    rows = [row for kid in kids for row in la_rows(kid)]
+    commands = Counter(r["command"] for r in rows)
+    decisions = Counter(r["decision"] for r in rows if r["command"] == "ehc.decide_assessment")
+    issued = [r for r in rows if r["command"] == "ehc.issue_plan"]
+    requested = {
+        r["case_id"]: r["requested_on"] for r in rows if r["command"] == "ehc.request_assessment"
+    }
+    late = [r for r in issued if (r["issued_on"] - requested[r["case_id"]]).days > 140]
+    assert decisions["refuse"] > 10 and commands["ehc.decide_not_to_issue"] > 5
+    assert 0.3 < len(late) / len(issued) < 0.7
+    assert sum(1 for r in issued if r["exception"]) > 5
+    assert commands["ehc.amend_plan"] > 50 and commands["ehc.cease_plan"] > 5
+    assert commands["transition.assign_named_worker"] > 20
+    assert sum(1 for k in kids if 14 <= k.age_on(DEMO_TODAY) <= 25) > 50
+    assert all(isinstance(r.get("held_on", date.min), date) for r in rows)
+
+
+def test_every_demo_row_is_accepted_by_the_la_service(la_app: LaApplication) -> None:
+    rows = la_extract("856", children(60))
+    report = Ingest(la_app, LA_CATALOGUE).import_rows({"rows": rows})
+    assert report["rejected"] == 0, [r for r in report["rows"] if not r["accepted"]][:3]
