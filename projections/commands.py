@@ -1,0 +1,92 @@
+"""`sendx projector`, `sendx api`, `sendx serve-dataset` and `sendx rebuild`: the read model's
+processes and the auditors' replay (thin: parse arguments, call one function)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from datetime import datetime
+from pathlib import Path
+
+from projections.dataset.projection import DATASET
+from projections.rebuild import RebuildReport, rebuild, recorded_by
+from projections.serve import default_store_path, run_api, run_projector, serve
+from services.bus.connection import connect_bus
+from services.config import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("projector", help="keep the shared dataset up to date from NATS")
+    p.add_argument("--nats", default=None, help="NATS URL (default $NATS_URL)")
+    p.add_argument("--db", type=Path, default=None, help="default $SENDX_DATA_DIR/...sqlite")
+    p.set_defaults(func=projector)
+
+    p = subparsers.add_parser("api", help="serve the shared dataset's query API (/docs)")
+    p.add_argument("--port", type=int, default=None, help="default $PORT or 8000")
+    p.add_argument("--db", type=Path, default=None)
+    p.add_argument("--nats", default=None, help="NATS URL for the lag (default $NATS_URL)")
+    p.set_defaults(func=api)
+
+    p = subparsers.add_parser("serve-dataset", help="projector and API in one process")
+    p.add_argument("--port", type=int, default=None, help="default $PORT or 8000")
+    p.add_argument("--db", type=Path, default=None)
+    p.set_defaults(func=serve_dataset)
+
+    p = subparsers.add_parser("rebuild", help="replay SEND_EVENTS into a new dataset store")
+    p.add_argument("db", type=Path, help="the new store (must not exist yet)")
+    p.add_argument("--nats", default=None)
+    p.add_argument("--to-seq", type=int, default=None, help="last stream sequence to apply")
+    p.add_argument(
+        "--recorded-by", type=datetime.fromisoformat, default=None,
+        help="only events recorded at or before this time (ISO 8601 with offset)",
+    )
+    p.set_defaults(func=rebuild_store)
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+
+def projector(args: argparse.Namespace) -> int:
+    _logging()
+    settings = Settings()
+    db_path = args.db or default_store_path(settings)
+    asyncio.run(run_projector(args.nats or settings.nats_url, db_path))
+    return 0
+
+
+def api(args: argparse.Namespace) -> int:
+    settings = Settings()
+    run_api(args.db or default_store_path(settings), args.nats or settings.nats_url, args.port)
+    return 0
+
+
+def serve_dataset(args: argparse.Namespace) -> int:
+    _logging()
+    asyncio.run(serve(Settings(), db_path=args.db, port=args.port))
+    return 0
+
+
+def rebuild_store(args: argparse.Namespace) -> int:
+    if args.db.exists():
+        raise ValueError(f"{args.db} exists: a rebuild writes a new store")
+    if args.recorded_by is not None and args.recorded_by.tzinfo is None:
+        raise ValueError("--recorded-by needs a UTC offset, e.g. 2025-06-30T23:59:59+00:00")
+    report = asyncio.run(_rebuild(args))
+    print(
+        f"applied {report.applied} events up to stream sequence {report.position} into {args.db}"
+        f" ({report.filtered_out} recorded later, {len(report.invalid)} invalid)"
+    )
+    return 0
+
+
+async def _rebuild(args: argparse.Namespace) -> RebuildReport:
+    nc = await connect_bus(args.nats or Settings().nats_url, name="sendx-rebuild")
+    store = DATASET.open_store(args.db)
+    try:
+        accept = recorded_by(args.recorded_by) if args.recorded_by else None
+        return await rebuild(nc, store, stop_seq=args.to_seq, accept=accept)
+    finally:
+        store.close()
+        await nc.drain()

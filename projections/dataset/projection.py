@@ -1,0 +1,19 @@
+"""The shared dataset as a `Projection` the runner and `rebuild` can drive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from projections.dataset.store import SqliteDatasetStore
+
+
+@dataclass(frozen=True)
+class DatasetProjection:
+    name: str = "dataset"
+
+    def open_store(self, location: Path | str) -> SqliteDatasetStore:
+        return SqliteDatasetStore(location)
+
+
+DATASET = DatasetProjection()

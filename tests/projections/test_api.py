@@ -1,0 +1,121 @@
+"""The query API: figures with their definitions, the lag, and errors that say what was wrong."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+
+from projections.api import create_app
+from projections.dataset.store import SqliteDatasetStore
+
+MID_JUNE_2025 = date(2025, 6, 15)
+
+
+@pytest.fixture
+def api(store: SqliteDatasetStore, record, events) -> TestClient:
+    # given LA 856 received a request on 6 January 2025 and issued the plan on 26 May (day 140),
+    # and health flagged the plan on 3 June; the stream holds 5 messages, 3 applied
+    record(
+        events.assessment_requested("amira", date(2025, 1, 6)),
+        events.plan_issued("amira", date(2025, 5, 26)),
+        events.health_flag_set("amira", date(2025, 6, 3)),
+    )
+
+    async def stream_last_sequence() -> int:
+        return 5
+
+    app = create_app(store, stream_last_sequence=stream_last_sequence, today=lambda: MID_JUNE_2025)
+    return TestClient(app)
+
+
+def test_healthz_answers(api: TestClient) -> None:
+    assert api.get("/healthz").json() == {"status": "ok"}
+
+
+def test_position_shows_the_lag_behind_the_stream(api: TestClient) -> None:
+    assert api.get("/api/position").json() == {
+        "projection": "dataset", "applied_sequence": 3, "stream_last_sequence": 5, "lag": 2,
+    }
+
+
+def test_position_without_the_bus_says_the_lag_is_unknown(store: SqliteDatasetStore) -> None:
+    body = TestClient(create_app(store)).get("/api/position").json()
+    assert (body["applied_sequence"], body["stream_last_sequence"], body["lag"]) == (0, None, None)
+
+
+def test_the_indicators_are_listed_with_their_definitions(api: TestClient) -> None:
+    listed = api.get("/api/indicators").json()
+    assert [(i["number"], i["id"]) for i in listed] == [
+        (1, "active-plans"), (2, "twenty-week-timeliness"),
+    ]
+    assert all(i["definition"] and i["source"] for i in listed)
+
+
+def test_active_plans_for_one_la_month_by_month(api: TestClient) -> None:
+    body = api.get("/api/indicators/active-plans?la=856&from=2025-04&to=2025-06").json()
+    assert body["indicator"]["id"] == "active-plans"
+    assert body["as_at_stream_sequence"] == 3
+    assert [(f["month"], f["la_count"], f["health_count"]) for f in body["figures"]] == [
+        ("2025-04", 0, 0), ("2025-05", 1, 0), ("2025-06", 1, 1),
+    ]
+    assert {f["area_name"] for f in body["figures"]} == {"Leicester City Council"}
+
+
+def test_without_a_period_the_last_twelve_months_are_shown_for_every_la_and_the_partnership(
+    api: TestClient,
+) -> None:
+    figures = api.get("/api/indicators/active-plans").json()["figures"]
+    months = sorted({f["month"] for f in figures})
+    assert (months[0], months[-1], len(months)) == ("2024-07", "2025-06", 12)
+    assert [f["area"] for f in figures if f["month"] == "2025-06"] == [
+        "855", "856", "857", "partnership",
+    ]
+
+
+def test_twenty_week_timeliness_for_the_partnership(api: TestClient) -> None:
+    body = api.get("/api/indicators/twenty-week-timeliness?from=2025-05&to=2025-05").json()
+    partnership = next(f for f in body["figures"] if f["area"] == "partnership")
+    assert partnership == {
+        "month": "2025-05", "area": "partnership",
+        "area_name": "Leicester, Leicestershire and Rutland",
+        "issued": 1, "exceptions": 0, "no_request_recorded": 0, "counted": 1,
+        "within_twenty_weeks": 1, "percent_within": 100.0,
+    }
+    assert "reg. 13" in body["indicator"]["source"]
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("from=2025-13", "'from' must be a month written YYYY-MM (e.g. 2025-01), got '2025-13'"),
+        ("to=June", "'to' must be a month written YYYY-MM (e.g. 2025-01), got 'June'"),
+        ("from=2025-06&to=2025-01", "the range starts (2025-06) after it ends (2025-01)"),
+        ("from=2000-01&to=2025-01", "ask for at most 120 months at a time, not 301"),
+    ],
+)
+def test_a_bad_period_is_422_saying_what_was_wrong(api: TestClient, query: str, says: str) -> None:
+    for indicator in ("active-plans", "twenty-week-timeliness"):
+        response = api.get(f"/api/indicators/{indicator}?{query}")
+        assert response.status_code == 422
+        assert response.json() == {"detail": says}
+
+
+def test_an_la_outside_the_partnership_is_404_naming_the_known_las(api: TestClient) -> None:
+    response = api.get("/api/indicators/twenty-week-timeliness?la=999")
+    assert response.status_code == 404
+    assert response.json()["detail"] == (
+        "LA '999' is not in the partnership Leicester, Leicestershire and Rutland "
+        "(known: 855, 856, 857)"
+    )
+
+
+def test_every_endpoint_is_documented(api: TestClient) -> None:
+    assert api.get("/docs").status_code == 200
+    paths = api.get("/openapi.json").json()["paths"]
+    for path in ("/healthz", "/api/position", "/api/indicators", "/api/indicators/active-plans",
+                 "/api/indicators/twenty-week-timeliness"):
+        operation = paths[path]["get"]
+        assert operation["summary"] and operation["description"]
+        assert "200" in operation["responses"]
