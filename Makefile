@@ -20,9 +20,12 @@ install: $(STAMP)
 run: install
 	$(BIN)/sendx run --demo
 
-## Install and run the whole test suite.
+## Install and run the whole test suite. It also installs Debian's chromium (browser test) and
+## starts a local PostgreSQL (PostgreSQL tests) when they are missing; both scripts are idempotent.
 test: install
-	$(BIN)/python -m pytest
+	deploy/local/ensure-chromium.sh
+	SENDX_TEST_POSTGRES_DSN="$${SENDX_TEST_POSTGRES_DSN:-$$(deploy/local/ensure-postgres.sh)}" \
+		$(BIN)/python -m pytest
 
 bench: install
 	$(BIN)/python -m bench.partnership
