@@ -44,3 +44,38 @@ async def js(nc: Client) -> JetStreamContext:
     context = nc.jetstream()
     await ensure_streams(context)
     return context
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> str:
+    """DSN of the PostgreSQL that `make test` starts (deploy/local/ensure-postgres.sh).
+
+    Outside CI a missing server skips with the reason; in CI (CI=true) it is a failure, so a
+    broken PostgreSQL set-up can never pass unnoticed.
+    """
+    import os
+
+    dsn = os.environ.get("SENDX_TEST_POSTGRES_DSN")
+    if not dsn:
+        message = "SENDX_TEST_POSTGRES_DSN is not set: run `make test`, which starts PostgreSQL"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return dsn
+
+
+@pytest.fixture
+def postgres_schema(postgres_dsn: str) -> Iterator[str]:
+    """A fresh schema for one test, dropped afterwards, so runs never see each other's rows."""
+    import uuid
+
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
