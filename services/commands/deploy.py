@@ -1,0 +1,96 @@
+"""`sendx deploy`: render the production NATS configuration from the partnership's topology.
+
+    sendx deploy nats-config --out DIR [--cluster HOST1,HOST2,HOST3]
+    sendx deploy nats-password USER
+
+`nats-config` writes DIR/auth.conf (users and permissions derived from contracts/topology.py,
+passwords as `$SENDX_NATS_PASSWORD_<USER>`) beside copies of production.conf and tls.conf,
+and with `--cluster` one DIR/cluster/<node>.conf per host from deploy/nats/cluster/node.conf.
+`nats-password` generates a password and prints the client's secret and the server's variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from services.bus.cluster import NodeAddress, render_node
+from services.bus.credentials import (
+    bcrypt_env_value,
+    new_password,
+    password_env_var,
+    production_auth,
+)
+from services.bus.nats_server import DEPLOY_DIR
+from services.bus.permissions import partnership_users
+
+NATS_DIR = DEPLOY_DIR / "nats"
+CLIENT_PORT, CLUSTER_PORT, HTTP_PORT = 4222, 6222, 8222
+PRODUCTION_STORE_DIR = "/var/lib/sendx/nats"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("deploy", help="render production configuration")
+    sub = p.add_subparsers(dest="action", required=True)
+    config = sub.add_parser("nats-config", help="write auth.conf, production.conf, tls.conf")
+    config.add_argument("--out", type=Path, required=True, help="directory to write into")
+    config.add_argument(
+        "--cluster", default=None, metavar="HOSTS",
+        help="comma-separated hosts of a 3-node cluster: also write cluster/<node>.conf",
+    )
+    config.set_defaults(func=run_nats_config)
+    password = sub.add_parser("nats-password", help="generate one NATS user's password")
+    password.add_argument("user", help="e.g. la-856, la-856-client, projector, admin")
+    password.set_defaults(func=run_nats_password)
+
+
+def cluster_nodes(hosts: list[str]) -> list[NodeAddress]:
+    return [
+        NodeAddress(f"sendx-{i}", host, CLIENT_PORT, CLUSTER_PORT, HTTP_PORT)
+        for i, host in enumerate(hosts, start=1)
+    ]
+
+
+def write_nats_config(out: Path, cluster_hosts: list[str] | None = None) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "auth.conf").write_text(production_auth())
+    written = [out / "auth.conf"]
+    for name in ("production.conf", "tls.conf"):
+        shutil.copyfile(NATS_DIR / name, out / name)
+        written.append(out / name)
+    if cluster_hosts:
+        (out / "cluster").mkdir(exist_ok=True)
+        nodes = cluster_nodes(cluster_hosts)
+        for node in nodes:
+            path = out / "cluster" / f"{node.server_name}.conf"
+            path.write_text(
+                render_node(
+                    node, nodes, PRODUCTION_STORE_DIR,
+                    includes=("../auth.conf", "../tls.conf"),
+                )
+            )
+            written.append(path)
+    return written
+
+
+def run_nats_config(args: argparse.Namespace) -> int:
+    hosts = [h.strip() for h in args.cluster.split(",")] if args.cluster else None
+    if hosts is not None and len(hosts) < 3:
+        raise ValueError("--cluster needs at least three hosts (a majority must survive one loss)")
+    for path in write_nats_config(args.out, hosts):
+        print(f"wrote {path}")
+    return 0
+
+
+def run_nats_password(args: argparse.Namespace) -> int:
+    known = {user.name for user in partnership_users()}
+    if args.user not in known:
+        raise LookupError(f"no NATS user {args.user!r} (known: {', '.join(sorted(known))})")
+    password = new_password()
+    var = password_env_var(args.user)
+    print(f"# the {args.user} process connects with this password (keep it secret):")
+    print(password)
+    print("# nats-server's environment holds only its bcrypt hash:")
+    print(f"{var}='{bcrypt_env_value(password)}'")
+    return 0

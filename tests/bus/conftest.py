@@ -1,0 +1,115 @@
+"""Fixtures for the secured bus: rendered per-organisation users, and test certificates for TLS."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from nats.aio.client import Client
+
+from services.bus.connection import connect_bus
+from services.bus.credentials import credentials_for, embedded_auth
+from services.bus.nats_server import NatsServer
+from services.bus.streams import ensure_streams
+
+
+@dataclass
+class Principal:
+    """A connected user and the asynchronous errors the server sent it (permission violations)."""
+
+    nc: Client
+    errors: list[str] = field(default_factory=list)
+
+    def violations(self) -> list[str]:
+        """nats-py lowercases the server's `-ERR 'Permissions Violation for ...'`."""
+        return [e for e in self.errors if "permissions violation" in e]
+
+
+Connect = Callable[[str], Awaitable[Principal]]
+
+
+@dataclass
+class SecuredBus:
+    server: NatsServer
+    data_dir: Path
+
+
+@pytest.fixture
+def secured_bus(tmp_path: Path) -> Iterator[SecuredBus]:
+    data_dir = tmp_path / "data"
+    server = NatsServer(store_dir=data_dir / "nats", auth=embedded_auth(data_dir)).start()
+    try:
+        yield SecuredBus(server, data_dir)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def connect_as(secured_bus: SecuredBus) -> AsyncIterator[Connect]:
+    """`await connect_as("856")`: connect as that organisation's service, a role or a user."""
+    opened: list[Client] = []
+
+    async def connect(who: str) -> Principal:
+        errors: list[str] = []
+
+        async def on_error(exc: Exception) -> None:
+            errors.append(str(exc))
+
+        nc = await connect_bus(
+            secured_bus.server.url,
+            name=f"test-{who}",
+            error_cb=on_error,
+            **credentials_for(who, secured_bus.data_dir),
+        )
+        opened.append(nc)
+        return Principal(nc, errors)
+
+    admin = await connect("admin")
+    await ensure_streams(admin.nc.jetstream())
+    yield connect
+    for nc in opened:
+        await nc.close()
+
+
+@dataclass(frozen=True)
+class Certificates:
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
+def openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture
+def certificates(tmp_path: Path) -> Certificates:
+    """A throwaway CA and a server certificate for 127.0.0.1/localhost, made by the openssl CLI."""
+    d = tmp_path / "pki"
+    d.mkdir()
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    openssl(
+        "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1",
+        "-subj", "/CN=send-exchange test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        cwd=d,
+    )
+    openssl(
+        "req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1",
+        cwd=d,
+    )
+    (d / "server.ext").write_text(
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        "extendedKeyUsage=serverAuth\n"
+        "keyUsage=critical,digitalSignature\n"
+    )
+    openssl(
+        "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "server.crt", "-days", "1", "-extfile", "server.ext",
+        cwd=d,
+    )
+    return Certificates(d / "ca.crt", d / "server.crt", d / "server.key")
