@@ -9,23 +9,38 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
-from fastapi import FastAPI, Query, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from projections.dataset import queries
+from projections.access import PERSON_LEVEL, PUBLIC, AccessControl, AccessRoute
+from projections.dataset import figures, queries
+from projections.dataset.areas import Partnership, UnknownArea
 from projections.dataset.indicators import (
+    ACTIVE_PLANS,
+    ADVICE_TIMELINESS,
+    ALTERNATIVE_PROVISION,
+    AMENDMENT_TIMELINESS,
+    DECISION_TIMELINESS,
+    HEALTH_WAITS,
     INDICATORS,
-    ActivePlans,
+    REVIEW_TIMELINESS,
+    TWENTY_WEEK_TIMELINESS,
     IndicatorDefinition,
-    TwentyWeekTimeliness,
 )
 from projections.dataset.periods import BadPeriod, Month, months_between
-from projections.dataset.queries import DatasetReadModel, Partnership, UnknownArea
+from projections.dataset.queries import DatasetReadModel
+from projections.live import LiveFeed
+from projections.tracker import queries as tracker_queries
+from projections.tracker.milestones import MILESTONE_IDS
+from projections.tracker.models import TrackerRows, TrackerSummary
+from projections.tracker.queries import BadFilter, TrackerFilter, TrackerReadModel
+from projections.web import install_dashboard
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -65,8 +80,54 @@ ToParam = Annotated[
 ]
 
 
+AsOfParam = Annotated[
+    date | None, Query(description="The day to judge milestones on, YYYY-MM-DD (default today).")
+]
+
+
+@dataclass(frozen=True)
+class Monthly:
+    """An indicator served by month: its definition, its query and what it returns."""
+
+    indicator: IndicatorDefinition
+    query: Callable[..., Any]
+    model: type
+    summary: str
+
+
+MONTHLY: tuple[Monthly, ...] = (
+    Monthly(ACTIVE_PLANS, queries.active_plans, figures.ActivePlans,
+            "Indicator 1: active EHC plans, LA and health, and the discrepancy"),
+    Monthly(TWENTY_WEEK_TIMELINESS, queries.twenty_week_timeliness,
+            figures.TwentyWeekTimeliness, "Indicator 2: new EHC plans issued within 20 weeks"),
+    Monthly(DECISION_TIMELINESS, queries.decision_timeliness, figures.DecisionTimeliness,
+            "Indicator 3: decisions whether to assess within 6 weeks"),
+    Monthly(ADVICE_TIMELINESS, queries.advice_timeliness, figures.AdviceTimeliness,
+            "Indicator 3: advice returned within 6 weeks, by advice giver"),
+    Monthly(REVIEW_TIMELINESS, queries.review_timeliness, figures.ReviewTimeliness,
+            "Indicator 4: annual reviews held within 12 months"),
+    Monthly(AMENDMENT_TIMELINESS, queries.amendment_timeliness, figures.AmendmentTimeliness,
+            "Indicator 4: amended plans issued within 12 weeks of the review"),
+    Monthly(HEALTH_WAITS, queries.health_waits, figures.HealthWaits,
+            "Indicator 5: health pathway waits"),
+    Monthly(ALTERNATIVE_PROVISION, queries.alternative_provision, figures.AlternativeProvision,
+            "Indicator 6: alternative provision placements"),
+)
+
+_MONTHLY_ERRORS = (
+    " Per LA and for the partnership; counts of 1 to 4 are shown as \"<5\" and counts hidden so "
+    "that those cannot be derived as \"c\" (see the definition). 404 for an LA outside the "
+    "partnership, 422 for a malformed month or range."
+)
+
+
 def default_port() -> int:
     return int(os.environ.get("PORT", DEFAULT_PORT))
+
+
+def default_host() -> str:
+    """`$SENDX_API_HOST`: loopback unless a container or host sets `0.0.0.0` (deploy/)."""
+    return os.environ.get("SENDX_API_HOST", DEFAULT_HOST)
 
 
 def period(first: str | None, last: str | None, today: date) -> list[Month]:
@@ -79,10 +140,14 @@ def create_app(
     read_model: PositionedReadModel,
     *,
     partnership: Partnership | None = None,
+    tracker: TrackerReadModel | None = None,
     stream_last_sequence: StreamLastSequence | None = None,
     today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+    access: AccessControl | None = None,
+    live: LiveFeed | None = None,
 ) -> FastAPI:
-    """The API over one read model; `stream_last_sequence` lets /api/position report the lag."""
+    """The API over the dataset (and the tracker, if given); `stream_last_sequence` lets
+    /api/position report the lag."""
     area = partnership or Partnership.of()
     app = FastAPI(
         title="send-exchange shared dataset",
@@ -91,21 +156,27 @@ def create_app(
             "events every partner publishes. Each indicator is returned with its definition."
         ),
         version="1",
+        dependencies=[Depends(access)] if access else None,
     )
+    # Access (projections.access): a token for every endpoint not marked PUBLIC, and every
+    # answer that carries person keys filtered to what the reader may see, and logged.
+    app.router.route_class = AccessRoute
+    app.state.access = access
 
     @app.exception_handler(BadPeriod)
     async def bad_period(_: Request, exc: BadPeriod) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    @app.exception_handler(BadFilter)
+    async def bad_filter(_: Request, exc: BadFilter) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": str(exc)})
 
     @app.exception_handler(UnknownArea)
     async def unknown_area(_: Request, exc: UnknownArea) -> JSONResponse:
         return JSONResponse(status_code=404, content={"detail": str(exc)})
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
-    @app.get("/healthz", summary="Liveness", description="Answers 200 while the API is up.")
+    @app.get("/healthz", summary="Liveness", description="Answers 200 while the API is up.",
+             openapi_extra=PUBLIC)
     def healthz() -> Health:
         return Health()
 
@@ -131,32 +202,87 @@ def create_app(
     def indicators() -> list[IndicatorDefinition]:
         return list(INDICATORS)
 
-    @app.get(
-        "/api/indicators/active-plans",
-        summary="Indicator 1: active EHC plans, LA and health",
-        description=(
-            "Active EHC plans as at the end of each month according to the LA and according to "
-            "health, per LA and for the partnership. 404 for an LA outside the partnership, 422 "
-            "for a malformed month or range."
-        ),
-    )
-    def active_plans(
-        la: LaParam = None, first: FromParam = None, last: ToParam = None
-    ) -> ActivePlans:
-        return queries.active_plans(read_model, period(first, last, today()), area, la)
+    for spec in MONTHLY:
+        app.add_api_route(
+            f"/api/indicators/{spec.indicator.id}", _monthly(spec, read_model, area, today),
+            methods=["GET"], response_model=spec.model, summary=spec.summary,
+            description=f"{spec.indicator.title}, by month.{_MONTHLY_ERRORS}",
+        )
 
     @app.get(
-        "/api/indicators/twenty-week-timeliness",
-        summary="Indicator 2: new EHC plans issued within 20 weeks",
+        "/api/indicators/active-plans/discrepancy/people",
+        openapi_extra=PERSON_LEVEL,
+        summary="Indicator 1: the people counted by one side only (person keys)",
         description=(
-            "New EHC plans by month of issue, per LA and for the partnership: issued, exception "
-            "cases (counted separately), plans within 20 weeks of the request, and the "
-            "percentage. 404 for an LA outside the partnership, 422 for a malformed month or range."
+            "For one month end: the person keys the LA counts as having an active plan and "
+            "health does not, and the reverse, per LA. Person-level data for authorised users "
+            "(not suppressed). 404 for an LA outside the partnership, 422 for a malformed month."
         ),
     )
-    def twenty_week_timeliness(
-        la: LaParam = None, first: FromParam = None, last: ToParam = None
-    ) -> TwentyWeekTimeliness:
-        return queries.twenty_week_timeliness(read_model, period(first, last, today()), area, la)
+    def discrepancy_people(
+        la: LaParam = None,
+        month: Annotated[str | None, Query(description="YYYY-MM (default: this month).")] = None,
+    ) -> figures.DiscrepancyList:
+        chosen = Month.parse(month, name="'month'") if month else Month.of(today())
+        return queries.discrepancy_people(read_model, chosen, area, la)
 
+    if tracker is not None:
+        _tracker_routes(app, tracker, area, today)
+    positions = {"dataset": read_model.position}
+    if tracker is not None and hasattr(tracker, "position"):
+        positions["tracker"] = tracker.position
+    install_dashboard(app, read_positions=positions, partnership=area, today=today, live=live,
+                      access=access)
     return app
+
+
+def _monthly(
+    spec: Monthly, read_model: DatasetReadModel, area: Partnership, today: Callable[[], date]
+) -> Callable[..., Any]:
+    def handler(la: LaParam = None, first: FromParam = None, last: ToParam = None) -> Any:
+        return spec.query(read_model, period(first, last, today()), area, la)
+
+    handler.__name__ = spec.indicator.id.replace("-", "_")
+    return handler
+
+
+def _tracker_routes(
+    app: FastAPI, tracker: TrackerReadModel, area: Partnership, today: Callable[[], date]
+) -> None:
+    milestones: Sequence[str] = MILESTONE_IDS
+
+    @app.get(
+        "/api/tracker",
+        openapi_extra=PERSON_LEVEL,
+        summary="Transition from 14: young people and their milestones (person level)",
+        description=(
+            "Everyone aged 14-25 with an EHC plan, a learning disability or an autism "
+            "diagnosis on the as-of date, with each milestone's due date, done date, owner and "
+            "RAG. Filters: `la` (the person's LA), `owner` (people with a red milestone owned by "
+            "this organisation), `rag` (the person's status, or with `milestone` that "
+            "milestone's), `milestone` (people to whom it applies: "
+            f"{', '.join(milestones)}). Person-level data for authorised users. 404 for an LA "
+            "outside the partnership, 422 for a bad date, RAG or milestone."
+        ),
+    )
+    def tracker_people(
+        as_of: AsOfParam = None,
+        la: LaParam = None,
+        owner: Annotated[str | None, Query(description="An organisation code, e.g. QK1.")] = None,
+        rag: Annotated[str | None, Query(description="red, amber or green.")] = None,
+        milestone: Annotated[str | None, Query(description="A milestone id.")] = None,
+    ) -> TrackerRows:
+        where = TrackerFilter(la=la, owner=owner, rag=rag, milestone=milestone)
+        return tracker_queries.tracker_rows(tracker, as_of or today(), area, where)
+
+    @app.get(
+        "/api/tracker/summary",
+        summary="Indicator 7: transition tracker counts by RAG and overdue owner",
+        description=(
+            "Young people in the tracker on the as-of date by RAG status, and red milestones by "
+            "owning organisation and by milestone, per LA and for the partnership, suppressed "
+            "(\"<5\", \"c\"). 404 for an LA outside the partnership, 422 for a bad date."
+        ),
+    )
+    def tracker_summary(as_of: AsOfParam = None, la: LaParam = None) -> TrackerSummary:
+        return tracker_queries.tracker_summary(tracker, as_of or today(), area, la)

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import nats.errors
@@ -33,12 +35,16 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from contracts.subjects import ALL_EVENTS
-from projections.batch import decode_batch
+from projections.batch import decode_batch, stream_seq
 from projections.deadletter import dead_letter
-from projections.projection import ProjectionStore, durable_name
+from projections.projection import ProjectionStore, StreamEvent, durable_name
 from services.bus.streams import EVENTS_STREAM
 
 log = logging.getLogger(__name__)
+
+OnCommit = Callable[[Sequence[StreamEvent], int, int], Awaitable[None]]
+"""Called after each commit with (events, previous position, new position): the live feed's
+hook (`projections.live.ChangeAnnouncer`). It must not raise: the batch is already committed."""
 
 
 @dataclass(frozen=True)
@@ -76,11 +82,13 @@ async def bind_consumer(
     except NotFoundError:
         info = None
     if info is not None:
-        acked_past_store = info.ack_floor is not None and info.ack_floor.stream_seq > position
-        if acked_past_store or info.config.filter_subject != ALL_EVENTS:
+        # Delivered past the store (acked or not: a crashed runner's batch): left alone, those
+        # messages would come back after ack_wait, behind newer ones the store would apply first.
+        delivered = info.delivered.stream_seq if info.delivered else 0
+        if delivered > position or info.config.filter_subject != ALL_EVENTS:
             log.warning(
-                "consumer %s has acked up to %s but the store is at %s: recreating it",
-                durable, info.ack_floor.stream_seq if info.ack_floor else "?", position,
+                "consumer %s has delivered up to %s but the store is at %s: recreating it",
+                durable, delivered, position,
             )
             await js.delete_consumer(EVENTS_STREAM, durable)
             info = None
@@ -98,8 +106,10 @@ class ProjectionRunner:
         projection_name: str,
         store: ProjectionStore,
         settings: ConsumerSettings | None = None,
+        on_commit: OnCommit | None = None,
     ) -> None:
         self._nc = nc
+        self._on_commit = on_commit
         self._js = nc.jetstream()
         self._durable = durable_name(projection_name)
         self._store = store
@@ -109,6 +119,13 @@ class ProjectionRunner:
         self.applied = 0
         """Events this runner applied (not counting skipped redeliveries): for logs and tests."""
         self.dead_lettered = 0
+        self.dead_letter_reasons: Counter[str] = Counter()
+        """Dead letters by `DecodeError.reason`: read by the projector's /metrics."""
+
+    @property
+    def durable(self) -> str:
+        """The durable JetStream consumer this runner pulls from."""
+        return self._durable
 
     @property
     def position(self) -> int:
@@ -123,12 +140,14 @@ class ProjectionRunner:
         self._position = await asyncio.to_thread(self._store.position)
         log.info("%s starting after stream sequence %d", self._durable, self._position)
         sub: JetStreamContext.PullSubscription | None = None
+        just_bound = False
         while not self._stopping.is_set():
             try:
                 if sub is None:
                     sub = await bind_consumer(
                         self._js, self._durable, self._position, self._settings
                     )
+                    just_bound = True
                 msgs = await sub.fetch(self._settings.batch_size, self._settings.fetch_timeout)
             except TimeoutError:
                 continue
@@ -136,6 +155,16 @@ class ProjectionRunner:
                 log.warning("%s: bus unavailable (%s); retrying", self._durable, exc)
                 sub = await self._unbind(sub)
                 await self._pause()
+                continue
+            gap = None if just_bound else self._gap_before(msgs)
+            just_bound = False
+            if gap is not None:
+                log.warning(
+                    "%s: stream sequence %d arrived before %d (an earlier batch is being "
+                    "redelivered); resuming in order after %d",
+                    self._durable, gap, self._position + 1, self._position,
+                )
+                sub = await self._unbind(sub)
                 continue
             try:
                 await self._apply(msgs)
@@ -151,14 +180,29 @@ class ProjectionRunner:
         for msg, error in batch.invalid:
             await dead_letter(self._js, msg, error)
             self.dead_lettered += 1
+            self.dead_letter_reasons[error.reason] += 1
             log.warning("dead-lettered %s (%s): %s", msg.subject, error.reason, error)
         if batch.highest > self._position:
+            previous = self._position
             self._position = await asyncio.to_thread(
                 self._store.apply_batch, batch.events, batch.highest
             )
             self.applied += len(batch.events)
+            if self._on_commit is not None:
+                await self._on_commit(batch.events, previous, self._position)
         for msg in msgs:
             await msg.ack()
+
+    def _gap_before(self, msgs: list[Msg]) -> int | None:
+        """The first new sequence if it is not the one right after the position, else None.
+
+        SEND_EVENTS is never deleted from, so sequences are contiguous; a gap means messages
+        naked or held by a killed runner will be redelivered after newer ones, and applying
+        the newer ones first would move the position past them and skip them for ever."""
+        fresh = [stream_seq(m) for m in msgs if stream_seq(m) > self._position]
+        if fresh and min(fresh) != self._position + 1:
+            return min(fresh)
+        return None
 
     async def _nak(self, msgs: list[Msg]) -> None:
         for msg in msgs:

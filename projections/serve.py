@@ -1,34 +1,81 @@
-"""Running the dataset projection and its API as processes: alone, or both in one (`serve`).
+"""Running the projections and the query API as processes: apart, or all in one (`serve`).
 
-`sendx projector` and `sendx api` run one each (as `sendx run` launches them); `serve` runs
-both on one event loop for a single-process deployment. Either way the runner commits its
-position with the read model and stops cleanly on SIGINT/SIGTERM.
+`sendx projector` runs every projection in the catalogue (one runner each, one connection);
+`sendx api` serves the dataset and the tracker; `serve` runs both on one event loop for a
+single-process deployment. Each runner commits its position with its read model and stops
+cleanly on SIGINT/SIGTERM.
+
+Where the read models live (`store_location`): SQLite files `$SENDX_DATA_DIR/projection-<name>
+.sqlite` by default; with `SENDX_STORE=postgres`, schema `sendx_<name>` of the database named by
+`SENDX_READ_MODEL_DSN`, or else by the POSTGRES_HOST/PORT/USER/PASSWORD/DBNAME variables the
+event stores use.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import quote
 
 import nats
 import uvicorn
 from nats.aio.client import Client
 
-from projections.api import DEFAULT_HOST, create_app, default_port
+from projections.access import access_control_for
+from projections.api import create_app, default_host, default_port
+from projections.catalogue import CATALOGUE
 from projections.dataset.projection import DATASET
+from projections.live import ChangeAnnouncer, LiveFeed
+from projections.projection import Projection, ProjectionStore
 from projections.runner import ConsumerSettings, ProjectionRunner
+from projections.tracker.store import TRACKER
 from services.bus.connection import connect_bus
 from services.bus.streams import EVENTS_STREAM
 from services.config import Settings
+from services.health import add_monitoring, metrics_port, start_monitoring, stop_monitoring
+from services.metrics import api_monitor, projector_monitor
 
 log = logging.getLogger(__name__)
 
+Location = Path | str
+"""A SQLite file path or a PostgreSQL DSN."""
 
-def default_store_path(settings: Settings) -> Path:
-    return settings.sqlite_path(f"projection-{DATASET.name}")
+
+def read_model_dsn(env: Mapping[str, str] = os.environ) -> str:
+    """`SENDX_READ_MODEL_DSN`, or a DSN built from the POSTGRES_* variables."""
+    if env.get("SENDX_READ_MODEL_DSN"):
+        return env["SENDX_READ_MODEL_DSN"]
+    if not env.get("POSTGRES_DBNAME"):
+        raise ValueError(
+            "SENDX_STORE=postgres needs SENDX_READ_MODEL_DSN (postgresql://user:password@host"
+            "/db) or POSTGRES_DBNAME (with POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, "
+            "POSTGRES_PASSWORD) for the read models"
+        )
+    user = quote(env.get("POSTGRES_USER", ""), safe="")
+    password = quote(env.get("POSTGRES_PASSWORD", ""), safe="")
+    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = f"{env.get('POSTGRES_HOST', '127.0.0.1')}:{env.get('POSTGRES_PORT', '5432')}"
+    return f"postgresql://{credentials}{host}/{quote(env['POSTGRES_DBNAME'], safe='')}"
+
+
+def store_location(settings: Settings, projection: Projection) -> Location:
+    if settings.store == "postgres":
+        return read_model_dsn()
+    return settings.sqlite_path(f"projection-{projection.name}")
+
+
+def default_store_path(settings: Settings) -> Location:
+    """Where the dataset lives (kept for callers that only know the dataset)."""
+    return store_location(settings, DATASET)
+
+
+def open_store(projection: Projection, location: Location) -> ProjectionStore:
+    return projection.open_store(location, schema=f"sendx_{projection.name}")
 
 
 class StreamTail:
@@ -52,51 +99,98 @@ class StreamTail:
             return None
 
 
+def catalogue_locations(settings: Settings) -> dict[str, Location]:
+    return {projection.name: store_location(settings, projection) for projection in CATALOGUE}
+
+
 async def run_projector(
-    nats_url: str, db_path: Path, settings: ConsumerSettings | None = None
+    nats_url: str,
+    locations: Location | Mapping[str, Location],
+    settings: ConsumerSettings | None = None,
+    monitoring_port: int | None = None,
 ) -> None:
-    """The dataset runner until SIGINT/SIGTERM."""
-    nc = await connect_bus(nats_url, name=f"sendx-projection-{DATASET.name}")
-    store = DATASET.open_store(db_path)
-    runner = ProjectionRunner(nc, DATASET.name, store, settings)
+    """A runner per projection until SIGINT/SIGTERM. `locations` maps projection names to their
+    stores; a single path or DSN runs the dataset alone (as the fault tests do).
+    `monitoring_port`: /healthz, /readyz, /metrics (None: `$SENDX_METRICS_PORT`; 0: off)."""
+    if not isinstance(locations, Mapping):
+        locations = {DATASET.name: locations}
+    chosen = [p for p in CATALOGUE if p.name in locations]
+    nc = await connect_bus(nats_url, name="sendx-projector")
+    stores = [open_store(p, locations[p.name]) for p in chosen]
+    runners = [
+        ProjectionRunner(nc, p.name, s, settings, on_commit=ChangeAnnouncer(nc, p.name))
+        for p, s in zip(chosen, stores, strict=True)
+    ]
+    names = [p.name for p in chosen]
+    monitor = projector_monitor(nc, dict(zip(names, runners, strict=True)),
+                                dict(zip(names, stores, strict=True)))
+    monitoring = await start_monitoring(monitor, metrics_port(monitoring_port))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, runner.stop)
+        loop.add_signal_handler(sig, lambda: [r.stop() for r in runners])
     try:
-        await runner.run()
+        await asyncio.gather(*(r.run() for r in runners))
     finally:
-        store.close()
+        await stop_monitoring(monitoring)
+        for store in stores:
+            store.close()
         await nc.drain()
 
 
-def run_api(db_path: Path, nats_url: str | None, port: int | None = None) -> None:
-    """The query API until Ctrl-C, reading the store the projector writes."""
-    store = DATASET.open_store(db_path)
-    app = create_app(store, stream_last_sequence=StreamTail(nats_url))
+def run_api(
+    locations: Mapping[str, Location], nats_url: str | None, port: int | None = None
+) -> None:
+    """The query API until Ctrl-C, reading the stores the projector writes."""
+    dataset = open_store(DATASET, locations[DATASET.name])
+    tracker = open_store(TRACKER, locations[TRACKER.name])
+    live = LiveFeed((DATASET.name, TRACKER.name), nats_url=nats_url,
+                    connect=lambda url: connect_bus(url, name="sendx-api-live"))
+    tail = StreamTail(nats_url)
+    app = create_app(dataset, tracker=tracker, stream_last_sequence=tail,
+                     access=access_control_for(Settings().data_dir, dataset), live=live)
+    add_monitoring(app, api_monitor({DATASET.name: dataset, TRACKER.name: tracker}, tail))
     # uvicorn re-raises SIGTERM after its graceful shutdown: make that a clean exit.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(app, host=DEFAULT_HOST, port=port or default_port(), log_level="info")
+    uvicorn.run(app, host=default_host(), port=port or default_port(), log_level="info")
 
 
 async def serve(
-    settings: Settings, *, db_path: Path | None = None, port: int | None = None
+    settings: Settings,
+    *,
+    locations: Mapping[str, Location] | None = None,
+    port: int | None = None,
 ) -> None:
-    """Runner and API in one process: stops both on SIGINT/SIGTERM (`make run` friendly)."""
-    nc = await connect_bus(settings.nats_url, name=f"sendx-projection-{DATASET.name}")
-    store = DATASET.open_store(db_path or default_store_path(settings))
-    runner = ProjectionRunner(nc, DATASET.name, store)
-    app = create_app(store, stream_last_sequence=StreamTail(nc=nc))
-    server = uvicorn.Server(uvicorn.Config(app, host=DEFAULT_HOST, port=port or default_port()))
+    """Every runner and the API in one process: stops all on SIGINT/SIGTERM."""
+    locations = locations or catalogue_locations(settings)
+    nc = await connect_bus(settings.nats_url, name="sendx-projector")
+    stores = {p.name: open_store(p, locations[p.name]) for p in CATALOGUE}
+    runners = [ProjectionRunner(nc, name, store, on_commit=ChangeAnnouncer(nc, name))
+               for name, store in stores.items()]
+    app = create_app(
+        stores[DATASET.name], tracker=stores[TRACKER.name], stream_last_sequence=StreamTail(nc=nc),
+        access=access_control_for(settings.data_dir, stores[DATASET.name]),
+        live=LiveFeed((DATASET.name, TRACKER.name), nc=nc),
+    )
+    add_monitoring(app, projector_monitor(nc, dict(zip(stores, runners, strict=True)), stores))
+    server = uvicorn.Server(uvicorn.Config(app, host=default_host(), port=port or default_port()))
     # uvicorn handles the signals while it serves, then re-raises them to these handlers.
     loop = asyncio.get_running_loop()
+
+    def stop_all(*_: object) -> None:
+        for runner in runners:
+            loop.call_soon_threadsafe(runner.stop)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: loop.call_soon_threadsafe(runner.stop))
-    runner_task = asyncio.create_task(runner.run())
-    runner_task.add_done_callback(lambda _: setattr(server, "should_exit", True))
+        signal.signal(sig, stop_all)
+    tasks = [asyncio.create_task(r.run()) for r in runners]
+    for task in tasks:
+        task.add_done_callback(lambda _: setattr(server, "should_exit", True))
     try:
         await server.serve()
     finally:
-        runner.stop()
-        await runner_task
-        store.close()
+        for runner in runners:
+            runner.stop()
+        await asyncio.gather(*tasks)
+        for store in stores.values():
+            store.close()
         await nc.drain()

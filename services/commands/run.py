@@ -17,12 +17,13 @@ import urllib.request
 from pathlib import Path
 
 from contracts.topology import DEMO_PARTNERSHIP, OrgKind
+from projections.tokens import format_demo_tokens, write_demo_tokens
 from services.bus.nats_server import NatsServer, free_port
 from services.commands.nats import create_streams
 from services.config import Settings
 from services.supervisor import Supervisor, sendx_command
 
-SERVICE_KINDS: frozenset[OrgKind] = frozenset({OrgKind.LA})
+SERVICE_KINDS: frozenset[OrgKind] = frozenset({OrgKind.LA, OrgKind.ICB, OrgKind.PROVIDER})
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -76,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
                     sendx_command("service", org.kind.value, "--org", org.code),
                     env,
                 )
+        tokens = write_demo_tokens(data_dir)
         supervisor.launch("projector", sendx_command("projector"), env)
         supervisor.launch("api", sendx_command("api", "--port", str(api_port)), env)
         base = f"http://127.0.0.1:{api_port}"
@@ -86,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
             from services.demo_loader import load_demo
 
             load_demo(server.url, data_dir / "demo")
+        print(format_demo_tokens(tokens))
         print(f"\nsend-exchange is serving the dashboard at {base}/  (API docs {base}/docs)")
         print("Press Ctrl-C to stop everything.")
         supervisor.wait_forever()
