@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
+from eventsourcing.persistence import PersistenceError
 from pydantic import ValidationError
 
 from services.aggregates import DomainError
@@ -119,6 +121,13 @@ class Ingest:
         self.app = app
         self.catalogue = catalogue
 
+    def _not_stored(self, exc: PersistenceError) -> str:
+        """The store refused the write (disk full, read-only, database down): nothing happened."""
+        return (
+            f"not recorded: the {self.app.org.code} service could not write to its store "
+            f"({exc}); nothing was stored or shared, send it again later"
+        )
+
     def command(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         """A single command; an optional `record_id` in the body makes re-sending harmless."""
         fields = dict(body)
@@ -128,6 +137,8 @@ class Ingest:
             outcome = self.app.execute(command, str(record_id) if record_id is not None else None)
         except (RowRejected, DomainError) as exc:
             return {"ok": False, "error": str(exc)}
+        except PersistenceError as exc:
+            return {"ok": False, "error": f"{name}: {self._not_stored(exc)}"}
         return {
             "ok": True,
             "event_ids": [str(i) for i in outcome.event_ids],
@@ -146,6 +157,9 @@ class Ingest:
             return RowReport(number, _str(record_id), False, error=str(exc))
         except DomainError as exc:
             return RowReport(number, _str(record_id), False, error=f"row {number}: {exc}")
+        except PersistenceError as exc:
+            error = f"row {number}: {self._not_stored(exc)}"
+            return RowReport(number, _str(record_id), False, error=error)
         return RowReport(
             number, record_id, True, [str(i) for i in outcome.event_ids], outcome.duplicate
         )
@@ -156,9 +170,11 @@ class Ingest:
         if not isinstance(rows, list):
             return {"ok": False, "error": 'import body must be {"rows": [ {...}, ... ]}'}
         numbers = body.get("row_numbers") or list(range(1, len(rows) + 1))
-        if len(numbers) != len(rows):
+        if not isinstance(numbers, list) or len(numbers) != len(rows):
             return {"ok": False, "error": "row_numbers must have one number per row"}
-        reports = [self.import_row(int(n), row) for n, row in zip(numbers, rows, strict=True)]
+        if not all(type(n) is int for n in numbers):
+            return {"ok": False, "error": "row_numbers must be whole numbers (the extract's rows)"}
+        reports = [self.import_row(n, row) for n, row in zip(numbers, rows, strict=True)]
         return {"ok": True, "rows": [r.to_json() for r in reports], **summary(reports)}
 
 
@@ -179,13 +195,12 @@ def read_extract(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """(row number, row) for a `.csv` (header + one row per command; row 1 is the first data
     row) or `.jsonl` file (row = line number; blank lines skipped). A row that cannot be read
     comes back as an error string instead of a dict."""
-    text = path.read_text(encoding="utf-8-sig")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: extracts must be UTF-8 text ({exc})") from None
     if path.suffix.lower() == ".csv":
-        for number, row in enumerate(csv.DictReader(io.StringIO(text)), start=1):
-            if None in row:
-                yield number, f"row {number}: more cells than the header has columns"
-            else:
-                yield number, row
+        yield from _csv_rows(text)
         return
     if path.suffix.lower() not in (".jsonl", ".ndjson"):
         raise ValueError(f"{path}: extracts are .csv or .jsonl files")
@@ -193,6 +208,29 @@ def read_extract(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
         if not line.strip():
             continue
         try:
-            yield number, orjson.loads(line)
+            row = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
             yield number, f"row {number}: not valid JSON: {exc}"
+            continue
+        if isinstance(row, dict):
+            yield number, row
+        else:
+            yield number, f"row {number}: must be a JSON object of column -> value"
+
+
+def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """A row the csv module cannot read (e.g. a cell over its size limit) is reported and the
+    rest of the file is still read."""
+    rows = iter(csv.DictReader(io.StringIO(text)))
+    for number in itertools.count(1):
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield number, f"row {number}: cannot be read as CSV: {exc}"
+            continue
+        if None in row:
+            yield number, f"row {number}: more cells than the header has columns"
+        else:
+            yield number, row

@@ -43,6 +43,13 @@ class RelayError(RuntimeError):
     """JetStream did not acknowledge a batch; it will be retried from the checkpoint."""
 
 
+class UnshareableEvent(RuntimeError):
+    """A stored event the kind's translate function cannot turn into a valid contract event.
+
+    The relay never skips an event (the shared history would silently miss it), so it holds
+    at the event before and says so loudly on every poll until the service is fixed."""
+
+
 @dataclass(frozen=True)
 class Stamp:
     """What the relay fixes about a stored event; translators add payload and person."""
@@ -137,6 +144,8 @@ class Relay:
                 await self.publish_pending()
             except TopologyViolation:
                 raise
+            except UnshareableEvent as exc:
+                log.error("relay %s held: %s", self.org.code, exc)
             except Exception as exc:  # the bus may be restarting; the checkpoint is safe
                 log.warning(
                     "relay %s: %s; retrying in %.1fs", self.org.code, exc, self.poll_interval
@@ -183,7 +192,16 @@ class Relay:
                 source_position=notification.id,
                 recorded_at=event.timestamp,
             )
-            envelope = self.translate(event, stamp)
+            try:
+                envelope = self.translate(event, stamp)
+            except ValueError as exc:  # pydantic's ValidationError included
+                if outgoing:
+                    return outgoing  # publish what precedes it; the next batch starts here
+                raise UnshareableEvent(
+                    f"stored event {notification.id} ({type(event).__name__}) cannot be shared "
+                    f"as a contract event: {exc}; nothing after notification "
+                    f"{self.position.notification_id} is published until the service is fixed"
+                ) from exc
             if envelope is None:
                 outgoing.append(Outgoing(notification.id, None))
                 continue
