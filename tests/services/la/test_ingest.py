@@ -145,3 +145,14 @@ def test_jsonl_lines_that_are_not_json_are_reported_by_line(tmp_path: Path) -> N
     rows = list(read_extract(path))
     assert rows[0][0] == 1 and isinstance(rows[0][1], dict)
     assert rows[1][0] == 3 and rows[1][1].startswith("row 3: not valid JSON")
+
+
+def test_a_date_of_birth_the_shared_birth_month_cannot_carry_is_refused_at_the_door() -> None:
+    # given a registration row born in the year 9999 (a typo in the partner's extract)
+    # when it is parsed, then it is refused naming the field, before anything is stored
+    with pytest.raises(Exception) as caught:
+        LA_CATALOGUE.parse(
+            "person.register",
+            {"nhs_number": "9434765919", "given_name": "A", "family_name": "B", "born_on": "9999-12-31"},
+        )
+    assert "born_on" in str(caught.value) and "between 1900-01-01 and today" in str(caught.value)
