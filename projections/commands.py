@@ -1,4 +1,4 @@
-"""`sendx projector`, `sendx api`, `sendx serve-dataset` and `sendx rebuild`: the read model's
+"""`sendx projector`, `sendx api`, `sendx serve-dataset` and `sendx rebuild`: the read models'
 processes and the auditors' replay (thin: parse arguments, call one function)."""
 
 from __future__ import annotations
@@ -9,36 +9,49 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
-from projections.dataset.projection import DATASET
+from projections.catalogue import CATALOGUE, projection_named
 from projections.rebuild import RebuildReport, rebuild, recorded_by
-from projections.serve import default_store_path, run_api, run_projector, serve
+from projections.serve import catalogue_locations, open_store, run_api, run_projector, serve
 from services.bus.connection import connect_bus
 from services.config import Settings
 
+NAMES = [p.name for p in CATALOGUE]
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("projector", help="keep the shared dataset up to date from NATS")
+    p = subparsers.add_parser("projector", help="keep every read model up to date from NATS")
     p.add_argument("--nats", default=None, help="NATS URL (default $NATS_URL)")
-    p.add_argument("--db", type=Path, default=None, help="default $SENDX_DATA_DIR/...sqlite")
+    p.add_argument(
+        "--only",
+        action="append",
+        choices=NAMES,
+        default=None,
+        help="run only this projection (repeatable; default: every one in the catalogue)",
+    )
+    p.add_argument(
+        "--metrics-port", type=int, default=None,
+        help="serve /healthz, /readyz, /metrics here (default $SENDX_METRICS_PORT; 0 = off)",
+    )
     p.set_defaults(func=projector)
 
-    p = subparsers.add_parser("api", help="serve the shared dataset's query API (/docs)")
+    p = subparsers.add_parser("api", help="serve the dataset's and the tracker's query API (/docs)")
     p.add_argument("--port", type=int, default=None, help="default $PORT or 8000")
-    p.add_argument("--db", type=Path, default=None)
     p.add_argument("--nats", default=None, help="NATS URL for the lag (default $NATS_URL)")
     p.set_defaults(func=api)
 
-    p = subparsers.add_parser("serve-dataset", help="projector and API in one process")
+    p = subparsers.add_parser("serve-dataset", help="every projector and the API in one process")
     p.add_argument("--port", type=int, default=None, help="default $PORT or 8000")
-    p.add_argument("--db", type=Path, default=None)
     p.set_defaults(func=serve_dataset)
 
-    p = subparsers.add_parser("rebuild", help="replay SEND_EVENTS into a new dataset store")
+    p = subparsers.add_parser("rebuild", help="replay SEND_EVENTS into a new read model store")
     p.add_argument("db", type=Path, help="the new store (must not exist yet)")
+    p.add_argument("--projection", choices=NAMES, default="dataset", help="default: dataset")
     p.add_argument("--nats", default=None)
     p.add_argument("--to-seq", type=int, default=None, help="last stream sequence to apply")
     p.add_argument(
-        "--recorded-by", type=datetime.fromisoformat, default=None,
+        "--recorded-by",
+        type=datetime.fromisoformat,
+        default=None,
         help="only events recorded at or before this time (ISO 8601 with offset)",
     )
     p.set_defaults(func=rebuild_store)
@@ -51,20 +64,26 @@ def _logging() -> None:
 def projector(args: argparse.Namespace) -> int:
     _logging()
     settings = Settings()
-    db_path = args.db or default_store_path(settings)
-    asyncio.run(run_projector(args.nats or settings.nats_url, db_path))
+    locations = catalogue_locations(settings)
+    if args.only:
+        locations = {name: locations[name] for name in args.only}
+    asyncio.run(
+        run_projector(
+            args.nats or settings.nats_url, locations, monitoring_port=args.metrics_port
+        )
+    )
     return 0
 
 
 def api(args: argparse.Namespace) -> int:
     settings = Settings()
-    run_api(args.db or default_store_path(settings), args.nats or settings.nats_url, args.port)
+    run_api(catalogue_locations(settings), args.nats or settings.nats_url, args.port)
     return 0
 
 
 def serve_dataset(args: argparse.Namespace) -> int:
     _logging()
-    asyncio.run(serve(Settings(), db_path=args.db, port=args.port))
+    asyncio.run(serve(Settings(), port=args.port))
     return 0
 
 
@@ -83,7 +102,7 @@ def rebuild_store(args: argparse.Namespace) -> int:
 
 async def _rebuild(args: argparse.Namespace) -> RebuildReport:
     nc = await connect_bus(args.nats or Settings().nats_url, name="sendx-rebuild")
-    store = DATASET.open_store(args.db)
+    store = open_store(projection_named(args.projection), args.db)
     try:
         accept = recorded_by(args.recorded_by) if args.recorded_by else None
         return await rebuild(nc, store, stop_seq=args.to_seq, accept=accept)

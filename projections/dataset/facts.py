@@ -1,18 +1,33 @@
 """The per-person facts the indicators count, derived from a folded `PersonState`. Pure.
 
-Facts are flat rows so that every indicator is a plain aggregate query (SQLite today,
-PostgreSQL later) and the statutory arithmetic happens once, here, through
-`contracts.timescales` — never re-implemented in SQL.
+Facts are flat rows so that every indicator is a plain aggregate over them (the same SQL on
+SQLite and PostgreSQL) and the statutory arithmetic happens once, here, through
+`contracts.timescales`, never re-implemented in SQL. Each fact names the LA it is counted
+under; health and provider facts are counted under the person's *home LA* (`home_la`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from contracts.timescales import twenty_week_deadline
-from projections.dataset.fold import PersonState
+from contracts import Envelope
+from contracts.timescales import (
+    advice_due,
+    amended_plan_due,
+    annual_review_due,
+    decision_to_assess_due,
+    twenty_week_deadline,
+)
+from projections.dataset.fold import PersonState, fold_all, fold_person
+
+_LA_CODE = re.compile(r"^\d{3}$")
+"""DfE LA codes are three digits (NHS ODS codes and provider ids are not)."""
+
+Facts = dict[str, tuple]
+"""Fact rows by table name (see `tables.py`)."""
 
 
 @dataclass(frozen=True)
@@ -32,10 +47,6 @@ class PlanFact:
     exception: str | None
     ceased_on: date | None
 
-    @property
-    def issued_month(self) -> str:
-        return self.issued_on.isoformat()[:7]
-
 
 @dataclass(frozen=True)
 class HealthFlagFact:
@@ -49,44 +60,249 @@ class HealthFlagFact:
 
 
 @dataclass(frozen=True)
-class PersonFacts:
-    plans: tuple[PlanFact, ...] = ()
-    health_flags: tuple[HealthFlagFact, ...] = ()
+class DecisionFact:
+    """The LA's decision whether to assess, and whether it came within 6 weeks of the request."""
+
+    person_key: str
+    la_code: str
+    case_id: str
+    decided_on: date
+    decision: str
+    requested_on: date | None
+    within_six_weeks: bool | None
 
 
-def issued_within_twenty_weeks(requested_on: date, issued_on: date) -> bool:
-    """SEND Regulations 2014 reg. 13(2): on the 140th day after the request is still in time."""
-    return issued_on <= twenty_week_deadline(requested_on)
+@dataclass(frozen=True)
+class AdviceFact:
+    """A request for advice matched with the advice giver's reply (either may be missing)."""
+
+    person_key: str
+    la_code: str
+    advice_request_id: str
+    case_id: str
+    advice_giver: str
+    requested_on: date | None
+    returned_on: date | None
+    returned_by: str | None
+    within_six_weeks: bool | None
 
 
-def facts_of(person_key: str, state: PersonState) -> PersonFacts:
-    plans = []
-    for (la_code, plan_id), plan in sorted(state.plans.items()):
-        requested_on = state.requests.get((la_code, plan.case_id))
-        plans.append(PlanFact(
-            person_key=person_key,
-            la_code=la_code,
-            plan_id=plan_id,
-            case_id=plan.case_id,
-            primary_need=plan.primary_need,
-            issued_on=plan.issued_on,
-            requested_on=requested_on,
-            within_twenty_weeks=(
-                None if requested_on is None
-                else issued_within_twenty_weeks(requested_on, plan.issued_on)
-            ),
-            exception=plan.exception,
-            ceased_on=state.ceased.get((la_code, plan_id)),
-        ))
-    flags = [
-        HealthFlagFact(person_key, la_code, number, spell.set_on, spell.cleared_on)
-        for la_code, spells in sorted(state.health_flags.items())
-        for number, spell in enumerate(spells, start=1)
+@dataclass(frozen=True)
+class ReviewFact:
+    """An annual review meeting and whether it was within 12 months of issue or the last one."""
+
+    person_key: str
+    la_code: str
+    plan_id: str
+    held_on: date
+    previous_on: date | None
+    """The plan's issue date or previous review; None while the plan's issue is not recorded."""
+    within_twelve_months: bool | None
+
+
+@dataclass(frozen=True)
+class AmendmentFact:
+    """An amended plan issued after a review meeting, and whether within 12 weeks of it."""
+
+    person_key: str
+    la_code: str
+    plan_id: str
+    amended_on: date
+    review_held_on: date
+    within_twelve_weeks: bool
+
+
+@dataclass(frozen=True)
+class ReferralFact:
+    """A wait on a health pathway: from referral to the first assessment (if started)."""
+
+    person_key: str
+    org: str
+    referral_id: str
+    la_code: str | None
+    pathway: str
+    referred_on: date | None
+    started_on: date | None
+
+
+@dataclass(frozen=True)
+class PlacementFact:
+    person_key: str
+    placement_id: str
+    la_code: str | None
+    provider: str | None
+    tier: int | None
+    part_time: bool
+    started_on: date | None
+    ended_on: date | None
+    outcome: str | None
+
+
+@dataclass(frozen=True)
+class TimetableFact:
+    person_key: str
+    org: str
+    timetable_id: str
+    la_code: str | None
+    started_on: date | None
+    ended_on: date | None
+
+
+def on_or_before(day: date, due: date) -> bool:
+    """A statutory limit is met on its last day: done on the due date is in time."""
+    return day <= due
+
+
+def home_la(state: PersonState) -> str | None:
+    """The LA a person's health and provider facts are counted under.
+
+    In order: the LA of their most recently issued plan still maintained; of their most recent
+    plan; of their most recent request for assessment; the LA named by health's latest plan
+    flag; the LA that commissioned their latest AP placement; the last LA that registered them.
+    None when no LA knows them (they are then counted in the partnership only).
+    """
+    live = [(p.issued_on, ref[0]) for ref, p in state.plans.items() if ref not in state.ceased]
+    every = [(p.issued_on, ref[0]) for ref, p in state.plans.items()]
+    requests = [(day, ref[0]) for ref, day in state.requests.items()]
+    flags = [(spells[-1].set_on, la) for la, spells in state.health_flags.items()]
+    placements = [
+        (p.started_on or date.min, p.la_code) for p in state.placements.values() if p.la_code
     ]
-    return PersonFacts(plans=tuple(plans), health_flags=tuple(flags))
+    for candidates in (live, every, requests, flags, placements):
+        if candidates:
+            return max(candidates)[1]
+    registered = [org for org in state.registered_by if _LA_CODE.match(org)]
+    return registered[-1] if registered else None
 
 
-def dataset_facts(states: Mapping[str, PersonState]) -> dict[str, PersonFacts]:
-    """The facts of everyone who has any, by person key: what the store should hold."""
-    every = {person: facts_of(person, state) for person, state in sorted(states.items())}
-    return {person: facts for person, facts in every.items() if facts != PersonFacts()}
+def _plans(person: str, state: PersonState) -> Iterable[PlanFact]:
+    for (la, plan_id), plan in sorted(state.plans.items()):
+        requested = state.requests.get((la, plan.case_id))
+        yield PlanFact(
+            person,
+            la,
+            plan_id,
+            plan.case_id,
+            plan.primary_need,
+            plan.issued_on,
+            requested,
+            None
+            if requested is None
+            else on_or_before(plan.issued_on, twenty_week_deadline(requested)),
+            plan.exception,
+            state.ceased.get((la, plan_id)),
+        )
+
+
+def _decisions(person: str, state: PersonState) -> Iterable[DecisionFact]:
+    for (la, case), decided in sorted(state.decisions.items()):
+        requested = state.requests.get((la, case))
+        yield DecisionFact(
+            person,
+            la,
+            case,
+            decided.decided_on,
+            decided.decision,
+            requested,
+            None
+            if requested is None
+            else on_or_before(decided.decided_on, decision_to_assess_due(requested)),
+        )
+
+
+def _advice(person: str, state: PersonState) -> Iterable[AdviceFact]:
+    for (la, ref), advice in sorted(state.advice.items()):
+        timed = advice.requested_on is not None and advice.returned_on is not None
+        yield AdviceFact(
+            person,
+            la,
+            ref,
+            advice.case_id,
+            advice.advice_giver or "other",
+            advice.requested_on,
+            advice.returned_on,
+            advice.returned_by,
+            on_or_before(advice.returned_on, advice_due(advice.requested_on)) if timed else None,
+        )
+
+
+def _reviews(person: str, state: PersonState) -> Iterable[ReviewFact]:
+    for (la, plan_id), held in sorted(state.reviews.items()):
+        plan = state.plans.get((la, plan_id))
+        previous = plan.issued_on if plan else None
+        for day in held:
+            yield ReviewFact(
+                person,
+                la,
+                plan_id,
+                day,
+                previous,
+                None if previous is None else on_or_before(day, annual_review_due(previous)),
+            )
+            previous = day
+
+
+def _amendments(person: str, state: PersonState) -> Iterable[AmendmentFact]:
+    for (la, plan_id), amendments in sorted(state.amendments.items()):
+        after_review = {a.review_held_on: a for a in amendments if a.review_held_on is not None}
+        for review, amendment in sorted(after_review.items()):
+            yield AmendmentFact(
+                person,
+                la,
+                plan_id,
+                amendment.amended_on,
+                review,
+                on_or_before(amendment.amended_on, amended_plan_due(review)),
+            )
+
+
+def facts_of(person: str, state: PersonState) -> Facts:
+    la = home_la(state)
+    return {
+        "ehc_plans": tuple(_plans(person, state)),
+        "health_plan_flags": tuple(
+            HealthFlagFact(person, code, number, spell.set_on, spell.cleared_on)
+            for code, spells in sorted(state.health_flags.items())
+            for number, spell in enumerate(spells, start=1)
+        ),
+        "assessment_decisions": tuple(_decisions(person, state)),
+        "advice_requests": tuple(_advice(person, state)),
+        "annual_reviews": tuple(_reviews(person, state)),
+        "plan_amendments": tuple(_amendments(person, state)),
+        "referrals": tuple(
+            ReferralFact(person, org, ref, la, r.pathway, r.referred_on, r.started_on)
+            for (org, ref), r in sorted(state.referrals.items())
+        ),
+        "ap_placements": tuple(
+            PlacementFact(
+                person,
+                ref,
+                p.la_code,
+                p.provider,
+                p.tier,
+                p.part_time,
+                p.started_on,
+                p.ended_on,
+                p.outcome,
+            )
+            for ref, p in sorted(state.placements.items())
+        ),
+        "part_time_timetables": tuple(
+            TimetableFact(person, org, ref, la, t.started_on, t.ended_on)
+            for (org, ref), t in sorted(state.timetables.items())
+        ),
+    }
+
+
+def derive(person: str, history: Sequence[Envelope]) -> Facts:
+    """The store's derivation: one person's facts from their events in any order."""
+    return facts_of(person, fold_person(history))
+
+
+def dataset_facts(events: Iterable[Envelope]) -> dict[str, list]:
+    """Every fact from scratch, by table, sorted as the store's `facts()` returns them."""
+    tables: dict[str, list] = {table: [] for table in facts_of("", PersonState())}
+    for person, state in fold_all(events).items():
+        for table, rows in facts_of(person, state).items():
+            tables.setdefault(table, []).extend(rows)
+    return {table: sorted(rows, key=repr) for table, rows in tables.items()}

@@ -1,16 +1,15 @@
 """The shared dataset's fold: one person's events → what the partnership knows about them. Pure.
 
-Why per person, re-folded in history order. Events reach the bus out of order across
-organisations (the ICB's flag may land before the LA's plan; a relay may replay events after
-a crash) and may be duplicated. Rather than make every handler commutative, the store keeps
-each person's events (deduplicated by event id) and, whenever a batch touches a person,
-re-folds *all* of that person's events sorted by `history_order` — (occurred_at, recorded_at,
-event_id), a total and deterministic order. So the stored state of a person is, by
-construction, exactly `fold_person(their events)`, whatever order or how many times the
-events arrived; indicators are queries over the facts derived from these states
-(`facts.py`). The cost is bounded by one person's history (tens of events), not the stream.
+Events reach the bus out of order across organisations and may be duplicated, so the store
+re-folds a person's whole history, sorted by `history_order` — (occurred_at, recorded_at,
+event_id), a total and deterministic order — whenever a batch touches them
+(`projections.readmodel.store`). The stored state of a person is therefore exactly
+`fold_person(their events)`, whatever order or how many times they arrived; the indicators are
+queries over the facts derived from it (`facts.py`). Facts that pair two organisations' events
+(the LA's request for advice and the ICB's reply, a referral and its first assessment) are
+keyed by the shared reference, so either may arrive first.
 
-The handlers below are dispatched on the payload class (`functools.singledispatch`); events the
+The handlers are dispatched on the payload class (`functools.singledispatch`); events the
 dataset does not use leave the state unchanged. State is immutable: each handler returns a new
 `PersonState` (mappings are copied, never mutated).
 """
@@ -23,13 +22,34 @@ from datetime import date, datetime
 from functools import reduce, singledispatch
 
 from contracts import Envelope, Payload
-from contracts.ehc import AssessmentRequested, PlanCeased, PlanIssued
-from contracts.health import EhcPlanFlagCleared, EhcPlanFlagSet
+from contracts.ap import PlacementCommissioned, PlacementEnded, PlacementStarted
+from contracts.ehc import (
+    AdviceRequested,
+    AdviceReturned,
+    AnnualReviewHeld,
+    AssessmentDecided,
+    AssessmentRequested,
+    PlanAmended,
+    PlanCeased,
+    PlanIssued,
+)
+from contracts.health import (
+    EhcPlanFlagCleared,
+    EhcPlanFlagSet,
+    HealthAssessmentStarted,
+    ReferralMade,
+)
+from contracts.person import PersonRegistered
+from contracts.provider import PartTimeTimetableEnded, PartTimeTimetableStarted
 
 CaseRef = tuple[str, str]
 """(LA code, the LA's case id): a case id is only unique within its LA."""
 PlanRef = tuple[str, str]
 """(LA code, the LA's plan id)."""
+AdviceRef = tuple[str, str]
+"""(requesting LA code, advice request id): quoted back by the advice giver."""
+OrgRef = tuple[str, str]
+"""(publishing organisation, its own reference): referrals and timetables."""
 
 
 @dataclass(frozen=True)
@@ -49,12 +69,72 @@ class FlagSpell:
 
 
 @dataclass(frozen=True)
+class Decision:
+    decided_on: date
+    decision: str
+
+
+@dataclass(frozen=True)
+class Advice:
+    """One request for advice, from either side: the LA's request and/or the giver's reply."""
+
+    case_id: str
+    requested_on: date | None = None
+    advice_giver: str | None = None
+    returned_on: date | None = None
+    returned_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Amendment:
+    amended_on: date
+    trigger: str
+    review_held_on: date | None
+
+
+@dataclass(frozen=True)
+class Referral:
+    pathway: str
+    referred_on: date | None = None
+    started_on: date | None = None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """An AP placement as the commissioning LA and the provider describe it."""
+
+    la_code: str | None = None
+    provider: str | None = None
+    tier: int | None = None
+    part_time: bool = False
+    started_on: date | None = None
+    ended_on: date | None = None
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class Timetable:
+    started_on: date | None = None
+    ended_on: date | None = None
+
+
+@dataclass(frozen=True)
 class PersonState:
+    registered_by: tuple[str, ...] = ()
+    """Organisations that registered the person, in history order."""
     requests: Mapping[CaseRef, date] = field(default_factory=dict)
+    decisions: Mapping[CaseRef, Decision] = field(default_factory=dict)
+    advice: Mapping[AdviceRef, Advice] = field(default_factory=dict)
     plans: Mapping[PlanRef, IssuedPlan] = field(default_factory=dict)
     ceased: Mapping[PlanRef, date] = field(default_factory=dict)
+    reviews: Mapping[PlanRef, tuple[date, ...]] = field(default_factory=dict)
+    """Review meeting dates per plan, sorted, each once."""
+    amendments: Mapping[PlanRef, tuple[Amendment, ...]] = field(default_factory=dict)
     health_flags: Mapping[str, tuple[FlagSpell, ...]] = field(default_factory=dict)
     """Spells per LA code named by the health record, oldest first."""
+    referrals: Mapping[OrgRef, Referral] = field(default_factory=dict)
+    placements: Mapping[str, Placement] = field(default_factory=dict)
+    timetables: Mapping[OrgRef, Timetable] = field(default_factory=dict)
 
 
 EMPTY = PersonState()
@@ -85,9 +165,18 @@ def fold_all(events: Iterable[Envelope]) -> dict[str, PersonState]:
     return {person: fold_person(history) for person, history in by_person.items()}
 
 
+def _put(mapping: Mapping, key: object, value: object) -> dict:
+    return {**mapping, key: value}
+
+
 @singledispatch
 def _apply(payload: Payload, state: PersonState, event: Envelope) -> PersonState:
     return state
+
+
+@_apply.register
+def _registered(payload: PersonRegistered, state: PersonState, event: Envelope) -> PersonState:
+    return replace(state, registered_by=(*state.registered_by, event.source_org))
 
 
 @_apply.register
@@ -95,24 +184,60 @@ def _request_received(
     payload: AssessmentRequested, state: PersonState, event: Envelope
 ) -> PersonState:
     case = (event.source_org, payload.case_id)
-    return replace(state, requests={**state.requests, case: payload.requested_on})
+    return replace(state, requests=_put(state.requests, case, payload.requested_on))
+
+
+@_apply.register
+def _decided(payload: AssessmentDecided, state: PersonState, event: Envelope) -> PersonState:
+    case = (event.source_org, payload.case_id)
+    decision = Decision(payload.decided_on, payload.decision)
+    return replace(state, decisions=_put(state.decisions, case, decision))
+
+
+@_apply.register
+def _advice_requested(payload: AdviceRequested, state: PersonState, event: Envelope) -> PersonState:
+    ref = (event.source_org, payload.advice_request_id)
+    known = state.advice.get(ref, Advice(case_id=payload.case_id))
+    asked = replace(known, requested_on=payload.requested_on, advice_giver=payload.advice_giver)
+    return replace(state, advice=_put(state.advice, ref, asked))
+
+
+@_apply.register
+def _advice_returned(payload: AdviceReturned, state: PersonState, event: Envelope) -> PersonState:
+    ref = (payload.requesting_la, payload.advice_request_id)
+    known = state.advice.get(
+        ref, Advice(case_id=payload.case_id, advice_giver=payload.advice_giver)
+    )
+    given = replace(known, returned_on=payload.returned_on, returned_by=event.source_org)
+    return replace(state, advice=_put(state.advice, ref, given))
 
 
 @_apply.register
 def _plan_issued(payload: PlanIssued, state: PersonState, event: Envelope) -> PersonState:
-    plan = IssuedPlan(
-        case_id=payload.case_id,
-        issued_on=payload.issued_on,
-        primary_need=payload.primary_need,
-        exception=payload.exception,
-    )
-    return replace(state, plans={**state.plans, (event.source_org, payload.plan_id): plan})
+    plan = IssuedPlan(payload.case_id, payload.issued_on, payload.primary_need, payload.exception)
+    return replace(state, plans=_put(state.plans, (event.source_org, payload.plan_id), plan))
 
 
 @_apply.register
 def _plan_ceased(payload: PlanCeased, state: PersonState, event: Envelope) -> PersonState:
     plan = (event.source_org, payload.plan_id)
-    return replace(state, ceased={**state.ceased, plan: payload.ceased_on})
+    return replace(state, ceased=_put(state.ceased, plan, payload.ceased_on))
+
+
+@_apply.register
+def _review_held(payload: AnnualReviewHeld, state: PersonState, event: Envelope) -> PersonState:
+    plan = (event.source_org, payload.plan_id)
+    held = tuple(sorted({*state.reviews.get(plan, ()), payload.held_on}))
+    return replace(state, reviews=_put(state.reviews, plan, held))
+
+
+@_apply.register
+def _plan_amended(payload: PlanAmended, state: PersonState, event: Envelope) -> PersonState:
+    plan = (event.source_org, payload.plan_id)
+    amendment = Amendment(payload.amended_on, payload.trigger, payload.review_held_on)
+    return replace(
+        state, amendments=_put(state.amendments, plan, (*state.amendments.get(plan, ()), amendment))
+    )
 
 
 @_apply.register
@@ -121,7 +246,7 @@ def _health_flag_set(payload: EhcPlanFlagSet, state: PersonState, event: Envelop
     if spells and spells[-1].cleared_on is None:
         return state  # already flagged: a repeated set changes nothing
     flagged = (*spells, FlagSpell(set_on=payload.set_on))
-    return replace(state, health_flags={**state.health_flags, payload.la_code: flagged})
+    return replace(state, health_flags=_put(state.health_flags, payload.la_code, flagged))
 
 
 @_apply.register
@@ -132,4 +257,81 @@ def _health_flag_cleared(
     if not spells or spells[-1].cleared_on is not None:
         return state  # nothing open to clear
     closed = (*spells[:-1], replace(spells[-1], cleared_on=payload.cleared_on))
-    return replace(state, health_flags={**state.health_flags, payload.la_code: closed})
+    return replace(state, health_flags=_put(state.health_flags, payload.la_code, closed))
+
+
+@_apply.register
+def _referred(payload: ReferralMade, state: PersonState, event: Envelope) -> PersonState:
+    ref = (event.source_org, payload.referral_id)
+    known = state.referrals.get(ref, Referral(payload.pathway))
+    referral = replace(known, pathway=payload.pathway, referred_on=payload.referred_on)
+    return replace(state, referrals=_put(state.referrals, ref, referral))
+
+
+@_apply.register
+def _assessment_started(
+    payload: HealthAssessmentStarted, state: PersonState, event: Envelope
+) -> PersonState:
+    ref = (event.source_org, payload.referral_id)
+    known = state.referrals.get(ref, Referral(payload.pathway))
+    if known.started_on is not None and known.started_on <= payload.started_on:
+        return state  # the wait ended at the first assessment
+    return replace(
+        state, referrals=_put(state.referrals, ref, replace(known, started_on=payload.started_on))
+    )
+
+
+@_apply.register
+def _ap_commissioned(
+    payload: PlacementCommissioned, state: PersonState, event: Envelope
+) -> PersonState:
+    known = state.placements.get(payload.placement_id, Placement())
+    placement = replace(
+        known,
+        la_code=event.source_org,
+        provider=known.provider or payload.provider,
+        tier=known.tier or payload.tier,
+    )
+    return replace(state, placements=_put(state.placements, payload.placement_id, placement))
+
+
+@_apply.register
+def _ap_started(payload: PlacementStarted, state: PersonState, event: Envelope) -> PersonState:
+    known = state.placements.get(payload.placement_id, Placement())
+    placement = replace(
+        known,
+        la_code=known.la_code or payload.commissioned_by,
+        provider=event.source_org,
+        tier=payload.tier,
+        part_time=payload.part_time,
+        started_on=payload.started_on,
+    )
+    return replace(state, placements=_put(state.placements, payload.placement_id, placement))
+
+
+@_apply.register
+def _ap_ended(payload: PlacementEnded, state: PersonState, event: Envelope) -> PersonState:
+    known = state.placements.get(payload.placement_id, Placement())
+    ended = replace(known, ended_on=payload.ended_on, outcome=payload.outcome)
+    return replace(state, placements=_put(state.placements, payload.placement_id, ended))
+
+
+@_apply.register
+def _timetable_started(
+    payload: PartTimeTimetableStarted, state: PersonState, event: Envelope
+) -> PersonState:
+    ref = (event.source_org, payload.timetable_id)
+    known = state.timetables.get(ref, Timetable())
+    timetable = replace(known, started_on=payload.started_on)
+    return replace(state, timetables=_put(state.timetables, ref, timetable))
+
+
+@_apply.register
+def _timetable_ended(
+    payload: PartTimeTimetableEnded, state: PersonState, event: Envelope
+) -> PersonState:
+    ref = (event.source_org, payload.timetable_id)
+    known = state.timetables.get(ref, Timetable())
+    return replace(
+        state, timetables=_put(state.timetables, ref, replace(known, ended_on=payload.ended_on))
+    )

@@ -17,12 +17,46 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from contracts import Envelope, Payload, encode
-from contracts.ehc import AssessmentRequested, PlanCeased, PlanIssued
-from contracts.health import EhcPlanFlagCleared, EhcPlanFlagSet, ReferralMade
+from contracts.ap import PlacementCommissioned, PlacementEnded, PlacementStarted
+from contracts.ehc import (
+    AdviceRequested,
+    AdviceReturned,
+    AnnualReviewHeld,
+    AssessmentDecided,
+    AssessmentRequested,
+    PlanAmended,
+    PlanCeased,
+    PlanIssued,
+)
+from contracts.health import (
+    AdultServicesReferralAccepted,
+    AnnualHealthCheckCompleted,
+    CareSummaryUpdated,
+    DiagnosisRecorded,
+    EhcPlanFlagCleared,
+    EhcPlanFlagSet,
+    HealthAssessmentStarted,
+    ReferralMade,
+    TransferredToAdultServices,
+)
+from contracts.person import PersonRegistered
+from contracts.provider import (
+    PartTimeTimetableEnded,
+    PartTimeTimetableStarted,
+    Post16DestinationConfirmed,
+)
 from contracts.subjects import event_subject
-from projections.dataset.store import SqliteDatasetStore
+from contracts.transition import (
+    NamedWorkerAssigned,
+    TransitionAssessmentCompleted,
+    TransitionPlanAgreed,
+)
+from projections.dataset.periods import Month
+from projections.dataset.store import DatasetStore, SqliteDatasetStore
+from projections.dataset.tallies import exact_counts
 from projections.projection import StreamEvent
 from projections.runner import ConsumerSettings, ProjectionRunner
+from projections.tracker.store import TrackerStore
 from services.bus.connection import connect_bus
 from services.bus.streams import EVENTS_STREAM
 
@@ -74,9 +108,128 @@ class EventFactory:
                             by: str = "QK1") -> Envelope:
         return self.wrap(EhcPlanFlagCleared(cleared_on=on, la_code=la), person, by, on)
 
-    def referral_made(self, person: str, on: date, *, by: str = "RT5") -> Envelope:
-        payload = ReferralMade(referral_id="R1", referred_on=on, pathway="neurodevelopmental")
+    def referral_made(self, person: str, on: date, *, by: str = "RT5", referral: str = "R1",
+                      pathway: str = "neurodevelopmental") -> Envelope:
+        payload = ReferralMade(referral_id=referral, referred_on=on, pathway=pathway)
         return self.wrap(payload, person, by, on)
+
+    def assessment_started(self, person: str, on: date, *, by: str = "RT5", referral: str = "R1",
+                           pathway: str = "neurodevelopmental") -> Envelope:
+        payload = HealthAssessmentStarted(referral_id=referral, started_on=on, pathway=pathway)
+        return self.wrap(payload, person, by, on)
+
+    def registered(self, person: str, birth_month: str, *, by: str = "856") -> Envelope:
+        return self.wrap(PersonRegistered(birth_month=birth_month), person, by, date(2020, 1, 1))
+
+    def assessment_decided(self, person: str, on: date, *, la: str = "856", case: str = "C1",
+                           decision: str = "assess") -> Envelope:
+        payload = AssessmentDecided(case_id=case, decided_on=on, decision=decision)
+        return self.wrap(payload, person, la, on)
+
+    def advice_requested(self, person: str, on: date, *, la: str = "856", ref: str = "A1",
+                         giver: str = "health") -> Envelope:
+        payload = AdviceRequested(case_id="C1", advice_request_id=ref, requested_on=on,
+                                  advice_giver=giver, requested_from="QK1")
+        return self.wrap(payload, person, la, on)
+
+    def advice_returned(self, person: str, on: date, *, la: str = "856", ref: str = "A1",
+                        giver: str = "health", by: str = "QK1") -> Envelope:
+        payload = AdviceReturned(case_id="C1", advice_request_id=ref, requesting_la=la,
+                                 returned_on=on, advice_giver=giver)
+        return self.wrap(payload, person, by, on)
+
+    def review_held(self, person: str, on: date, *, la: str = "856", plan: str = "P1",
+                    adulthood: bool = False) -> Envelope:
+        payload = AnnualReviewHeld(plan_id=plan, held_on=on, preparing_for_adulthood=adulthood)
+        return self.wrap(payload, person, la, on)
+
+    def plan_amended(self, person: str, on: date, *, la: str = "856", plan: str = "P1",
+                     review: date | None = None, trigger: str = "annual_review") -> Envelope:
+        payload = PlanAmended(plan_id=plan, amended_on=on, trigger=trigger, review_held_on=review)
+        return self.wrap(payload, person, la, on)
+
+    def placement_commissioned(self, person: str, on: date, *, la: str = "856",
+                               placement: str = "AP-1", provider: str = "AP001",
+                               tier: int = 2) -> Envelope:
+        payload = PlacementCommissioned(placement_id=placement, commissioned_on=on,
+                                        provider=provider, tier=tier, reason="exclusion")
+        return self.wrap(payload, person, la, on)
+
+    def placement_started(self, person: str, on: date, *, provider: str = "AP001",
+                          placement: str = "AP-1", tier: int = 2, part_time: bool = False,
+                          la: str | None = "856") -> Envelope:
+        payload = PlacementStarted(placement_id=placement, started_on=on, tier=tier,
+                                   part_time=part_time, reason="exclusion", commissioned_by=la)
+        return self.wrap(payload, person, provider, on)
+
+    def placement_ended(self, person: str, on: date, *, provider: str = "AP001",
+                        placement: str = "AP-1", outcome: str = "reintegrated") -> Envelope:
+        payload = PlacementEnded(placement_id=placement, ended_on=on, outcome=outcome)
+        return self.wrap(payload, person, provider, on)
+
+    def timetable_started(self, person: str, on: date, *, school: str = "120001",
+                          timetable: str = "T1") -> Envelope:
+        payload = PartTimeTimetableStarted(timetable_id=timetable, started_on=on,
+                                           hours_per_week=12.5, reason="medical")
+        return self.wrap(payload, person, school, on)
+
+    def timetable_ended(self, person: str, on: date, *, school: str = "120001",
+                        timetable: str = "T1") -> Envelope:
+        return self.wrap(PartTimeTimetableEnded(timetable_id=timetable, ended_on=on),
+                         person, school, on)
+
+    def diagnosis(self, person: str, on: date, condition: str = "autism", *,
+                  by: str = "RT5") -> Envelope:
+        payload = DiagnosisRecorded(diagnosis_id=f"D-{condition}", diagnosed_on=on,
+                                    condition=condition, no_referral_reason="historic_record")
+        return self.wrap(payload, person, by, on)
+
+    def named_worker(self, person: str, on: date, *, by: str = "856") -> Envelope:
+        return self.wrap(NamedWorkerAssigned(assigned_on=on, worker_role="send_officer"),
+                         person, by, on)
+
+    def transition_plan(self, person: str, on: date, *, la: str = "856") -> Envelope:
+        return self.wrap(TransitionPlanAgreed(agreed_on=on, partners=["QK1"]), person, la, on)
+
+    def health_check(self, person: str, on: date, *, by: str = "QK1") -> Envelope:
+        payload = AnnualHealthCheckCompleted(completed_on=on, health_action_plan=True)
+        return self.wrap(payload, person, by, on)
+
+    def care_summary(self, person: str, on: date, *, by: str = "RT5") -> Envelope:
+        payload = CareSummaryUpdated(updated_on=on, complex_health_needs=True)
+        return self.wrap(payload, person, by, on)
+
+    def asc_assessment(self, person: str, on: date, *, la: str = "856") -> Envelope:
+        payload = TransitionAssessmentCompleted(completed_on=on, likely_eligible_needs=True)
+        return self.wrap(payload, person, la, on)
+
+    def adult_referral(self, person: str, on: date, *, by: str = "RT5",
+                       transfer_on: date | None = None) -> Envelope:
+        payload = AdultServicesReferralAccepted(accepted_on=on, service="adult_ld",
+                                                agreed_transfer_on=transfer_on)
+        return self.wrap(payload, person, by, on)
+
+    def transferred(self, person: str, on: date, *, by: str = "RT5") -> Envelope:
+        payload = TransferredToAdultServices(transferred_on=on, service="adult_ld",
+                                             receiving_org="QK1")
+        return self.wrap(payload, person, by, on)
+
+    def destination(self, person: str, on: date, moves_on: date, *,
+                    school: str = "120001") -> Envelope:
+        payload = Post16DestinationConfirmed(confirmed_on=on, destination="fe_college",
+                                             moves_on=moves_on)
+        return self.wrap(payload, person, school, on)
+
+
+@pytest.fixture
+def raw() -> Callable[..., dict[str, int]]:
+    """Exact counts of one LA and month (`tallies.exact_counts`; LA 856 unless given)."""
+
+    def counts(store, indicator: str, month: Month, la: str | None = "856", group: str = ""
+               ) -> dict[str, int]:  # noqa: ANN001
+        return exact_counts(store, indicator, month, la, group)
+
+    return counts
 
 
 @pytest.fixture
@@ -91,19 +244,28 @@ def events() -> EventFactory:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteDatasetStore]:
-    dataset = SqliteDatasetStore(tmp_path / "dataset.sqlite")
+def store(tmp_path: Path) -> Iterator[DatasetStore]:
+    dataset = DatasetStore(tmp_path / "dataset.sqlite")
     yield dataset
     dataset.close()
 
 
 @pytest.fixture
-def record(store: SqliteDatasetStore) -> Callable[..., int]:
-    """Apply envelopes to the store as one batch at the next stream sequences."""
+def tracker_store(tmp_path: Path) -> Iterator[TrackerStore]:
+    tracker = TrackerStore(tmp_path / "tracker.sqlite")
+    yield tracker
+    tracker.close()
+
+
+@pytest.fixture
+def record(store: DatasetStore, tracker_store: TrackerStore) -> Callable[..., int]:
+    """Apply envelopes to the dataset and the tracker as one batch at the next sequences."""
     sequence = itertools.count(1)
 
     def apply(*envelopes: Envelope) -> int:
-        return store.apply_batch([StreamEvent(next(sequence), e) for e in envelopes])
+        batch = [StreamEvent(next(sequence), e) for e in envelopes]
+        tracker_store.apply_batch(batch)
+        return store.apply_batch(batch)
 
     return apply
 

@@ -12,7 +12,7 @@ AMIRA = "amira"
 
 
 def plan_fact(events, *envelopes) -> PlanFact:  # noqa: ANN001 (fixture object)
-    (fact,) = facts_of(events.person(AMIRA), fold_person(envelopes)).plans
+    (fact,) = facts_of(events.person(AMIRA), fold_person(envelopes))["ehc_plans"]
     return fact
 
 
@@ -94,4 +94,4 @@ def test_health_flag_spells_open_and_close_and_a_repeated_set_changes_nothing(ev
 
 
 def test_events_the_dataset_does_not_use_leave_the_state_unchanged(events) -> None:
-    assert apply(EMPTY, events.referral_made(AMIRA, date(2025, 1, 6))) == EMPTY
+    assert apply(EMPTY, events.named_worker(AMIRA, date(2025, 1, 6))) == EMPTY

@@ -1,0 +1,53 @@
+"""Where the dataset's facts are kept: one table per fact kind, and the derivation the store runs.
+
+The indexes serve the queries in `snapshot.py`: by LA and the date each indicator's period is
+taken from.
+"""
+
+from __future__ import annotations
+
+from projections.dataset import facts
+from projections.readmodel.store import Derivation
+from projections.readmodel.tables import FactTable
+
+TABLES: tuple[FactTable, ...] = (
+    FactTable(
+        "ehc_plans",
+        facts.PlanFact,
+        ("person_key", "la_code", "plan_id"),
+        (("issued_on", "la_code"),),
+    ),
+    FactTable("health_plan_flags", facts.HealthFlagFact, ("person_key", "la_code", "spell")),
+    FactTable(
+        "assessment_decisions",
+        facts.DecisionFact,
+        ("person_key", "la_code", "case_id"),
+        (("decided_on",),),
+    ),
+    FactTable(
+        "advice_requests",
+        facts.AdviceFact,
+        ("person_key", "la_code", "advice_request_id"),
+        (("returned_on",),),
+    ),
+    FactTable(
+        "annual_reviews",
+        facts.ReviewFact,
+        ("person_key", "la_code", "plan_id", "held_on"),
+        (("held_on",),),
+    ),
+    FactTable(
+        "plan_amendments",
+        facts.AmendmentFact,
+        ("person_key", "la_code", "plan_id", "review_held_on"),
+        (("amended_on",),),
+    ),
+    FactTable(
+        "referrals", facts.ReferralFact, ("person_key", "org", "referral_id"), (("referred_on",),)
+    ),
+    FactTable("ap_placements", facts.PlacementFact, ("person_key", "placement_id")),
+    FactTable("part_time_timetables", facts.TimetableFact, ("person_key", "org", "timetable_id")),
+)
+
+DERIVATION = Derivation(TABLES, facts.derive, version=2)
+"""Version 2: indicators 3-6 (decisions, advice, reviews, amendments, waits, AP) added."""

@@ -1,0 +1,172 @@
+"""A read model kept per person: each person's events, the facts derived from them, and the
+stream position, written in one transaction per batch. The dataset and the tracker use it.
+
+Why per person, re-derived from the whole history. Events reach the bus out of order across
+organisations and may be duplicated or redelivered. Rather than make every fold step
+commutative, the store keeps each person's events (deduplicated by event id) and whenever a
+batch touches a person re-derives *all* of that person's facts from their full history, which
+the derivation sorts into history order. So the stored facts of a person are, by construction,
+`derive(their events)`, whatever order or how many times the events arrived. The cost is bounded
+by one person's history (tens of events), not by the stream.
+
+- `person_events`: every event seen, keyed by event id (a duplicate is stored once). It also lets
+  a new derivation version re-derive every fact without replaying the stream.
+- the derivation's fact tables: what the queries count.
+- `projection_position`: the highest SEND_EVENTS sequence handled and the derivation version;
+  it commits with the facts, so the two never disagree. Events at or below the position are a
+  redelivery and change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from contracts import Envelope, decode, encode
+from projections.projection import StreamEvent
+from projections.readmodel.database import Database, Transaction, open_database
+from projections.readmodel.tables import FactTable
+
+Derive = Callable[[str, Sequence[Envelope]], Mapping[str, Sequence[Any]]]
+"""(person key, their events in any order) -> fact rows by table name. Pure."""
+
+_META = (
+    "CREATE TABLE IF NOT EXISTS projection_position ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, fold_version INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS person_events ("
+    " event_id TEXT PRIMARY KEY, person_key TEXT NOT NULL, stream_seq BIGINT NOT NULL,"
+    " body TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS person_events_by_person ON person_events (person_key)",
+)
+_NO_FACTS_YET = -1
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """What a per-person read model derives: its tables, the pure function, and its version.
+
+    Bump `version` whenever `derive` or the tables change: on open, the store then recreates
+    the fact tables and re-derives everyone from the stored events.
+    """
+
+    tables: tuple[FactTable, ...]
+    derive: Derive
+    version: int
+
+    def table(self, name: str) -> FactTable:
+        return next(t for t in self.tables if t.name == name)
+
+
+class Snapshot:
+    """One consistent read of a store: its facts and the position they reflect."""
+
+    def __init__(self, tx: Transaction, derivation: Derivation) -> None:
+        self._tx = tx
+        self._derivation = derivation
+
+    def position(self) -> int:
+        return int(self._tx.execute("SELECT seq FROM projection_position").fetchone()[0])
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Portable SQL with `?` placeholders over the fact tables."""
+        return list(self._tx.execute(sql, params).fetchall())
+
+    def rows(self, table: str, where: str = "", params: Sequence[Any] = ()) -> list[Any]:
+        """The fact rows of `table` (optionally `WHERE …`), as the derivation's dataclasses."""
+        fact = self._derivation.table(table)
+        sql = f"SELECT {fact.column_list} FROM {fact.name}{f' WHERE {where}' if where else ''}"
+        return [fact.from_sql(row) for row in self._tx.execute(sql, params).fetchall()]
+
+    def facts(self) -> dict[str, list[Any]]:
+        """Every stored fact by table, sorted: for comparing with a from-scratch derivation."""
+        return {t.name: sorted(self.rows(t.name), key=repr) for t in self._derivation.tables}
+
+
+class PersonHistoryStore:
+    """One writer (the runner, one batch at a time) and any number of readers (the API)."""
+
+    def __init__(self, db: Database, derivation: Derivation) -> None:
+        self.db = db
+        self.derivation = derivation
+        with db.write() as tx:
+            for statement in _META:
+                tx.execute(statement)
+            tx.execute(
+                "INSERT INTO projection_position (id, seq, fold_version) VALUES (1, 0, ?)"
+                " ON CONFLICT DO NOTHING",
+                (_NO_FACTS_YET,),
+            )
+            (version,) = tx.execute("SELECT fold_version FROM projection_position").fetchone()
+            if version != derivation.version:
+                self._rederive_everyone(tx)
+
+    @classmethod
+    def open(
+        cls, location: Path | str, derivation: Derivation, *, schema: str
+    ) -> PersonHistoryStore:
+        """At a SQLite path, or in `schema` of the PostgreSQL database a DSN names."""
+        return cls(open_database(location, schema=schema), derivation)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def position(self) -> int:
+        with self.snapshot() as snapshot:
+            return snapshot.position()
+
+    def apply_batch(self, events: Sequence[StreamEvent], position: int | None = None) -> int:
+        target = max((seq for seq, _ in events), default=0) if position is None else position
+        with self.db.write() as tx:
+            (current,) = tx.execute(
+                f"SELECT seq FROM projection_position{self.db.lock_position}"
+            ).fetchone()
+            fresh = {str(e.event_id): e for seq, e in events if seq > current}
+            touched: set[str] = set()
+            for seq, envelope in events:
+                if seq <= current:
+                    continue
+                inserted = tx.execute(
+                    "INSERT INTO person_events (event_id, person_key, stream_seq, body)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (str(envelope.event_id), envelope.person_key, seq, encode(envelope).decode()),
+                ).rowcount
+                if inserted:
+                    touched.add(envelope.person_key)
+            for person_key in sorted(touched):
+                self._rederive(tx, person_key, fresh)
+            new_position = max(current, target)
+            tx.execute("UPDATE projection_position SET seq = ?", (new_position,))
+        return new_position
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        """A consistent read of facts and position (one read transaction), for the queries."""
+        with self.db.read() as tx:
+            yield Snapshot(tx, self.derivation)
+
+    def facts(self) -> dict[str, list[Any]]:
+        with self.snapshot() as snapshot:
+            return snapshot.facts()
+
+    def _rederive(self, tx: Transaction, person_key: str, decoded: Mapping[str, Envelope]) -> None:
+        rows = tx.execute(
+            "SELECT event_id, body FROM person_events WHERE person_key = ?", (person_key,)
+        ).fetchall()
+        history = [decoded.get(event_id) or decode(body) for event_id, body in rows]
+        facts = self.derivation.derive(person_key, history)
+        for table in self.derivation.tables:
+            tx.execute(f"DELETE FROM {table.name} WHERE person_key = ?", (person_key,))
+            tx.executemany(table.insert, [table.to_sql(r) for r in facts.get(table.name, ())])
+
+    def _rederive_everyone(self, tx: Transaction) -> None:
+        for table in self.derivation.tables:
+            tx.execute(f"DROP TABLE IF EXISTS {table.name}")
+            for statement in table.ddl():
+                tx.execute(statement)
+        people = [row[0] for row in tx.execute("SELECT DISTINCT person_key FROM person_events")]
+        for person_key in people:
+            self._rederive(tx, person_key, {})
+        tx.execute("UPDATE projection_position SET fold_version = ?", (self.derivation.version,))
