@@ -27,9 +27,10 @@ class ManagedProcess:
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as out:
+            # Own session: Ctrl-C reaches only the supervisor, which stops children in order.
             self.process = subprocess.Popen(
                 self.args, stdout=out, stderr=subprocess.STDOUT,
-                env={**os.environ, **(self.env or {})},
+                env={**os.environ, **(self.env or {})}, start_new_session=True,
             )
 
     @property

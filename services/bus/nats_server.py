@@ -129,7 +129,8 @@ class NatsServer:
         log = self.log_file or self.store_dir / "nats-server.log"
         env = {**os.environ, **(self.tls.env() if self.tls else {})}
         with open(log, "ab") as out:
-            self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+            self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                            start_new_session=True)
         try:
             wait_for_port(self.host, self.port, timeout, self.process)
         except NatsServerError:

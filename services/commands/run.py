@@ -65,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     nats_port = args.nats_port if port_is_free(args.nats_port) else free_port()
     server = NatsServer(store_dir=data_dir / "nats", port=nats_port).start()
     supervisor = Supervisor(data_dir / "logs")
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    # Explicit handlers: a shell starting us in the background may have set SIGINT to ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         asyncio.run(create_streams(server.url))
         print(f"nats-server pid {server.pid} on {server.url} (data {data_dir / 'nats'})")
