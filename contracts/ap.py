@@ -27,10 +27,10 @@ class PlacementCommissioned(Payload):
     )
 
     placement_id: LocalId = Field(description="Reference shared by the LA and the provider.")
-    commissioned_on: date
+    commissioned_on: date = Field(description="Date the LA commissioned the placement.")
     provider: OrgCode
     tier: Tier = Field(description="1 targeted support in school, 2 time-limited, 3 full-time AP.")
-    reason: APReason
+    reason: APReason = Field(description="Why the child needs alternative provision.")
 
 
 @event("ap.placement_started")
@@ -45,10 +45,12 @@ class PlacementStarted(Payload):
     )
 
     placement_id: LocalId
-    started_on: date
-    tier: Tier
-    part_time: bool
-    reason: APReason
+    started_on: date = Field(description="The child's first day at the AP provider.")
+    tier: Tier = Field(description="1 targeted support in school, 2 time-limited, 3 full-time AP.")
+    part_time: bool = Field(
+        description="The placement is less than full time (DfE: time-limited and reviewed)."
+    )
+    reason: APReason = Field(description="Why the child needs alternative provision.")
     commissioned_by: OrgCode | None = Field(default=None, description="Commissioning LA code.")
 
 
@@ -63,5 +65,7 @@ class PlacementEnded(Payload):
     )
 
     placement_id: LocalId
-    ended_on: date
-    outcome: Literal["reintegrated", "moved", "other"]
+    ended_on: date = Field(description="The child's last day at the AP provider.")
+    outcome: Literal["reintegrated", "moved", "other"] = Field(
+        description="reintegrated into school, moved to another placement, or other."
+    )

@@ -53,12 +53,15 @@ def decode(data: bytes | str, *, subject: str | None = None) -> Envelope:
     if not isinstance(payload, dict):
         raise DecodeError("bad_payload", f"{header.type}: payload must be a JSON object")
     try:
-        version, payload = upcast(header.type, header.schema_version, payload)
+        declared = model_for(header.type, header.schema_version)
+        version, upcast_payload = upcast(header.type, header.schema_version, payload)
         model = model_for(header.type, version)
     except UnknownEventType as exc:
         raise DecodeError("unknown_type", str(exc)) from None
     try:
-        body = model.model_validate(payload)
+        if model is not declared:  # an old version must be valid as itself before it is lifted
+            declared.model_validate(payload)
+        body = model.model_validate(upcast_payload)
     except ValidationError as exc:
         raise DecodeError(
             "bad_payload", f"{header.type} v{header.schema_version}: {_describe(exc, 'payload.')}"

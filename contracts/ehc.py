@@ -20,6 +20,9 @@ TimescaleException = Literal[
 ]
 """SEND Regulations 2014 reg. 13(3): exceptions to the 20-week limit (reported separately)."""
 
+Placement = Literal["mainstream", "resourced_provision", "special", "ap", "post16", "other"]
+"""The kind of setting named in section I of an EHC plan."""
+
 
 def _example(**fields: object) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": [fields]})
@@ -29,7 +32,9 @@ def _example(**fields: object) -> ConfigDict:
 class AssessmentRequested(Payload):
     """A request for an EHC needs assessment was received: the 6- and 20-week clocks start."""
 
-    model_config = _example(case_id="856-C-000123", requested_on="2025-01-06", requested_by="parent")
+    model_config = _example(
+        case_id="856-C-000123", requested_on="2025-01-06", requested_by="parent"
+    )
 
     case_id: LocalId = Field(description="The LA's reference for this assessment case.")
     requested_on: date = Field(description="Date the LA received the request.")
@@ -46,7 +51,7 @@ class AssessmentDecided(Payload):
 
     case_id: LocalId
     decided_on: date = Field(description="Date the decision was notified.")
-    decision: Literal["assess", "refuse"]
+    decision: Literal["assess", "refuse"] = Field(description="assess, or refuse to assess.")
 
 
 @event("ehc.advice_requested")
@@ -60,8 +65,10 @@ class AdviceRequested(Payload):
 
     case_id: LocalId
     advice_request_id: LocalId = Field(description="Reference the advice giver quotes back.")
-    requested_on: date
-    advice_giver: AdviceGiver
+    requested_on: date = Field(
+        description="Date the LA asked for the advice: the 6-week clock starts."
+    )
+    advice_giver: AdviceGiver = Field(description="Which kind of advice was asked for.")
     requested_from: OrgCode | None = Field(
         default=None, description="Code of the organisation asked, when it is a partner."
     )
@@ -79,8 +86,8 @@ class AdviceReturned(Payload):
     case_id: LocalId
     advice_request_id: LocalId
     requesting_la: OrgCode = Field(description="The LA that asked for the advice.")
-    returned_on: date
-    advice_giver: AdviceGiver
+    returned_on: date = Field(description="Date the advice reached the LA.")
+    advice_giver: AdviceGiver = Field(description="Which kind of advice this is.")
 
 
 @event("ehc.plan_issued")
@@ -94,9 +101,9 @@ class PlanIssued(Payload):
 
     case_id: LocalId
     plan_id: LocalId = Field(description="The LA's reference for the plan, quoted by later events.")
-    issued_on: date
-    primary_need: PrimaryNeed
-    placement: Literal["mainstream", "resourced_provision", "special", "ap", "post16", "other"]
+    issued_on: date = Field(description="Date the final EHC plan was issued.")
+    primary_need: PrimaryNeed = Field(description="SEN2 primary type of need.")
+    placement: Placement = Field(description="Kind of setting named in section I of the plan.")
     placement_provider: OrgCode | None = Field(default=None, description="URN or provider id.")
     exception: TimescaleException | None = Field(
         default=None, description="A regulation 13(3) exception that applied, if any."
@@ -107,21 +114,27 @@ class PlanIssued(Payload):
 class PlanNotIssued(Payload):
     """After assessing, the LA decided not to issue a plan (limit: 16 weeks from the request)."""
 
-    model_config = _example(case_id="856-C-000124", decided_on="2025-04-20", reason="needs_met_without_plan")
+    model_config = _example(
+        case_id="856-C-000124", decided_on="2025-04-20", reason="needs_met_without_plan"
+    )
 
     case_id: LocalId
-    decided_on: date
-    reason: Literal["needs_met_without_plan", "withdrawn", "other"]
+    decided_on: date = Field(description="Date the decision not to issue was notified.")
+    reason: Literal["needs_met_without_plan", "withdrawn", "other"] = Field(
+        description="Why no plan was issued."
+    )
 
 
 @event("ehc.annual_review_held")
 class AnnualReviewHeld(Payload):
     """An annual review meeting was held (at least every 12 months)."""
 
-    model_config = _example(plan_id="856-P-000045", held_on="2026-05-01", preparing_for_adulthood=True)
+    model_config = _example(
+        plan_id="856-P-000045", held_on="2026-05-01", preparing_for_adulthood=True
+    )
 
     plan_id: LocalId
-    held_on: date
+    held_on: date = Field(description="Date of the annual review meeting.")
     preparing_for_adulthood: bool = Field(
         description="The review considered preparing for adulthood (required from Year 9)."
     )
@@ -132,13 +145,16 @@ class ReviewOutcome(Payload):
     """The LA's decision after a review: maintain, amend or cease (limit: 4 weeks)."""
 
     model_config = _example(
-        plan_id="856-P-000045", review_held_on="2026-05-01", decided_on="2026-05-20", outcome="amend"
+        plan_id="856-P-000045", review_held_on="2026-05-01", decided_on="2026-05-20",
+        outcome="amend",
     )
 
     plan_id: LocalId
-    review_held_on: date
-    decided_on: date
-    outcome: Literal["maintain", "amend", "cease"]
+    review_held_on: date = Field(description="Date of the review meeting this outcome follows.")
+    decided_on: date = Field(description="Date the LA notified its decision.")
+    outcome: Literal["maintain", "amend", "cease"] = Field(
+        description="maintain, amend or cease the plan."
+    )
 
 
 @event("ehc.plan_amended")
@@ -151,8 +167,10 @@ class PlanAmended(Payload):
     )
 
     plan_id: LocalId
-    amended_on: date
-    trigger: Literal["annual_review", "phase_transfer", "post16_transfer", "other"]
+    amended_on: date = Field(description="Date the amended final plan was issued.")
+    trigger: Literal["annual_review", "phase_transfer", "post16_transfer", "other"] = Field(
+        description="What led to the amendment."
+    )
     review_held_on: date | None = Field(
         default=None, description="The review meeting this amendment follows, if any."
     )
@@ -165,8 +183,8 @@ class PlanCeased(Payload):
     model_config = _example(plan_id="856-P-000045", ceased_on="2036-07-31", reason="max_age")
 
     plan_id: LocalId
-    ceased_on: date
+    ceased_on: date = Field(description="Date the LA ceased to maintain the plan.")
     reason: Literal[
         "max_age", "moved_to_another_la", "left_education_or_training", "needs_met",
         "moved_outside_england", "deceased", "other",
-    ]
+    ] = Field(description="SEN2 reason the plan ceased.")

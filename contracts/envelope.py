@@ -40,11 +40,15 @@ class EnvelopeHeader(BaseModel):
     schema_version: int = Field(ge=1, description="Version of the payload schema for this type.")
     source_org: str = Field(
         pattern=ORG_CODE_PATTERN,
-        description="Code of the publishing organisation: DfE LA code, NHS ODS code or provider id.",
+        description=(
+            "Code of the publishing organisation: DfE LA code, NHS ODS code or provider id."
+        ),
     )
     person_key: str = Field(
         pattern=PERSON_KEY_PATTERN,
-        description="Pseudonymous person key: keyed HMAC of the NHS number, shared by the partnership.",
+        description=(
+            "Pseudonymous person key: keyed HMAC of the NHS number, shared by the partnership."
+        ),
     )
     occurred_at: AwareDatetime = Field(description="When it happened in the world (UTC).")
     recorded_at: AwareDatetime = Field(description="When the source service stored it (UTC).")

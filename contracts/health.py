@@ -8,39 +8,81 @@ from typing import Literal, Self
 from pydantic import ConfigDict, Field, model_validator
 
 from contracts.envelope import Payload
-from contracts.registry import event
+from contracts.registry import event, upcaster
 from contracts.vocab import Condition, LocalId, OrgCode, Pathway
+
+ReferralPriority = Literal["routine", "urgent"]
+DsrStatus = Literal["red", "amber", "green", "removed"]
+NoReferralReason = Literal["diagnosed_elsewhere", "historic_record", "other"]
+AdultService = Literal[
+    "adult_ld", "adult_mental_health", "adult_community", "adult_neurology", "gp", "other"
+]
 
 
 def _example(**fields: object) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": [fields]})
 
 
-@event("health.referral_made")
-class ReferralMade(Payload):
-    """A referral onto a health pathway was accepted onto the waiting list: the wait starts."""
+@event("health.referral_made", version=1)
+class ReferralMadeV1(Payload):
+    """v1 of `health.referral_made` (superseded by v2, which adds `priority`).
 
-    model_config = _example(referral_id="QK1-R-5512", referred_on="2024-11-04", pathway="neurodevelopmental")
+    Still registered so that events stored or published as v1 validate; `decode` upcasts them.
+    """
+
+    model_config = _example(
+        referral_id="QK1-R-5512", referred_on="2024-11-04", pathway="neurodevelopmental"
+    )
 
     referral_id: LocalId
-    referred_on: date
-    pathway: Pathway
+    referred_on: date = Field(description="Date the referral was accepted: the wait starts.")
+    pathway: Pathway = Field(description="The health pathway referred to.")
+
+
+@event("health.referral_made", version=2)
+class ReferralMade(Payload):
+    """A referral onto a health pathway was accepted onto the waiting list: the wait starts.
+
+    v2 adds `priority`, because urgent and routine waits are reported apart (a v1 referral
+    was triaged routine unless said otherwise, so the upcaster fills in `routine`).
+    """
+
+    model_config = _example(
+        referral_id="QK1-R-5512", referred_on="2024-11-04", pathway="neurodevelopmental",
+        priority="routine",
+    )
+
+    referral_id: LocalId
+    referred_on: date = Field(description="Date the referral was accepted: the wait starts.")
+    pathway: Pathway = Field(description="The health pathway referred to.")
+    priority: ReferralPriority = Field(
+        default="routine", description="Triage priority: routine or urgent (v2; v1 = routine)."
+    )
+
+
+@upcaster("health.referral_made", from_version=1)
+def _referral_priority_defaults_to_routine(payload: dict) -> dict:
+    return {**payload, "priority": "routine"}
 
 
 @event("health.assessment_started")
 class HealthAssessmentStarted(Payload):
     """The first assessment appointment on a pathway took place: the wait ends."""
 
-    model_config = _example(referral_id="QK1-R-5512", started_on="2025-09-15", pathway="neurodevelopmental")
+    model_config = _example(
+        referral_id="QK1-R-5512", started_on="2025-09-15", pathway="neurodevelopmental"
+    )
 
     referral_id: LocalId
-    started_on: date
-    pathway: Pathway
+    started_on: date = Field(
+        description="Date of the first assessment appointment: the wait ends."
+    )
+    pathway: Pathway = Field(description="The pathway of the referral.")
 
 
-@event("health.diagnosis_recorded")
-class DiagnosisRecorded(Payload):
-    """A diagnosis was recorded; it names the referral it answers, or says why there was none."""
+@event("health.diagnosis_recorded", version=1)
+class DiagnosisRecordedV1(Payload):
+    """v1 of `health.diagnosis_recorded` (superseded by v2, which adds `referral_org`)."""
 
     model_config = _example(
         diagnosis_id="QK1-D-88", diagnosed_on="2025-11-20", condition="autism",
@@ -48,10 +90,10 @@ class DiagnosisRecorded(Payload):
     )
 
     diagnosis_id: LocalId
-    diagnosed_on: date
-    condition: Condition
+    diagnosed_on: date = Field(description="Date the diagnosis was made.")
+    condition: Condition = Field(description="The condition diagnosed.")
     referral_id: LocalId | None = Field(default=None, description="The referral this answers.")
-    no_referral_reason: Literal["diagnosed_elsewhere", "historic_record", "other"] | None = Field(
+    no_referral_reason: NoReferralReason | None = Field(
         default=None, description="Why there is no referral (exactly one of the two is given)."
     )
 
@@ -62,13 +104,56 @@ class DiagnosisRecorded(Payload):
         return self
 
 
+@event("health.diagnosis_recorded", version=2)
+class DiagnosisRecorded(Payload):
+    """A diagnosis was recorded; it names the referral it answers, or says why there was none.
+
+    v2 adds `referral_org`: the referral may be held by another organisation (a trust
+    diagnosing on an ICB-held referral), and consumers key referrals by (organisation, id).
+    """
+
+    model_config = _example(
+        diagnosis_id="RT5-D-88", diagnosed_on="2025-11-20", condition="autism",
+        referral_id="RWE-R-5512", referral_org="RWE", no_referral_reason=None,
+    )
+
+    diagnosis_id: LocalId
+    diagnosed_on: date = Field(description="Date the diagnosis was made.")
+    condition: Condition = Field(description="The condition diagnosed.")
+    referral_id: LocalId | None = Field(default=None, description="The referral this answers.")
+    referral_org: OrgCode | None = Field(
+        default=None,
+        exclude_if=lambda org: org is None,  # absent = the publisher holds it (v1 meaning)
+        description=(
+            "Organisation holding the referral when it is not the publisher (v2; omitted when "
+            "the publisher holds it)."
+        ),
+    )
+    no_referral_reason: NoReferralReason | None = Field(
+        default=None, description="Why there is no referral (exactly one of the two is given)."
+    )
+
+    @model_validator(mode="after")
+    def _referral_or_reason(self) -> Self:
+        if (self.referral_id is None) == (self.no_referral_reason is None):
+            raise ValueError("give exactly one of referral_id or no_referral_reason")
+        if self.referral_org is not None and self.referral_id is None:
+            raise ValueError("referral_org names who holds referral_id; give referral_id too")
+        return self
+
+
+@upcaster("health.diagnosis_recorded", from_version=1)
+def _diagnosis_referral_held_by_publisher(payload: dict) -> dict:
+    return {**payload, "referral_org": None}
+
+
 @event("health.annual_health_check_completed")
 class AnnualHealthCheckCompleted(Payload):
     """A GP learning-disability annual health check was completed (yearly from age 14)."""
 
     model_config = _example(completed_on="2025-06-10", health_action_plan=True)
 
-    completed_on: date
+    completed_on: date = Field(description="Date the annual health check was completed.")
     health_action_plan: bool = Field(description="A health action plan was produced.")
 
 
@@ -78,8 +163,10 @@ class DsrStatusChanged(Payload):
 
     model_config = _example(changed_on="2025-03-01", status="amber")
 
-    changed_on: date
-    status: Literal["red", "amber", "green", "removed"]
+    changed_on: date = Field(description="Date the rating changed.")
+    status: DsrStatus = Field(
+        description="red (high risk of admission), amber, green, or removed from the register."
+    )
 
 
 @event("health.care_summary_updated")
@@ -88,8 +175,8 @@ class CareSummaryUpdated(Payload):
 
     model_config = _example(updated_on="2025-10-01", complex_health_needs=True)
 
-    updated_on: date
-    complex_health_needs: bool
+    updated_on: date = Field(description="Date the care summary was updated.")
+    complex_health_needs: bool = Field(description="The person has complex health needs.")
 
 
 @event("health.ehc_plan_flag_set")
@@ -98,7 +185,7 @@ class EhcPlanFlagSet(Payload):
 
     model_config = _example(set_on="2025-05-30", la_code="856")
 
-    set_on: date
+    set_on: date = Field(description="Date the marker was added to the health record.")
     la_code: OrgCode = Field(description="The LA the health record says maintains the plan.")
 
 
@@ -108,7 +195,7 @@ class EhcPlanFlagCleared(Payload):
 
     model_config = _example(cleared_on="2026-08-01", la_code="856")
 
-    cleared_on: date
+    cleared_on: date = Field(description="Date the marker was removed from the health record.")
     la_code: OrgCode
 
 
@@ -116,10 +203,14 @@ class EhcPlanFlagCleared(Payload):
 class AdultServicesReferralAccepted(Payload):
     """An adult health service accepted the referral for transfer (due by 17½)."""
 
-    model_config = _example(accepted_on="2028-11-01", service="adult_ld", agreed_transfer_on="2029-04-01")
+    model_config = _example(
+        accepted_on="2028-11-01", service="adult_ld", agreed_transfer_on="2029-04-01"
+    )
 
-    accepted_on: date
-    service: Literal["adult_ld", "adult_mental_health", "adult_community", "adult_neurology", "gp", "other"]
+    accepted_on: date = Field(description="Date the adult service accepted the referral.")
+    service: AdultService = Field(
+        description="The adult service that accepted the young person."
+    )
     agreed_transfer_on: date | None = Field(default=None, description="Agreed date of transfer.")
 
 
@@ -129,6 +220,10 @@ class TransferredToAdultServices(Payload):
 
     model_config = _example(transferred_on="2029-04-01", service="adult_ld", receiving_org="RT5")
 
-    transferred_on: date
-    service: Literal["adult_ld", "adult_mental_health", "adult_community", "adult_neurology", "gp", "other"]
-    receiving_org: OrgCode | None = None
+    transferred_on: date = Field(description="Date responsibility passed to the adult service.")
+    service: AdultService = Field(
+        description="The adult service that took over care."
+    )
+    receiving_org: OrgCode | None = Field(
+        default=None, description="Code of the receiving organisation, when a partner."
+    )

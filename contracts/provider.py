@@ -1,4 +1,4 @@
-"""`provider.*`: what schools, colleges and AP providers know: timetables and post-16 destinations."""
+"""`provider.*`: what schools, colleges and AP providers know: timetables, post-16 destinations."""
 
 from __future__ import annotations
 
@@ -10,6 +10,12 @@ from pydantic import ConfigDict, Field
 from contracts.envelope import Payload
 from contracts.registry import event
 from contracts.vocab import LocalId
+
+TimetableReason = Literal["medical", "reintegration", "behaviour", "send", "other"]
+Post16Destination = Literal[
+    "sixth_form", "fe_college", "specialist_post16", "apprenticeship", "supported_internship",
+    "employment", "neet", "other",
+]
 
 
 @event("provider.part_time_timetable_started")
@@ -24,9 +30,11 @@ class PartTimeTimetableStarted(Payload):
     )
 
     timetable_id: LocalId
-    started_on: date
+    started_on: date = Field(description="First day of the part-time timetable.")
     hours_per_week: float = Field(gt=0, lt=32.5, description="Taught hours a week.")
-    reason: Literal["medical", "reintegration", "behaviour", "send", "other"]
+    reason: TimetableReason = Field(
+        description="Why the pupil is on a part-time timetable."
+    )
 
 
 @event("provider.part_time_timetable_ended")
@@ -38,12 +46,12 @@ class PartTimeTimetableEnded(Payload):
     )
 
     timetable_id: LocalId
-    ended_on: date
+    ended_on: date = Field(description="Last day of the part-time timetable.")
 
 
 @event("provider.post16_destination_confirmed")
 class Post16DestinationConfirmed(Payload):
-    """The next destination after school or college is confirmed (due by 31 March before the move)."""
+    """The next destination after school or college is confirmed (due 31 March before the move)."""
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{
@@ -51,9 +59,6 @@ class Post16DestinationConfirmed(Payload):
         }]}
     )
 
-    confirmed_on: date
-    destination: Literal[
-        "sixth_form", "fe_college", "specialist_post16", "apprenticeship", "supported_internship",
-        "employment", "neet", "other",
-    ]
+    confirmed_on: date = Field(description="Date the destination was confirmed.")
+    destination: Post16Destination = Field(description="Where the young person goes next.")
     moves_on: date = Field(description="Date the young person starts the destination.")

@@ -1,4 +1,4 @@
-"""Who publishes what: organisation kinds, the event families each may publish, the demo partnership.
+"""Who publishes what: organisation kinds, the event types each may publish, the demo partnership.
 
 Declared once (like eventsourcing's `System`): services enforce it before publishing, and the
 NATS permissions and the embedded runtime are derived from it.
@@ -70,7 +70,9 @@ DEMO_PARTNERSHIP: tuple[Organisation, ...] = (
 )
 
 
-def organisation(code: str, partnership: tuple[Organisation, ...] = DEMO_PARTNERSHIP) -> Organisation:
+def organisation(
+    code: str, partnership: tuple[Organisation, ...] = DEMO_PARTNERSHIP
+) -> Organisation:
     for org in partnership:
         if org.code == code:
             return org

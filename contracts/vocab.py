@@ -17,7 +17,9 @@ LocalId = Annotated[
     ),
 ]
 
-PrimaryNeed = Literal["ASD", "SLCN", "SEMH", "MLD", "SLD", "PMLD", "SPLD", "HI", "VI", "MSI", "PD", "OTH"]
+PrimaryNeed = Literal[
+    "ASD", "SLCN", "SEMH", "MLD", "SLD", "PMLD", "SPLD", "HI", "VI", "MSI", "PD", "OTH"
+]
 """SEN2 primary type of need codes."""
 
 AdviceGiver = Literal["health", "social_care", "educational_psychology", "education", "other"]

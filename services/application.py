@@ -36,10 +36,18 @@ Handler = Callable[[Any, Any], Iterable[Aggregate]]
 
 
 class PydanticMapper(Mapper):
-    """Stored event state = the pydantic event's fields as orjson bytes (then the cipher)."""
+    """Stored event state = the pydantic event's fields as orjson bytes (then the cipher).
+
+    Versioned the eventsourcing way: an event class with `class_version = N` stores its
+    version, and an older stored state is lifted by the class's `upcast_v1_v2`, ... methods.
+    """
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
-        state = self.transcoder.encode(cast(BaseModel, domain_event).model_dump())
+        fields = cast(BaseModel, domain_event).model_dump()
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            fields["class_version"] = class_version
+        state = self.transcoder.encode(fields)
         if self.compressor:
             state = self.compressor.compress(state)
         if self.cipher:
@@ -57,7 +65,12 @@ class PydanticMapper(Mapper):
             state = self.cipher.decrypt(state)
         if self.compressor:
             state = self.compressor.decompress(state)
-        return resolve_topic(stored.topic)(**self.transcoder.decode(state))
+        cls, fields = resolve_topic(stored.topic), self.transcoder.decode(state)
+        version, target = fields.pop("class_version", 1), getattr(cls, "class_version", 1)
+        while version < target:
+            getattr(cls, f"upcast_v{version}_v{version + 1}")(fields)
+            version += 1
+        return cls(**fields)
 
 
 class OrjsonTranscoder(Transcoder):

@@ -12,11 +12,14 @@ import sys
 
 COMMAND_MODULES = (
     "services.commands.nats",
+    "services.commands.deploy",
     "services.commands.schemas",
     "services.commands.run",
     "projections.commands",
     "services.commands.service",
     "services.commands.ingest",
+    "services.commands.deadletters",
+    "services.commands.audit",
 )
 
 

@@ -3,7 +3,8 @@
 `children()` builds one list of synthetic children from one seed (NHS numbers in the 999
 test range with valid modulus-11 check digits, names, dates of birth, home LA). Each
 organisation kind has its own row generator over that list (`services/la/demo.py`: `la_rows`);
-an ICB or provider generator (`services/<kind>/demo.py`) takes the same `Child` objects, so
+the ICB and trust generators (`services/icb/demo.py`) and the provider ones
+(`services/provider/demo.py`) take the same `Child` objects, so
 everyone's extracts describe the same children and link through the same person keys. Each
 generator draws from the child's own random stream for its kind (`child.rng("icb")`), so adding
 a kind never changes another kind's rows; `ChildRows` numbers the record ids and
@@ -30,6 +31,7 @@ DEMO_TODAY = date(2025, 6, 30)
 """The demo's 'now': histories stop here, so the extracts never change with the calendar."""
 DEMO_LAS: dict[str, float] = {"856": 0.45, "855": 0.43, "857": 0.12}
 DEMO_ICB = "QK1"
+DEMO_TRUST = "RT5"
 DEMO_AP_PROVIDER = "AP001"
 DEMO_SCHOOL = "120001"
 
@@ -157,6 +159,17 @@ class ChildRows:
     def add(self, command: str, **fields: Any) -> None:
         record_id = f"{self.org}-{self.child.ref}-{len(self.rows) + 1:02d}"
         self.rows.append({"record_id": record_id, "command": command, **fields})
+
+    def register(self) -> None:
+        """The `person.register` row every organisation sends first (identifiers stay home)."""
+        child = self.child
+        self.add(
+            "person.register",
+            nhs_number=child.nhs_number,
+            given_name=child.given_name,
+            family_name=child.family_name,
+            born_on=child.born_on,
+        )
 
 
 def columns_for(commands: tuple[type[Command], ...]) -> list[str]:

@@ -1,4 +1,9 @@
-"""`sendx run --demo`: write the demo extracts and import them into the running services."""
+"""`sendx run --demo`: write the demo extracts and import them into the running services.
+
+Every organisation of the demo partnership gets its own extract about the same children
+(three LAs, the ICB QK1, the trust RT5, the school 120001 and the AP academy AP001), so the
+person keys link across them.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ import time
 from pathlib import Path
 
 from services.client import ImportReport, ServiceClient, ServiceUnavailable
+from services.icb.demo import write_icb_extracts
 from services.la.demo import write_la_extracts
+from services.provider.demo import write_provider_extracts
 
 
 async def _import_when_ready(url: str, org: str, path: Path, wait: float) -> ImportReport:
@@ -22,10 +29,19 @@ async def _import_when_ready(url: str, org: str, path: Path, wait: float) -> Imp
                 await asyncio.sleep(0.5)
 
 
+def write_demo_extracts(out_dir: Path, *, count: int = 300) -> dict[str, Path]:
+    """Each demo organisation's extract (CSV) in `out_dir`, by organisation code."""
+    return {
+        **write_la_extracts(out_dir, count=count),
+        **write_icb_extracts(out_dir, count=count),
+        **write_provider_extracts(out_dir, count=count),
+    }
+
+
 def load_demo(nats_url: str, out_dir: Path, *, wait: float = 30.0) -> dict[str, ImportReport]:
     """Import every demo extract (re-running it imports nothing twice)."""
     reports: dict[str, ImportReport] = {}
-    for org, path in write_la_extracts(out_dir).items():
+    for org, path in write_demo_extracts(out_dir).items():
         reports[org] = asyncio.run(_import_when_ready(nats_url, org, path, wait))
         print(f"demo extract {path.name} -> {org}: {reports[org].summary()}")
     return reports

@@ -28,7 +28,9 @@ from contracts.topology import Organisation, OrgKind
 from services.application import OrganisationApplication
 from services.bus.connection import connect_bus
 from services.config import Settings
+from services.health import MonitoringServer, metrics_port, start_monitoring, stop_monitoring
 from services.ingest import IMPORT_COMMAND, CommandCatalogue, Ingest
+from services.metrics import CountedRelay, ServiceMetrics
 from services.relay import Relay, Translate
 from services.store import store_env
 
@@ -47,6 +49,8 @@ class ServiceDefinition:
 
 SERVICE_DEFINITIONS: dict[OrgKind, str] = {
     OrgKind.LA: "services.la.service:LA_SERVICE",
+    OrgKind.ICB: "services.icb.service:ICB_SERVICE",
+    OrgKind.PROVIDER: "services.provider.service:PROVIDER_SERVICE",
 }
 
 
@@ -78,6 +82,7 @@ class OrganisationService:
         sqlite_path: Path | None = None,
         poll_interval: float = 1.0,
         batch_size: int = 500,
+        metrics_port: int | None = None,
     ) -> None:
         if org.kind is not definition.kind:
             raise ValueError(
@@ -99,6 +104,10 @@ class OrganisationService:
         self.relay: Relay | None = None
         self.relay_task: asyncio.Task[None] | None = None
         self._nc: Client | None = None
+        self.metrics = ServiceMetrics(org.code)
+        self.metrics_port = metrics_port
+        """`/healthz`, `/readyz`, `/metrics` port (None: `$SENDX_METRICS_PORT`; 0: off)."""
+        self.monitoring: MonitoringServer | None = None
 
     async def _on_command(self, msg: NatsMessage) -> bytes:
         subject: str = msg.raw_message.subject
@@ -111,6 +120,7 @@ class OrganisationService:
                 "ok": False,
                 "error": f"{name}: internal error in the {self.org.code} service: {exc}",
             }
+        self.metrics.count_commands(answer)
         return reply(answer)
 
     async def handle(self, name: str, data: bytes) -> dict[str, Any]:
@@ -132,7 +142,8 @@ class OrganisationService:
     async def start(self) -> None:
         self._nc = await connect_bus(self.nats_url, name=f"sendx-{self.org.code}-relay")
         translate = self.definition.translator(self.app, self.settings.partnership_key)
-        self.relay = Relay(
+        self.relay = CountedRelay(
+            self.metrics,
             self.app,
             self.org,
             translate,
@@ -142,8 +153,14 @@ class OrganisationService:
         )
         self.relay_task = asyncio.create_task(self.relay.run(), name=f"relay-{self.org.code}")
         await self.broker.start()
+        monitor = self.metrics.monitor(
+            self.app, lambda: self.relay, lambda: self._nc, lambda: self.relay_task,
+            self.broker.ping,
+        )
+        self.monitoring = await start_monitoring(monitor, metrics_port(self.metrics_port))
 
     async def stop(self) -> None:
+        await stop_monitoring(self.monitoring)
         await self.broker.stop()
         if self.relay_task is not None:
             self.relay_task.cancel()

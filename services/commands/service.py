@@ -22,6 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--sqlite", type=Path, default=None, help="store file (default in $SENDX_DATA_DIR)"
     )
+    p.add_argument(
+        "--metrics-port", type=int, default=None,
+        help="serve /healthz, /readyz, /metrics here (default $SENDX_METRICS_PORT; 0 = off)",
+    )
     p.set_defaults(func=run)
 
 
@@ -47,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings()
     settings.warn_if_demo_key()
     service = OrganisationService(
-        definition_for(kind), org, settings=settings, nats_url=args.nats, sqlite_path=args.sqlite
+        definition_for(kind), org, settings=settings, nats_url=args.nats, sqlite_path=args.sqlite,
+        metrics_port=args.metrics_port,
     )
     asyncio.run(serve(service))
     return 0

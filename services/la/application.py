@@ -9,25 +9,22 @@ partner's reference, so naming case 856-C-1 twice always means the same case.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from uuid import UUID
 
 from services.aggregates import Aggregate, DomainError
-from services.application import OrganisationApplication, handles
-from services.identity import person_key
+from services.application import handles
 from services.la import commands as c
 from services.la.domain import EhcCase, PlanIndex
 from services.la.people import ApPlacement, Person
+from services.people import PeopleApplication
 
 
-class LaApplication(OrganisationApplication):
+class LaApplication(PeopleApplication):
+    person_type = Person
+
     # -- lookups with the partner-facing error when the thing is missing ---------------------
     def person(self, nhs_number: str, what: str) -> Person:
-        found = self.find(Person, Person.create_id(self.org.code, nhs_number))
-        if found is None:
-            raise DomainError(
-                f"{what}: no person with this NHS number is registered by LA {self.org.code}; "
-                f"send {c.RegisterPerson.name} first"
-            )
+        found = super().person(nhs_number, what)
+        assert isinstance(found, Person)
         return found
 
     def case(self, case_id: str, what: str) -> EhcCase:
@@ -46,35 +43,7 @@ class LaApplication(OrganisationApplication):
             )
         return self.repository.get(index.case)
 
-    def person_key_of(self, aggregate_id: UUID, partnership_key: bytes) -> str:
-        """The shared pseudonym of whoever the aggregate is about (the translator needs it)."""
-        aggregate = self.repository.get(aggregate_id)
-        person = (
-            aggregate if isinstance(aggregate, Person) else self.repository.get(aggregate.person_id)
-        )
-        return person_key(person.nhs_number, partnership_key)
-
-    # -- people and transition ------------------------------------------------------------------
-    @handles(c.RegisterPerson)
-    def register_person(self, cmd: c.RegisterPerson) -> Iterable[Aggregate]:
-        existing = self.find(Person, Person.create_id(self.org.code, cmd.nhs_number))
-        if existing is None:
-            return [
-                Person(
-                    org=self.org.code,
-                    nhs_number=cmd.nhs_number,
-                    given_name=cmd.given_name,
-                    family_name=cmd.family_name,
-                    born_on=cmd.born_on,
-                )
-            ]
-        if not existing.same_details(cmd.given_name, cmd.family_name, cmd.born_on):
-            raise DomainError(
-                f"person.registered: a person with this NHS number is already registered by LA "
-                f"{self.org.code} with a different name or date of birth"
-            )
-        return []
-
+    # -- transition -------------------------------------------------------------------------
     @handles(c.AssignNamedWorker)
     def assign_named_worker(self, cmd: c.AssignNamedWorker) -> Iterable[Aggregate]:
         person = self.person(cmd.nhs_number, "transition.named_worker_assigned")

@@ -15,6 +15,7 @@ from pydantic import BeforeValidator, Field
 from contracts import ap, ehc
 from contracts.vocab import AdviceGiver, LocalId, OrgCode, PrimaryNeed
 from services.command import Command, NhsNumber
+from services.people import RegisterPerson
 
 
 def _split_list(value: object) -> object:
@@ -30,20 +31,6 @@ def _int_from_text(value: object) -> object:
 
 
 OrgCodes = Annotated[list[OrgCode], BeforeValidator(_split_list)]
-Name = Annotated[str, Field(min_length=1, max_length=100)]
-
-
-class RegisterPerson(Command):
-    """Start holding a record for a child or young person (needed before any other command
-    naming their NHS number). Only the birth month is shared."""
-
-    name = "person.register"
-    aliases = ("person.registered",)
-
-    nhs_number: NhsNumber
-    given_name: Name
-    family_name: Name
-    born_on: date
 
 
 class RequestAssessment(Command):

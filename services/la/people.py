@@ -11,45 +11,21 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from services.aggregates import Aggregate, DomainError, reference_id
+from services.aggregates import Aggregate, reference_id
+from services.people import RegisteredPerson
 
 
-class Person(Aggregate):
-    """A child or young person the LA holds a record for. Name, NHS number and full date of
-    birth never leave the store; the shared `person.registered` carries the birth month."""
+class Person(RegisteredPerson):
+    """A child or young person the LA holds a record for (registration: `services.people`)."""
 
-    @staticmethod
-    def create_id(org: str, nhs_number: str) -> UUID:
-        return reference_id(org, "person", nhs_number)
+    org_label = "LA "
 
-    @event("Registered")
-    def __init__(
-        self, org: str, nhs_number: str, given_name: str, family_name: str, born_on: date
-    ) -> None:
-        self.org = org
-        self.nhs_number = nhs_number
-        self.given_name = given_name
-        self.family_name = family_name
-        self.born_on = born_on
+    def start_record(self) -> None:
         self.named_worker_assigned_on: date | None = None
         self.transition_plan_agreed_on: date | None = None
 
-    def same_details(self, given_name: str, family_name: str, born_on: date) -> bool:
-        return (self.given_name, self.family_name, self.born_on) == (
-            given_name,
-            family_name,
-            born_on,
-        )
-
-    def _not_before_birth(self, what: str, field: str, on: date) -> None:
-        if on < self.born_on:
-            raise DomainError(
-                f"{what} for a person registered by LA {self.org}: {field} {on} is before "
-                f"their date of birth"
-            )
-
     def assign_named_worker(self, *, assigned_on: date, worker_role: str) -> None:
-        self._not_before_birth("transition.named_worker_assigned", "assigned_on", assigned_on)
+        self.not_before_birth("transition.named_worker_assigned", "assigned_on", assigned_on)
         self._named_worker_assigned(assigned_on=assigned_on, worker_role=worker_role)
 
     @event("NamedWorkerAssigned")
@@ -57,7 +33,7 @@ class Person(Aggregate):
         self.named_worker_assigned_on = assigned_on
 
     def agree_transition_plan(self, *, agreed_on: date, partners: list[str]) -> None:
-        self._not_before_birth("transition.plan_agreed", "agreed_on", agreed_on)
+        self.not_before_birth("transition.plan_agreed", "agreed_on", agreed_on)
         self._transition_plan_agreed(agreed_on=agreed_on, partners=list(partners))
 
     @event("TransitionPlanAgreed")
@@ -67,7 +43,7 @@ class Person(Aggregate):
     def complete_transition_assessment(
         self, *, completed_on: date, likely_eligible_needs: bool
     ) -> None:
-        self._not_before_birth(
+        self.not_before_birth(
             "adult_social_care.transition_assessment_completed", "completed_on", completed_on
         )
         self._transition_assessment_completed(

@@ -1,4 +1,4 @@
-"""The wire format: orjson bytes in, a validated and current-version Envelope out, or a named error."""
+"""The wire format: orjson bytes in, a validated, current-version Envelope out, or a named error."""
 
 from __future__ import annotations
 

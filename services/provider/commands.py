@@ -1,0 +1,84 @@
+"""What partner systems may ask a provider service (school, college, AP) to record.
+
+Field names and code lists are those of the contract events they produce (`contracts/ap.py`,
+`contracts/provider.py`); a command may also be named by the event type it produces.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field
+
+from contracts import ap
+from contracts.provider import Post16Destination, TimetableReason
+from contracts.vocab import LocalId, OrgCode
+from services.command import Command, NhsNumber
+from services.people import RegisterPerson
+
+
+def _int_from_text(value: object) -> object:
+    """CSV cells are text: `2` must still match the numeric AP tier."""
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
+
+class StartPlacement(Command):
+    name = "ap.start_placement"
+    aliases = ("ap.placement_started",)
+
+    nhs_number: NhsNumber
+    placement_id: LocalId
+    started_on: date
+    tier: Annotated[ap.Tier, BeforeValidator(_int_from_text)]
+    part_time: bool
+    reason: ap.APReason
+    commissioned_by: OrgCode | None = None
+
+
+class EndPlacement(Command):
+    name = "ap.end_placement"
+    aliases = ("ap.placement_ended",)
+
+    placement_id: LocalId
+    ended_on: date
+    outcome: Literal["reintegrated", "moved", "other"]
+
+
+class StartPartTimeTimetable(Command):
+    name = "provider.start_part_time_timetable"
+    aliases = ("provider.part_time_timetable_started",)
+
+    nhs_number: NhsNumber
+    timetable_id: LocalId
+    started_on: date
+    hours_per_week: float = Field(gt=0, lt=32.5)
+    reason: TimetableReason
+
+
+class EndPartTimeTimetable(Command):
+    name = "provider.end_part_time_timetable"
+    aliases = ("provider.part_time_timetable_ended",)
+
+    timetable_id: LocalId
+    ended_on: date
+
+
+class ConfirmPost16Destination(Command):
+    name = "provider.confirm_post16_destination"
+    aliases = ("provider.post16_destination_confirmed",)
+
+    nhs_number: NhsNumber
+    confirmed_on: date
+    destination: Post16Destination
+    moves_on: date
+
+
+PROVIDER_COMMANDS: tuple[type[Command], ...] = (
+    RegisterPerson,
+    StartPlacement,
+    EndPlacement,
+    StartPartTimeTimetable,
+    EndPartTimeTimetable,
+    ConfirmPost16Destination,
+)

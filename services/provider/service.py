@@ -1,0 +1,16 @@
+"""How the generic process runner builds a provider service (school, college or AP)."""
+
+from __future__ import annotations
+
+from contracts.topology import OrgKind
+from services.process import ServiceDefinition
+from services.provider.application import ProviderApplication
+from services.provider.contract import ProviderContract
+from services.provider.ingest import PROVIDER_CATALOGUE
+
+PROVIDER_SERVICE = ServiceDefinition(
+    kind=OrgKind.PROVIDER,
+    application=ProviderApplication,
+    translator=ProviderContract,
+    catalogue=PROVIDER_CATALOGUE,
+)

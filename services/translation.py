@@ -1,0 +1,64 @@
+"""Stored events -> shared contract events, the part every service kind does the same way.
+
+A kind's translator maps each of its stored event classes to a builder returning the contract
+payload and the date it happened (the envelope's `occurred_at`); stored events the map does not
+name are bookkeeping and never shared. The person is named only by the partnership's keyed
+pseudonym of their NHS number, looked up once per aggregate. Builders read only the stored
+event, so translation is a pure function of what was stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from contracts.envelope import Envelope, Payload
+from contracts.person import PersonRegistered
+from services.identity import birth_month
+from services.people import PeopleApplication, RegisteredPerson
+from services.relay import Stamp
+
+Build = Callable[[Any], tuple[Payload, date | None]]
+"""stored event -> (contract payload, the date it happened in the world, if it has one)."""
+
+
+def on(day: date) -> datetime:
+    """A statutory date as the instant it began (UTC): the envelope's `occurred_at`."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def person_registered(e: RegisteredPerson.Registered) -> tuple[Payload, None]:
+    """Only the birth month leaves the organisation (never the full date or the name)."""
+    return PersonRegistered(birth_month=birth_month(e.born_on)), None
+
+
+class Translator:
+    """The relay's translate function for one kind: subclasses set `builders`."""
+
+    builders: ClassVar[dict[type, Build]] = {}
+
+    def __init__(self, app: PeopleApplication, partnership_key: bytes) -> None:
+        self.app = app
+        self.partnership_key = partnership_key
+        self._person_keys: dict[UUID, str] = {}
+
+    def person_key(self, aggregate_id: UUID) -> str:
+        if aggregate_id not in self._person_keys:
+            self._person_keys[aggregate_id] = self.app.person_key_of(
+                aggregate_id, self.partnership_key
+            )
+        return self._person_keys[aggregate_id]
+
+    def __call__(self, event: Any, stamp: Stamp) -> Envelope | None:
+        build = self.builders.get(type(event))
+        if build is None:
+            return None  # bookkeeping: stored, never shared
+        payload, happened_on = build(event)
+        return stamp.wrap(
+            payload,
+            person_key=self.person_key(event.originator_id),
+            occurred_at=on(happened_on) if happened_on else event.timestamp,
+            correlation_id=event.originator_id,
+        )

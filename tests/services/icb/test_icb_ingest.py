@@ -1,0 +1,168 @@
+"""ICB/NHS trust extracts and the shared events they produce: rows named on error, re-imports
+idempotent, and a referral stored before `priority` existed still shared as the current version."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import uuid4
+
+import orjson
+from eventsourcing.cipher import AESCipher
+from eventsourcing.persistence import StoredEvent
+from stories import NHS_NUMBER, PARTNERSHIP_KEY, as_rows, person_fields
+
+from contracts.health import ReferralMade
+from contracts.topology import organisation
+from services.config import Settings
+from services.demo import write_extract
+from services.icb.application import IcbApplication
+from services.icb.contract import IcbContract
+from services.icb.demo import icb_columns
+from services.icb.ingest import ICB_CATALOGUE
+from services.icb.pathways import Referral
+from services.identity import person_key
+from services.ingest import Ingest, read_extract
+from services.relay import Stamp
+from services.store import store_env
+
+
+def pathway() -> list[tuple[str, dict]]:
+    return [
+        ("person.register", person_fields()),
+        (
+            "health.make_referral",
+            {
+                "nhs_number": NHS_NUMBER,
+                "referral_id": "RT5-R-1",
+                "referred_on": "2024-01-08",
+                "pathway": "slt",
+            },
+        ),
+        ("health.start_assessment", {"referral_id": "RT5-R-1", "started_on": "2024-04-02"}),
+        (
+            "health.set_ehc_plan_flag",
+            {"nhs_number": NHS_NUMBER, "set_on": "2025-06-01", "la_code": "856"},
+        ),
+    ]
+
+
+def test_an_invalid_nhs_number_is_rejected_naming_the_row_and_field(icb: Ingest) -> None:
+    rows = [
+        *as_rows(pathway()),
+        {
+            "record_id": "r5",
+            "command": "health.make_referral",
+            "nhs_number": "9434765918",
+            "referral_id": "RT5-R-2",
+            "referred_on": "2024-01-08",
+            "pathway": "slt",
+        },
+    ]
+    report = icb.import_rows({"rows": rows, "row_numbers": [2, 3, 4, 5, 6]})
+    assert (report["accepted"], report["rejected"]) == (4, 1)
+    assert report["rows"][4]["error"] == (
+        "row 6, field nhs_number: NHS number fails the modulus-11 check digit"
+    )
+
+
+def test_reimporting_an_extract_is_idempotent_on_the_partners_record_ids(
+    icb: Ingest, icb_app: IcbApplication, tmp_path: Path
+) -> None:
+    # given the extract written as CSV with every ICB column
+    path = write_extract(as_rows(pathway()), tmp_path / "icb.csv", icb_columns())
+    numbered = list(read_extract(path))
+    body = {"rows": [r for _, r in numbered], "row_numbers": [n for n, _ in numbered]}
+    first = icb.import_rows(body)
+    stored = icb_app.recorder.max_notification_id()
+    # when it is imported again
+    again = icb.import_rows(body)
+    # then every row is a duplicate with its original event ids, and nothing new is stored
+    assert first["accepted"] == 4 and again["duplicates"] == 4
+    assert [r["event_ids"] for r in again["rows"]] == [r["event_ids"] for r in first["rows"]]
+    assert icb_app.recorder.max_notification_id() == stored
+
+
+def test_a_reused_record_id_for_other_content_is_refused(icb: Ingest) -> None:
+    icb.import_rows({"rows": as_rows(pathway()[:1])})
+    other = {**as_rows(pathway()[:1])[0], "given_name": "Someone"}
+    report = icb.import_rows({"rows": [other]})
+    assert report["rows"][0]["error"] == (
+        "row 1: record_id r1 was already imported as a different person.register row; give "
+        "every new row its own record_id"
+    )
+
+
+def shared(app: IcbApplication) -> list:
+    translate = IcbContract(app, PARTNERSHIP_KEY)
+    envelopes = []
+    for n in app.recorder.select_notifications(start=1, limit=100):
+        stamp = Stamp(uuid4(), "QK1", n.id, datetime.now(UTC))
+        envelopes.append(translate(app.mapper.to_domain_event(n), stamp))
+    return [e for e in envelopes if e is not None]
+
+
+def test_shared_events_name_the_child_only_by_the_partnership_pseudonym(
+    icb: Ingest, icb_app: IcbApplication
+) -> None:
+    for name, fields in pathway():
+        assert icb.command(name, fields)["ok"]
+    envelopes = shared(icb_app)
+    assert [e.type for e in envelopes] == [
+        "person.registered",
+        "health.referral_made",
+        "health.assessment_started",
+        "health.ehc_plan_flag_set",
+    ]
+    assert {e.person_key for e in envelopes} == {person_key(NHS_NUMBER, PARTNERSHIP_KEY)}
+    assert envelopes[0].payload.birth_month == "2011-04"
+    for envelope in envelopes:
+        body = envelope.model_dump_json()
+        assert NHS_NUMBER not in body and "Amelia" not in body and "2011-04-17" not in body
+
+
+def test_a_referral_stored_before_priority_existed_is_shared_as_v2_routine(
+    icb: Ingest, icb_app: IcbApplication
+) -> None:
+    # given a referral stored by an earlier version of the service (stored class version 1)
+    for name, fields in pathway()[:2]:
+        assert icb.command(name, fields)["ok"]
+    made = next(
+        n
+        for n in icb_app.recorder.select_notifications(start=1, limit=10)
+        if n.topic.endswith("Referral.Made")
+    )
+    state = orjson.loads(made.state)
+    del state["priority"], state["class_version"]
+    old = StoredEvent(made.originator_id, made.originator_version, made.topic, orjson.dumps(state))
+    # when it is read back and translated for the bus
+    event = icb_app.mapper.to_domain_event(old)
+    envelope = IcbContract(icb_app, PARTNERSHIP_KEY)(
+        event, Stamp(uuid4(), "QK1", 2, event.timestamp)
+    )
+    # then it is the current contract version, triaged routine
+    assert isinstance(event, Referral.Made) and event.priority == "routine"
+    assert envelope is not None and isinstance(envelope.payload, ReferralMade)
+    assert (envelope.schema_version, envelope.payload.priority) == (2, "routine")
+
+
+def test_with_a_cipher_key_the_stored_identifiers_are_encrypted_at_rest(tmp_path: Path) -> None:
+    # given an NHS organisation whose store has a cipher key
+    org = organisation("RT5")
+    settings = Settings(
+        data_dir=tmp_path,
+        store="sqlite",
+        partnership_key=PARTNERSHIP_KEY,
+        cipher_key=AESCipher.create_key(32),
+    )
+    app = IcbApplication(org, store_env(org, settings))
+    try:
+        # when a person is registered and referred
+        for name, fields in pathway()[:2]:
+            assert Ingest(app, ICB_CATALOGUE).command(name, fields)["ok"]
+        # then the store still reads back, but its file holds no identifier in clear
+        assert app.repository.get(app.person(NHS_NUMBER, "test").id).given_name == "Amelia"
+    finally:
+        app.factory.close()
+    raw = (tmp_path / "icb-RT5.sqlite").read_bytes()
+    assert NHS_NUMBER.encode() not in raw and b"Amelia" not in raw and b"2011-04-17" not in raw
