@@ -35,10 +35,11 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from contracts.subjects import ALL_EVENTS
-from projections.batch import decode_batch, stream_seq
+from projections.batch import open_batch, stream_seq
 from projections.deadletter import dead_letter
 from projections.projection import ProjectionStore, StreamEvent, durable_name
 from services.bus.streams import EVENTS_STREAM
+from services.keystore import PersonKeyStore
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ class ProjectionRunner:
         self._nc = nc
         self._on_commit = on_commit
         self._js = nc.jetstream()
+        self._keys = PersonKeyStore(self._js)
         self._durable = durable_name(projection_name)
         self._store = store
         self._settings = settings or ConsumerSettings()
@@ -176,7 +178,7 @@ class ProjectionRunner:
         log.info("%s stopped at stream sequence %d", self._durable, self._position)
 
     async def _apply(self, msgs: list[Msg]) -> None:
-        batch = decode_batch(msgs, after=self._position)
+        batch = await open_batch(msgs, self._keys, after=self._position)
         for msg, error in batch.invalid:
             await dead_letter(self._js, msg, error)
             self.dead_lettered += 1

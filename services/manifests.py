@@ -1,0 +1,257 @@
+"""The Kubernetes deployment (`deploy/k8s/`), rendered from `services.deployment`.
+
+`nats-values.yaml` configures the official NATS Helm chart (`nats/nats`): three servers in a
+cluster, JetStream on PersistentVolumeClaims with `sync_interval: always`, and our
+`deploy/nats/auth.conf` included, its password hashes from the Secret `sendx-nats-server`.
+`sendx.yaml` holds our processes: a Deployment per organisation service, the projector and the
+API (one replica each, `Recreate`: one relay per store and one runner per durable consumer),
+with probes on `/healthz` and `/readyz`, resource requests, Prometheus scrape annotations, and
+references to Secrets the operator creates (`sendx-<process>`, `sendx-partnership`); a Job
+creates the streams with three replicas. PostgreSQL is the operator's (a managed service or
+an operator-run cluster) at the Service name `postgres`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from services.bus.nats_server import DEPLOY_DIR
+from services.deployment import (
+    IMAGE,
+    Process,
+    common_env,
+    partnership_processes,
+    streams_job,
+)
+
+HEADER = (
+    "# Rendered by `sendx deploy manifests` from contracts/topology.py: do not edit by hand.\n"
+    "# Operator guide: deploy/DEPLOYMENT.md.\n"
+)
+LABEL = "app.kubernetes.io/name"
+NATS_RELEASE = "nats"
+NATS_URL = ",".join(
+    f"nats://{NATS_RELEASE}-{i}.{NATS_RELEASE}-headless:4222" for i in range(3)
+)
+RESOURCES = {
+    "service": {"requests": {"cpu": "100m", "memory": "192Mi"}, "limits": {"memory": "512Mi"}},
+    "projector": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+    "api": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+}
+
+
+def _secret(name: str, key: str) -> dict[str, Any]:
+    return {"secretKeyRef": {"name": name, "key": key}}
+
+
+def _env(process: Process) -> list[dict[str, Any]]:
+    own = f"sendx-{process.name}"
+    plain = {**common_env(), "NATS_URL": NATS_URL, "SENDX_NATS_USER": process.nats_user,
+             **process.env}
+    if process.database:
+        plain |= {"POSTGRES_DBNAME": process.database, "POSTGRES_USER": process.role}
+    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in plain.items()]
+    env.append({"name": "SENDX_NATS_PASSWORD", "valueFrom": _secret(own, "nats-password")})
+    if process.database:
+        env.append({"name": "POSTGRES_PASSWORD", "valueFrom": _secret(own, "postgres-password")})
+        env.append({
+            "name": "SENDX_PARTNERSHIP_KEY", "valueFrom": _secret("sendx-partnership", "key"),
+        })
+    if process.cipher:
+        env.append({"name": "SENDX_CIPHER_KEY", "valueFrom": _secret(own, "cipher-key")})
+    return env
+
+
+def _container(process: Process, *, probes: bool = True) -> dict[str, Any]:
+    kind = "service" if process.cipher else process.name
+    container: dict[str, Any] = {
+        "name": "sendx",
+        "image": IMAGE,
+        "args": list(process.args),
+        "env": _env(process),
+        "resources": RESOURCES.get(kind, RESOURCES["service"]),
+        "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True},
+    }
+    if probes:
+        container["ports"] = [{"name": "http", "containerPort": process.port}]
+        container["livenessProbe"] = {
+            "httpGet": {"path": "/healthz", "port": "http"},
+            "initialDelaySeconds": 10, "periodSeconds": 10, "failureThreshold": 6,
+        }
+        container["readinessProbe"] = {
+            "httpGet": {"path": "/readyz", "port": "http"},
+            "initialDelaySeconds": 5, "periodSeconds": 10, "failureThreshold": 3,
+        }
+    return container
+
+
+def deployment(process: Process) -> dict[str, Any]:
+    labels = {LABEL: "send-exchange", "app.kubernetes.io/component": process.name}
+    pod: dict[str, Any] = {
+        # The image's `sendx` user; fsGroup lets it write the API's volume.
+        "securityContext": {"runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001},
+        "containers": [_container(process)],
+    }
+    if process.name == "api":
+        pod["containers"][0]["volumeMounts"] = [
+            {"name": "data", "mountPath": "/var/lib/sendx"},
+            {"name": "tokens", "mountPath": "/var/lib/sendx/access/tokens.toml",
+             "subPath": "tokens.toml", "readOnly": True},
+        ]
+        pod["volumes"] = [
+            {"name": "data", "persistentVolumeClaim": {"claimName": "sendx-api-data"}},
+            {"name": "tokens", "secret": {"secretName": "sendx-api-tokens"}},
+        ]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": f"sendx-{process.name}", "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {
+                    "labels": labels,
+                    "annotations": {
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(process.port),
+                        "prometheus.io/path": "/metrics",
+                    },
+                },
+                "spec": pod,
+            },
+        },
+    }
+
+
+def service(process: Process) -> dict[str, Any]:
+    selector = {LABEL: "send-exchange", "app.kubernetes.io/component": process.name}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": f"sendx-{process.name}", "labels": selector},
+        "spec": {"selector": selector, "ports": [{"name": "http", "port": process.port,
+                                                  "targetPort": "http"}]},
+    }
+
+
+def streams(process: Process) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "sendx-streams"},
+        "spec": {"backoffLimit": 10, "template": {"spec": {
+            "restartPolicy": "OnFailure",
+            "containers": [_container(process, probes=False)],
+        }}},
+    }
+
+
+def api_data_claim() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "sendx-api-data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "5Gi"}}},
+    }
+
+
+def sendx_documents() -> list[dict[str, Any]]:
+    documents: list[dict[str, Any]] = [streams(streams_job()), api_data_claim()]
+    for process in partnership_processes():
+        documents += [deployment(process), service(process)]
+    return documents
+
+
+def nats_values(auth_conf: Path = DEPLOY_DIR / "nats" / "auth.conf") -> dict[str, Any]:
+    """Values for `helm install nats nats/nats -f deploy/k8s/nats-values.yaml`."""
+    return {
+        "fullnameOverride": NATS_RELEASE,
+        "config": {
+            "cluster": {"enabled": True, "replicas": 3},
+            "jetstream": {
+                "enabled": True,
+                "fileStore": {"enabled": True, "dir": "/data",
+                              "pvc": {"enabled": True, "size": "20Gi"}},
+                "merge": {"sync_interval": "always", "max_file_store": "<< 20GB >>"},
+            },
+            "merge": {"00$include": "auth.conf", "max_payload": "<< 1MB >>"},
+        },
+        "configMap": {"merge": {"data": {"auth.conf": auth_conf.read_text()}}},
+        "container": {
+            "merge": {
+                "envFrom": [{"secretRef": {"name": "sendx-nats-server"}}],
+                "resources": {"requests": {"cpu": "500m", "memory": "1Gi"},
+                              "limits": {"memory": "2Gi"}},
+            },
+        },
+        "natsBox": {"enabled": True},
+    }
+
+
+class _Dumper(yaml.SafeDumper):
+    """Plain YAML: no `&id001` anchors where two processes share a value."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _sequence(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
+    """Short lists of scalars (commands, probes) on one line; everything else as blocks."""
+    flow = len(data) <= 8 and all(isinstance(i, str | int | float | bool) for i in data)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+_Dumper.add_representer(list, _sequence)
+
+
+def to_yaml(*documents: dict[str, Any]) -> str:
+    return "---\n".join(
+        yaml.dump(
+            d, Dumper=_Dumper, sort_keys=False, width=1000, default_flow_style=False,
+            allow_unicode=True,
+        )
+        for d in documents
+    )
+
+
+def deploy_files() -> dict[str, str]:
+    """Every rendered file under deploy/, by path relative to deploy/."""
+    from services.bus.credentials import production_auth
+    from services.compose import (
+        HEADER as COMPOSE_HEADER,
+    )
+    from services.compose import (
+        compose_file,
+        compose_nats_node,
+        env_example,
+        init_databases_script,
+    )
+
+    files = {
+        "compose/compose.yaml": COMPOSE_HEADER + to_yaml(compose_file()),
+        "compose/env.example": env_example(),
+        "compose/nats/auth.conf": production_auth(),
+        "compose/postgres/init-databases.sh": init_databases_script(),
+        "k8s/nats-values.yaml": HEADER + to_yaml(nats_values()),
+        "k8s/sendx.yaml": HEADER + to_yaml(*sendx_documents()),
+    }
+    for index in (1, 2, 3):
+        files[f"compose/nats/cluster/sendx-{index}.conf"] = compose_nats_node(index)
+    return files
+
+
+def write_deploy_files(root: Path = DEPLOY_DIR) -> list[Path]:
+    written = []
+    for relative, text in deploy_files().items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        if path.suffix == ".sh":
+            path.chmod(0o755)
+        written.append(path)
+    return written
