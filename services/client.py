@@ -66,8 +66,13 @@ class ServiceClient:
         self._owns_connection = owns_connection
 
     @classmethod
-    async def connect(cls, url: str, org: str, *, timeout: float = 60.0) -> ServiceClient:
-        nc = await connect_bus(url, name=f"sendx-client-{org}")
+    async def connect(
+        cls, url: str, org: str, *, timeout: float = 60.0,
+        credentials: dict[str, str] | None = None,
+    ) -> ServiceClient:
+        """Connect as the organisation's partner system (`credentials`: its `-client` user;
+        default: `SENDX_NATS_USER`/`SENDX_NATS_PASSWORD`, or none on an open server)."""
+        nc = await connect_bus(url, name=f"sendx-client-{org}", **(credentials or {}))
         return cls(nc, org, timeout=timeout, owns_connection=True)
 
     async def __aenter__(self) -> ServiceClient:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from services.client import ImportReport, ServiceClient, ServiceUnavailable
@@ -17,9 +18,16 @@ from services.la.demo import write_la_extracts
 from services.provider.demo import write_provider_extracts
 
 
-async def _import_when_ready(url: str, org: str, path: Path, wait: float) -> ImportReport:
+Credentials = Callable[[str], dict[str, str]]
+"""Organisation code -> the NATS credentials of its partner system (secured servers)."""
+
+
+async def _import_when_ready(
+    url: str, org: str, path: Path, wait: float, credentials: Credentials | None
+) -> ImportReport:
     deadline = time.monotonic() + wait
-    async with await ServiceClient.connect(url, org) as client:
+    login = credentials(org) if credentials else None
+    async with await ServiceClient.connect(url, org, credentials=login) as client:
         while True:
             try:
                 return await client.import_file(path)
@@ -38,10 +46,12 @@ def write_demo_extracts(out_dir: Path, *, count: int = 300) -> dict[str, Path]:
     }
 
 
-def load_demo(nats_url: str, out_dir: Path, *, wait: float = 30.0) -> dict[str, ImportReport]:
+def load_demo(
+    nats_url: str, out_dir: Path, *, wait: float = 30.0, credentials: Credentials | None = None
+) -> dict[str, ImportReport]:
     """Import every demo extract (re-running it imports nothing twice)."""
     reports: dict[str, ImportReport] = {}
     for org, path in write_demo_extracts(out_dir).items():
-        reports[org] = asyncio.run(_import_when_ready(nats_url, org, path, wait))
+        reports[org] = asyncio.run(_import_when_ready(nats_url, org, path, wait, credentials))
         print(f"demo extract {path.name} -> {org}: {reports[org].summary()}")
     return reports

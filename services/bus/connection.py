@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Sequence
 
@@ -14,6 +15,13 @@ INBOX_ROOT = "_INBOX"
 def inbox_prefix_for(user: str) -> str:
     """Each user's private inbox: the server lets `user` subscribe only below this prefix."""
     return f"{INBOX_ROOT}.{user}"
+
+
+def env_credentials() -> tuple[str | None, str | None]:
+    """This process's NATS user from `SENDX_NATS_USER`/`SENDX_NATS_PASSWORD` (set per process
+    by `sendx run`, compose and Kubernetes), or (None, None) for an open development server."""
+    user = os.environ.get("SENDX_NATS_USER") or None
+    return user, (os.environ.get("SENDX_NATS_PASSWORD") if user else None)
 
 
 def server_urls(url: str | Sequence[str]) -> list[str]:
@@ -33,10 +41,12 @@ async def connect_bus(
 ) -> Client:
     """Connect with reconnects that outlast a server restart (relays and projections resume).
 
-    With `user`, replies and JetStream deliveries come to that user's own inbox (see
+    Without `user`, the process's own credentials from the environment are used. With a user, replies and JetStream deliveries come to that user's own inbox (see
     `services.bus.permissions`); with `tls`, the server's certificate is verified against the
     context's CAs (`ssl.create_default_context(cafile=...)`).
     """
+    if user is None:
+        user, password = env_credentials()
     if user is not None:
         options.setdefault("inbox_prefix", inbox_prefix_for(user))
     if tls is not None:
@@ -50,3 +60,16 @@ async def connect_bus(
         reconnect_time_wait=0.5,
         **options,
     )
+
+
+def broker_credentials() -> dict[str, object]:
+    """The same environment credentials as keyword arguments for FastStream's `NatsBroker`."""
+    from faststream.nats import NatsUserPassword
+
+    user, password = env_credentials()
+    if user is None:
+        return {}
+    return {
+        "security": NatsUserPassword(username=user, password=password or ""),
+        "inbox_prefix": inbox_prefix_for(user),
+    }

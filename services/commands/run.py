@@ -16,9 +16,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-from contracts.topology import DEMO_PARTNERSHIP, OrgKind
+from contracts.topology import DEMO_PARTNERSHIP, OrgKind, organisation
 from projections.tokens import format_demo_tokens, write_demo_tokens
+from services.bus.credentials import credentials_for, embedded_auth
 from services.bus.nats_server import NatsServer, free_port
+from services.bus.permissions import client_user
 from services.commands.nats import create_streams
 from services.config import Settings
 from services.supervisor import Supervisor, sendx_command
@@ -63,25 +65,36 @@ def run(args: argparse.Namespace) -> int:
     if not port_is_free(api_port):
         raise OSError(f"port {api_port} on 127.0.0.1 is in use: stop what uses it or set PORT")
     nats_port = args.nats_port if port_is_free(args.nats_port) else free_port()
-    server = NatsServer(store_dir=data_dir / "nats", port=nats_port).start()
+    server = NatsServer(
+        store_dir=data_dir / "nats", port=nats_port, auth=embedded_auth(data_dir)
+    ).start()
     supervisor = Supervisor(data_dir / "logs")
     # Explicit handlers: a shell starting us in the background may have set SIGINT to ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        asyncio.run(create_streams(server.url))
-        print(f"nats-server pid {server.pid} on {server.url} (data {data_dir / 'nats'})")
+        asyncio.run(create_streams(server.url, credentials=credentials_for("admin", data_dir)))
+        print(f"nats-server pid {server.pid} on {server.url} (data {data_dir / 'nats'}), "
+              f"one user per organisation and role: {data_dir / 'nats-credentials.json'}")
         env = {"NATS_URL": server.url, "SENDX_DATA_DIR": str(data_dir), "PORT": str(api_port)}
+
+        def env_as(who: str) -> dict[str, str]:
+            """Each process logs in as itself: an organisation's service, projector, dashboard."""
+            login = credentials_for(who, data_dir)
+            return {**env, "SENDX_NATS_USER": login["user"], "SENDX_NATS_PASSWORD": login["password"]}
+
         for org in DEMO_PARTNERSHIP:
             if org.kind in SERVICE_KINDS:
                 supervisor.launch(
                     f"service-{org.code}",
                     sendx_command("service", org.kind.value, "--org", org.code),
-                    env,
+                    env_as(org.code),
                 )
         tokens = write_demo_tokens(data_dir)
-        supervisor.launch("projector", sendx_command("projector"), env)
-        supervisor.launch("api", sendx_command("api", "--port", str(api_port)), env)
+        supervisor.launch("projector", sendx_command("projector"), env_as("projector"))
+        supervisor.launch(
+            "api", sendx_command("api", "--port", str(api_port)), env_as("dashboard")
+        )
         base = f"http://127.0.0.1:{api_port}"
         wait_for_http(f"{base}/healthz", supervisor)
         for managed in supervisor.processes:
@@ -89,7 +102,12 @@ def run(args: argparse.Namespace) -> int:
         if args.demo:
             from services.demo_loader import load_demo
 
-            load_demo(server.url, data_dir / "demo")
+            load_demo(
+                server.url, data_dir / "demo",
+                credentials=lambda code: credentials_for(
+                    client_user(organisation(code)), data_dir
+                ),
+            )
         print(format_demo_tokens(tokens))
         print(f"\nsend-exchange is serving the dashboard at {base}/  (API docs {base}/docs)")
         print("Press Ctrl-C to stop everything.")
