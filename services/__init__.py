@@ -1,1 +1,2 @@
-"""Organisation services (LA, ICB/NHS, providers) and the plumbing they share (bus, relay, identity)."""
+"""Organisation services (LA, ICB/NHS, providers) and the plumbing they share once:
+bus, relay, identity, stores, ingestion, CLI."""

@@ -6,8 +6,10 @@
 | NATS_URL | nats://127.0.0.1:4222 | the JetStream server |
 | SENDX_STORE | sqlite | `sqlite` or `postgres` for every event store and read model |
 | SENDX_PARTNERSHIP_KEY | (demo key) | HMAC key for person keys, shared by the partnership |
-| SENDX_CIPHER_KEY | (none) | AES key (base64, eventsourcing `AESCipher.create_key`) for stores at rest |
+| SENDX_CIPHER_KEY | (none) | AES key (base64, `sendx deploy cipher-key`): stores at rest |
 | POSTGRES_HOST/PORT/USER/PASSWORD/DBNAME | | eventsourcing's own PostgreSQL settings |
+| SENDX_READ_MODEL_DSN | | PostgreSQL DSN of the read models (else the POSTGRES_* variables) |
+| SENDX_NATS_USER, SENDX_NATS_PASSWORD | | this process's NATS user on a secured server |
 """
 
 from __future__ import annotations
@@ -22,11 +24,15 @@ DEMO_PARTNERSHIP_KEY = "demo-partnership-key-not-for-production"
 
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path = field(default_factory=lambda: Path(os.environ.get("SENDX_DATA_DIR", ".sendx")))
+    data_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get("SENDX_DATA_DIR", ".sendx"))
+    )
     nats_url: str = field(default_factory=lambda: os.environ.get("NATS_URL", "nats://127.0.0.1:4222"))
     store: str = field(default_factory=lambda: os.environ.get("SENDX_STORE", "sqlite"))
     partnership_key: bytes = field(
-        default_factory=lambda: os.environ.get("SENDX_PARTNERSHIP_KEY", DEMO_PARTNERSHIP_KEY).encode()
+        default_factory=lambda: os.environ.get(
+            "SENDX_PARTNERSHIP_KEY", DEMO_PARTNERSHIP_KEY
+        ).encode()
     )
     cipher_key: str | None = field(default_factory=lambda: os.environ.get("SENDX_CIPHER_KEY"))
 

@@ -17,7 +17,6 @@ from services.icb.demo import write_icb_extracts
 from services.la.demo import write_la_extracts
 from services.provider.demo import write_provider_extracts
 
-
 Credentials = Callable[[str], dict[str, str]]
 """Organisation code -> the NATS credentials of its partner system (secured servers)."""
 

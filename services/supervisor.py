@@ -62,7 +62,9 @@ class Supervisor:
     log_dir: Path
     processes: list[ManagedProcess] = field(default_factory=list)
 
-    def launch(self, name: str, args: list[str], env: dict[str, str] | None = None) -> ManagedProcess:
+    def launch(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> ManagedProcess:
         managed = ManagedProcess(name, args, self.log_dir / f"{name}.log", env)
         managed.start()
         self.processes.append(managed)
@@ -72,7 +74,8 @@ class Supervisor:
         """Raise naming the first process that died, with the tail of its log."""
         for managed in self.processes:
             if managed.process is not None and managed.process.poll() is not None:
-                tail = managed.log.read_text(errors="replace")[-1500:] if managed.log.exists() else ""
+                log = managed.log
+                tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
                 raise RuntimeError(
                     f"{managed.name} (pid {managed.pid}) exited with code "
                     f"{managed.process.returncode}; log {managed.log}:\n{tail}"

@@ -1,1 +1,1 @@
-"""NATS JetStream plumbing shared by every process: the embedded server and the stream definitions."""
+"""NATS JetStream plumbing shared by every process: servers, streams, users and connections."""

@@ -18,8 +18,10 @@ def inbox_prefix_for(user: str) -> str:
 
 
 def env_credentials() -> tuple[str | None, str | None]:
-    """This process's NATS user from `SENDX_NATS_USER`/`SENDX_NATS_PASSWORD` (set per process
-    by `sendx run`, compose and Kubernetes), or (None, None) for an open development server."""
+    """This process's NATS user from `SENDX_NATS_USER`/`SENDX_NATS_PASSWORD`.
+
+    Set per process by `sendx run`, compose and Kubernetes; (None, None) on an open server.
+    """
     user = os.environ.get("SENDX_NATS_USER") or None
     return user, (os.environ.get("SENDX_NATS_PASSWORD") if user else None)
 
@@ -41,7 +43,8 @@ async def connect_bus(
 ) -> Client:
     """Connect with reconnects that outlast a server restart (relays and projections resume).
 
-    Without `user`, the process's own credentials from the environment are used. With a user, replies and JetStream deliveries come to that user's own inbox (see
+    Without `user`, the process's own credentials from the environment are used. With a
+    user, replies and JetStream deliveries come to that user's own inbox (see
     `services.bus.permissions`); with `tls`, the server's certificate is verified against the
     context's CAs (`ssl.create_default_context(cafile=...)`).
     """

@@ -81,7 +81,9 @@ def run(args: argparse.Namespace) -> int:
         def env_as(who: str) -> dict[str, str]:
             """Each process logs in as itself: an organisation's service, projector, dashboard."""
             login = credentials_for(who, data_dir)
-            return {**env, "SENDX_NATS_USER": login["user"], "SENDX_NATS_PASSWORD": login["password"]}
+            return {
+                **env, "SENDX_NATS_USER": login["user"], "SENDX_NATS_PASSWORD": login["password"]
+            }
 
         for org in DEMO_PARTNERSHIP:
             if org.kind in SERVICE_KINDS:

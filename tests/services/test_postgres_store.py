@@ -42,7 +42,9 @@ def open_la(settings: Settings, dsn: str, schema: str) -> LaApplication:
 
 
 @pytest.fixture
-def pg_la(pg_settings: Settings, postgres_dsn: str, postgres_schema: str) -> Iterator[LaApplication]:
+def pg_la(
+    pg_settings: Settings, postgres_dsn: str, postgres_schema: str
+) -> Iterator[LaApplication]:
     app = open_la(pg_settings, postgres_dsn, postgres_schema)
     try:
         yield app

@@ -153,6 +153,9 @@ def test_a_date_of_birth_the_shared_birth_month_cannot_carry_is_refused_at_the_d
     with pytest.raises(Exception) as caught:
         LA_CATALOGUE.parse(
             "person.register",
-            {"nhs_number": "9434765919", "given_name": "A", "family_name": "B", "born_on": "9999-12-31"},
+            {
+                "nhs_number": "9434765919", "given_name": "A", "family_name": "B",
+                "born_on": "9999-12-31",
+            },
         )
     assert "born_on" in str(caught.value) and "between 1900-01-01 and today" in str(caught.value)
