@@ -2,22 +2,32 @@
 
 `decode` raises `DecodeError` with a machine-readable `reason` (used to route dead letters)
 and a message naming exactly what was wrong.
+
+Personal fields travel sealed (`contracts.sealing`). `decode(data)` leaves them sealed (null in
+the payload, the ciphertext kept in `sealed`, so re-encoding gives the same bytes);
+`decode(data, keys=lookup)` opens them with the person's key, or, when the lookup has no key
+(the person was erased), lists them in `erased` and leaves them null.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
 
 import orjson
 from pydantic import ValidationError
 
 from contracts.envelope import Envelope, EnvelopeHeader
 from contracts.registry import UnknownEventType, model_for, upcast
+from contracts.sealing import SealError, reveal
 from contracts.subjects import parse_event_subject
 
 DecodeReason = Literal[
-    "bad_json", "not_an_object", "bad_envelope", "unknown_type", "bad_payload", "subject_mismatch"
+    "bad_json", "not_an_object", "bad_envelope", "unknown_type", "bad_payload", "bad_seal",
+    "subject_mismatch",
 ]
+KeyLookup = Callable[[str], bytes | None]
+"""person key -> that person's sealing key, or None when it is gone (the person was erased)."""
 
 
 class DecodeError(ValueError):
@@ -37,8 +47,12 @@ def _describe(error: ValidationError, prefix: str = "") -> str:
     )
 
 
-def decode(data: bytes | str, *, subject: str | None = None) -> Envelope:
-    """Parse, validate and upcast one event; if `subject` is given it must agree with the body."""
+def decode(
+    data: bytes | str, *, subject: str | None = None, keys: KeyLookup | None = None
+) -> Envelope:
+    """Parse, validate and upcast one event; if `subject` is given it must agree with the body.
+
+    With `keys`, sealed personal fields are opened (or marked erased when there is no key)."""
     try:
         raw = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -54,6 +68,10 @@ def decode(data: bytes | str, *, subject: str | None = None) -> Envelope:
         raise DecodeError("bad_payload", f"{header.type}: payload must be a JSON object")
     try:
         declared = model_for(header.type, header.schema_version)
+    except UnknownEventType as exc:
+        raise DecodeError("unknown_type", str(exc)) from None
+    payload, personal = _personal(header, declared, payload, keys)
+    try:
         version, upcast_payload = upcast(header.type, header.schema_version, payload)
         model = model_for(header.type, version)
     except UnknownEventType as exc:
@@ -68,7 +86,7 @@ def decode(data: bytes | str, *, subject: str | None = None) -> Envelope:
         ) from None
     envelope = Envelope.model_construct(
         **header.model_dump(), payload=body
-    ).model_copy(update={"schema_version": version})
+    ).model_copy(update={"schema_version": version, **personal})
     if subject is not None:
         _check_subject(subject, envelope)
     return envelope
@@ -86,3 +104,46 @@ def _check_subject(subject: str, envelope: Envelope) -> None:
             f"subject {subject!r} does not match the body (source_org={envelope.source_org}, "
             f"type={envelope.type}, person_key={envelope.person_key})",
         )
+
+
+def _personal(
+    header: EnvelopeHeader, model: type, payload: dict[str, Any], keys: KeyLookup | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Check the sealed/erased fields against the model; open them if `keys` is given.
+
+    Returns the payload to validate and the envelope's new `sealed`/`erased` values.
+    """
+    declared = set(model.personal_fields)
+    sealed: Mapping[str, str] = header.sealed or {}
+    erased = tuple(header.erased or ())
+    what = f"{header.type} v{header.schema_version}"
+    for name in (*sealed, *erased):
+        if name not in declared:
+            raise DecodeError(
+                "bad_payload",
+                f"{what}: {name} is sealed or erased but is not a personal field of this event "
+                f"(personal: {sorted(declared) or 'none'})",
+            )
+        if name in payload:
+            raise DecodeError(
+                "bad_payload", f"{what}: payload.{name} is in clear and also sealed or erased"
+            )
+    for name in sorted(declared - set(payload) - set(sealed) - set(erased)):
+        raise DecodeError(
+            "bad_payload",
+            f"{what}: payload.{name}: missing; a personal field travels sealed (or is listed in "
+            "`erased` once the person is erased)",
+        )
+    if keys is None or not sealed:
+        return payload, {}
+    key = keys(header.person_key)
+    if key is None:
+        return payload, {"sealed": None, "erased": (*erased, *sealed)}
+    try:
+        opened = reveal(
+            payload, sealed, key, event_id=str(header.event_id), person_key=header.person_key,
+            event_type=header.type,
+        )
+    except SealError as exc:
+        raise DecodeError("bad_seal", f"{what} for {header.person_key}: {exc}") from None
+    return opened, {"sealed": None}

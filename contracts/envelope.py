@@ -9,13 +9,15 @@ identifier), when it happened in the world (`occurred_at`) and when the source s
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 from uuid import UUID, uuid4
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SerializeAsAny
 
 ORG_CODE_PATTERN = r"^[A-Z0-9]{3,12}$"
 PERSON_KEY_PATTERN = r"^p_[0-9a-f]{32}$"
+FieldName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+SealedValue = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{40,4096}={0,2}$")]
 
 
 class Payload(BaseModel):
@@ -25,6 +27,10 @@ class Payload(BaseModel):
 
     event_type: ClassVar[str]
     schema_version: ClassVar[int]
+    personal_fields: ClassVar[tuple[str, ...]] = ()
+    """Fields that describe the person rather than the process: they travel sealed under the
+    person's key (`contracts.sealing`) and read as None once the person is erased, so the model
+    must declare them optional. Fields the shared counts need (dates, codes) stay in clear."""
 
 
 class EnvelopeHeader(BaseModel):
@@ -63,6 +69,23 @@ class EnvelopeHeader(BaseModel):
         default=None,
         pattern=r"^[0-9a-f]{64}$",
         description="SHA-256 of the source's previous event (tamper-evident chain); None at start.",
+    )
+    sealed: dict[FieldName, SealedValue] | None = Field(
+        default=None,
+        exclude_if=lambda sealed: not sealed,
+        description=(
+            "Personal payload fields encrypted under the person's key (AES-256-GCM, base64url of "
+            "nonce + ciphertext + tag), by field name; the payload leaves them out. Absent when "
+            "the event has none. `contracts.decode(..., keys=...)` opens them."
+        ),
+    )
+    erased: tuple[FieldName, ...] | None = Field(
+        default=None,
+        exclude_if=lambda erased: not erased,
+        description=(
+            "Personal payload fields that are no longer available because the person was erased "
+            "(their key deleted): they read as null. Absent when nothing was erased."
+        ),
     )
 
 

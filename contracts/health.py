@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -105,8 +105,8 @@ class DiagnosisRecordedV1(Payload):
 
 
 @event("health.diagnosis_recorded", version=2)
-class DiagnosisRecorded(Payload):
-    """A diagnosis was recorded; it names the referral it answers, or says why there was none.
+class DiagnosisRecordedV2(Payload):
+    """v2 of `health.diagnosis_recorded` (superseded by v3, which seals the condition).
 
     v2 adds `referral_org`: the referral may be held by another organisation (a trust
     diagnosing on an ICB-held referral), and consumers key referrals by (organisation, id).
@@ -145,6 +145,30 @@ class DiagnosisRecorded(Payload):
 @upcaster("health.diagnosis_recorded", from_version=1)
 def _diagnosis_referral_held_by_publisher(payload: dict) -> dict:
     return {**payload, "referral_org": None}
+
+
+@event("health.diagnosis_recorded", version=3)
+class DiagnosisRecorded(DiagnosisRecordedV2):
+    """A diagnosis was recorded; it names the referral it answers, or says why there was none.
+
+    v3 seals `condition`: the diagnosis says something about the person, not the process, so it
+    travels under the person's key and reads as null once the person is erased (the diagnosis
+    date and the referral it answers stay in clear: the waits are counted from them). Otherwise
+    as v2, which added `referral_org` (the referral may be held by another organisation).
+    """
+
+    personal_fields: ClassVar[tuple[str, ...]] = ("condition",)
+
+    condition: Condition | None = Field(  # type: ignore[assignment]
+        default=None,
+        exclude_if=lambda condition: condition is None,
+        description="The condition diagnosed. Personal: sealed on the wire; null once erased.",
+    )
+
+
+@upcaster("health.diagnosis_recorded", from_version=2)
+def _diagnosis_condition_unchanged(payload: dict) -> dict:
+    return dict(payload)
 
 
 @event("health.annual_health_check_completed")

@@ -4,6 +4,8 @@
     send.dlq.<stage>.<source_org|unknown>                    dead letters (stream SEND_DEADLETTER)
     send.cmd.<org>.<command>                                  commands to one organisation's service
     projections.<read_model>.changed                          live projection changes
+    send.part.<n>.<i>.<source_org>.<family>.<name>.<person_key>
+                                     the events split by person into n parts (SEND_EVENTS_P<n>)
 
 The source organisation is the fourth token, so a NATS permission `send.evt.v1.856.>` lets
 LA 856 publish its own events and nobody else's; the person key is the last token, so the
@@ -21,6 +23,8 @@ DEADLETTER_ROOT = "send.dlq"
 ALL_DEADLETTERS = "send.dlq.>"
 COMMAND_ROOT = "send.cmd"
 PROJECTION_ROOT = "projections"
+PARTITION_ROOT = "send.part"
+_EVENT_PATTERN = f"{EVENT_PREFIX}.*.*.*.*"
 
 
 class EventSubject(NamedTuple):
@@ -61,3 +65,28 @@ def org_commands(org: str) -> str:
 
 def projection_changes(read_model: str) -> str:
     return f"{PROJECTION_ROOT}.{read_model}.changed"
+
+
+def partition_transform(count: int) -> tuple[str, str]:
+    """(source, destination) of the server-side transform splitting events into `count` parts.
+
+    `partition(count, 4)` hashes the fourth wildcard, the person key, so all of one person's
+    events land in one partition, in stream order; the other tokens are kept as they were."""
+    kept = ".".join(f"{{{{wildcard({i})}}}}" for i in range(1, 5))
+    return _EVENT_PATTERN, f"{PARTITION_ROOT}.{count}.{{{{partition({count},4)}}}}.{kept}"
+
+
+def partition_events(count: int, index: int) -> str:
+    """Wildcard covering the events of partition `index` of `count`."""
+    return f"{PARTITION_ROOT}.{count}.{index}.>"
+
+
+def event_subject_of(partitioned_subject: str) -> str:
+    """The original event subject of a partitioned one (what `contracts.decode` checks)."""
+    parts = partitioned_subject.split(".")
+    if len(parts) != 8 or ".".join(parts[:2]) != PARTITION_ROOT:
+        raise ValueError(
+            f"subject {partitioned_subject!r} is not '{PARTITION_ROOT}.<n>.<i>.<org>.<family>"
+            ".<name>.<person_key>'"
+        )
+    return ".".join((EVENT_PREFIX, *parts[4:]))

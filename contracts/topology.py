@@ -20,7 +20,7 @@ class OrgKind(StrEnum):
 
 PUBLISHES: dict[OrgKind, frozenset[str]] = {
     OrgKind.LA: frozenset({
-        "person.registered", "ehc.assessment_requested", "ehc.assessment_decided",
+        "person.registered", "person.erased", "ehc.assessment_requested", "ehc.assessment_decided",
         "ehc.advice_requested", "ehc.plan_issued", "ehc.plan_not_issued",
         "ehc.annual_review_held", "ehc.review_outcome", "ehc.plan_amended", "ehc.plan_ceased",
         "transition.plan_agreed", "transition.named_worker_assigned",

@@ -22,9 +22,10 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from contracts import Envelope
 from contracts.subjects import ALL_EVENTS
-from projections.batch import EventFilter, decode_batch
+from projections.batch import EventFilter, open_batch
 from projections.projection import ProjectionStore
 from services.bus.streams import EVENTS_STREAM
+from services.keystore import PersonKeyStore
 
 
 class ReplayStalled(RuntimeError):
@@ -81,7 +82,9 @@ async def rebuild(
         ),
     )
     try:
-        await _replay(sub, store, report, stop, accept, batch_size, idle_timeout)
+        await _replay(
+            sub, PersonKeyStore(js), store, report, stop, accept, batch_size, idle_timeout
+        )
     finally:
         try:
             await sub.unsubscribe()
@@ -92,6 +95,7 @@ async def rebuild(
 
 async def _replay(
     sub: JetStreamContext.PullSubscription,
+    keys: PersonKeyStore,
     store: ProjectionStore,
     report: RebuildReport,
     stop: int,
@@ -111,7 +115,7 @@ async def _replay(
                 ) from None
             continue
         idle_since = loop.time()
-        batch = decode_batch(msgs, after=report.position, until=stop, accept=accept)
+        batch = await open_batch(msgs, keys, after=report.position, until=stop, accept=accept)
         report.invalid.extend((m.metadata.sequence.stream, e.reason) for m, e in batch.invalid)
         report.filtered_out += batch.filtered_out
         if batch.highest > report.position:

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "services.commands.ingest",
     "services.commands.deadletters",
     "services.commands.audit",
+    "services.commands.erase",
 )
 
 

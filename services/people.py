@@ -8,6 +8,11 @@ shared. The pseudonym depends on the NHS number and the partnership key alone
 
 A kind subclasses `RegisteredPerson` (adding its own milestones) and `PeopleApplication`
 (which handles `person.register` and finds people for the other commands).
+
+`person.erase` (in a kind's catalogue: the LA's) records that the person is erased from the
+shared history; the kind's translator shares it as `person.erased`, and the relay deletes the
+person's sealing key before publishing it (`services.relay`, `contracts.sealing`). The
+organisation's own record stays, under its own retention.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from eventsourcing.domain import event
 from pydantic import Field, field_validator
 
 from contracts import timescales
+from contracts.person import ErasureReason
 from services.aggregates import Aggregate, DomainError, reference_id
 from services.application import OrganisationApplication, handles
 from services.command import Command, NhsNumber
@@ -50,6 +56,21 @@ class RegisterPerson(Command):
         return born_on
 
 
+class ErasePerson(Command):
+    """Erase a person from the shared history: their sealing key is deleted, so their personal
+    fields (birth month, diagnosed conditions) read as erased in every event and replay. The
+    events and the counts stay. Only the organisation that registered them can send it."""
+
+    name = "person.erase"
+    aliases = ("person.erased",)
+
+    nhs_number: NhsNumber
+    reason: ErasureReason
+    erased_on: date = Field(
+        default_factory=date.today, description="Date the erasure was decided (default today)."
+    )
+
+
 class RegisteredPerson(Aggregate):
     """A person an organisation holds a record for. Name, NHS number and full date of birth
     never leave the store; the shared `person.registered` carries the birth month."""
@@ -70,6 +91,7 @@ class RegisteredPerson(Aggregate):
         self.given_name = given_name
         self.family_name = family_name
         self.born_on = born_on
+        self.erased_on: date | None = None
         self.start_record()
 
     def start_record(self) -> None:
@@ -92,6 +114,17 @@ class RegisteredPerson(Aggregate):
 
     def age_on(self, on: date) -> int:
         return timescales.age_on(self.born_on, on)
+
+    def erase(self, *, erased_on: date, reason: str) -> bool:
+        """Erase from the shared history; False if already erased (erasing twice is a no-op)."""
+        if self.erased_on is not None:
+            return False
+        self._erased(erased_on=erased_on, reason=reason)
+        return True
+
+    @event("Erased")
+    def _erased(self, erased_on: date, reason: str) -> None:
+        self.erased_on = erased_on
 
 
 class PeopleApplication(OrganisationApplication):
@@ -119,6 +152,11 @@ class PeopleApplication(OrganisationApplication):
         if not isinstance(aggregate, RegisteredPerson):
             aggregate = self.repository.get(aggregate.person_id)
         return person_key(aggregate.nhs_number, partnership_key)
+
+    @handles(ErasePerson)
+    def erase_person(self, cmd: ErasePerson) -> Iterable[Aggregate]:
+        person = self.person(cmd.nhs_number, ErasePerson.name)
+        return [person] if person.erase(erased_on=cmd.erased_on, reason=cmd.reason) else []
 
     @handles(RegisterPerson)
     def register_person(self, cmd: RegisterPerson) -> Iterable[Aggregate]:

@@ -7,6 +7,14 @@ JetStream acknowledged it, records the last notification id and hash in the orga
 database (`services.checkpoint`). After a crash it republishes from the checkpoint: the event
 ids are deterministic and the stream's duplicate window drops what was already stored, so
 nothing is lost and nothing doubles.
+
+Personal payload fields are sealed under the person's key (`contracts.sealing`, keys from
+`services.keystore`) before the bytes are chained, so the chain covers the ciphertext and
+survives erasure. Sealing is deterministic, so a republished event has the same bytes. An erased
+person's personal fields are withheld. A `person.erased` event deletes the person's key before
+it is published, and always starts a batch of its own: whatever precedes it is acknowledged
+(and checkpointed) with the bytes sealed under the key, and nothing after it can be re-sealed
+differently on a retry.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -26,11 +34,13 @@ from nats.js import JetStreamContext
 from contracts.chain import bytes_hash
 from contracts.codec import encode
 from contracts.envelope import Envelope, Payload
+from contracts.sealing import ERASURE_TYPE, personal_fields, seal, withhold
 from contracts.subjects import event_subject, org_events
 from contracts.topology import Organisation
 from services.aggregates import event_id_for
 from services.bus.streams import EVENTS_STREAM
 from services.checkpoint import Checkpoint, Position, checkpoint_for
+from services.keystore import PersonKeyStore
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +131,10 @@ class Relay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         ack_timeout: float = 10.0,
+        keys: PersonKeyStore | None = None,
     ) -> None:
         self.app, self.org, self.translate, self.js = app, org, translate, js
+        self.keys = keys or PersonKeyStore(js)
         self.checkpoint = checkpoint or checkpoint_for(app)
         self.position = self.checkpoint.load()
         self.batch_size, self.poll_interval, self.ack_timeout = (
@@ -171,7 +183,8 @@ class Relay:
         )
         if not notifications:
             return None
-        outgoing = await asyncio.to_thread(self.prepare, notifications, self.position.last_hash)
+        translated = await asyncio.to_thread(self.translate_batch, notifications)
+        outgoing = self.chain(await self.seal_batch(translated), self.position.last_hash)
         results = await self._publish([o for o in outgoing if o.envelope is not None])
         position, published, failure = self._acknowledged(outgoing, results)
         if position != self.position:
@@ -181,8 +194,8 @@ class Relay:
             raise RelayError(f"JetStream did not store an event: {failure}") from failure
         return published
 
-    def prepare(self, notifications: list[Notification], last_hash: str | None) -> list[Outgoing]:
-        """Translate, check and chain a batch (pure apart from reading the store)."""
+    def translate_batch(self, notifications: list[Notification]) -> list[Outgoing]:
+        """Translate and check a batch (pure apart from reading the store); not yet encoded."""
         outgoing: list[Outgoing] = []
         for notification in notifications:
             event = self.app.mapper.to_domain_event(notification)
@@ -205,13 +218,48 @@ class Relay:
             if envelope is None:
                 outgoing.append(Outgoing(notification.id, None))
                 continue
-            envelope = envelope.model_copy(update={"prev_hash": last_hash})
             subject = event_subject(envelope.source_org, envelope.type, envelope.person_key)
             check_topology(self.org, envelope, subject)
+            outgoing.append(Outgoing(notification.id, envelope, subject))
+        return outgoing
+
+    async def seal_batch(self, batch: list[Outgoing]) -> list[Outgoing]:
+        """Seal personal fields; carry out an erasure (cutting the batch before it, if needed)."""
+        erasures = [i for i, o in enumerate(batch) if _is_erasure(o.envelope)]
+        if erasures and erasures[0] > 0:
+            batch = batch[: erasures[0]]
+        elif erasures:
+            await self.keys.erase(batch[0].envelope.person_key)  # type: ignore[union-attr]
+            batch = batch[: erasures[1]] if len(erasures) > 1 else batch
+        personal = {
+            o.envelope.person_key
+            for o in batch
+            if o.envelope is not None and personal_fields(o.envelope.payload)
+        }
+        found = await asyncio.gather(*(self.keys.key_for(p) for p in personal))
+        keys = dict(zip(personal, found, strict=True))
+        sealed: list[Outgoing] = []
+        for item in batch:
+            envelope = item.envelope
+            if envelope is not None and envelope.person_key in keys:
+                key = keys[envelope.person_key]
+                envelope = withhold(envelope) if key is None else seal(envelope, key)
+            sealed.append(replace(item, envelope=envelope))
+        return sealed
+
+    @staticmethod
+    def chain(batch: list[Outgoing], last_hash: str | None) -> list[Outgoing]:
+        """Chain `prev_hash` through the batch and encode each event (pure)."""
+        chained: list[Outgoing] = []
+        for item in batch:
+            if item.envelope is None:
+                chained.append(item)
+                continue
+            envelope = item.envelope.model_copy(update={"prev_hash": last_hash})
             body = encode(envelope)
             last_hash = bytes_hash(body)
-            outgoing.append(Outgoing(notification.id, envelope, subject, body, last_hash))
-        return outgoing
+            chained.append(replace(item, envelope=envelope, body=body, body_hash=last_hash))
+        return chained
 
     async def _publish(self, batch: list[Outgoing]) -> list[object]:
         futures = [
@@ -252,3 +300,7 @@ class Relay:
             else:
                 position = Position(item.notification_id, position.last_hash)
         return position, published, None
+
+
+def _is_erasure(envelope: Envelope | None) -> bool:
+    return envelope is not None and envelope.type == ERASURE_TYPE

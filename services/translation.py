@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from contracts.envelope import Envelope, Payload
-from contracts.person import PersonRegistered
+from contracts.person import PersonErased, PersonRegistered
 from services.identity import birth_month
 from services.people import PeopleApplication, RegisteredPerson
 from services.relay import Stamp
@@ -32,6 +32,11 @@ def on(day: date) -> datetime:
 def person_registered(e: RegisteredPerson.Registered) -> tuple[Payload, None]:
     """Only the birth month leaves the organisation (never the full date or the name)."""
     return PersonRegistered(birth_month=birth_month(e.born_on)), None
+
+
+def person_erased(e: Any) -> tuple[Payload, date]:
+    """The erasure, with no personal data: when and why (the relay deletes the key)."""
+    return PersonErased(erased_on=e.erased_on, reason=e.reason), e.erased_on
 
 
 class Translator:

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+import orjson
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -118,6 +119,11 @@ async def test_no_identifier_leaves_any_organisation_but_the_same_child_links(
     born_on = {person_key(kid.nhs_number, KEY): kid.born_on.isoformat().encode() for kid in KIDS}
     births = [m.subject for m in messages if born_on[m.subject.rsplit(".", 1)[1]] in m.data]
     assert not births, births[:5]
+    # and the personal fields (birth month, diagnosed condition) only ever travel sealed
+    clear = [m.subject for m in messages
+             if {"birth_month", "condition"} & set(orjson.loads(m.data)["payload"])]
+    assert not clear, clear[:5]
+    assert any(b'"sealed":{"birth_month"' in m.data for m in messages)
     # and each message is a valid contract event of its subject, from an allowed publisher
     kinds_by_key: dict[str, set[OrgKind]] = defaultdict(set)
     for msg in messages:

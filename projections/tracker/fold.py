@@ -69,7 +69,9 @@ class TrackerFacts:
     plans: tuple[PlanSpell, ...] = ()
     post16_amendments: tuple[date, ...] = ()
     diagnoses: tuple[Dated, ...] = ()
-    """detail: the condition (autism, adhd, learning_disability)."""
+    """detail: the condition (autism, adhd, learning_disability); "" once the person is erased
+    (`condition` is a sealed personal field). Without a birth month (erased too) a person is
+    never in the tracker: their age cannot be known."""
     pfa_reviews: tuple[date, ...] = ()
     named_workers: tuple[Dated, ...] = ()
     transition_plans: tuple[date, ...] = ()
@@ -134,12 +136,12 @@ def _apply(payload: Payload, facts: TrackerFacts, event: Envelope) -> TrackerFac
 
 @_apply.register
 def _registered(payload: PersonRegistered, facts: TrackerFacts, event: Envelope) -> TrackerFacts:
-    return replace(facts, birth_month=payload.birth_month)
+    return replace(facts, birth_month=payload.birth_month or facts.birth_month)
 
 
 @_apply.register
 def _diagnosed(payload: DiagnosisRecorded, facts: TrackerFacts, event: Envelope) -> TrackerFacts:
-    diagnosis = Dated(payload.diagnosed_on, event.source_org, payload.condition)
+    diagnosis = Dated(payload.diagnosed_on, event.source_org, payload.condition or "")
     return _add(facts, "diagnoses", diagnosis, health=event.source_org)
 
 

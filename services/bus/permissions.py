@@ -12,6 +12,13 @@ keeps the streams an unsecured server already holds):
 - `auditor`: the read-only API on both streams and ordered (ephemeral) consumers on SEND_EVENTS;
 - `admin`: the JetStream API, except deleting or purging the shared history.
 
+The per-person sealing keys (bucket SEND_PERSON_KEYS, `services.keystore`): services read and
+write them (a relay creates a person's key; the LA's relay purges it on `person.erase`); the
+projector and the auditor only read them; the dashboard and partner systems cannot see them.
+NATS grants publish rights per subject and a KV purge is a publish to the key's own subject,
+so a service that may create keys could also purge or overwrite one: the create-only rule
+(expected last sequence 0) is kept by `services.keystore`, not by the server.
+
 Every user also subscribes to its own inbox `_INBOX.<user>.>` (connect with
 `inbox_prefix=_INBOX.<user>`, which `connect_bus` does): a shared `_INBOX.>` would let any
 organisation read every other user's JetStream deliveries and replies. Replies to commands use
@@ -29,7 +36,12 @@ from enum import StrEnum
 from contracts.subjects import ALL_DEADLETTERS, PROJECTION_ROOT
 from contracts.topology import DEMO_PARTNERSHIP, Organisation
 from services.bus.connection import inbox_prefix_for
-from services.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM
+from services.bus.streams import (
+    DEADLETTER_STREAM,
+    EVENTS_STREAM,
+    PERSON_KEYS_BUCKET,
+    PERSON_KEYS_STREAM,
+)
 
 JS_API = "$JS.API"
 ALL_PROJECTION_CHANGES = f"{PROJECTION_ROOT}.>"
@@ -98,10 +110,23 @@ def replay_stream(stream: str) -> tuple[str, ...]:
     return (f"{JS_API}.CONSUMER.CREATE.{stream}", f"$JS.FC.{stream}.>")
 
 
+def read_person_keys() -> tuple[str, ...]:
+    """Bind the key bucket and get a key from its leader (the bucket has no direct gets)."""
+    return (
+        f"{JS_API}.STREAM.INFO.{PERSON_KEYS_STREAM}",
+        f"{JS_API}.STREAM.MSG.GET.{PERSON_KEYS_STREAM}",
+    )
+
+
+def write_person_keys() -> tuple[str, ...]:
+    """Read, create and purge keys (a purge is a publish with a rollup header)."""
+    return (*read_person_keys(), f"$KV.{PERSON_KEYS_BUCKET}.>")
+
+
 def organisation_users(org: Organisation) -> tuple[NatsUser, NatsUser]:
     service = NatsUser(
         service_user(org),
-        publish=(org.event_subjects,),
+        publish=(org.event_subjects, *write_person_keys()),
         subscribe=(org.command_subjects,),
         allow_responses=True,
     )
@@ -119,6 +144,7 @@ def role_user(role: Role) -> NatsUser:
                 *pull_from_stream(events),
                 ALL_DEADLETTERS,
                 ALL_PROJECTION_CHANGES,
+                *read_person_keys(),
             ),
             subscribe=(),
         )
@@ -129,7 +155,12 @@ def role_user(role: Role) -> NatsUser:
     if role is Role.AUDITOR:
         return NatsUser(
             role.value,
-            publish=(*read_stream(events), *replay_stream(events), *read_stream(DEADLETTER_STREAM)),
+            publish=(
+                *read_stream(events),
+                *replay_stream(events),
+                *read_stream(DEADLETTER_STREAM),
+                *read_person_keys(),
+            ),
             subscribe=(),
         )
     return NatsUser(

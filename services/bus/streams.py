@@ -5,6 +5,18 @@ or per-subject limit), and `discard=new` so that if the explicit byte ceiling is
 the server refuses new writes loudly instead of silently dropping old history. Deletes and
 purges are denied: auditors rely on the history being complete. The duplicate window makes
 `Nats-Msg-Id` (= event id) deduplicate relays that republish after a crash.
+
+SEND_PERSON_KEYS, beside them, is the key-value bucket of per-person sealing keys
+(`services.keystore`): history 1, and no direct gets, so a read goes to the stream leader and
+sees a key the moment its creation was acknowledged (the relay creates it before publishing).
+Erasing a person purges their key; the purge marker stays as the record that they were erased.
+
+SEND_EVENTS_P<n> (created only where projectors are scaled out: `ensure_partitioned_stream`) is
+a mirror of SEND_EVENTS whose subjects the server rewrites to `send.part.<n>.<i>.…`, `i` being
+`partition(n)` of the person key. A mirror keeps every message's sequence number, so a
+partition worker's position and dead letters speak SEND_EVENTS sequences; SEND_EVENTS itself,
+which auditors and the hash chains rely on, is untouched. A message whose subject is not
+`send.evt.v1.<org>.<family>.<name>.<person_key>` matches no partition and is not mirrored.
 """
 
 from __future__ import annotations
@@ -12,18 +24,29 @@ from __future__ import annotations
 import os
 
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.api import (
+    DiscardPolicy,
+    KeyValueConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+    StreamSource,
+    SubjectTransform,
+)
+from nats.js.errors import BucketNotFoundError, NotFoundError
 
-from contracts.subjects import ALL_DEADLETTERS, ALL_EVENTS
+from contracts.subjects import ALL_DEADLETTERS, ALL_EVENTS, partition_transform
 
 EVENTS_STREAM = "SEND_EVENTS"
 DEADLETTER_STREAM = "SEND_DEADLETTER"
+PERSON_KEYS_BUCKET = "SEND_PERSON_KEYS"
+PERSON_KEYS_STREAM = f"KV_{PERSON_KEYS_BUCKET}"
 DUPLICATE_WINDOW_SECONDS = 24 * 3600
 GIB = 1024**3
 # Explicit ceilings (the server refuses writes past them: discard=new). Size them from bench/.
 EVENTS_MAX_BYTES = int(os.environ.get("SENDX_EVENTS_MAX_BYTES", 16 * GIB))
 DEADLETTER_MAX_BYTES = int(os.environ.get("SENDX_DEADLETTER_MAX_BYTES", 2 * GIB))
+PERSON_KEYS_MAX_BYTES = 1 * GIB  # ~100 bytes a person: room for millions
 
 
 def events_stream(replicas: int = 1, max_bytes: int = EVENTS_MAX_BYTES) -> StreamConfig:
@@ -65,6 +88,37 @@ def deadletter_stream(replicas: int = 1, max_bytes: int = DEADLETTER_MAX_BYTES) 
     )
 
 
+def partitioned_stream_name(count: int) -> str:
+    return f"{EVENTS_STREAM}_P{count}"
+
+
+def partitioned_events_stream(count: int, replicas: int = 1, max_bytes: int = -1) -> StreamConfig:
+    """SEND_EVENTS mirrored with each subject prefixed by its person's partition of `count`.
+
+    No byte ceiling by default: the mirror holds SEND_EVENTS' messages and no more, and a
+    reservation of its own would double what the server must set aside for the history."""
+    if count < 1:
+        raise ValueError(f"a partitioned stream needs at least 1 partition, not {count}")
+    source, destination = partition_transform(count)
+    return StreamConfig(
+        name=partitioned_stream_name(count),
+        description=f"SEND_EVENTS split by person into {count} partitions for projection workers.",
+        mirror=StreamSource(
+            name=EVENTS_STREAM,
+            subject_transforms=[SubjectTransform(src=source, dest=destination)],
+        ),
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.NEW,
+        max_msgs=-1,
+        max_bytes=max_bytes,
+        max_age=0,
+        max_msg_size=1024 * 1024,
+        num_replicas=replicas,
+        allow_direct=True,
+    )
+
+
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     """Create the stream, or bring an existing one's settings up to `config`."""
     try:
@@ -75,6 +129,33 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
         await js.update_stream(config)
 
 
+def person_keys_bucket(replicas: int = 1) -> KeyValueConfig:
+    return KeyValueConfig(
+        bucket=PERSON_KEYS_BUCKET,
+        description="Per-person sealing keys; erasing a person purges theirs (services.keystore).",
+        history=1,
+        storage=StorageType.FILE,
+        replicas=replicas,
+        max_bytes=PERSON_KEYS_MAX_BYTES,
+        max_value_size=1024,
+        direct=False,
+    )
+
+
+async def ensure_person_keys(js: JetStreamContext, replicas: int = 1) -> None:
+    """Create the key bucket if it is missing (an existing one, and its keys, is left alone)."""
+    try:
+        await js.key_value(PERSON_KEYS_BUCKET)
+    except BucketNotFoundError:
+        await js.create_key_value(person_keys_bucket(replicas))
+
+
 async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
     for config in (events_stream(replicas), deadletter_stream(replicas)):
         await ensure_stream(js, config)
+    await ensure_person_keys(js, replicas)
+
+
+async def ensure_partitioned_stream(js: JetStreamContext, count: int, replicas: int = 1) -> None:
+    """Create SEND_EVENTS_P<count> if it is missing (idempotent: many workers call it)."""
+    await ensure_stream(js, partitioned_events_stream(count, replicas))

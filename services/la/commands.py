@@ -15,7 +15,7 @@ from pydantic import BeforeValidator, Field
 from contracts import ap, ehc
 from contracts.vocab import AdviceGiver, LocalId, OrgCode, PrimaryNeed
 from services.command import Command, NhsNumber
-from services.people import RegisterPerson
+from services.people import ErasePerson, RegisterPerson
 
 
 def _split_list(value: object) -> object:
@@ -174,6 +174,7 @@ class CommissionPlacement(Command):
 
 LA_COMMANDS: tuple[type[Command], ...] = (
     RegisterPerson,
+    ErasePerson,
     RequestAssessment,
     DecideAssessment,
     RequestAdvice,

@@ -18,7 +18,9 @@ from services.identity import birth_month
 from services.la.application import LaApplication
 from services.la.domain import EhcCase
 from services.la.people import ApPlacement, Person
+from services.people import RegisteredPerson
 from services.relay import Stamp
+from services.translation import person_erased
 
 
 def on(day: date) -> datetime:
@@ -41,6 +43,7 @@ _BUILDERS: dict[type, Build] = {
         person.PersonRegistered(birth_month=birth_month(e.born_on)),
         None,
     ),
+    RegisteredPerson.Erased: lambda e, _: person_erased(e),
     Person.NamedWorkerAssigned: lambda e, _: (
         transition.NamedWorkerAssigned(assigned_on=e.assigned_on, worker_role=e.worker_role),
         e.assigned_on,

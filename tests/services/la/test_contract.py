@@ -80,6 +80,10 @@ EVERY_COMMAND = [
             "reason": "exclusion",
         },
     ),
+    (
+        "person.erase",
+        {"nhs_number": NHS_NUMBER, "erased_on": "2028-02-01", "reason": "data_subject_request"},
+    ),
 ]
 
 

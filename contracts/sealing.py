@@ -1,0 +1,179 @@
+"""Sealing personal payload fields under a per-person key, so that erasure never breaks history.
+
+Why: the shared history is immutable (SEND_EVENTS denies deletes, and every event's bytes are
+chained by `prev_hash`), yet a person may have to be erased. So the fields that describe the
+person rather than the process (`Payload.personal_fields`: the birth month, a diagnosed
+condition) travel encrypted under a key of that person's own, held in a key store outside the
+stream (`services.keystore`). Erasing the person deletes the key: every copy of those fields on
+the bus becomes unreadable, while the events, their clear fields (dates, organisation codes:
+what the counts need) and the hash chains over their bytes stay exactly as they were
+("crypto-shredding").
+
+How: AES-256-GCM (pycryptodome) over the field's JSON value. The associated data binds the
+ciphertext to the event id, person key, event type and field name, so a sealed value cannot be
+moved to another event or person without failing authentication. The 96-bit nonce is derived
+(HMAC-SHA-256 of the event id and field name under the person's key) rather than random: a relay
+that republishes after a crash must produce the same bytes, or its hash chain would name bytes
+the stream's duplicate window discarded. A nonce repeats only for the same event and field,
+whose plaintext is always the same (translation is a pure function of the stored event), so
+GCM's nonce rule holds. On the wire: `"sealed": {"birth_month": "<base64url>"}` with the field
+absent from the payload; once erased, a decoded envelope lists it in `erased` and it reads null.
+
+The personal fields (each model's `personal_fields`; current versions):
+
+| event | field | why personal |
+|---|---|---|
+| `person.registered` v2 | `birth_month` | with the pseudonym, the nearest thing to an identifier |
+| `health.diagnosis_recorded` v3 | `condition` | a health fact about the person (autism, ADHD, LD) |
+
+Kept in clear, because the shared counts are made of them and they describe the process rather
+than the person: dates, organisation and LA codes, local references, pathways, EHC primary need
+(SEN2 counts plans by need), placements, decisions and outcomes. Events published before v2/v3
+(birth month and condition in clear) cannot be unpublished from the immutable stream; read models
+still forget them for an erased person (`forget_erased`).
+
+Pure: no I/O, no key store. `contracts.decode(..., keys=...)` opens sealed fields.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+from Crypto.Cipher import AES
+
+from contracts.envelope import Envelope, Payload
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+TAG_BYTES = 16
+ERASURE_TYPE = "person.erased"
+
+
+class SealError(ValueError):
+    """A sealed value is malformed or does not authenticate under the person's key."""
+
+
+def personal_fields(payload: Payload | type[Payload]) -> tuple[str, ...]:
+    model = payload if isinstance(payload, type) else type(payload)
+    return model.personal_fields
+
+
+def _associated_data(event_id: str, person_key: str, event_type: str, field: str) -> bytes:
+    return f"send-exchange/sealed/v1|{event_id}|{person_key}|{event_type}|{field}".encode()
+
+
+def _nonce(key: bytes, event_id: str, field: str) -> bytes:
+    return hmac.new(key, f"{event_id}|{field}".encode(), hashlib.sha256).digest()[:NONCE_BYTES]
+
+
+def _check_key(key: bytes) -> None:
+    if len(key) != KEY_BYTES:
+        raise SealError(f"a person key is {KEY_BYTES} bytes (AES-256), got {len(key)}")
+
+
+def seal_value(
+    key: bytes, value: Any, *, event_id: str, person_key: str, event_type: str, field: str
+) -> str:
+    """The JSON `value` of one field, encrypted and authenticated: base64url(nonce+ct+tag)."""
+    _check_key(key)
+    nonce = _nonce(key, event_id, field)
+    cipher = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=TAG_BYTES)
+    cipher.update(_associated_data(event_id, person_key, event_type, field))
+    ciphertext, tag = cipher.encrypt_and_digest(orjson.dumps(value))
+    return base64.urlsafe_b64encode(nonce + ciphertext + tag).decode("ascii")
+
+
+def open_value(
+    key: bytes, token: str, *, event_id: str, person_key: str, event_type: str, field: str
+) -> Any:
+    """The JSON value sealed in `token`; `SealError` if it was altered or sealed elsewhere."""
+    _check_key(key)
+    try:
+        raw = base64.urlsafe_b64decode(token.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        raise SealError(f"sealed {field} is not base64url") from None
+    if len(raw) <= NONCE_BYTES + TAG_BYTES:
+        raise SealError(f"sealed {field} is too short to hold a nonce, a value and a tag")
+    nonce, ciphertext, tag = raw[:NONCE_BYTES], raw[NONCE_BYTES:-TAG_BYTES], raw[-TAG_BYTES:]
+    cipher = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=TAG_BYTES)
+    cipher.update(_associated_data(event_id, person_key, event_type, field))
+    try:
+        plain = cipher.decrypt_and_verify(ciphertext, tag)
+    except ValueError:
+        raise SealError(
+            f"sealed {field} does not authenticate under the person's key (altered, or sealed "
+            "for another event, person or field)"
+        ) from None
+    return orjson.loads(plain)
+
+
+def seal(envelope: Envelope, key: bytes) -> Envelope:
+    """The envelope with its personal fields moved from the payload into `sealed`."""
+    payload = envelope.payload
+    present = [f for f in personal_fields(payload) if getattr(payload, f) is not None]
+    if not present:
+        return envelope
+    values = payload.model_dump(mode="json", include=set(present))
+    sealed = {
+        f: seal_value(
+            key, values[f], event_id=str(envelope.event_id), person_key=envelope.person_key,
+            event_type=envelope.type, field=f,
+        )
+        for f in present
+    }
+    cleared = payload.model_copy(update=dict.fromkeys(present))
+    return envelope.model_copy(update={"payload": cleared, "sealed": sealed})
+
+
+def withhold(envelope: Envelope) -> Envelope:
+    """The envelope with every personal field gone and listed as erased (no key: none left)."""
+    fields = personal_fields(envelope.payload)
+    if not fields:
+        return envelope
+    had = {f for f in fields if getattr(envelope.payload, f) is not None}
+    sealed, erased = envelope.sealed or {}, envelope.erased or ()
+    if not had and not sealed:
+        return envelope  # nothing readable left (already erased, or an optional field unset)
+    gone = tuple(f for f in fields if f in had or f in sealed or f in erased)
+    cleared = envelope.payload.model_copy(update=dict.fromkeys(fields))
+    return envelope.model_copy(update={"payload": cleared, "sealed": None, "erased": gone})
+
+
+def erased_people(history: Iterable[Envelope]) -> set[str]:
+    return {e.person_key for e in history if e.type == ERASURE_TYPE}
+
+
+def forget_erased(history: Iterable[Envelope]) -> list[Envelope]:
+    """A history in which every event of an erased person has its personal fields withheld.
+
+    What a replay without the key shows, applied to what a live read model decoded with the key
+    (and to v1 events published in clear before sealing existed), so live and rebuilt read
+    models agree after an erasure.
+    """
+    events = list(history)
+    erased = erased_people(events)
+    return [withhold(e) if e.person_key in erased else e for e in events]
+
+
+def reveal(
+    raw_payload: Mapping[str, Any],
+    sealed: Mapping[str, str],
+    key: bytes,
+    *,
+    event_id: str,
+    person_key: str,
+    event_type: str,
+) -> dict[str, Any]:
+    """The payload dict with each sealed field opened and put back in place."""
+    opened = dict(raw_payload)
+    for field, token in sealed.items():
+        opened[field] = open_value(
+            key, token, event_id=event_id, person_key=person_key, event_type=event_type,
+            field=field,
+        )
+    return opened
