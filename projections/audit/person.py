@@ -7,7 +7,8 @@ the auditor reading the rest of the stream. Events are listed in the order they 
 sees both what happened and when each organisation told the others.
 
 A message about the person that cannot be decoded is still listed, with the reason, because a
-subject access response must not silently leave anything out.
+subject access response must not silently leave anything out. Sealed person-level fields are
+opened with the person's key; after an erasure they are listed as erased.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from nats.aio.client import Client
 from contracts import DecodeError, Envelope, decode
 from contracts.envelope import PERSON_KEY_PATTERN
 from projections.audit.stream import person_subject, read_stream
+from services.keystore import PersonKeyStore
 
 _PERSON_KEY = re.compile(PERSON_KEY_PATTERN)
 FIXED_COLUMNS = (
@@ -69,10 +71,12 @@ def _history_order(event: PersonEvent) -> tuple[datetime, int]:
 async def person_history(nc: Client, person_key: str) -> list[PersonEvent]:
     """Every event about `person_key` on the stream now, from every organisation, in time order."""
     check_person_key(person_key)
+    keys = PersonKeyStore(nc.jetstream())
+    await keys.load([person_key])
     events: list[PersonEvent] = []
     async for message in read_stream(nc, subject=person_subject(person_key)):
         try:
-            envelope = decode(message.data, subject=message.subject)
+            envelope = decode(message.data, subject=message.subject, keys=keys.cached)
         except DecodeError as error:
             events.append(PersonEvent(message.seq, message.stored_at, message.subject, None,
                                       f"{error.reason}: {error}"))
