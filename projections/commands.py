@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from projections.catalogue import CATALOGUE, projection_named
+from projections.partitions import Partition
 from projections.rebuild import RebuildReport, rebuild, recorded_by
 from projections.serve import catalogue_locations, open_store, run_api, run_projector, serve
 from services.bus.connection import connect_bus
@@ -31,6 +32,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--metrics-port", type=int, default=None,
         help="serve /healthz, /readyz, /metrics here (default $SENDX_METRICS_PORT; 0 = off)",
+    )
+    p.add_argument(
+        "--partition", type=int, default=None,
+        help="apply only the people of this partition (0..N-1; needs --partitions)",
+    )
+    p.add_argument(
+        "--partitions", type=int, default=None,
+        help="how many projector workers share the read models (one per --partition)",
     )
     p.set_defaults(func=projector)
 
@@ -69,10 +78,21 @@ def projector(args: argparse.Namespace) -> int:
         locations = {name: locations[name] for name in args.only}
     asyncio.run(
         run_projector(
-            args.nats or settings.nats_url, locations, monitoring_port=args.metrics_port
+            args.nats or settings.nats_url, locations, monitoring_port=args.metrics_port,
+            partition=chosen_partition(args.partition, args.partitions),
         )
     )
     return 0
+
+
+def chosen_partition(index: int | None, count: int | None) -> Partition | None:
+    """The partition `--partition`/`--partitions` name, or None (one projector for everyone)."""
+    if index is None and count is None:
+        return None
+    if index is None or count is None:
+        raise ValueError("--partition and --partitions go together, e.g. --partition 0 "
+                         "--partitions 3 (one worker per partition 0..2)")
+    return Partition(index, count)
 
 
 def api(args: argparse.Namespace) -> int:

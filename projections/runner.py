@@ -15,6 +15,8 @@ Why it is shaped like this:
 - The consumer starts at `position + 1` when it is created, and is recreated if it has acked
   past the store (a fresh or restored store), so the store's position, not the consumer's, is
   the truth. One runner per store: two runners on one durable would interleave batches.
+- Scaled out (`partition`, see `projections.partitions`): the same loop reads one partition of
+  SEND_EVENTS_P<n>, a mirror with SEND_EVENTS' sequences, and commits that partition's position.
 - The NATS connection reconnects by itself (`connect_bus`); while the server is away fetches
   time out or fail, the runner pauses, rebinds and carries on from the committed position.
 """
@@ -37,6 +39,7 @@ from nats.js.errors import NotFoundError
 from contracts.subjects import ALL_EVENTS
 from projections.batch import open_batch, stream_seq
 from projections.deadletter import dead_letter
+from projections.partitions import Partition, dead_letter_original
 from projections.projection import ProjectionStore, StreamEvent, durable_name
 from services.bus.streams import EVENTS_STREAM
 from services.keystore import PersonKeyStore
@@ -59,7 +62,9 @@ class ConsumerSettings:
     retry_delay: float = 1.0
 
 
-def consumer_config(durable: str, position: int, settings: ConsumerSettings) -> ConsumerConfig:
+def consumer_config(
+    durable: str, position: int, settings: ConsumerSettings, filter_subject: str = ALL_EVENTS
+) -> ConsumerConfig:
     return ConsumerConfig(
         name=durable,
         durable_name=durable,
@@ -70,32 +75,37 @@ def consumer_config(durable: str, position: int, settings: ConsumerSettings) -> 
         ack_wait=settings.ack_wait,
         max_ack_pending=max(settings.max_ack_pending, settings.batch_size),
         max_deliver=-1,
-        filter_subject=ALL_EVENTS,
+        filter_subject=filter_subject,
     )
 
 
 async def bind_consumer(
-    js: JetStreamContext, durable: str, position: int, settings: ConsumerSettings
+    js: JetStreamContext,
+    durable: str,
+    position: int,
+    settings: ConsumerSettings,
+    stream: str = EVENTS_STREAM,
+    filter_subject: str = ALL_EVENTS,
 ) -> JetStreamContext.PullSubscription:
     """Bind to the durable consumer, (re)creating it to start right after `position`."""
     try:
-        info = await js.consumer_info(EVENTS_STREAM, durable)
+        info = await js.consumer_info(stream, durable)
     except NotFoundError:
         info = None
     if info is not None:
         # Delivered past the store (acked or not: a crashed runner's batch): left alone, those
         # messages would come back after ack_wait, behind newer ones the store would apply first.
         delivered = info.delivered.stream_seq if info.delivered else 0
-        if delivered > position or info.config.filter_subject != ALL_EVENTS:
+        if delivered > position or info.config.filter_subject != filter_subject:
             log.warning(
                 "consumer %s has delivered up to %s but the store is at %s: recreating it",
                 durable, delivered, position,
             )
-            await js.delete_consumer(EVENTS_STREAM, durable)
+            await js.delete_consumer(stream, durable)
             info = None
     if info is None:
-        await js.add_consumer(EVENTS_STREAM, consumer_config(durable, position, settings))
-    return await js.pull_subscribe_bind(durable=durable, stream=EVENTS_STREAM)
+        await js.add_consumer(stream, consumer_config(durable, position, settings, filter_subject))
+    return await js.pull_subscribe_bind(durable=durable, stream=stream)
 
 
 class ProjectionRunner:
@@ -108,13 +118,18 @@ class ProjectionRunner:
         store: ProjectionStore,
         settings: ConsumerSettings | None = None,
         on_commit: OnCommit | None = None,
+        partition: Partition | None = None,
     ) -> None:
+        """With `partition`, `store` is shared by every partition's worker (`partitions`)."""
         self._nc = nc
+        self._partition = partition
         self._on_commit = on_commit
         self._js = nc.jetstream()
         self._keys = PersonKeyStore(self._js)
-        self._durable = durable_name(projection_name)
-        self._store = store
+        self._durable = partition.durable(projection_name) if partition else durable_name(
+            projection_name
+        )
+        self._store = partition.view(store) if partition else store
         self._settings = settings or ConsumerSettings()
         self._stopping = asyncio.Event()
         self._position = 0
@@ -146,11 +161,10 @@ class ProjectionRunner:
         while not self._stopping.is_set():
             try:
                 if sub is None:
-                    sub = await bind_consumer(
-                        self._js, self._durable, self._position, self._settings
-                    )
+                    sub = await self._bind()
                     just_bound = True
                 msgs = await sub.fetch(self._settings.batch_size, self._settings.fetch_timeout)
+                gap = None if just_bound else await self._gap_before(msgs)
             except TimeoutError:
                 continue
             except nats.errors.Error as exc:
@@ -158,7 +172,6 @@ class ProjectionRunner:
                 sub = await self._unbind(sub)
                 await self._pause()
                 continue
-            gap = None if just_bound else self._gap_before(msgs)
             just_bound = False
             if gap is not None:
                 log.warning(
@@ -177,10 +190,23 @@ class ProjectionRunner:
         await self._unbind(sub)
         log.info("%s stopped at stream sequence %d", self._durable, self._position)
 
+    async def _bind(self) -> JetStreamContext.PullSubscription:
+        if self._partition is None:
+            return await bind_consumer(self._js, self._durable, self._position, self._settings)
+        return await bind_consumer(
+            self._js, self._durable, self._position, self._settings,
+            self._partition.stream, self._partition.filter_subject,
+        )
+
     async def _apply(self, msgs: list[Msg]) -> None:
+        if self._partition is not None:
+            self._partition.restore_subjects(msgs)
         batch = await open_batch(msgs, self._keys, after=self._position)
         for msg, error in batch.invalid:
-            await dead_letter(self._js, msg, error)
+            if self._partition is None:
+                await dead_letter(self._js, msg, error)
+            else:
+                await dead_letter_original(self._js, msg, error)
             self.dead_lettered += 1
             self.dead_letter_reasons[error.reason] += 1
             log.warning("dead-lettered %s (%s): %s", msg.subject, error.reason, error)
@@ -195,16 +221,20 @@ class ProjectionRunner:
         for msg in msgs:
             await msg.ack()
 
-    def _gap_before(self, msgs: list[Msg]) -> int | None:
+    async def _gap_before(self, msgs: list[Msg]) -> int | None:
         """The first new sequence if it is not the one right after the position, else None.
 
         SEND_EVENTS is never deleted from, so sequences are contiguous; a gap means messages
         naked or held by a killed runner will be redelivered after newer ones, and applying
-        the newer ones first would move the position past them and skip them for ever."""
+        the newer ones first would move the position past them and skip them for ever.
+        A partition's sequences are not contiguous: the server says which one comes next."""
         fresh = [stream_seq(m) for m in msgs if stream_seq(m) > self._position]
-        if fresh and min(fresh) != self._position + 1:
-            return min(fresh)
-        return None
+        if not fresh or min(fresh) == self._position + 1:
+            return None
+        if self._partition is not None:
+            if await self._partition.next_seq(self._js, self._position) == min(fresh):
+                return None
+        return min(fresh)
 
     async def _nak(self, msgs: list[Msg]) -> None:
         for msg in msgs:

@@ -9,6 +9,10 @@ Where the read models live (`store_location`): SQLite files `$SENDX_DATA_DIR/pro
 .sqlite` by default; with `SENDX_STORE=postgres`, schema `sendx_<name>` of the database named by
 `SENDX_READ_MODEL_DSN`, or else by the POSTGRES_HOST/PORT/USER/PASSWORD/DBNAME variables the
 event stores use.
+
+Scaled out (`sendx projector --partition i --partitions n`, `projections.partitions`): n such
+processes share the same stores, each applying the people of one partition of SEND_EVENTS_P<n>
+(created on start if missing) and committing its own position.
 """
 
 from __future__ import annotations
@@ -31,11 +35,12 @@ from projections.api import create_app, default_host, default_port
 from projections.catalogue import CATALOGUE
 from projections.dataset.projection import DATASET
 from projections.live import ChangeAnnouncer, LiveFeed
+from projections.partitions import Partition
 from projections.projection import Projection, ProjectionStore
 from projections.runner import ConsumerSettings, ProjectionRunner
 from projections.tracker.store import TRACKER
 from services.bus.connection import connect_bus
-from services.bus.streams import EVENTS_STREAM
+from services.bus.streams import EVENTS_STREAM, ensure_partitioned_stream
 from services.config import Settings
 from services.health import add_monitoring, metrics_port, start_monitoring, stop_monitoring
 from services.metrics import api_monitor, projector_monitor
@@ -108,17 +113,25 @@ async def run_projector(
     locations: Location | Mapping[str, Location],
     settings: ConsumerSettings | None = None,
     monitoring_port: int | None = None,
+    partition: Partition | None = None,
 ) -> None:
     """A runner per projection until SIGINT/SIGTERM. `locations` maps projection names to their
     stores; a single path or DSN runs the dataset alone (as the fault tests do).
-    `monitoring_port`: /healthz, /readyz, /metrics (None: `$SENDX_METRICS_PORT`; 0: off)."""
+    `monitoring_port`: /healthz, /readyz, /metrics (None: `$SENDX_METRICS_PORT`; 0: off).
+    `partition`: apply only that partition's people (the live feed's announcements, which
+    assume one position per read model, are left to unpartitioned projectors)."""
     if not isinstance(locations, Mapping):
         locations = {DATASET.name: locations}
     chosen = [p for p in CATALOGUE if p.name in locations]
     nc = await connect_bus(nats_url, name="sendx-projector")
+    if partition is not None:
+        await ensure_partitioned_stream(nc.jetstream(), partition.count)
     stores = [open_store(p, locations[p.name]) for p in chosen]
     runners = [
-        ProjectionRunner(nc, p.name, s, settings, on_commit=ChangeAnnouncer(nc, p.name))
+        ProjectionRunner(
+            nc, p.name, s, settings, partition=partition,
+            on_commit=None if partition else ChangeAnnouncer(nc, p.name),
+        )
         for p, s in zip(chosen, stores, strict=True)
     ]
     names = [p.name for p in chosen]

@@ -15,6 +15,17 @@ by one person's history (tens of events), not by the stream.
 - `projection_position`: the highest SEND_EVENTS sequence handled and the derivation version;
   it commits with the facts, so the two never disagree. Events at or below the position are a
   redelivery and change nothing.
+- `partition_position`: the same, per partition, when N workers share the store
+  (`projections.partitions`): each commits the highest sequence of *its* partition it handled,
+  so a replacement worker resumes where the dead one committed. People are disjoint across
+  partitions, so the workers' per-person writes never overlap.
+
+Erasure. Events are stored as decoded, personal fields opened with the person's key. Once a
+person's history holds `person.erased`, their stored events are rewritten with every personal
+field withheld (`contracts.sealing.forget_erased`) and their facts re-derived from that, in the
+same transaction: the live read model forgets the birth month and conditions, exactly as a
+rebuild made after the erasure (no key left) decodes them, while facts that need no personal
+field (plans, requests, referrals) stay.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts import Envelope, decode, encode
+from contracts.sealing import erased_people, forget_erased
 from projections.projection import StreamEvent
 from projections.readmodel.database import Database, Transaction, open_database
 from projections.readmodel.tables import FactTable
@@ -40,6 +52,8 @@ _META = (
     " event_id TEXT PRIMARY KEY, person_key TEXT NOT NULL, stream_seq BIGINT NOT NULL,"
     " body TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS person_events_by_person ON person_events (person_key)",
+    "CREATE TABLE IF NOT EXISTS partition_position ("
+    " partition_name TEXT PRIMARY KEY, seq BIGINT NOT NULL)",
 )
 _NO_FACTS_YET = -1
 
@@ -113,16 +127,27 @@ class PersonHistoryStore:
     def close(self) -> None:
         self.db.close()
 
-    def position(self) -> int:
-        with self.snapshot() as snapshot:
-            return snapshot.position()
+    def position(self, partition: str | None = None) -> int:
+        """The committed position: of the whole stream, or of one `partition` (0 if none yet)."""
+        if partition is None:
+            with self.snapshot() as snapshot:
+                return snapshot.position()
+        with self.db.read() as tx:
+            row = tx.execute(
+                "SELECT seq FROM partition_position WHERE partition_name = ?", (partition,)
+            ).fetchone()
+        return int(row[0]) if row else 0
 
-    def apply_batch(self, events: Sequence[StreamEvent], position: int | None = None) -> int:
+    def apply_batch(
+        self,
+        events: Sequence[StreamEvent],
+        position: int | None = None,
+        partition: str | None = None,
+    ) -> int:
+        """`ProjectionStore.apply_batch`, against `partition`'s own position when given."""
         target = max((seq for seq, _ in events), default=0) if position is None else position
         with self.db.write() as tx:
-            (current,) = tx.execute(
-                f"SELECT seq FROM projection_position{self.db.lock_position}"
-            ).fetchone()
+            current = self._locked_position(tx, partition)
             fresh = {str(e.event_id): e for seq, e in events if seq > current}
             touched: set[str] = set()
             for seq, envelope in events:
@@ -138,8 +163,28 @@ class PersonHistoryStore:
             for person_key in sorted(touched):
                 self._rederive(tx, person_key, fresh)
             new_position = max(current, target)
-            tx.execute("UPDATE projection_position SET seq = ?", (new_position,))
+            if partition is None:
+                tx.execute("UPDATE projection_position SET seq = ?", (new_position,))
+            else:
+                tx.execute(
+                    "UPDATE partition_position SET seq = ? WHERE partition_name = ?",
+                    (new_position, partition),
+                )
         return new_position
+
+    def _locked_position(self, tx: Transaction, partition: str | None) -> int:
+        if partition is None:
+            sql, params = "SELECT seq FROM projection_position", ()
+        else:
+            tx.execute(
+                "INSERT INTO partition_position (partition_name, seq) VALUES (?, 0)"
+                " ON CONFLICT DO NOTHING",
+                (partition,),
+            )
+            sql, params = "SELECT seq FROM partition_position WHERE partition_name = ?", (
+                partition,
+            )
+        return int(tx.execute(f"{sql}{self.db.lock_position}", params).fetchone()[0])
 
     @contextmanager
     def snapshot(self) -> Iterator[Snapshot]:
@@ -156,10 +201,24 @@ class PersonHistoryStore:
             "SELECT event_id, body FROM person_events WHERE person_key = ?", (person_key,)
         ).fetchall()
         history = [decoded.get(event_id) or decode(body) for event_id, body in rows]
+        if erased_people(history):
+            history = self._forget(tx, history)
         facts = self.derivation.derive(person_key, history)
         for table in self.derivation.tables:
             tx.execute(f"DELETE FROM {table.name} WHERE person_key = ?", (person_key,))
             tx.executemany(table.insert, [table.to_sql(r) for r in facts.get(table.name, ())])
+
+    @staticmethod
+    def _forget(tx: Transaction, history: Sequence[Envelope]) -> list[Envelope]:
+        """Rewrite an erased person's stored events without their personal fields."""
+        forgotten = forget_erased(history)
+        for before, after in zip(history, forgotten, strict=True):
+            if after is not before:
+                tx.execute(
+                    "UPDATE person_events SET body = ? WHERE event_id = ?",
+                    (encode(after).decode(), str(after.event_id)),
+                )
+        return forgotten
 
     def _rederive_everyone(self, tx: Transaction) -> None:
         for table in self.derivation.tables:
