@@ -41,6 +41,7 @@ from services.bus.streams import (
     EVENTS_STREAM,
     PERSON_KEYS_BUCKET,
     PERSON_KEYS_STREAM,
+    partitioned_stream_name,
 )
 
 JS_API = "$JS.API"
@@ -139,9 +140,14 @@ def role_user(role: Role) -> NatsUser:
     if role is Role.PROJECTOR:
         return NatsUser(
             role.value,
-            publish=(
+            publish=_unique(
                 *read_stream(events),
                 *pull_from_stream(events),
+                *(
+                    subject
+                    for count in PARTITION_COUNTS
+                    for subject in partitioned_worker_subjects(partitioned_stream_name(count))
+                ),
                 ALL_DEADLETTERS,
                 ALL_PROJECTION_CHANGES,
                 *read_person_keys(),
@@ -172,6 +178,24 @@ def role_user(role: Role) -> NatsUser:
             f"{JS_API}.STREAM.PURGE.{events}",
             f"{JS_API}.STREAM.MSG.DELETE.{events}",
         ),
+    )
+
+
+def _unique(*subjects: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(subjects))
+
+
+PARTITION_COUNTS = (2, 3, 4)
+"""How many partitioned projector workers a deployment may run (`sendx projector --partitions`)."""
+
+
+def partitioned_worker_subjects(mirror: str) -> tuple[str, ...]:
+    """Partition workers create or update their mirror of the history, then pull from it."""
+    return (
+        f"{JS_API}.STREAM.CREATE.{mirror}",
+        f"{JS_API}.STREAM.UPDATE.{mirror}",
+        *read_stream(mirror),
+        *pull_from_stream(mirror),
     )
 
 

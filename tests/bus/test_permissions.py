@@ -9,7 +9,8 @@ import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from contracts.subjects import ALL_EVENTS, command_subject, event_subject, projection_changes
-from services.bus.streams import EVENTS_STREAM
+from projections.partitions import Partition
+from services.bus.streams import EVENTS_STREAM, ensure_partitioned_stream
 from tests.bus.conftest import Connect, Principal
 
 pytestmark = pytest.mark.integration
@@ -180,3 +181,28 @@ async def test_the_auditor_replays_history_without_durable_consumers(connect_as:
         )
     with pytest.raises(nats.errors.TimeoutError):
         await js.publish(plan_issued_by("856"), b"{}", timeout=1)
+
+
+async def test_a_partition_worker_creates_its_mirror_and_pulls_its_partition(
+    connect_as: Connect,
+) -> None:
+    # given events from LA 856 about one person
+    la_856, projector = await connect_as("856"), await connect_as("projector")
+    subject = plan_issued_by("856")
+    for _ in range(2):
+        await la_856.nc.jetstream().publish(subject, b"{}")
+    # when a worker of 3 creates the partitioned mirror as the projector user
+    js = projector.nc.jetstream()
+    await ensure_partitioned_stream(js, 3)
+    owner = next(p for p in (Partition(i, 3) for i in range(3)) if p.owns(subject.split(".")[-1]))
+    # then it can pull its partition's copy of the history, under the projector's permissions
+    sub = await js.pull_subscribe(
+        owner.filter_subject, durable=owner.durable("dataset"), stream=owner.stream
+    )
+    msgs: list = []
+    for _ in range(20):
+        msgs += await sub.fetch(2 - len(msgs), timeout=1)
+        if len(msgs) == 2:
+            break
+    assert [m.metadata.sequence.stream for m in msgs] == [1, 2]
+    assert projector.violations() == []
