@@ -29,9 +29,11 @@ class HealthStories:
         """Referral onto a pathway, the wait, then (for ND and paediatrics) a diagnosis."""
         book, rng, trust = self.book, self.book.rng, self.book.cast.trust
         referral_id = book.local_id(trust, "R")
+        # v2 of the contract adds `priority`; routine for all, so the random draws (and the
+        # population's event mix) stay as they were.
         book.record(trust, child, "health.referral_made", referred,
                     {"referral_id": referral_id, "referred_on": day_str(referred),
-                     "pathway": pathway})
+                     "pathway": pathway, "priority": "routine"})
         median, sigma = WAITS[pathway]
         started = referred + int(median * math.exp(rng.gauss(0, sigma)))
         if not book.record(trust, child, "health.assessment_started", started,

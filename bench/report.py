@@ -12,14 +12,20 @@ import importlib.metadata
 import os
 import platform
 import subprocess
+import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.population import WireEvent
 from bench.yardstick import Yardstick
 from services.bus.nats_server import nats_server_binary
+
+if TYPE_CHECKING:
+    from bench.projection_bus import ProjectionBus
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,12 @@ class Figure:
     versus: str | None = None
     """A yardstick rate ("publish" or "consume") to print this figure as a ratio of."""
     note: str = ""
+    target: str | None = None
+    """The target this figure is judged by and the verdict, e.g. "p99 < 100 ms: NOT met"."""
+
+
+def verdict(target: str, met: bool) -> str:
+    return f"{target}: {'met' if met else 'NOT met'}"
 
 
 @dataclass
@@ -39,6 +51,12 @@ class BenchRun:
     workdir: Path
     messages: list[WireEvent] = field(default_factory=list)
     yardstick: Yardstick | None = None
+    projection_events: int | None = None
+    """How many of the population's events the projection benches apply (None: per scale)."""
+    projection_bus: ProjectionBus | None = None
+    """The server the projection benches share (`bench.projection_bus`), once started."""
+    cleanup: ExitStack = field(default_factory=ExitStack)
+    """Closed when the run ends: stops the servers measurements left running for later ones."""
 
 
 Measurement = Callable[[BenchRun], list[Figure]]
@@ -49,6 +67,20 @@ class Section:
     title: str
     figures: list[Figure]
     seconds: float
+    load: float | None = None
+    """The 1-minute load average when it ended: other work on a shared machine skews figures."""
+
+    @property
+    def timing(self) -> str:
+        load = f"; load average {self.load:.1f} on {os.cpu_count()} cores" if self.load else ""
+        return f"{self.seconds:.1f} s{load}"
+
+
+def measured(title: str, measurement: Callable[[], list[Figure]]) -> Section:
+    """Run one measurement, timed, noting the machine's load when it ends."""
+    started = time.perf_counter()
+    figures = measurement()
+    return Section(title, figures, time.perf_counter() - started, os.getloadavg()[0])
 
 
 def machine() -> dict[str, str]:
@@ -73,6 +105,7 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "nats-server": server.removeprefix("nats-server: "),
         "nats-py": importlib.metadata.version("nats-py"),
+        "eventsourcing": importlib.metadata.version("eventsourcing"),
         "orjson": importlib.metadata.version("orjson"),
         "pydantic": importlib.metadata.version("pydantic"),
     }
@@ -86,7 +119,21 @@ def format_value(figure: Figure, yardstick: Yardstick | None) -> tuple[str, str]
     return f"{value} {figure.unit}", ratio
 
 
-def render(run: BenchRun, sections: list[Section], command: str) -> str:
+def targets_table(sections: list[Section], yardstick: Yardstick | None) -> list[str]:
+    rows = [(s, f) for s in sections for f in s.figures if f.target]
+    if not rows:
+        return []
+    lines = ["", "## Targets", "", "| measurement | figure | value | target: verdict |",
+             "|---|---|---:|---|"]
+    for section, figure in rows:
+        value, ratio = format_value(figure, yardstick)
+        shown = f"{value} ({ratio})" if ratio else value
+        lines.append(f"| {section.title} | {figure.name} | {shown} | {figure.target} |")
+    return lines
+
+
+def render(run: BenchRun, sections: list[Section], command: str,
+           findings: str | None = None) -> str:
     lines = [
         "# Benchmark results",
         "",
@@ -97,18 +144,23 @@ def render(run: BenchRun, sections: list[Section], command: str) -> str:
         "## Machine",
         "",
         *(f"- {key}: {value}" for key, value in machine().items()),
+        *targets_table(sections, run.yardstick),
     ]
     for section in sections:
-        lines += ["", f"## {section.title}", "", f"({section.seconds:.1f} s)", "",
+        lines += ["", f"## {section.title}", "", f"({section.timing})", "",
                   "| figure | value | vs yardstick | note |", "|---|---:|---:|---|"]
         for figure in section.figures:
             value, ratio = format_value(figure, run.yardstick)
-            lines.append(f"| {figure.name} | {value} | {ratio} | {figure.note} |")
+            note = "; ".join(part for part in (figure.note, figure.target) if part)
+            lines.append(f"| {figure.name} | {value} | {ratio} | {note} |")
+    if findings:
+        lines += ["", findings.strip()]
     return "\n".join(lines) + "\n"
 
 
 def print_section(section: Section, yardstick: Yardstick | None) -> None:
-    print(f"\n{section.title} ({section.seconds:.1f} s)")
+    print(f"\n{section.title} ({section.timing})", flush=True)
     for figure in section.figures:
         value, ratio = format_value(figure, yardstick)
-        print(f"  {figure.name:<34} {value:>22}  {ratio:<18} {figure.note}")
+        note = "; ".join(part for part in (figure.note, figure.target) if part)
+        print(f"  {figure.name:<34} {value:>22}  {ratio:<18} {note}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,7 +80,7 @@ class Yardstick:
         return "\n".join(f"{a:<24} {b:>18}   {c}" for a, b, c in rows)
 
 
-async def publish_all(js: nats.js.JetStreamContext, messages: Sequence[WireEvent]) -> int:
+async def publish_all(js: nats.js.JetStreamContext, messages: Iterable[WireEvent]) -> int:
     """Publish every message with its Nats-Msg-Id; returns how many the server called duplicates."""
     failures: list[BaseException] = []
     duplicates = 0

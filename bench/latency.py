@@ -1,0 +1,162 @@
+"""(e) Publish-to-visible latency at a steady 1,000 events/s, p50 and p99 (target p99 < 100 ms).
+
+Every projection's runner is live in its own process on the store the ingest bench caught up
+(so the read model already holds history, as in production). The bench then publishes the
+population's next events at a fixed pace and, in a thread, polls each store's committed
+position (`store.position()`, the same read the query API makes) every 5 ms. An event is
+visible in a projection at the first poll that sees a position at or beyond its stream
+sequence; its latency is that moment minus the moment it was handed to `publish_async`, so it
+includes the publish, JetStream storage, the pull, the fold and the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import nats
+
+from bench.population import WireEvent
+from bench.projection_bus import LATENCY_RATE, latency_events, projection_bus
+from bench.projection_process import ProjectionProcess, projection_named
+from bench.report import BenchRun, Figure, verdict
+from bench.yardstick import DEFAULT_WINDOW
+from projections.projection import ProjectionStore
+
+POLL_INTERVAL = 0.005
+P99_TARGET_MS = 100.0
+DRAIN_TIMEOUT = 120.0
+"""How long after the last publish to wait for every projection to show every event."""
+
+
+@dataclass
+class PositionWatch:
+    """Polls each store's committed position in a thread: (when seen, position) per change."""
+
+    stores: dict[str, ProjectionStore]
+    seen: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> PositionWatch:
+        self.seen = {name: [(time.perf_counter(), store.position())]
+                     for name, store in self.stores.items()}
+        self._thread = threading.Thread(target=self._poll, name="position-watch", daemon=True)
+        self._thread.start()
+        return self
+
+    def _poll(self) -> None:
+        while not self._stop.wait(POLL_INTERVAL):
+            for name, store in self.stores.items():
+                position = store.position()
+                if position > self.seen[name][-1][1]:
+                    self.seen[name].append((time.perf_counter(), position))
+
+    def position(self, name: str) -> int:
+        return self.seen[name][-1][1]
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+async def paced_publish(url: str, messages: Sequence[WireEvent],
+                        rate: float) -> list[tuple[float, int]]:
+    """Publish at `rate` events/s; (moment handed to publish_async, stream seq) per event."""
+    nc = await nats.connect(url, name="bench-latency-publisher")
+    try:
+        js = nc.jetstream(publish_async_max_pending=DEFAULT_WINDOW)
+        sent: list[float] = []
+        futures = []
+        start = time.perf_counter()
+        for index, (subject, msg_id, data) in enumerate(messages):
+            delay = start + index / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sent.append(time.perf_counter())
+            futures.append(await js.publish_async(subject, data, headers={"Nats-Msg-Id": msg_id}))
+        acks = await asyncio.gather(*futures)
+    finally:
+        await nc.close()
+    return [(moment, ack.seq) for moment, ack in zip(sent, acks, strict=True)]
+
+
+def latencies(published: list[tuple[float, int]], seen: list[tuple[float, int]]) -> list[float]:
+    """Seconds from publish to the first poll showing each event; events never seen are left out."""
+    positions = [position for _, position in seen]
+    out = []
+    for sent, seq in published:
+        index = bisect.bisect_left(positions, seq)
+        if index < len(seen):
+            out.append(seen[index][0] - sent)
+    return out
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def wait_until_visible(watch: PositionWatch, last: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(watch.position(name) >= last for name in watch.stores):
+            return
+        time.sleep(0.05)
+
+
+def measure_latency(run: BenchRun) -> list[Figure]:
+    bus = projection_bus(run)
+    if not bus.live_stores:
+        raise RuntimeError("the latency bench needs the stores the projection ingest bench left")
+    start = bus.published
+    messages = run.messages[start:start + latency_events(run)]
+    stores = {name: projection_named(name).open_store(path)
+              for name, path in bus.live_stores.items()}
+    children = {name: ProjectionProcess("live", name, bus.url, path,
+                                        bus.workdir / f"live-{name}.log")
+                for name, path in bus.live_stores.items()}
+    try:
+        for child in children.values():
+            child.wait_ready()
+        watch = PositionWatch(stores).start()
+        time.sleep(1.0)  # let each runner bind its consumer and settle
+        try:
+            published = asyncio.run(paced_publish(bus.url, messages, LATENCY_RATE))
+            wait_until_visible(watch, published[-1][1], DRAIN_TIMEOUT)
+        finally:
+            watch.stop()
+        results = {name: child.stop() for name, child in children.items()}
+    finally:
+        for child in children.values():
+            child.kill()
+        for store in stores.values():
+            store.close()
+    bus.published = published[-1][1]
+    achieved = len(published) / (published[-1][0] - published[0][0])
+    figures = [Figure("publish pace", achieved, "events/s",
+                      note=f"{len(published):,} events asked at {LATENCY_RATE:,}/s")]
+    for name, seen in watch.seen.items():
+        values = latencies(published, seen)
+        missing = len(published) - len(values)
+        target = f"p99 < {P99_TARGET_MS:.0f} ms"
+        if not values:
+            figures.append(Figure(f"{name}: visible", 0, "events", target=verdict(target, False),
+                                  note=f"none of {len(published):,} within {DRAIN_TIMEOUT:.0f} s"))
+            continue
+        p99 = percentile(values, 0.99) * 1000
+        figures += [
+            Figure(f"{name}: latency p50", percentile(values, 0.50) * 1000, "ms"),
+            Figure(f"{name}: latency p99", p99, "ms",
+                   target=verdict(target, p99 < P99_TARGET_MS and not missing),
+                   note=f"{missing:,} events not visible after {DRAIN_TIMEOUT:.0f} s"
+                        if missing else ""),
+            Figure(f"{name}: latency max", max(values) * 1000, "ms",
+                   note=f"live runner applied {results[name].applied:,} events"),
+        ]
+    return figures
