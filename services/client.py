@@ -58,6 +58,10 @@ class ImportReport:
         )
 
 
+PAYLOAD_HEADROOM = 4096
+"""Bytes kept free under the server's max payload for the request's JSON framing."""
+
+
 class ServiceClient:
     def __init__(
         self, nc: Client, org: str, *, timeout: float = 60.0, owns_connection: bool = False
@@ -105,19 +109,31 @@ class ServiceClient:
     async def import_rows(
         self, rows: Iterable[tuple[int, dict[str, Any] | str]], *, batch_size: int = 200
     ) -> ImportReport:
-        """Send numbered rows in batches; rows that could not even be read are reported here."""
+        """Send numbered rows in batches that fit the server's max payload; rows that could not
+        even be read, or are too large to send at all, are reported here."""
         report = ImportReport()
+        limit = self.nc.max_payload - PAYLOAD_HEADROOM
         batch: list[tuple[int, dict[str, Any]]] = []
+        size = 0
         for number, row in rows:
             if isinstance(row, str):
                 report.rows.append(
                     {"row": number, "record_id": None, "accepted": False, "error": row}
                 )
                 continue
-            batch.append((number, row))
-            if len(batch) >= batch_size:
+            row_size = len(orjson.dumps(row)) + 16
+            if row_size > limit:
+                report.rows.append({
+                    "row": number, "record_id": row.get("record_id"), "accepted": False,
+                    "error": f"row {number}: {row_size} bytes is more than the bus carries "
+                             f"in one message ({limit} bytes); shorten its fields",
+                })
+                continue
+            if batch and (len(batch) >= batch_size or size + row_size > limit):
                 report.rows.extend(await self._send(batch))
-                batch = []
+                batch, size = [], 0
+            batch.append((number, row))
+            size += row_size
         if batch:
             report.rows.extend(await self._send(batch))
         report.rows.sort(key=lambda r: r["row"])

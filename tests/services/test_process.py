@@ -93,6 +93,22 @@ async def test_an_import_over_nats_reports_each_row_and_a_reimport_publishes_not
     assert await stream_count(js) == 4
 
 
+async def test_an_extract_larger_than_one_bus_message_is_split_and_an_oversized_row_refused(
+    service: OrganisationService, client: ServiceClient, js: JetStreamContext
+) -> None:
+    # given the four rows of a story padded to ~400 KB each, and one row over the 1 MiB limit
+    padding = {"_note": "x" * 400_000}
+    rows = [(n, {**row, **padding}) for n, row in enumerate(as_rows(story()), start=1)]
+    rows.append((5, {"record_id": "r5", "command": "person.register", "_note": "y" * 1_100_000}))
+    # when imported (the padding is an unknown field, so the service refuses those rows itself)
+    report = await client.import_rows(rows, batch_size=200)
+    # then every row has its own answer: the big one refused before sending, naming the limit
+    assert [r["row"] for r in report.rows] == [1, 2, 3, 4, 5]
+    assert all("_note" in r["error"] for r in report.rows[:4])
+    assert report.rows[4]["error"].startswith("row 5: ")
+    assert "more than the bus carries in one message" in report.rows[4]["error"]
+
+
 async def test_bad_bodies_get_an_error_reply_not_a_timeout(settings: Settings) -> None:
     # given the service's command endpoint wired to an in-memory broker (no NATS needed)
     service = OrganisationService(
