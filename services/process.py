@@ -26,7 +26,7 @@ from nats.aio.client import Client
 from contracts.subjects import COMMAND_ROOT, org_commands
 from contracts.topology import Organisation, OrgKind
 from services.application import OrganisationApplication
-from services.bus.connection import broker_credentials, connect_bus
+from services.bus.connection import broker_credentials, connect_bus, server_urls
 from services.config import Settings
 from services.health import MonitoringServer, metrics_port, start_monitoring, stop_monitoring
 from services.ingest import IMPORT_COMMAND, CommandCatalogue, Ingest
@@ -97,7 +97,7 @@ class OrganisationService:
         self.ingest = Ingest(self.app, definition.catalogue)
         self.poll_interval, self.batch_size = poll_interval, batch_size
         self.broker = NatsBroker(
-            self.nats_url, name=f"sendx-{org.code}-commands", log_level=logging.DEBUG,
+            server_urls(self.nats_url), name=f"sendx-{org.code}-commands", log_level=logging.DEBUG,
             **broker_credentials(),
         )
         self.broker.subscriber(org_commands(org.code), queue=f"sendx-{org.code}")(self._on_command)
