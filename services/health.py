@@ -86,12 +86,15 @@ def nats_connected(nc: Client) -> Check:
     return check
 
 
-def answers(what: str, probe: Callable[[], object]) -> Check:
-    """`probe` is a blocking call (a store query): it runs in a worker thread."""
+def answers(
+    what: str, probe: Callable[[], object],
+    run: Callable[[Callable[[], object]], Awaitable[object]] = asyncio.to_thread,
+) -> Check:
+    """`probe` is a blocking call (a store query): it runs in a worker thread (`run`)."""
 
     async def check() -> str | None:
         try:
-            await asyncio.to_thread(probe)
+            await run(probe)
         except Exception as exc:
             return f"{what} unreachable: {exc}"
         return None

@@ -44,6 +44,7 @@ from prometheus_client.registry import Collector
 from services.bus.streams import EVENTS_STREAM
 from services.health import Monitor, answers, nats_connected, task_running
 from services.relay import Relay
+from services.store import RunBlocking
 
 OUTCOMES = ("accepted", "duplicate", "rejected")
 
@@ -122,6 +123,7 @@ class ServiceMetrics:
         nc: Callable[[], Client | None],
         relay_task: Callable[[], asyncio.Task[None] | None],
         command_endpoint: Callable[[float], Awaitable[bool]],
+        run_blocking: RunBlocking = asyncio.to_thread,
     ) -> Monitor:
         """Ready when the relay's and the command endpoint's NATS connections are up, the store
         answers and the relay runs. `command_endpoint` is FastStream's `broker.ping`."""
@@ -135,7 +137,7 @@ class ServiceMetrics:
             current = relay()
             if current is None:
                 return
-            last = await asyncio.to_thread(app.recorder.max_notification_id)
+            last = await run_blocking(app.recorder.max_notification_id)
             lag = max((last or 0) - current.position.notification_id, 0)
             self.relay_lag.labels(self.org).set(lag)
 
@@ -145,7 +147,7 @@ class ServiceMetrics:
             checks={
                 "nats": _when_connected(nc),
                 "commands": commands,
-                "store": answers("event store", app.recorder.max_notification_id),
+                "store": answers("event store", app.recorder.max_notification_id, run_blocking),
                 "relay": task_running("relay", relay_task),
             },
             refresh=refresh,

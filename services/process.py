@@ -32,7 +32,7 @@ from services.health import MonitoringServer, metrics_port, start_monitoring, st
 from services.ingest import IMPORT_COMMAND, CommandCatalogue, Ingest
 from services.metrics import CountedRelay, ServiceMetrics
 from services.relay import Relay, Translate
-from services.store import store_env
+from services.store import StoreThreads, store_env
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,7 @@ class OrganisationService:
             org, store_env(org, self.settings, sqlite_path=sqlite_path)
         )
         self.ingest = Ingest(self.app, definition.catalogue)
+        self.store_threads = StoreThreads(f"store-{org.code}")
         self.poll_interval, self.batch_size = poll_interval, batch_size
         self.broker = NatsBroker(
             server_urls(self.nats_url), name=f"sendx-{org.code}-commands", log_level=logging.DEBUG,
@@ -133,9 +134,9 @@ class OrganisationService:
             return {"ok": False, "error": f"{name}: the body must be a JSON object"}
         async with self._lock:
             if name == IMPORT_COMMAND:
-                answer = await asyncio.to_thread(self.ingest.import_rows, body)
+                answer = await self.store_threads(self.ingest.import_rows, body)
             else:
-                answer = await asyncio.to_thread(self.ingest.command, name, body)
+                answer = await self.store_threads(self.ingest.command, name, body)
         if self.relay is not None:
             self.relay.poke()
         return answer
@@ -151,12 +152,14 @@ class OrganisationService:
             self._nc.jetstream(),
             poll_interval=self.poll_interval,
             batch_size=self.batch_size,
+            run_blocking=self.store_threads,
         )
         self.relay_task = asyncio.create_task(self.relay.run(), name=f"relay-{self.org.code}")
         await self.broker.start()
         monitor = self.metrics.monitor(
             self.app, lambda: self.relay, lambda: self._nc, lambda: self.relay_task,
             self.broker.ping,
+            self.store_threads,
         )
         self.monitoring = await start_monitoring(monitor, metrics_port(self.metrics_port))
 
@@ -168,6 +171,7 @@ class OrganisationService:
             await asyncio.gather(self.relay_task, return_exceptions=True)
         if self._nc is not None:
             await self._nc.drain()
+        await self.store_threads.drain()  # no thread may still be inside the store we close
         self.app.factory.close()
 
     async def __aenter__(self) -> OrganisationService:

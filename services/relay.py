@@ -41,6 +41,7 @@ from services.aggregates import event_id_for
 from services.bus.streams import EVENTS_STREAM
 from services.checkpoint import Checkpoint, Position, checkpoint_for
 from services.keystore import PersonKeyStore
+from services.store import RunBlocking
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +133,10 @@ class Relay:
         poll_interval: float = 1.0,
         ack_timeout: float = 10.0,
         keys: PersonKeyStore | None = None,
+        run_blocking: RunBlocking = asyncio.to_thread,
     ) -> None:
         self.app, self.org, self.translate, self.js = app, org, translate, js
+        self.run_blocking = run_blocking
         self.keys = keys or PersonKeyStore(js)
         self.checkpoint = checkpoint or checkpoint_for(app)
         self.position = self.checkpoint.load()
@@ -176,19 +179,19 @@ class Relay:
 
     async def publish_batch(self) -> int | None:
         """One batch from the checkpoint on; None when there was nothing new."""
-        notifications = await asyncio.to_thread(
+        notifications = await self.run_blocking(
             self.app.recorder.select_notifications,
             start=self.position.notification_id + 1,
             limit=self.batch_size,
         )
         if not notifications:
             return None
-        translated = await asyncio.to_thread(self.translate_batch, notifications)
+        translated = await self.run_blocking(self.translate_batch, notifications)
         outgoing = self.chain(await self.seal_batch(translated), self.position.last_hash)
         results = await self._publish([o for o in outgoing if o.envelope is not None])
         position, published, failure = self._acknowledged(outgoing, results)
         if position != self.position:
-            await asyncio.to_thread(self.checkpoint.save, position)
+            await self.run_blocking(self.checkpoint.save, position)
             self.position = position
         if failure is not None:
             raise RelayError(f"JetStream did not store an event: {failure}") from failure

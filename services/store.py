@@ -19,7 +19,12 @@ position of what has been shared are backed up and restored together.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 from contracts.topology import Organisation
 from services.config import Settings
@@ -48,3 +53,28 @@ def store_env(
         env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
         env["CIPHER_KEY"] = settings.cipher_key
     return env
+
+
+T = TypeVar("T")
+RunBlocking = Callable[..., Awaitable[Any]]
+"""`await run(fn, *args, **kwargs)`: a blocking store call off the event loop."""
+
+
+class StoreThreads:
+    """The threads one service's store calls run in, so stopping can wait for them.
+
+    Cancelling a task that awaits a thread does not stop the thread: closing the store while a
+    relay or command thread is still inside SQLite crashes the process. A service therefore runs
+    every store call here and `drain()`s before it closes the store.
+    """
+
+    def __init__(self, name: str, workers: int = 2) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+
+    async def __call__(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    async def drain(self) -> None:
+        """Wait for every call already running; later calls are refused."""
+        await asyncio.to_thread(self._executor.shutdown, True)
