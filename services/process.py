@@ -156,6 +156,9 @@ class OrganisationService:
         )
         self.relay_task = asyncio.create_task(self.relay.run(), name=f"relay-{self.org.code}")
         await self.broker.start()
+        # the server has registered the command subscription once a PING round-trip returns:
+        # only then is the service "started" (a partner's first command must not find no one)
+        await self.broker.connection.flush()
         monitor = self.metrics.monitor(
             self.app, lambda: self.relay, lambda: self._nc, lambda: self.relay_task,
             self.broker.ping,
