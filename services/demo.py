@@ -27,7 +27,7 @@ from services.command import Command
 from services.identity import nhs_check_digit
 
 DEMO_SEED = 2025
-DEMO_TODAY = date(2025, 6, 30)
+DEMO_TODAY = date(2026, 10, 31)
 """The demo's 'now': histories stop here, so the extracts never change with the calendar."""
 DEMO_LAS: dict[str, float] = {"856": 0.45, "855": 0.43, "857": 0.12}
 DEMO_ICB = "QK1"

@@ -36,7 +36,7 @@ async def _import_when_ready(
                 await asyncio.sleep(0.5)
 
 
-def write_demo_extracts(out_dir: Path, *, count: int = 300) -> dict[str, Path]:
+def write_demo_extracts(out_dir: Path, *, count: int = 600) -> dict[str, Path]:
     """Each demo organisation's extract (CSV) in `out_dir`, by organisation code."""
     return {
         **write_la_extracts(out_dir, count=count),
