@@ -173,9 +173,14 @@ class OrganisationService:
             self.relay_task.cancel()
             await asyncio.gather(self.relay_task, return_exceptions=True)
         if self._nc is not None:
-            await self._nc.drain()
-        await self.store_threads.drain()  # no thread may still be inside the store we close
-        self.app.factory.close()
+            # close, not drain: the relay is stopped, and whatever it published without an ack
+            # is republished on restart (the stream deduplicates by event id)
+            await self._nc.close()
+        if await self.store_threads.drain():  # no thread may be inside the store we close
+            self.app.factory.close()
+        else:
+            log.warning("%s: a store call outlived shutdown; store left to process exit",
+                           self.org.code)
 
     async def __aenter__(self) -> OrganisationService:
         await self.start()

@@ -75,6 +75,11 @@ class StoreThreads:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
-    async def drain(self) -> None:
-        """Wait for every call already running; later calls are refused."""
-        await asyncio.to_thread(self._executor.shutdown, True)
+    async def drain(self, timeout: float = 20.0) -> bool:
+        """Wait for every call already running (later calls are refused); False if some call
+        was still running after `timeout` seconds, in which case the store must stay open."""
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self._executor.shutdown, True), timeout)
+        except TimeoutError:
+            return False
+        return True

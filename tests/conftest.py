@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import nats
+import nats.errors
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -35,7 +36,10 @@ async def nc(nats_url: str) -> AsyncIterator[Client]:
     try:
         yield client
     finally:
-        await client.drain()
+        try:
+            await client.drain()
+        except nats.errors.ConnectionReconnectingError:  # a test restarted the server
+            await client.close()
 
 
 @pytest.fixture

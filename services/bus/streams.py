@@ -73,7 +73,7 @@ def events_stream(replicas: int = 1, max_bytes: int = EVENTS_MAX_BYTES) -> Strea
 def deadletter_stream(replicas: int = 1, max_bytes: int = DEADLETTER_MAX_BYTES) -> StreamConfig:
     return StreamConfig(
         name=DEADLETTER_STREAM,
-        description="Messages that failed decoding or validation, with the reason and original bytes.",
+        description="Messages that failed decoding or validation: reason and original bytes.",
         subjects=[ALL_DEADLETTERS],
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,

@@ -29,9 +29,10 @@ def register(nhs_number: str) -> dict[str, str]:
 
 
 async def send_until_accepted(
-    client: ServiceClient, record_id: str, fields: dict, resends: list[str]
+    client: ServiceClient, record_id: str, fields: dict, resends: list[str], after: float = 0.0
 ) -> list[str]:
     """What a partner system does: resend with the same record_id until the service answers."""
+    await asyncio.sleep(after)
     async with asyncio.timeout(60):
         while True:
             try:
@@ -59,14 +60,15 @@ async def test_a_restarted_bus_loses_and_doubles_nothing_a_service_publishes(
     nc = await connect_bus(nats_server.url, name="test-partner")
     client = ServiceClient(nc, "856", timeout=2)
     people, resends = nhs_numbers(80), []
+    # one new registration every 40 ms for 3.2 s, so the outage below always falls among them
     sending = asyncio.gather(
         *(
-            send_until_accepted(client, f"reg-{n}", register(nhs), resends)
+            send_until_accepted(client, f"reg-{n}", register(nhs), resends, after=0.04 * n)
             for n, nhs in enumerate(people)
         )
     )
     # when nats-server is stopped by PID mid-stream and started again on its port and store
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(1.0)
     nats_server.stop()
     await asyncio.sleep(1.0)
     nats_server.start()

@@ -143,7 +143,7 @@ class LiveService(BackgroundLoop):
 
     def stop(self) -> None:
         async def stop() -> None:
-            await self.nc.drain()
+            await self.nc.close()
             await self.service.stop()
 
         try:

@@ -65,7 +65,8 @@ def test_an_erased_person_is_forgotten_by_the_cache(tmp_path: Path, events) -> N
 def test_the_cache_keeps_at_most_its_bound_of_events(events) -> None:  # noqa: ANN001
     kept = DecodedBodies(max_events=3)
     for name in ("amira", "ben", "cara"):
-        e1, e2 = events.registered(name, "2010-09"), events.assessment_requested(name, date(2024, 2, 1))
+        e1 = events.registered(name, "2010-09")
+        e2 = events.assessment_requested(name, date(2024, 2, 1))
         rows = [(str(e.event_id), store_module.encode(e).decode()) for e in (e1, e2)]
         kept.history(events.person(name), rows, {}, {})
         assert len(kept) <= 3
