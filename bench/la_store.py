@@ -3,10 +3,11 @@
 The rows are the demo extract rows (`services.la.demo.la_rows`) of synthetic children of one LA,
 parsed by the LA's own command catalogue and decided by the LA application's own `@handles`
 methods, so every stored event is one the service would store. What differs from the ingest
-path is only the saving: instead of one transaction per row (`execute`), the changed aggregates
-are held in a staging area and saved together with eventsourcing's `app.save(*aggregates)`
-every `batch` commands. The staging area sits in front of the repository, so a command that
-names an aggregate changed earlier in the same batch finds it there, with its pending events.
+path is the saving and the bookkeeping: the changed aggregates are held in the application's
+staging view (`services.application.StagingRepository`, where a command that names an aggregate
+changed earlier in the same batch finds it with its pending events) and saved together with
+eventsourcing's `app.save(*aggregates)` every `batch` commands, with no `ImportedRecord` per row
+and no per-row outcome.
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 from contracts.topology import DEMO_PARTNERSHIP, Organisation
-from services.aggregates import Aggregate
 from services.command import Command
 from services.demo import children
 from services.la.application import LaApplication
@@ -38,38 +37,16 @@ def la_extract_rows(org: Organisation, demo_children: int) -> list[dict[str, Any
             for row in la_rows(child)]
 
 
-class StagedRepository:
-    """The application's repository, but aggregates changed and not yet saved are found first."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.staged: dict[UUID, Aggregate] = {}
-
-    def get(self, aggregate_id: UUID, *args: Any, **kwargs: Any) -> Any:
-        staged = self.staged.get(aggregate_id)
-        return staged if staged is not None else self.inner.get(aggregate_id, *args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
-class BatchSavingLa(LaApplication):
-    """The LA application with `run_batched`: the same rules, many commands per transaction."""
-
-    def construct_repository(self) -> Any:
-        return StagedRepository(super().construct_repository())
-
-    def run_batched(self, commands: list[Command], batch: int = SAVE_BATCH) -> int:
-        """Decide every command with its `@handles` method; save every `batch`. Returns events."""
-        staged: StagedRepository = self.repository  # type: ignore[assignment]
-        before = self.recorder.max_notification_id() or 0
-        for start in range(0, len(commands), batch):
+def run_batched(app: LaApplication, commands: list[Command], batch: int = SAVE_BATCH) -> int:
+    """Decide every command with its `@handles` method; save every `batch`. Returns events."""
+    before = app.recorder.max_notification_id() or 0
+    for start in range(0, len(commands), batch):
+        with app.repository.staging() as staged:
             for command in commands[start:start + batch]:
-                for aggregate in getattr(self, self._handlers[type(command)])(command):
-                    staged.staged[aggregate.id] = aggregate
-            self.save(*staged.staged.values())
-            staged.staged.clear()
-        return (self.recorder.max_notification_id() or 0) - before
+                for aggregate in getattr(app, app._handlers[type(command)])(command):
+                    staged[aggregate.id] = aggregate
+            app.save(*staged.values())
+    return (app.recorder.max_notification_id() or 0) - before
 
 
 @dataclass(frozen=True)
@@ -100,10 +77,10 @@ def fill_la_store(path: Path, rows: list[dict[str, Any]], org: Organisation = LA
     """A new SQLite store at `path` holding the events of `rows`, saved in batches.
 
     Timed from the rows (parsing included, as on the ingest path) to the last commit."""
-    app = BatchSavingLa(org, store_env(org, sqlite_path=path))
+    app = LaApplication(org, store_env(org, sqlite_path=path))
     try:
         started = time.perf_counter()
-        events = app.run_batched(list(parsed(rows)), batch)
+        events = run_batched(app, list(parsed(rows)), batch)
         seconds = time.perf_counter() - started
     finally:
         app.factory.close()

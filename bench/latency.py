@@ -1,11 +1,13 @@
 """(e) Publish-to-visible latency at a steady 1,000 events/s, p50 and p99 (target p99 < 100 ms).
 
-Every projection's runner is live in its own process on the store the ingest bench caught up
-(so the read model already holds history, as in production). The bench then publishes the
-population's next events at a fixed pace and, in a thread, polls each store's committed
-position (`store.position()`, the same read the query API makes) every 5 ms. An event is
-visible in a projection at the first poll that sees a position at or beyond its stream
-sequence; its latency is that moment minus the moment it was handed to `publish_async`, so it
+Every projection's runner is live in its own process: the one that caught up its store in the
+ingest bench (so the read model already holds history and the runner is warm, as in
+production), and so is a runner on the
+position-only store (the runner's own share of the latency: fetch, decode, commit, ack). The
+bench then publishes the population's next events at a fixed pace and, in a thread, polls each
+store's committed position (`store.position()`, the same read the query API makes) every 5 ms.
+An event is visible in a projection at the first poll that sees a position at or beyond its
+stream sequence; its latency is that moment minus the moment it was handed to `publish_async`, so it
 includes the publish, JetStream storage, the pull, the fold and the commit.
 """
 
@@ -22,7 +24,7 @@ import nats
 
 from bench.population import WireEvent
 from bench.projection_bus import LATENCY_RATE, latency_events, projection_bus
-from bench.projection_process import ProjectionProcess, projection_named
+from bench.projection_process import POSITION_ONLY, ProjectionProcess, projection_named
 from bench.report import BenchRun, Figure, verdict
 from bench.yardstick import DEFAULT_WINDOW
 from projections.projection import ProjectionStore
@@ -118,12 +120,13 @@ def measure_latency(run: BenchRun) -> list[Figure]:
     messages = run.messages[start:start + latency_events(run)]
     stores = {name: projection_named(name).open_store(path)
               for name, path in bus.live_stores.items()}
-    children = {name: ProjectionProcess("live", name, bus.url, path,
-                                        bus.workdir / f"live-{name}.log")
-                for name, path in bus.live_stores.items()}
-    try:
-        for child in children.values():
+    children = {name: bus.live_runners.pop(name, None) for name in bus.live_stores}
+    for name, child in children.items():
+        if child is None:  # no runner left live by the ingest bench: start one
+            children[name] = child = ProjectionProcess(
+                "live", name, bus.url, bus.live_stores[name], bus.workdir / f"live-{name}.log")
             child.wait_ready()
+    try:
         watch = PositionWatch(stores).start()
         time.sleep(1.0)  # let each runner bind its consumer and settle
         try:
@@ -150,10 +153,12 @@ def measure_latency(run: BenchRun) -> list[Figure]:
                                   note=f"none of {len(published):,} within {DRAIN_TIMEOUT:.0f} s"))
             continue
         p99 = percentile(values, 0.99) * 1000
+        judged = name != POSITION_ONLY.name  # the bus side alone: a yardstick, not a read model
         figures += [
             Figure(f"{name}: latency p50", percentile(values, 0.50) * 1000, "ms"),
             Figure(f"{name}: latency p99", p99, "ms",
-                   target=verdict(target, p99 < P99_TARGET_MS and not missing),
+                   target=verdict(target, p99 < P99_TARGET_MS and not missing) if judged
+                   else None,
                    note=f"{missing:,} events not visible after {DRAIN_TIMEOUT:.0f} s"
                         if missing else ""),
             Figure(f"{name}: latency max", max(values) * 1000, "ms",

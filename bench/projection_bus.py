@@ -16,6 +16,7 @@ from pathlib import Path
 import nats
 
 from bench.population import WireEvent
+from bench.projection_process import ProjectionProcess
 from bench.report import BenchRun
 from bench.yardstick import DEFAULT_WINDOW, publish_all
 from projections.projection import Projection
@@ -37,6 +38,8 @@ class ProjectionBus:
     published: int = 0
     live_stores: dict[str, Path] = field(default_factory=dict)
     """Stores the catch-up bench left at `published`, for the latency bench to keep live."""
+    live_runners: dict[str, ProjectionProcess] = field(default_factory=dict)
+    """The runners that caught them up, still running (live) for the latency bench."""
 
     @property
     def url(self) -> str:

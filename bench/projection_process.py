@@ -3,14 +3,23 @@
     python -m bench.projection_process catch-up --projection NAME --nats URL --store DB --until N
     python -m bench.projection_process live     --projection NAME --nats URL --store DB
     python -m bench.projection_process rebuild  --projection NAME --nats URL --store DB [--until M]
+    python -m bench.projection_process rebuild  --projection A,B --nats URL --store DIR [--until M]
 
 `catch-up` runs the real `ProjectionRunner` (durable pull consumer, batches, SQLite store,
-position in the same transaction) until its committed position reaches N; `live` runs it until
-SIGTERM (for the latency bench, which watches the store's position); `rebuild` runs
-`projections.rebuild.rebuild` into the (fresh) store. Each prints one JSON line when done:
-events applied, seconds from the first fetch to the last commit (interpreter start-up and
-imports excluded) and the process's peak resident memory (`VmHWM` in /proc/self/status).
-`live` first prints `{"ready": true}` once the runner is started.
+position in the same transaction) until its committed position reaches N, and with
+`--stay-live` reports then and carries on live until SIGTERM (so that the latency bench
+measures the runner that caught up, warm, as a long-running projector is); `live` runs a new
+runner until SIGTERM (for the latency bench, which watches the store's position); `rebuild` runs
+`projections.rebuild.rebuild` into the (fresh) store, or, given several projections,
+`rebuild_all` into `DIR/projection-<name>.sqlite` (the stream read and decoded once, every store
+fed from it, in one process). Each prints one JSON line when done: events applied, seconds from
+the first fetch to the last commit (interpreter start-up and imports excluded) and the process's
+peak resident memory (`VmHWM` in /proc/self/status). `live` first prints `{"ready": true}` once
+the runner is started.
+
+The projection `position-only` (`PositionOnlyStore`) is not a read model: its store records the
+position and nothing else, so a runner on it measures the bus side alone (fetch, decode, commit,
+ack), against the same raw-consume yardstick.
 
 `ProjectionProcess` starts one from the bench and stops it by its PID.
 """
@@ -22,9 +31,11 @@ import asyncio
 import os
 import resource
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,12 +43,47 @@ import nats
 import orjson
 
 from projections.dataset.projection import DATASET
-from projections.projection import Projection
-from projections.rebuild import rebuild
+from projections.projection import Projection, ProjectionStore, StreamEvent
+from projections.rebuild import rebuild, rebuild_all
 from projections.runner import ProjectionRunner
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 POLL = 0.01
+
+
+class PositionOnlyStore:
+    """A SQLite store that commits the position and nothing else (the bus side's yardstick)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # as the read models' stores
+        self._db.execute("CREATE TABLE IF NOT EXISTS position (id INTEGER PRIMARY KEY, seq INT)")
+
+    def position(self) -> int:
+        row = self._db.execute("SELECT seq FROM position WHERE id = 1").fetchone()
+        return int(row[0]) if row else 0
+
+    def apply_batch(self, events: Sequence[StreamEvent], position: int | None = None) -> int:
+        position = max(e.seq for e in events) if position is None else position
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO position VALUES (1, ?)", (position,))
+        return position
+
+    def close(self) -> None:
+        self._db.close()
+
+
+@dataclass(frozen=True)
+class PositionOnly:
+    name: str = "position-only"
+
+    def open_store(self, location: Path | str) -> ProjectionStore:
+        return PositionOnlyStore(Path(location))
+
+
+POSITION_ONLY = PositionOnly()
 
 
 def catalogue() -> tuple[Projection, ...]:
@@ -50,7 +96,7 @@ def catalogue() -> tuple[Projection, ...]:
 
 
 def projection_named(name: str) -> Projection:
-    for projection in catalogue():
+    for projection in (*catalogue(), POSITION_ONLY):
         if projection.name == name:
             return projection
     known = ", ".join(p.name for p in catalogue())
@@ -96,14 +142,23 @@ async def run_runner(args: argparse.Namespace) -> ProcessResult:
         task = asyncio.create_task(runner.run())
         if args.mode == "live":
             print(orjson.dumps({"ready": True}).decode(), flush=True)
+        caught_up = 0
+        """Events applied by the catch-up, once it is reported (`--stay-live`)."""
         while not task.done() and not stopping.is_set():
-            if args.until is not None and runner.position >= args.until:
-                break
+            if args.until is not None and runner.position >= args.until and not caught_up:
+                if not args.stay_live:
+                    break
+                seconds = time.perf_counter() - started
+                print(orjson.dumps(asdict(ProcessResult(
+                    projection.name, args.mode, runner.applied, runner.position, seconds,
+                    peak_rss_bytes()))).decode(), flush=True)
+                caught_up, started = runner.applied, time.perf_counter()
             await asyncio.sleep(POLL)
         seconds = time.perf_counter() - started
         runner.stop()
         await task
-        return ProcessResult(projection.name, args.mode, runner.applied, runner.position,
+        mode = "live" if caught_up else args.mode
+        return ProcessResult(projection.name, mode, runner.applied - caught_up, runner.position,
                              seconds, peak_rss_bytes())
     finally:
         store.close()
@@ -111,6 +166,8 @@ async def run_runner(args: argparse.Namespace) -> ProcessResult:
 
 
 async def run_rebuild(args: argparse.Namespace) -> ProcessResult:
+    if "," in args.projection:
+        return await run_rebuild_all(args)
     projection = projection_named(args.projection)
     nc = await nats.connect(args.nats, name=f"bench-rebuild-{projection.name}")
     store = projection.open_store(args.store)
@@ -128,6 +185,27 @@ async def run_rebuild(args: argparse.Namespace) -> ProcessResult:
                          peak_rss_bytes())
 
 
+async def run_rebuild_all(args: argparse.Namespace) -> ProcessResult:
+    """Several projections, one reader: `rebuild_all` into `args.store / projection-<name>`."""
+    projections = [projection_named(name) for name in args.projection.split(",")]
+    args.store.mkdir(parents=True, exist_ok=True)
+    nc = await nats.connect(args.nats, name="bench-rebuild-all")
+    stores = [p.open_store(args.store / f"projection-{p.name}.sqlite") for p in projections]
+    try:
+        started = time.perf_counter()
+        reports = await rebuild_all(nc, stores, stop_seq=args.until)
+        seconds = time.perf_counter() - started
+    finally:
+        for store in stores:
+            store.close()
+        await nc.close()
+    invalid = [i for report in reports for i in report.invalid]
+    if invalid:
+        raise RuntimeError(f"{len(invalid)} events could not be decoded: {invalid[:3]}")
+    return ProcessResult(args.projection, "rebuild", min(r.applied for r in reports),
+                         min(r.position for r in reports), seconds, peak_rss_bytes())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.projection_process",
                                      description=__doc__.splitlines()[0])
@@ -137,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", required=True, type=Path)
     parser.add_argument("--until", type=int, default=None,
                         help="the stream sequence to stop at (required for catch-up)")
+    parser.add_argument("--stay-live", action="store_true",
+                        help="catch-up: report at --until, then carry on live until SIGTERM")
     args = parser.parse_args(argv)
     if args.mode == "catch-up" and args.until is None:
         parser.error("catch-up needs --until")
@@ -150,11 +230,13 @@ class ProjectionProcess:
     """A `python -m bench.projection_process` child; stderr goes to `log`."""
 
     def __init__(self, mode: str, projection: str, nats_url: str, store: Path, log: Path,
-                 until: int | None = None) -> None:
+                 until: int | None = None, stay_live: bool = False) -> None:
         command = [sys.executable, "-m", "bench.projection_process", mode,
                    "--projection", projection, "--nats", nats_url, "--store", str(store)]
         if until is not None:
             command += ["--until", str(until)]
+        if stay_live:
+            command.append("--stay-live")
         self.log = log
         log.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -163,18 +245,31 @@ class ProjectionProcess:
             self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err,
                                             cwd=REPO_ROOT, env=env)
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        """Block until a `live` child says its runner is started."""
+    def _next_report(self, timeout: float, wanted: Callable[[dict], bool]) -> dict | None:
+        """The first JSON line on the child's stdout that `wanted` accepts (None: it ended)."""
         assert self.process.stdout is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             line = self.process.stdout.readline()
             if not line:
-                break
-            if orjson.loads(line).get("ready"):
-                return
-        self.kill()
-        raise RuntimeError(f"projection process did not start: {self._tail()}")
+                return None
+            if line.strip() and wanted(report := orjson.loads(line)):
+                return report
+        return None
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Block until a `live` child says its runner is started."""
+        if self._next_report(timeout, lambda report: bool(report.get("ready"))) is None:
+            self.kill()
+            raise RuntimeError(f"projection process did not start: {self._tail()}")
+
+    def caught_up(self, timeout: float = 3_600) -> ProcessResult:
+        """The catch-up's result from a `--stay-live` child, which then carries on live."""
+        report = self._next_report(timeout, lambda report: "mode" in report)
+        if report is None:
+            self.kill()
+            raise RuntimeError(f"projection process did not catch up: {self._tail()}")
+        return ProcessResult(**report)
 
     def result(self, timeout: float | None = None) -> ProcessResult:
         try:

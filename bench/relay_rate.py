@@ -29,8 +29,9 @@ from services.store import store_env
 RELAY_CHILDREN = {"tiny": 400, "small": 2_000, "partnership": 10_000, "national": 10_000}
 """Synthetic demo children; about 46% belong to LA 856 and give ~11.5 events each."""
 RELAY_BATCHES = (500, 2_000)
-"""The service's default `batch_size`, and a larger one: the relay waits for every ack of a
-batch before reading the next, so the batch bounds how much is in flight."""
+"""The service's default `batch_size`, and a larger one: the relay prepares the next batch while
+up to `in_flight` (default 2) batches await their acks, so the batch still bounds how much is
+in flight."""
 
 
 @dataclass(frozen=True)

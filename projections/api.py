@@ -7,7 +7,6 @@ is not in the partnership is 404.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from projections.dataset.indicators import (
 from projections.dataset.periods import BadPeriod, Month, months_between
 from projections.dataset.queries import DatasetReadModel
 from projections.live import LiveFeed
+from projections.partitions import Progress, ReadModelProgress
 from projections.tracker import queries as tracker_queries
 from projections.tracker.milestones import MILESTONE_IDS
 from projections.tracker.models import TrackerRows, TrackerSummary
@@ -58,15 +58,57 @@ class Health(BaseModel):
     status: str = "ok"
 
 
+class PartitionPosition(BaseModel):
+    partition: str = Field(description="`p<index>-of-<count>`: one projector worker's people.")
+    applied_sequence: int = Field(
+        description="Highest SEND_EVENTS sequence of this partition its worker has committed."
+    )
+    pending_from: int | None = Field(
+        description="Sequence of its first message not yet applied; null when caught up or "
+        "when the bus cannot be reached."
+    )
+    lag: int | None = Field(
+        description="Its messages not yet applied (counted by its worker's consumer); null "
+        "when unknown (no bus, or its worker has never run)."
+    )
+
+
 class Position(BaseModel):
     projection: str = "dataset"
     applied_sequence: int = Field(
-        description="Highest SEND_EVENTS sequence the read model has applied."
+        description="Every SEND_EVENTS sequence up to this one has been applied (with "
+        "partitioned projectors: by every partition's worker)."
     )
     stream_last_sequence: int | None = Field(
         description="Last sequence in SEND_EVENTS; null when the bus cannot be reached."
     )
-    lag: int | None = Field(description="Messages published but not yet applied.")
+    lag: int | None = Field(
+        description="Messages published but not yet applied (partitioned: the partitions' lags "
+        "added up, null if any is unknown)."
+    )
+    partitions: list[PartitionPosition] = Field(
+        default_factory=list,
+        description="Each partition's worker, when the read model is kept by partitioned "
+        "projectors (`sendx projector --partition i --partitions n`); empty otherwise.",
+    )
+
+
+def position_of(progress: Progress, stream_last: int | None) -> Position:
+    """Pure: what /api/position says about a read model's progress."""
+    if progress.partitions:
+        lag = progress.lag
+    else:
+        lag = None if stream_last is None else max(stream_last - progress.position, 0)
+    return Position(
+        applied_sequence=progress.position,
+        stream_last_sequence=stream_last,
+        lag=lag,
+        partitions=[
+            PartitionPosition(partition=p.partition.name, applied_sequence=p.applied,
+                              pending_from=p.pending_from, lag=p.lag)
+            for p in progress.partitions
+        ],
+    )
 
 
 LaParam = Annotated[
@@ -180,19 +222,24 @@ def create_app(
     def healthz() -> Health:
         return Health()
 
+    feed = live or LiveFeed(("dataset", "tracker") if tracker is not None else ("dataset",))
+    dataset_progress = ReadModelProgress(read_model, "dataset", feed.jetstream)
+    feed.follow("dataset", dataset_progress)
+    if tracker is not None and hasattr(tracker, "snapshot"):
+        feed.follow("tracker", ReadModelProgress(tracker, "tracker", feed.jetstream))
+
     @app.get(
         "/api/position",
         summary="How far the read model has got",
-        description="The stream sequence the dataset has applied, the stream's last, and the lag.",
+        description=(
+            "The stream sequence up to which the dataset has applied everything, the stream's "
+            "last, and the lag; with partitioned projectors, each partition's worker too."
+        ),
     )
     async def position() -> Position:
-        applied = await asyncio.to_thread(read_model.position)
+        progress = await dataset_progress()
         last = await stream_last_sequence() if stream_last_sequence else None
-        return Position(
-            applied_sequence=applied,
-            stream_last_sequence=last,
-            lag=None if last is None else max(last - applied, 0),
-        )
+        return position_of(progress, last)
 
     @app.get(
         "/api/indicators",
@@ -231,7 +278,7 @@ def create_app(
     positions = {"dataset": read_model.position}
     if tracker is not None and hasattr(tracker, "position"):
         positions["tracker"] = tracker.position
-    install_dashboard(app, read_positions=positions, partnership=area, today=today, live=live,
+    install_dashboard(app, read_positions=positions, partnership=area, today=today, live=feed,
                       access=access)
     return app
 

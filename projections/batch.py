@@ -23,6 +23,7 @@ from contracts import DecodeError, Envelope, decode
 from contracts.codec import KeyLookup
 from contracts.sealing import ERASURE_TYPE
 from contracts.subjects import parse_event_subject
+from projections.direct import SEQUENCE_HEADER
 from projections.projection import StreamEvent
 from services.keystore import PersonKeyStore
 
@@ -44,7 +45,11 @@ class DecodedBatch:
 
 
 def stream_seq(msg: Msg) -> int:
-    return msg.metadata.sequence.stream
+    """From a consumer's delivery (its ack reply subject), or from a direct get's header (it
+    has no reply; a publisher's own `Nats-Sequence` header is replaced by the server's)."""
+    if msg.reply:
+        return msg.metadata.sequence.stream
+    return int((msg.headers or {})[SEQUENCE_HEADER])
 
 
 def decode_batch(
@@ -97,9 +102,16 @@ async def open_batch(
     accept: EventFilter | None = None,
 ) -> DecodedBatch:
     """`decode_batch` with the sealing keys the batch needs fetched first."""
+    lookup = await load_keys(msgs, keys)
+    return decode_batch(msgs, after=after, until=until, accept=accept, keys=lookup)
+
+
+async def load_keys(msgs: Sequence[Msg], keys: PersonKeyStore) -> KeyLookup:
+    """Fetch the sealing keys `msgs` need (forgetting erased people's first): the lookup to
+    decode them with, which needs no I/O, so decoding can run in another thread."""
     about = [(m, _person_of(m)) for m in msgs]
     for _, found in about:
         if found is not None and found[0] == ERASURE_TYPE:
             keys.forget(found[1])
     await keys.load(found[1] for m, found in about if found is not None and SEALED_MARK in m.data)
-    return decode_batch(msgs, after=after, until=until, accept=accept, keys=keys.cached)
+    return keys.cached

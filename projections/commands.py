@@ -11,7 +11,7 @@ from pathlib import Path
 
 from projections.catalogue import CATALOGUE, projection_named
 from projections.partitions import Partition
-from projections.rebuild import RebuildReport, rebuild, recorded_by
+from projections.rebuild import RebuildReport, rebuild_all, recorded_by
 from projections.serve import catalogue_locations, open_store, run_api, run_projector, serve
 from services.bus.connection import connect_bus
 from services.config import Settings
@@ -52,9 +52,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=None, help="default $PORT or 8000")
     p.set_defaults(func=serve_dataset)
 
-    p = subparsers.add_parser("rebuild", help="replay SEND_EVENTS into a new read model store")
-    p.add_argument("db", type=Path, help="the new store (must not exist yet)")
-    p.add_argument("--projection", choices=NAMES, default="dataset", help="default: dataset")
+    p = subparsers.add_parser("rebuild", help="replay SEND_EVENTS into new read model stores")
+    p.add_argument(
+        "db", type=Path,
+        help="the new store (must not exist yet); with several --projection, a directory that "
+        "receives projection-<name>.sqlite for each",
+    )
+    p.add_argument(
+        "--projection", action="append", choices=NAMES, default=None,
+        help="default: dataset; repeat it to rebuild several from one read of the stream",
+    )
     p.add_argument("--nats", default=None)
     p.add_argument("--to-seq", type=int, default=None, help="last stream sequence to apply")
     p.add_argument(
@@ -108,24 +115,34 @@ def serve_dataset(args: argparse.Namespace) -> int:
 
 
 def rebuild_store(args: argparse.Namespace) -> int:
-    if args.db.exists():
-        raise ValueError(f"{args.db} exists: a rebuild writes a new store")
+    names = list(dict.fromkeys(args.projection or ["dataset"]))
+    paths = {names[0]: args.db} if len(names) == 1 else {
+        name: args.db / f"projection-{name}.sqlite" for name in names
+    }
+    for path in paths.values():
+        if path.exists():
+            raise ValueError(f"{path} exists: a rebuild writes a new store")
     if args.recorded_by is not None and args.recorded_by.tzinfo is None:
         raise ValueError("--recorded-by needs a UTC offset, e.g. 2025-06-30T23:59:59+00:00")
-    report = asyncio.run(_rebuild(args))
-    print(
-        f"applied {report.applied} events up to stream sequence {report.position} into {args.db}"
-        f" ({report.filtered_out} recorded later, {len(report.invalid)} invalid)"
-    )
+    if len(paths) > 1:
+        args.db.mkdir(parents=True, exist_ok=True)
+    reports = asyncio.run(_rebuild(args, paths))
+    for path, report in zip(paths.values(), reports, strict=True):
+        print(
+            f"applied {report.applied} events up to stream sequence {report.position} into "
+            f"{path} ({report.filtered_out} recorded later, {len(report.invalid)} invalid)"
+        )
     return 0
 
 
-async def _rebuild(args: argparse.Namespace) -> RebuildReport:
+async def _rebuild(args: argparse.Namespace, paths: dict[str, Path]) -> list[RebuildReport]:
+    """Every store from one read of the stream (`rebuild_all`)."""
     nc = await connect_bus(args.nats or Settings().nats_url, name="sendx-rebuild")
-    store = open_store(projection_named(args.projection), args.db)
+    stores = [open_store(projection_named(name), path) for name, path in paths.items()]
     try:
         accept = recorded_by(args.recorded_by) if args.recorded_by else None
-        return await rebuild(nc, store, stop_seq=args.to_seq, accept=accept)
+        return await rebuild_all(nc, stores, stop_seq=args.to_seq, accept=accept)
     finally:
-        store.close()
+        for store in stores:
+            store.close()
         await nc.drain()

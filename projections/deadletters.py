@@ -18,6 +18,9 @@ Why retries are recorded as they are:
   the event id: the original publish of that event id may still be inside the window, and
   JetStream would drop the republished copy as a duplicate. Read models store events by
   event id, so the copy is applied once.
+- Who retried is recorded (`Sendx-Retried-By`, on the republished event and on the record):
+  republishing on an organisation's subject is a power only the `retrier` NATS user has
+  (`services.bus.permissions`), so each use of it is attributable.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ RETRIED_SUBJECTS = f"{DEADLETTER_ROOT}.{RETRIED_STAGE}.>"
 RETRY_OF = "Sendx-Retry-Of"
 RETRY_RESULT = "Sendx-Retry-Result"
 RETRY_DETAIL = "Sendx-Retry-Detail"
+RETRIED_BY = "Sendx-Retried-By"
 
 RetryResult = Literal["republished", "still_invalid"]
 Row = tuple[int, datetime, str, bytes, dict]
@@ -74,6 +78,8 @@ class RetryMark:
     detail: str
     at: datetime
     marker_seq: int
+    by: str = ""
+    """Who retried it (`Sendx-Retried-By`: the NATS user and the operator's login)."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,8 @@ class DeadLetter:
     def status(self) -> str:
         if self.retried is None:
             return "open"
-        return f"retried: {self.retried.result} ({self.retried.detail})"
+        by = f" by {self.retried.by}" if self.retried.by else ""
+        return f"retried{by}: {self.retried.result} ({self.retried.detail})"
 
 
 @dataclass(frozen=True)
@@ -148,7 +155,9 @@ def mark_from(seq: int, time: datetime, headers: dict) -> tuple[int | None, Retr
     result: RetryResult = (
         "republished" if headers.get(RETRY_RESULT) == "republished" else "still_invalid"
     )
-    return _int(headers.get(RETRY_OF)), RetryMark(result, headers.get(RETRY_DETAIL, ""), time, seq)
+    return _int(headers.get(RETRY_OF)), RetryMark(
+        result, headers.get(RETRY_DETAIL, ""), time, seq, headers.get(RETRIED_BY, "")
+    )
 
 
 def collect(messages: Iterable[Row]) -> list[DeadLetter]:
@@ -280,21 +289,26 @@ def redecode(letter: DeadLetter) -> Envelope | DecodeError:
         return error
 
 
-async def retry_dead_letter(js: JetStreamContext, seq: int) -> RetryOutcome:
-    """Retry one letter; raises `AlreadyRetried` if it has a retry mark."""
+async def retry_dead_letter(
+    js: JetStreamContext, seq: int, *, retried_by: str | None = None
+) -> RetryOutcome:
+    """Retry one letter; raises `AlreadyRetried` if it has a retry mark. `retried_by` is
+    recorded with the retry (`Sendx-Retried-By`)."""
     letter = await show_dead_letter(js, seq)
-    return await _retry(js, letter)
+    return await _retry(js, letter, retried_by)
 
 
 async def retry_dead_letters(
-    js: JetStreamContext, *, reason: str | None = None
+    js: JetStreamContext, *, reason: str | None = None, retried_by: str | None = None
 ) -> list[RetryOutcome]:
     """Retry every open letter (optionally only those refused for `reason`), oldest first."""
     letters = select(await dead_letters(js), reason=reason, open_only=True)
-    return [await _retry(js, letter) for letter in letters]
+    return [await _retry(js, letter, retried_by) for letter in letters]
 
 
-async def _retry(js: JetStreamContext, letter: DeadLetter) -> RetryOutcome:
+async def _retry(
+    js: JetStreamContext, letter: DeadLetter, retried_by: str | None = None
+) -> RetryOutcome:
     if letter.retried is not None:
         raise AlreadyRetried(
             f"dead letter {letter.seq} was already retried at {letter.retried.at:%Y-%m-%d %H:%M:%S}"
@@ -302,6 +316,7 @@ async def _retry(js: JetStreamContext, letter: DeadLetter) -> RetryOutcome:
             f"{letter.retried.detail}"
         )
     msg_id = f"retry:{DEADLETTER_STREAM}:{letter.seq}"
+    audit = {RETRIED_BY: " ".join(retried_by.split())[:200]} if retried_by else {}
     decoded = redecode(letter)
     if isinstance(decoded, DecodeError):
         headers = {
@@ -313,6 +328,7 @@ async def _retry(js: JetStreamContext, letter: DeadLetter) -> RetryOutcome:
             ),
             RETRY_OF: str(letter.seq),
             "Nats-Msg-Id": msg_id,
+            **audit,
         }
         org = source_org_of(letter.original_subject)
         ack = await js.publish(
@@ -328,7 +344,7 @@ async def _retry(js: JetStreamContext, letter: DeadLetter) -> RetryOutcome:
         ack = await js.publish(
             letter.original_subject, letter.data,
             stream=letter.original_stream,
-            headers={"Nats-Msg-Id": msg_id, RETRY_OF: str(letter.seq)},
+            headers={"Nats-Msg-Id": msg_id, RETRY_OF: str(letter.seq), **audit},
         )
         outcome = RetryOutcome(
             letter.seq, "republished",
@@ -336,11 +352,13 @@ async def _retry(js: JetStreamContext, letter: DeadLetter) -> RetryOutcome:
             f"sequence {ack.seq}",
             republished_seq=ack.seq,
         )
-    await _mark(js, letter, outcome)
+    await _mark(js, letter, outcome, audit)
     return outcome
 
 
-async def _mark(js: JetStreamContext, letter: DeadLetter, outcome: RetryOutcome) -> None:
+async def _mark(
+    js: JetStreamContext, letter: DeadLetter, outcome: RetryOutcome, audit: dict[str, str]
+) -> None:
     await js.publish(
         deadletter_subject(RETRIED_STAGE, source_org_of(letter.original_subject)),
         b"",
@@ -350,5 +368,6 @@ async def _mark(js: JetStreamContext, letter: DeadLetter, outcome: RetryOutcome)
             RETRY_RESULT: outcome.result,
             RETRY_DETAIL: " ".join(outcome.detail.split())[:2000],
             "Nats-Msg-Id": f"retried:{DEADLETTER_STREAM}:{letter.seq}",
+            **audit,
         },
     )

@@ -11,6 +11,14 @@ Why two halves:
 - Core NATS is at-most-once (a reconnect can drop a message), so every quiet `heartbeat` the
   stream also compares the read model's position with the last one sent and emits a change
   when it moved: a missed doorbell costs at most one heartbeat, never a stale dashboard.
+- Partitioned projectors (`projections.partitions`): N workers commit independently, so one
+  worker's position says nothing about the others', and announcing it as the read model's
+  would claim events not yet applied (and hide the slower partitions' later changes). So
+  the API process watches instead (`LiveFeed.follow`): every `poll` seconds, or at once when a
+  worker rings (`ChangeAnnouncer(partition=...)`), it reads every partition's committed
+  position from the store and the sequence up to which *all* are applied (`progress_of`), and
+  sends a change whenever any partition moved: `partitions` holds each one's position and
+  `position` the complete-up-to sequence. Read from what is committed, never from a promise.
 """
 
 from __future__ import annotations
@@ -26,9 +34,11 @@ import nats.errors
 import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from pydantic import BaseModel, Field, ValidationError
 
 from contracts.subjects import projection_changes
+from projections.partitions import Partition, Progress
 from projections.projection import StreamEvent
 
 log = logging.getLogger(__name__)
@@ -49,7 +59,19 @@ class ProjectionChange(BaseModel):
     source_orgs: list[str] = Field(description="Organisations whose events were applied.")
     committed_at: datetime
     source: str = Field(
-        default="runner", description="'runner' (announced) or 'position' (seen by a heartbeat)."
+        default="runner",
+        description="'runner' (announced), 'position' (seen by a heartbeat) or 'partitions' "
+        "(partitioned workers' progress, seen by the API; counts are then 0: not known).",
+    )
+    partition: str | None = Field(
+        default=None,
+        description="Set by a partitioned worker's announcement (`p1-of-3`): `position` is then "
+        "that partition's own. Such announcements only wake the API's watcher.",
+    )
+    partitions: dict[str, int] | None = Field(
+        default=None,
+        description="A partitioned read model: each partition's committed position; `position` "
+        "is then the sequence up to which every partition has applied everything.",
     )
 
 
@@ -75,13 +97,17 @@ class ChangeAnnouncer:
     dashboards catch up on their next heartbeat.
     """
 
-    def __init__(self, nc: Client, projection: str) -> None:
+    def __init__(self, nc: Client, projection: str, partition: Partition | None = None) -> None:
+        """With `partition`, the announcement names it: the API then re-reads the progress."""
         self._nc = nc
         self.projection = projection
+        self.partition = partition
         self.subject = projection_changes(projection)
 
     async def __call__(self, events: Sequence[StreamEvent], previous: int, position: int) -> None:
         change = change_of(self.projection, events, previous, position)
+        if self.partition is not None:
+            change = change.model_copy(update={"partition": self.partition.name})
         try:
             await self._nc.publish(self.subject, change.model_dump_json().encode())
         except (nats.errors.Error, OSError) as exc:
@@ -91,6 +117,19 @@ class ChangeAnnouncer:
 ReadPositions = Callable[[], Awaitable[dict[str, int]]]
 """The applied position of every projection the API serves, by projection name."""
 
+ReadProgress = Callable[[], Awaitable[Progress]]
+"""How far one read model has got (`projections.partitions.ReadModelProgress`)."""
+
+
+def progress_change(projection: str, before: Progress | None, now: Progress) -> ProjectionChange:
+    """Pure: what a partitioned read model's progress from `before` to `now` announces."""
+    return ProjectionChange(
+        projection=projection, position=now.position,
+        previous_position=before.position if before else 0, events=0, people=0, months=[],
+        source_orgs=[], committed_at=datetime.now(UTC), source="partitions",
+        partitions=now.committed,
+    )
+
 
 class LiveFeed:
     """One NATS subscription per projection per API process, fanned out to every listener."""
@@ -98,16 +137,36 @@ class LiveFeed:
     def __init__(
         self, projections: Sequence[str] = ("dataset",), *, nc: Client | None = None,
         nats_url: str | None = None, connect: Callable[[str], Awaitable[Client]] | None = None,
-        heartbeat: float = 15.0,
+        heartbeat: float = 15.0, poll: float = 1.0,
     ) -> None:
         self.projections = tuple(projections)
         self.heartbeat = heartbeat
         """Seconds of quiet before a stream checks the positions itself (and sends a comment)."""
+        self.poll = poll
+        """Seconds between two readings of a followed read model's progress (partitioned)."""
         self._nc, self._url, self._connect = nc, nats_url, connect
         self._owns_connection = nc is None
         self._listeners: set[asyncio.Queue[ProjectionChange]] = set()
         self._subscriptions: list[Any] = []
         self._lock = asyncio.Lock()
+        self._progress: dict[str, ReadProgress] = {}
+        self._watcher: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    def follow(self, projection: str, progress: ReadProgress) -> None:
+        """Watch `projection`'s progress while anyone listens: the partitioned workers' changes."""
+        self._progress[projection] = progress
+
+    async def progress(self) -> dict[str, Progress]:
+        """Every followed read model's progress, read now."""
+        return {name: await read() for name, read in self._progress.items()}
+
+    async def jetstream(self) -> JetStreamContext | None:
+        """JetStream over the feed's connection (made if need be); None without the bus."""
+        await self._ensure_subscribed()
+        if self._nc is None or not self._nc.is_connected:
+            return None
+        return self._nc.jetstream()
 
     async def _ensure_subscribed(self) -> None:
         async with self._lock:
@@ -131,8 +190,35 @@ class LiveFeed:
         except ValidationError as exc:
             log.warning("ignoring a malformed change on %s: %s", msg.subject, exc)
             return
+        if change.partition is not None:
+            self._wake.set()  # one partition's position: the watcher reads them all
+            return
+        self._broadcast(change)
+
+    def _broadcast(self, change: ProjectionChange) -> None:
         for queue in list(self._listeners):
             queue.put_nowait(change)
+
+    async def _watch(self) -> None:
+        """While anyone listens: each followed read model's progress, every `poll` seconds or
+        when a worker rings; a partitioned one's is broadcast whenever it moved (listeners
+        drop what they have already sent)."""
+        seen: dict[str, Progress] = {}
+        while self._listeners:
+            self._wake.clear()
+            for name, read in self._progress.items():
+                try:
+                    now = await read()
+                except Exception as exc:  # noqa: BLE001 - a store or bus hiccup: try next poll
+                    log.warning("could not read the progress of %s: %s", name, exc)
+                    continue
+                if now.partitions and now != seen.get(name):
+                    self._broadcast(progress_change(name, seen.get(name), now))
+                seen[name] = now
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll)
+            except TimeoutError:
+                pass
 
     @asynccontextmanager
     async def listen(self) -> AsyncIterator[asyncio.Queue[ProjectionChange]]:
@@ -141,6 +227,8 @@ class LiveFeed:
         self._listeners.add(queue)
         try:
             await self._ensure_subscribed()
+            if self._progress and (self._watcher is None or self._watcher.done()):
+                self._watcher = asyncio.create_task(self._watch())
             yield queue
         finally:
             self._listeners.discard(queue)
@@ -150,6 +238,10 @@ class LiveFeed:
         return len(self._listeners)
 
     async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
+            self._watcher = None
         for subscription in self._subscriptions:
             try:
                 await subscription.unsubscribe()
@@ -174,12 +266,24 @@ Snapshot = Callable[[], Awaitable[tuple[dict[str, int], Any]]]
 async def change_stream(
     feed: LiveFeed, snapshot: Snapshot, positions: ReadPositions,
 ) -> AsyncIterator[bytes]:
-    """The snapshot first, then every change past the snapshot's positions, in order."""
+    """The snapshot first, then every change past the snapshot's positions, in order.
+
+    A partitioned read model's progress is read before the figures (so they hold at least
+    that much), and its changes are sent whenever any partition moved past what was sent."""
     async with feed.listen() as queue:
+        progress = await feed.progress()
         sent, figures = await snapshot()
+        parts: dict[str, dict[str, int]] = {}
+        for name, now in progress.items():
+            if now.partitions:
+                sent[name] = max(sent.get(name, 0), now.position)
+                parts[name] = now.committed
         primary = feed.projections[0]
-        yield sse_frame("snapshot", {"position": sent.get(primary, 0), "positions": sent,
-                                     "figures": figures}, sent.get(primary))
+        opening: dict[str, Any] = {"position": sent.get(primary, 0), "positions": sent,
+                                   "figures": figures}
+        if parts:
+            opening["partitions"] = parts
+        yield sse_frame("snapshot", opening, sent.get(primary))
         while True:
             try:
                 changes = [await asyncio.wait_for(queue.get(), feed.heartbeat)]
@@ -189,10 +293,30 @@ async def change_stream(
                     yield b": heartbeat\n\n"
                     continue
             for change in changes:
-                if change.position <= sent.get(change.projection, 0):
-                    continue
-                sent[change.projection] = change.position
-                yield sse_frame("change", change.model_dump(mode="json"), change.position)
+                news = _news(change, sent, parts)
+                if news is not None:
+                    yield sse_frame("change", news.model_dump(mode="json"), news.position)
+
+
+def _news(change: ProjectionChange, sent: dict[str, int], parts: dict[str, dict[str, int]],
+          ) -> ProjectionChange | None:
+    """`change` as this listener should see it, recorded as sent; None if it says nothing new."""
+    name, before = change.projection, sent.get(change.projection, 0)
+    if change.partitions is None:
+        if change.position <= before:
+            return None
+        sent[name] = change.position
+        return change
+    known = parts.setdefault(name, {})
+    if change.position <= before and all(
+        seq <= known.get(partition, 0) for partition, seq in change.partitions.items()
+    ):
+        return None
+    sent[name] = max(before, change.position)
+    for partition, seq in change.partitions.items():
+        known[partition] = max(known.get(partition, 0), seq)
+    return change.model_copy(update={"position": sent[name], "previous_position": before,
+                                     "partitions": dict(known)})
 
 
 def _moved(projections: Sequence[str], sent: dict[str, int], now: dict[str, int],

@@ -1,12 +1,20 @@
 """The one live projection runner: a durable JetStream pull consumer feeding a read model.
 
 Why it is shaped like this:
-- Pull, in batches, one batch at a time: the runner decides when to fetch, so a slow store
-  applies back-pressure instead of piling up unacknowledged messages, and each batch is one
-  store transaction (fast, and atomic with the position).
-- Ack after commit, and the position in the same transaction as the read model: a crash
-  between commit and ack redelivers messages the store has already applied; their sequence is
-  at or below the committed position, so they are acked and skipped.
+- Pull, in batches: the runner decides when to fetch, so a slow store applies back-pressure
+  instead of piling up unacknowledged messages, and each batch is one store transaction (fast,
+  and atomic with the position). The batch follows the backlog (`num_pending` of the last
+  message): up to `max_batch` while catching up, so the per-batch costs (a fetch, a commit, an
+  ack) are spread over thousands of events; and when caught up, a waiting fetch of one
+  message, which returns the moment an event arrives, followed by no-wait fetches of whatever
+  arrived meanwhile: live latency is about one commit.
+  While the store applies a batch (in a thread), the next one is already being fetched if the
+  backlog is deep enough to fill it (nearer the head, a batch fetched early would leave out
+  what arrives during the commit, and its events would wait a whole extra batch).
+- Ack after commit, once per batch: the consumer acks `AckPolicy.ALL`, so acking a batch's last
+  message acks it all (one ack instead of thousands). The position is in the same transaction
+  as the read model: a crash between commit and ack redelivers messages the store has already
+  applied; their sequence is at or below the committed position, so they are acked and skipped.
 - A message that cannot be decoded is copied to SEND_DEADLETTER (original bytes, reason in the
   headers) and acked only once the dead-letter stream has stored it: never dropped, never
   `term`ed silently. Any other failure (store error, dead-letter stream full) naks the whole
@@ -27,85 +35,30 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 
 import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
 
+from contracts.codec import KeyLookup
 from contracts.subjects import ALL_EVENTS
-from projections.batch import open_batch, stream_seq
+from projections.batch import DecodedBatch, decode_batch, load_keys, stream_seq
+from projections.consumer import ConsumerSettings, bind_consumer, ensure_consumer
 from projections.deadletter import dead_letter
 from projections.partitions import Partition, dead_letter_original
 from projections.projection import ProjectionStore, StreamEvent, durable_name
+from projections.pull import BatchPull
 from services.bus.streams import EVENTS_STREAM
 from services.keystore import PersonKeyStore
+
+__all__ = ["ConsumerSettings", "OnCommit", "ProjectionRunner", "bind_consumer"]
+"""`ConsumerSettings` and `bind_consumer` live in `projections.consumer`; kept importable here."""
 
 log = logging.getLogger(__name__)
 
 OnCommit = Callable[[Sequence[StreamEvent], int, int], Awaitable[None]]
 """Called after each commit with (events, previous position, new position): the live feed's
 hook (`projections.live.ChangeAnnouncer`). It must not raise: the batch is already committed."""
-
-
-@dataclass(frozen=True)
-class ConsumerSettings:
-    batch_size: int = 256
-    fetch_timeout: float = 1.0
-    """Also bounds how long `stop()` takes to take effect."""
-    ack_wait: float = 30.0
-    """Far above the time to apply one batch; a crashed runner's batch comes back after this."""
-    max_ack_pending: int = 1024
-    retry_delay: float = 1.0
-
-
-def consumer_config(
-    durable: str, position: int, settings: ConsumerSettings, filter_subject: str = ALL_EVENTS
-) -> ConsumerConfig:
-    return ConsumerConfig(
-        name=durable,
-        durable_name=durable,
-        description=f"read model {durable}: resumes after its committed stream position",
-        deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-        opt_start_seq=position + 1,
-        ack_policy=AckPolicy.EXPLICIT,
-        ack_wait=settings.ack_wait,
-        max_ack_pending=max(settings.max_ack_pending, settings.batch_size),
-        max_deliver=-1,
-        filter_subject=filter_subject,
-    )
-
-
-async def bind_consumer(
-    js: JetStreamContext,
-    durable: str,
-    position: int,
-    settings: ConsumerSettings,
-    stream: str = EVENTS_STREAM,
-    filter_subject: str = ALL_EVENTS,
-) -> JetStreamContext.PullSubscription:
-    """Bind to the durable consumer, (re)creating it to start right after `position`."""
-    try:
-        info = await js.consumer_info(stream, durable)
-    except NotFoundError:
-        info = None
-    if info is not None:
-        # Delivered past the store (acked or not: a crashed runner's batch): left alone, those
-        # messages would come back after ack_wait, behind newer ones the store would apply first.
-        delivered = info.delivered.stream_seq if info.delivered else 0
-        if delivered > position or info.config.filter_subject != filter_subject:
-            log.warning(
-                "consumer %s has delivered up to %s but the store is at %s: recreating it",
-                durable, delivered, position,
-            )
-            await js.delete_consumer(stream, durable)
-            info = None
-    if info is None:
-        await js.add_consumer(stream, consumer_config(durable, position, settings, filter_subject))
-    return await js.pull_subscribe_bind(durable=durable, stream=stream)
 
 
 class ProjectionRunner:
@@ -133,6 +86,8 @@ class ProjectionRunner:
         self._settings = settings or ConsumerSettings()
         self._stopping = asyncio.Event()
         self._position = 0
+        self._backlog = 0
+        """Messages the consumer had yet to deliver after the last batch (its `num_pending`)."""
         self.applied = 0
         """Events this runner applied (not counting skipped redeliveries): for logs and tests."""
         self.dead_lettered = 0
@@ -156,19 +111,24 @@ class ProjectionRunner:
         """Fetch, apply, ack, until stopped; survives server restarts and store errors."""
         self._position = await asyncio.to_thread(self._store.position)
         log.info("%s starting after stream sequence %d", self._durable, self._position)
-        sub: JetStreamContext.PullSubscription | None = None
+        sub: BatchPull | None = None
+        ahead: asyncio.Task[list[Msg]] | None = None
+        """The next batch, fetched while the store applies the current one."""
         just_bound = False
         while not self._stopping.is_set():
             try:
                 if sub is None:
                     sub = await self._bind()
                     just_bound = True
-                msgs = await sub.fetch(self._settings.batch_size, self._settings.fetch_timeout)
+                msgs = await (ahead or self._fetch(sub))
+                ahead = None
                 gap = None if just_bound else await self._gap_before(msgs)
             except TimeoutError:
+                ahead = None
                 continue
             except nats.errors.Error as exc:
                 log.warning("%s: bus unavailable (%s); retrying", self._durable, exc)
+                ahead = None
                 sub = await self._unbind(sub)
                 await self._pause()
                 continue
@@ -181,45 +141,73 @@ class ProjectionRunner:
                 )
                 sub = await self._unbind(sub)
                 continue
+            self._backlog = msgs[-1].metadata.num_pending
+            if self._backlog >= self._settings.largest_batch:
+                # Far behind: the next batch will be full whenever it is fetched. Nearer the
+                # head, it is fetched after the commit, so that it holds what arrived meanwhile.
+                ahead = asyncio.create_task(self._fetch(sub))
             try:
                 await self._apply(msgs)
             except Exception:
                 log.exception("%s: batch not applied; it will be redelivered", self._durable)
                 await self._nak(msgs)
+                await self._give_back(ahead)
+                ahead = None
                 await self._pause()
+        await self._give_back(ahead)
         await self._unbind(sub)
         log.info("%s stopped at stream sequence %d", self._durable, self._position)
 
-    async def _bind(self) -> JetStreamContext.PullSubscription:
-        if self._partition is None:
-            return await bind_consumer(self._js, self._durable, self._position, self._settings)
-        return await bind_consumer(
-            self._js, self._durable, self._position, self._settings,
-            self._partition.stream, self._partition.filter_subject,
+    async def _bind(self) -> BatchPull:
+        stream, subjects = EVENTS_STREAM, ALL_EVENTS
+        if self._partition is not None:
+            stream, subjects = self._partition.stream, self._partition.filter_subject
+        self._backlog = await ensure_consumer(
+            self._js, self._durable, self._position, self._settings, stream, subjects
         )
+        return await BatchPull(self._nc, stream, self._durable).open()
+
+    async def _fetch(self, sub: BatchPull) -> list[Msg]:
+        size = self._settings.fetch_size(self._backlog)
+        return await sub.fetch(size, self._settings.fetch_timeout, wait=self._backlog <= 0)
 
     async def _apply(self, msgs: list[Msg]) -> None:
+        """Dead letters first, then one store transaction, then one ack for the whole batch."""
         if self._partition is not None:
             self._partition.restore_subjects(msgs)
-        batch = await open_batch(msgs, self._keys, after=self._position)
-        for msg, error in batch.invalid:
-            if self._partition is None:
-                await dead_letter(self._js, msg, error)
-            else:
-                await dead_letter_original(self._js, msg, error)
-            self.dead_lettered += 1
-            self.dead_letter_reasons[error.reason] += 1
-            log.warning("dead-lettered %s (%s): %s", msg.subject, error.reason, error)
-        if batch.highest > self._position:
+        keys = await load_keys(msgs, self._keys)
+        batch, position = await asyncio.to_thread(self._decode_and_commit, msgs, keys)
+        if batch.invalid:
+            for msg, error in batch.invalid:
+                if self._partition is None:
+                    await dead_letter(self._js, msg, error)
+                else:
+                    await dead_letter_original(self._js, msg, error)
+                self.dead_lettered += 1
+                self.dead_letter_reasons[error.reason] += 1
+                log.warning("dead-lettered %s (%s): %s", msg.subject, error.reason, error)
+            if batch.highest > self._position:
+                position = await asyncio.to_thread(
+                    self._store.apply_batch, batch.events, batch.highest
+                )
+        if position is not None:
             previous = self._position
-            self._position = await asyncio.to_thread(
-                self._store.apply_batch, batch.events, batch.highest
-            )
+            self._position = position
             self.applied += len(batch.events)
             if self._on_commit is not None:
                 await self._on_commit(batch.events, previous, self._position)
-        for msg in msgs:
-            await msg.ack()
+        await msgs[-1].ack()
+
+    def _decode_and_commit(
+        self, msgs: list[Msg], keys: KeyLookup
+    ) -> tuple[DecodedBatch, int | None]:
+        """In the store's thread: decode, and commit unless something must be dead-lettered
+        first (then the caller commits once the dead-letter stream has it). The new position,
+        or None if nothing was committed."""
+        batch = decode_batch(msgs, after=self._position, keys=keys)
+        if batch.invalid or batch.highest <= self._position:
+            return batch, None
+        return batch, self._store.apply_batch(batch.events, batch.highest)
 
     async def _gap_before(self, msgs: list[Msg]) -> int | None:
         """The first new sequence if it is not the one right after the position, else None.
@@ -236,6 +224,14 @@ class ProjectionRunner:
                 return None
         return min(fresh)
 
+    async def _give_back(self, ahead: asyncio.Task[list[Msg]] | None) -> None:
+        """Nak a batch fetched ahead that will not be applied now (it comes back in order)."""
+        if ahead is not None:
+            try:
+                await self._nak(await ahead)
+            except (TimeoutError, nats.errors.Error):
+                pass
+
     async def _nak(self, msgs: list[Msg]) -> None:
         for msg in msgs:
             try:
@@ -249,13 +245,7 @@ class ProjectionRunner:
         except TimeoutError:
             pass
 
-    async def _unbind(
-        self, sub: JetStreamContext.PullSubscription | None
-    ) -> JetStreamContext.PullSubscription | None:
+    async def _unbind(self, sub: BatchPull | None) -> None:
         """Drop the subscription (not the durable consumer, which keeps our place)."""
         if sub is not None:
-            try:
-                await sub.unsubscribe()
-            except (nats.errors.Error, ValueError):
-                pass
-        return None
+            await sub.close()

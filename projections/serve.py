@@ -1,9 +1,12 @@
 """Running the projections and the query API as processes: apart, or all in one (`serve`).
 
-`sendx projector` runs every projection in the catalogue (one runner each, one connection);
-`sendx api` serves the dataset and the tracker; `serve` runs both on one event loop for a
-single-process deployment. Each runner commits its position with its read model and stops
-cleanly on SIGINT/SIGTERM.
+`sendx projector` runs every projection in the catalogue (one runner each, one connection), or
+only those named by `--only`; `sendx run` starts one `sendx projector --only <name>` process per
+projection, because a fold is CPU-bound Python and runners in one process share one GIL. Each
+such process announces its own commits (`projections.<name>.changed`, the live feed's doorbell),
+so `sendx api` (one process serving the dataset and the tracker) learns of both. `serve` runs
+everything on one event loop for a single-process deployment. Each runner commits its position
+with its read model and stops cleanly on SIGINT/SIGTERM.
 
 Where the read models live (`store_location`): SQLite files `$SENDX_DATA_DIR/projection-<name>
 .sqlite` by default; with `SENDX_STORE=postgres`, schema `sendx_<name>` of the database named by
@@ -118,8 +121,8 @@ async def run_projector(
     """A runner per projection until SIGINT/SIGTERM. `locations` maps projection names to their
     stores; a single path or DSN runs the dataset alone (as the fault tests do).
     `monitoring_port`: /healthz, /readyz, /metrics (None: `$SENDX_METRICS_PORT`; 0: off).
-    `partition`: apply only that partition's people (the live feed's announcements, which
-    assume one position per read model, are left to unpartitioned projectors)."""
+    `partition`: apply only that partition's people; its announcements name the partition,
+    which makes the API re-read every partition's progress (`projections.live`)."""
     if not isinstance(locations, Mapping):
         locations = {DATASET.name: locations}
     chosen = [p for p in CATALOGUE if p.name in locations]
@@ -130,7 +133,7 @@ async def run_projector(
     runners = [
         ProjectionRunner(
             nc, p.name, s, settings, partition=partition,
-            on_commit=None if partition else ChangeAnnouncer(nc, p.name),
+            on_commit=ChangeAnnouncer(nc, p.name, partition),
         )
         for p, s in zip(chosen, stores, strict=True)
     ]

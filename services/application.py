@@ -4,11 +4,18 @@ It stores pydantic events as orjson bytes (eventsourcing's `aggregate8` pattern:
 serialisation path), names itself after its organisation (so PostgreSQL tables do not
 collide), and executes partner commands idempotently: a command carrying the partner's
 `record_id` is saved atomically with an `ImportedRecord`, so sending it again changes nothing.
+
+An extract's rows are executed together (`execute_all`): decided in order against a staging
+view of the repository, and saved in one transaction, since one durable commit per row was
+most of the import's time (bench/findings.md, "Bulk import"). Every row still has its own
+outcome, exactly as if the rows had been executed one after another.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 from uuid import UUID
@@ -18,6 +25,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import (
     IntegrityError,
     Mapper,
+    PersistenceError,
     StoredEvent,
     Transcoder,
     Transcoding,
@@ -26,7 +34,13 @@ from eventsourcing.utils import get_topic, resolve_topic
 from pydantic import BaseModel
 
 from contracts.topology import Organisation
-from services.aggregates import Aggregate, DomainError, ImportedRecord, pending_shared_event_ids
+from services.aggregates import (
+    Aggregate,
+    Bookkeeping,
+    DomainError,
+    ImportedRecord,
+    event_id_for,
+)
 from services.command import Command
 from services.store import application_name
 
@@ -102,6 +116,51 @@ def handles(command_type: type[C]) -> Callable[[Callable[[Any, C], Iterable[Aggr
     return mark
 
 
+def new_shared_event_ids(changed: list[Aggregate], reported: dict[UUID, int]) -> list[UUID]:
+    """Ids the relay will publish for the aggregates' pending events not yet `reported` (how
+    many of each aggregate's pending events are already accounted for; updated here)."""
+    event_ids: list[UUID] = []
+    for aggregate in changed:
+        pending = aggregate.pending_events
+        already, reported[aggregate.id] = reported.get(aggregate.id, 0), len(pending)
+        if not isinstance(aggregate, Bookkeeping):
+            event_ids += (
+                event_id_for(e.originator_id, e.originator_version) for e in pending[already:]
+            )
+    return event_ids
+
+
+Result = Outcome | DomainError | PersistenceError
+"""What one command of `execute_all` came to: its outcome, the refusal, or the store's error."""
+
+
+class StagingRepository:
+    """The application's repository; while a thread is staging, the aggregates it changed and
+    has not saved yet are found first (with their pending events). Other threads (the relay,
+    a single command) never see another thread's staged aggregates."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self._local = threading.local()
+
+    @contextmanager
+    def staging(self) -> Iterator[dict[UUID, Aggregate]]:
+        self._local.staged = staged = {}
+        try:
+            yield staged
+        finally:
+            self._local.staged = None
+
+    def get(self, aggregate_id: UUID, *args: Any, **kwargs: Any) -> Any:
+        staged = getattr(self._local, "staged", None)
+        if staged and not args and not kwargs and aggregate_id in staged:
+            return staged[aggregate_id]
+        return self.inner.get(aggregate_id, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 class OrganisationApplication(Application):
     """One organisation's store. Subclasses add `@handles(Command)` methods that return the
     aggregates they changed (unsaved); `execute` saves them in one transaction."""
@@ -128,21 +187,85 @@ class OrganisationApplication(Application):
     def construct_transcoder(self) -> Transcoder:
         return OrjsonTranscoder()
 
+    def construct_repository(self) -> Any:
+        return StagingRepository(super().construct_repository())
+
     @classmethod
     def commands(cls) -> list[type[Command]]:
         return list(cls._handlers)
 
     def execute(self, command: Command, record_id: str | None = None) -> Outcome:
         """Apply one command; with a `record_id` the second identical send is a no-op."""
+        outcome, changed = self._decide(command, record_id)
+        if changed:
+            self._save(command, changed)
+        return outcome
+
+    def execute_all(self, commands: Sequence[tuple[Command, str | None]]) -> list[Result]:
+        """Each (command, record_id) in order, with the outcome `execute` would give it, saved
+        together: the accepted commands up to a refused one share one transaction.
+
+        A refused command may have changed staged aggregates half-way, so its staging is
+        dropped: the commands before it are decided again and saved, and it is run alone for
+        its own error. A save the store refuses (another writer got there first, a full disk)
+        is redone command by command, so every command still has its own outcome."""
+        results: list[Result] = []
+        while len(results) < len(commands):
+            rest = commands[len(results) :]
+            outcomes, changed, refused = self._decide_together(rest)
+            while refused and outcomes:
+                outcomes, changed, refused = self._decide_together(rest[: len(outcomes)])
+            if not outcomes:
+                results.append(self._execute_alone(*rest[0]))
+                continue
+            try:
+                if changed:
+                    self.save(*changed)
+            except PersistenceError:
+                results += [self._execute_alone(c, r) for c, r in rest[: len(outcomes)]]
+                continue
+            results += outcomes
+        return results
+
+    def _decide_together(
+        self, commands: Sequence[tuple[Command, str | None]]
+    ) -> tuple[list[Outcome], list[Aggregate], bool]:
+        """Decide commands in order against a staging view until one is refused; returns the
+        outcomes before it, every staged aggregate, and whether one was refused."""
+        outcomes: list[Outcome] = []
+        reported: dict[UUID, int] = {}
+        with self.repository.staging() as staged:
+            for command, record_id in commands:
+                try:
+                    outcome, changed = self._decide(command, record_id, reported)
+                except (DomainError, PersistenceError):
+                    return outcomes, list(staged.values()), True
+                staged.update((aggregate.id, aggregate) for aggregate in changed)
+                outcomes.append(outcome)
+            return outcomes, list(staged.values()), False
+
+    def _execute_alone(self, command: Command, record_id: str | None) -> Result:
+        try:
+            return self.execute(command, record_id)
+        except (DomainError, PersistenceError) as exc:
+            return exc
+
+    def _decide(
+        self, command: Command, record_id: str | None, reported: dict[UUID, int] | None = None
+    ) -> tuple[Outcome, list[Aggregate]]:
+        """The command's outcome and the aggregates it changed (unsaved); raises if refused.
+
+        `reported`: how many pending events of each staged aggregate earlier commands caused,
+        so that each command reports only the events it caused."""
         if record_id is not None:
             previous = self.find(ImportedRecord, ImportedRecord.create_id(self.org.code, record_id))
             if previous is not None:
-                return self._replay(previous, command)
+                return self._replay(previous, command), []
         handler = self._handlers.get(type(command))
         if handler is None:
             raise DomainError(f"{command.name}: not a command of {self.org.kind.value} services")
         changed: list[Aggregate] = list(getattr(self, handler)(command))
-        event_ids = pending_shared_event_ids(changed)
+        event_ids = new_shared_event_ids(changed, {} if reported is None else reported)
         if record_id is not None:
             changed.append(
                 ImportedRecord(
@@ -153,6 +276,9 @@ class OrganisationApplication(Application):
                     event_ids=event_ids,
                 )
             )
+        return Outcome(event_ids), changed
+
+    def _save(self, command: Command, changed: list[Aggregate]) -> None:
         try:
             self.save(*changed)
         except IntegrityError:
@@ -160,7 +286,6 @@ class OrganisationApplication(Application):
                 f"{command.name}: the same record was changed at the same time by another "
                 "command; send it again"
             ) from None
-        return Outcome(event_ids)
 
     def _replay(self, previous: ImportedRecord, command: Command) -> Outcome:
         if previous.fingerprint != command.fingerprint():

@@ -9,6 +9,7 @@ The same requests `sendx command` and `sendx import` make (NATS request-reply, J
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,8 @@ class ImportReport:
         )
 
 
+NO_RESPONDERS_GRACE = 2.0
+"""Seconds a command keeps being resent while no service subscribes to its subject."""
 PAYLOAD_HEADROOM = 4096
 """Bytes kept free under the server's max payload for the request's JSON framing."""
 
@@ -87,17 +90,26 @@ class ServiceClient:
             await self.nc.drain()
 
     async def request(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One command's reply. "No responders" is retried for `NO_RESPONDERS_GRACE` seconds:
+        the server delivered the request to no one, so resending cannot apply it twice, and a
+        service restarting (or re-subscribing after a reconnect) is back within that time."""
         subject = command_subject(self.org, name)
-        try:
-            msg = await self.nc.request(subject, orjson.dumps(body), timeout=self.timeout)
-        except NoRespondersError:
-            raise ServiceUnavailable(
-                f"no service for organisation {self.org} answers on {subject}: is "
-                f"`sendx service <kind> --org {self.org}` running?"
-            ) from None
-        except NatsTimeout:
-            raise ServiceUnavailable(f"{subject}: no reply within {self.timeout}s") from None
-        return orjson.loads(msg.data)
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + NO_RESPONDERS_GRACE
+        while True:
+            try:
+                msg = await self.nc.request(subject, orjson.dumps(body), timeout=self.timeout)
+            except NoRespondersError:
+                if loop.time() < give_up:
+                    await asyncio.sleep(0.1)
+                    continue
+                raise ServiceUnavailable(
+                    f"no service for organisation {self.org} answers on {subject}: is "
+                    f"`sendx service <kind> --org {self.org}` running?"
+                ) from None
+            except NatsTimeout:
+                raise ServiceUnavailable(f"{subject}: no reply within {self.timeout}s") from None
+            return orjson.loads(msg.data)
 
     async def command(
         self, name: str, fields: dict[str, Any], record_id: str | None = None

@@ -7,7 +7,10 @@ one database and role per organisation and one for the read models, created by t
 
 Secrets come from `deploy/compose/.env` (client passwords, database passwords, keys; compose
 refuses to start naming any that is missing) and `secrets/nats-server.env` (the bcrypt hashes
-nats-server checks against); `secrets/tokens.toml` holds the API's access tokens.
+nats-server checks against, and the route password and URLs); `secrets/tokens.toml` holds the
+API's access tokens. `secrets/pki/` holds the partnership CA's certificate (every process
+verifies the NATS nodes against it) and each node's certificate and key (`nats-<n>.crt`,
+`nats-<n>.key`: client TLS and mutually authenticated, encrypted routes).
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from services.bus.cluster import render_node
 from services.commands.deploy import PRODUCTION_STORE_DIR, cluster_nodes
 from services.deployment import (
     API_PORT,
+    CA_FILE,
     IMAGE,
     NATS_HOSTS,
     NATS_IMAGE,
+    PKI_DIR,
     POSTGRES_IMAGE,
     Process,
     common_env,
@@ -40,12 +45,27 @@ def required(variable: str) -> str:
     return f"${{{variable}:?set it in deploy/compose/.env}}"
 
 
+CA_MOUNT = f"./secrets/pki/ca.crt:{CA_FILE}:ro"
+
+
 def _nats_node(host: str, index: int) -> dict[str, Any]:
+    """Each node sees its own key only; the paths reach tls.conf quoted (nats parses env)."""
     return {
         "image": NATS_IMAGE,
         "command": ["-c", f"/etc/sendx/nats/cluster/sendx-{index}.conf"],
         "env_file": ["secrets/nats-server.env"],
-        "volumes": ["./nats:/etc/sendx/nats:ro", f"{host}-data:{PRODUCTION_STORE_DIR}"],
+        "environment": {
+            "SENDX_NATS_TLS_CERT": f'"{PKI_DIR}/server.crt"',
+            "SENDX_NATS_TLS_KEY": f'"{PKI_DIR}/server.key"',
+            "SENDX_NATS_TLS_CA": f'"{CA_FILE}"',
+        },
+        "volumes": [
+            "./nats:/etc/sendx/nats:ro",
+            CA_MOUNT,
+            f"./secrets/pki/{host}.crt:{PKI_DIR}/server.crt:ro",
+            f"./secrets/pki/{host}.key:{PKI_DIR}/server.key:ro",
+            f"{host}-data:{PRODUCTION_STORE_DIR}",
+        ],
         "healthcheck": {
             "test": ["CMD", "wget", "-qO-", "http://127.0.0.1:8222/healthz?js-enabled-only=true"],
             "interval": "10s", "timeout": "5s", "retries": 6,
@@ -81,6 +101,7 @@ def _process(process: Process, *, one_shot: bool = False) -> dict[str, Any]:
         "command": list(process.args),
         "environment": env,
         "depends_on": depends,
+        "volumes": [CA_MOUNT],
         "restart": "no" if one_shot else "unless-stopped",
     }
     if not one_shot:
@@ -125,6 +146,7 @@ def compose_file() -> dict[str, Any]:
     api = services["api"]
     api["ports"] = [f"127.0.0.1:{API_PORT}:{API_PORT}"]
     api["volumes"] = [
+        CA_MOUNT,
         "api-data:/var/lib/sendx",
         "./secrets/tokens.toml:/var/lib/sendx/access/tokens.toml:ro",
     ]
@@ -158,10 +180,11 @@ def init_databases_script() -> str:
 
 
 def compose_nats_node(index: int) -> str:
-    """`nats/cluster/sendx-<n>.conf` for compose: auth.conf, no TLS on the private network."""
+    """`nats/cluster/sendx-<n>.conf` for compose: auth.conf and tls.conf for clients,
+    password-authenticated mutual-TLS routes (the network between containers is not trusted)."""
     nodes = cluster_nodes(list(NATS_HOSTS))
     return render_node(
-        nodes[index - 1], nodes, PRODUCTION_STORE_DIR, includes=("../auth.conf",)
+        nodes[index - 1], nodes, PRODUCTION_STORE_DIR, includes=("../auth.conf", "../tls.conf")
     )
 
 

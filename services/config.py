@@ -10,6 +10,12 @@
 | POSTGRES_HOST/PORT/USER/PASSWORD/DBNAME | | eventsourcing's own PostgreSQL settings |
 | SENDX_READ_MODEL_DSN | | PostgreSQL DSN of the read models (else the POSTGRES_* variables) |
 | SENDX_NATS_USER, SENDX_NATS_PASSWORD | | this process's NATS user on a secured server |
+| SENDX_NATS_CA | | the partnership CA (PEM path): TLS to NATS, the server verified against it |
+| SENDX_NATS_CERT, SENDX_NATS_KEY | | this process's certificate and key, for mutual TLS |
+
+The NATS variables are read where the connection is made, `services/bus/connection.py`
+(`connect_bus`, `broker_credentials`), so every process — services, relay, projector, API,
+CLI — connects the same way; a TLS file that is missing fails at start, naming its variable.
 """
 
 from __future__ import annotations

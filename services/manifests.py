@@ -3,8 +3,11 @@
 `nats-values.yaml` configures the official NATS Helm chart (`nats/nats`): three servers in a
 cluster, JetStream on PersistentVolumeClaims with `sync_interval: always`, and our
 `deploy/nats/auth.conf` included, its password hashes from the Secret `sendx-nats-server`.
+TLS for clients and routes comes from the Secret `sendx-nats-tls` (tls.crt, tls.key, ca.crt),
+route authentication from `SENDX_NATS_ROUTE_PASSWORD`/`SENDX_NATS_ROUTES` in `sendx-nats-server`.
 `sendx.yaml` holds our processes: a Deployment per organisation service, the projector and the
 API (one replica each, `Recreate`: one relay per store and one runner per durable consumer),
+connecting over TLS (`tls://`, the CA from the ConfigMap `sendx-nats-ca`),
 with probes on `/healthz` and `/readyz`, resource requests, Prometheus scrape annotations, and
 references to Secrets the operator creates (`sendx-<process>`, `sendx-partnership`); a Job
 creates the streams with three replicas. PostgreSQL is the operator's (a managed service or
@@ -13,13 +16,15 @@ an operator-run cluster) at the Service name `postgres`.
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
 
+from services.bus.cluster import ROUTE_PASSWORD_VAR, ROUTE_USER, ROUTES_VAR
 from services.bus.nats_server import DEPLOY_DIR
 from services.deployment import (
+    CA_FILE,
     IMAGE,
     Process,
     common_env,
@@ -33,13 +38,25 @@ HEADER = (
 )
 LABEL = "app.kubernetes.io/name"
 NATS_RELEASE = "nats"
-NATS_URL = ",".join(
-    f"nats://{NATS_RELEASE}-{i}.{NATS_RELEASE}-headless:4222" for i in range(3)
-)
+NATS_HOSTS = tuple(f"{NATS_RELEASE}-{i}.{NATS_RELEASE}-headless" for i in range(3))
+NATS_URL = ",".join(f"tls://{host}:4222" for host in NATS_HOSTS)
+NATS_TLS_SECRET = "sendx-nats-tls"
+"""kubernetes.io/tls Secret with tls.crt, tls.key and ca.crt (cert-manager writes this shape)."""
+NATS_CA_CONFIGMAP = "sendx-nats-ca"
+"""The partnership CA's certificate (public), mounted into every sendx pod."""
+NATS_CERT_DIRS = {"nats": "/etc/nats-certs/nats", "cluster": "/etc/nats-certs/cluster"}
 RESOURCES = {
     "service": {"requests": {"cpu": "100m", "memory": "192Mi"}, "limits": {"memory": "512Mi"}},
     "projector": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
     "api": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+}
+
+
+CA_PATH = PurePosixPath(CA_FILE)
+"""Mounted so that the file is exactly where `SENDX_NATS_CA` says."""
+CA_VOLUME = {
+    "name": "nats-ca",
+    "configMap": {"name": NATS_CA_CONFIGMAP, "items": [{"key": "ca.crt", "path": CA_PATH.name}]},
 }
 
 
@@ -48,7 +65,7 @@ def _secret(name: str, key: str) -> dict[str, Any]:
 
 
 def _env(process: Process) -> list[dict[str, Any]]:
-    own = f"sendx-{process.name}"
+    own = f"sendx-{process.secret_owner}"
     plain = {**common_env(), "NATS_URL": NATS_URL, "SENDX_NATS_USER": process.nats_user,
              **process.env}
     if process.database:
@@ -66,7 +83,7 @@ def _env(process: Process) -> list[dict[str, Any]]:
 
 
 def _container(process: Process, *, probes: bool = True) -> dict[str, Any]:
-    kind = "service" if process.cipher else process.name
+    kind = "service" if process.cipher else process.secret_owner
     container: dict[str, Any] = {
         "name": "sendx",
         "image": IMAGE,
@@ -74,6 +91,9 @@ def _container(process: Process, *, probes: bool = True) -> dict[str, Any]:
         "env": _env(process),
         "resources": RESOURCES.get(kind, RESOURCES["service"]),
         "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True},
+        "volumeMounts": [
+            {"name": "nats-ca", "mountPath": str(CA_PATH.parent), "readOnly": True}
+        ],
     }
     if probes:
         container["ports"] = [{"name": "http", "containerPort": process.port}]
@@ -94,14 +114,15 @@ def deployment(process: Process) -> dict[str, Any]:
         # The image's `sendx` user; fsGroup lets it write the API's volume.
         "securityContext": {"runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001},
         "containers": [_container(process)],
+        "volumes": [CA_VOLUME],
     }
     if process.name == "api":
-        pod["containers"][0]["volumeMounts"] = [
+        pod["containers"][0]["volumeMounts"] += [
             {"name": "data", "mountPath": "/var/lib/sendx"},
             {"name": "tokens", "mountPath": "/var/lib/sendx/access/tokens.toml",
              "subPath": "tokens.toml", "readOnly": True},
         ]
-        pod["volumes"] = [
+        pod["volumes"] += [
             {"name": "data", "persistentVolumeClaim": {"claimName": "sendx-api-data"}},
             {"name": "tokens", "secret": {"secretName": "sendx-api-tokens"}},
         ]
@@ -147,6 +168,7 @@ def streams(process: Process) -> dict[str, Any]:
         "spec": {"backoffLimit": 10, "template": {"spec": {
             "restartPolicy": "OnFailure",
             "containers": [_container(process, probes=False)],
+            "volumes": [CA_VOLUME],
         }}},
     }
 
@@ -169,10 +191,30 @@ def sendx_documents() -> list[dict[str, Any]]:
 
 def nats_values(auth_conf: Path = DEPLOY_DIR / "nats" / "auth.conf") -> dict[str, Any]:
     """Values for `helm install nats nats/nats -f deploy/k8s/nats-values.yaml`."""
+    def tls(kind: str, **merge: str) -> dict[str, Any]:
+        return {"enabled": True, "secretName": NATS_TLS_SECRET, "dir": NATS_CERT_DIRS[kind],
+                "cert": "tls.crt", "key": "tls.key", **({"merge": merge} if merge else {})}
+
     return {
         "fullnameOverride": NATS_RELEASE,
         "config": {
-            "cluster": {"enabled": True, "replicas": 3},
+            # Routes: mutual TLS against the partnership CA, and the route user's password from
+            # the Secret sendx-nats-server (bcrypt hash; the URLs with the plain password, as
+            # `python -m services.bus.cluster` prints them for the pods' headless names).
+            "cluster": {
+                "enabled": True, "replicas": 3,
+                "tls": tls("cluster", ca_file=f"{NATS_CERT_DIRS['cluster']}/ca.crt"),
+                "merge": {
+                    "authorization": {
+                        "user": ROUTE_USER, "password": f"<< ${ROUTE_PASSWORD_VAR} >>",
+                        "timeout": 2,
+                    },
+                    "routes": f"<< ${ROUTES_VAR} >>",
+                },
+            },
+            # Clients: TLS only, handshake first (as deploy/nats/tls.conf); they verify the
+            # servers against the same CA.
+            "nats": {"tls": tls("nats", handshake_first="300ms")},
             "jetstream": {
                 "enabled": True,
                 "fileStore": {"enabled": True, "dir": "/data",
@@ -236,6 +278,7 @@ def deploy_files() -> dict[str, str]:
         "compose/compose.yaml": COMPOSE_HEADER + to_yaml(compose_file()),
         "compose/env.example": env_example(),
         "compose/nats/auth.conf": production_auth(),
+        "compose/nats/tls.conf": (DEPLOY_DIR / "nats" / "tls.conf").read_text(),
         "compose/postgres/init-databases.sh": init_databases_script(),
         "k8s/nats-values.yaml": HEADER + to_yaml(nats_values()),
         "k8s/sendx.yaml": HEADER + to_yaml(*sendx_documents()),

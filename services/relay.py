@@ -8,19 +8,28 @@ database (`services.checkpoint`). After a crash it republishes from the checkpoi
 ids are deterministic and the stream's duplicate window drops what was already stored, so
 nothing is lost and nothing doubles.
 
+Batches are pipelined: while JetStream acknowledges the batches already sent (at most
+`in_flight` of them), the next is read, translated, sealed and chained on from the last one sent,
+then sent. Checkpoints still follow the acknowledgements in order: a batch is recorded only
+once it and every batch before it were acknowledged, and the first failure stops sending, so
+the relay resumes from the longest acknowledged prefix. Waiting for every batch before reading
+the next held the relay to a fraction of what JetStream takes (bench/findings.md, "Relay").
+
 Personal payload fields are sealed under the person's key (`contracts.sealing`, keys from
 `services.keystore`) before the bytes are chained, so the chain covers the ciphertext and
 survives erasure. Sealing is deterministic, so a republished event has the same bytes. An erased
 person's personal fields are withheld. A `person.erased` event deletes the person's key before
 it is published, and always starts a batch of its own: whatever precedes it is acknowledged
 (and checkpointed) with the bytes sealed under the key, and nothing after it can be re-sealed
-differently on a retry.
+differently on a retry; so an erasure also waits until every batch sent before it is
+acknowledged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -104,6 +113,17 @@ class Outgoing:
     body_hash: str | None = None
 
 
+@dataclass(frozen=True)
+class SentBatch:
+    """A batch handed to JetStream whose acknowledgements may still be coming back."""
+
+    outgoing: list[Outgoing]
+    acks: list[asyncio.Future[Any]]
+    """One per shared event of `outgoing`, in order."""
+    end: Position
+    """Where the batch ends: the next batch starts after it and chains on from its last hash."""
+
+
 def check_topology(org: Organisation, envelope: Envelope, subject: str) -> None:
     """The org may publish only its kind's event types, only as itself, under its prefix."""
     if envelope.source_org != org.code:
@@ -132,6 +152,7 @@ class Relay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         ack_timeout: float = 10.0,
+        in_flight: int = 2,
         keys: PersonKeyStore | None = None,
         run_blocking: RunBlocking = asyncio.to_thread,
     ) -> None:
@@ -145,6 +166,11 @@ class Relay:
             poll_interval,
             ack_timeout,
         )
+        if in_flight < 1:
+            raise ValueError(
+                f"in_flight is how many batches may await acks: at least 1, not {in_flight}"
+            )
+        self.in_flight = in_flight
         self._poked = asyncio.Event()
 
     def poke(self) -> None:
@@ -171,31 +197,94 @@ class Relay:
                 pass
 
     async def publish_pending(self) -> int:
-        """Publish every batch not yet acknowledged; returns how many events were published."""
+        """Publish everything not yet acknowledged; returns how many events were published.
+
+        Up to `in_flight` batches await their acknowledgements while the next one is prepared
+        and sent; they are settled (checkpointed) strictly in order."""
         total = 0
-        while (published := await self.publish_batch()) is not None:
-            total += published
+        sent: deque[SentBatch] = deque()
+        try:
+            while True:
+                ahead = sent[-1].end if sent else self.position
+                try:
+                    translated = await self._read(ahead)
+                    if translated is None:
+                        break
+                    if sent and _is_erasure(translated[0].envelope):
+                        total += await self._settle_all(sent)  # the key goes only after them
+                        ahead = self.position
+                    sent.append(await self._send(translated, ahead))
+                except Exception:
+                    total += await self._settle_all(sent)  # record what was acknowledged first
+                    raise
+                while len(sent) > self.in_flight:
+                    total += await self._settle(sent.popleft())
+            total += await self._settle_all(sent)
+        finally:
+            for batch in sent:  # cancelled, or failed: the checkpoint is where to resume
+                for ack in batch.acks:
+                    ack.cancel()
         return total
 
     async def publish_batch(self) -> int | None:
-        """One batch from the checkpoint on; None when there was nothing new."""
+        """One batch from the checkpoint on, waiting for its acknowledgements; None when there
+        was nothing new."""
+        translated = await self._read(self.position)
+        if translated is None:
+            return None
+        return await self._settle(await self._send(translated, self.position))
+
+    def on_acknowledged(self, published: int) -> None:
+        """Called with the events of each batch JetStream acknowledged (a hook for metrics)."""
+
+    async def _read(self, after: Position) -> list[Outgoing] | None:
+        """The next batch after `after`, translated and checked; None when there is none."""
         notifications = await self.run_blocking(
             self.app.recorder.select_notifications,
-            start=self.position.notification_id + 1,
+            start=after.notification_id + 1,
             limit=self.batch_size,
         )
         if not notifications:
             return None
-        translated = await self.run_blocking(self.translate_batch, notifications)
-        outgoing = self.chain(await self.seal_batch(translated), self.position.last_hash)
-        results = await self._publish([o for o in outgoing if o.envelope is not None])
-        position, published, failure = self._acknowledged(outgoing, results)
+        return await self.run_blocking(self.translate_batch, notifications)
+
+    async def _send(self, translated: list[Outgoing], after: Position) -> SentBatch:
+        """Seal, chain on from `after` and hand the batch to JetStream without waiting."""
+        outgoing = self.chain(await self.seal_batch(translated), after.last_hash)
+        acks = [
+            await self.js.publish_async(
+                o.subject,
+                o.body,
+                stream=EVENTS_STREAM,
+                headers={"Nats-Msg-Id": str(o.envelope.event_id)},  # type: ignore[union-attr]
+            )
+            for o in outgoing
+            if o.envelope is not None
+        ]
+        last_hash = next((o.body_hash for o in reversed(outgoing) if o.body_hash), None)
+        end = Position(outgoing[-1].notification_id, last_hash or after.last_hash)
+        return SentBatch(outgoing, acks, end)
+
+    async def _settle(self, batch: SentBatch) -> int:
+        """Wait for the batch's acknowledgements and checkpoint its acknowledged prefix; raise
+        if some event was not stored (the caller sends nothing more)."""
+        position, published, failure = self._acknowledged(
+            batch.outgoing, await self._acks(batch.acks)
+        )
         if position != self.position:
             await self.run_blocking(self.checkpoint.save, position)
             self.position = position
+        if published:
+            self.on_acknowledged(published)
         if failure is not None:
             raise RelayError(f"JetStream did not store an event: {failure}") from failure
         return published
+
+    async def _settle_all(self, sent: deque[SentBatch]) -> int:
+        total = 0
+        while sent:
+            total += await self._settle(sent.popleft())
+        return total
 
     def translate_batch(self, notifications: list[Notification]) -> list[Outgoing]:
         """Translate and check a batch (pure apart from reading the store); not yet encoded."""
@@ -264,16 +353,8 @@ class Relay:
             chained.append(replace(item, envelope=envelope, body=body, body_hash=last_hash))
         return chained
 
-    async def _publish(self, batch: list[Outgoing]) -> list[object]:
-        futures = [
-            await self.js.publish_async(
-                o.subject,
-                o.body,
-                stream=EVENTS_STREAM,
-                headers={"Nats-Msg-Id": str(o.envelope.event_id)},  # type: ignore[union-attr]
-            )
-            for o in batch
-        ]
+    async def _acks(self, futures: list[asyncio.Future[Any]]) -> list[object]:
+        """Each future's acknowledgement or the exception it failed with, within the timeout."""
         try:
             return await asyncio.wait_for(
                 asyncio.gather(*futures, return_exceptions=True), self.ack_timeout

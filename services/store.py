@@ -12,6 +12,10 @@ it. The environment is built here, once for every service kind:
   (and `POSTGRES_SCHEMA`, `POSTGRES_POOL_SIZE`, ...): read by eventsourcing itself.
 - `SENDX_CIPHER_KEY`: a base64 AES key (`eventsourcing.cipher.AESCipher.create_key(32)`);
   when set, every stored event is encrypted at rest with AES-GCM.
+- `AGGREGATE_CACHE_MAXSIZE` (eventsourcing's own; default `AGGREGATE_CACHE` here): how many
+  aggregates the repository keeps in memory. A command or a relay lookup then reads only the
+  events stored since (eventsourcing's fast-forward, so other writers' events are never
+  missed) instead of rebuilding the aggregate from its first event. Set but empty: no cache.
 
 The relay's checkpoint (`services.checkpoint`) lives in the same database, so the store and the
 position of what has been shared are backed up and restored together.
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,6 +33,11 @@ from typing import Any, TypeVar
 
 from contracts.topology import Organisation
 from services.config import Settings
+
+AGGREGATE_CACHE = 10_000
+"""Aggregates kept per application (a few KiB each, so tens of MiB at most): an import or a
+relay works through a partnership's people child by child, so recent ones are reused at once;
+rebuilding them was a third of the ingest path's time (bench/findings.md)."""
 
 
 def application_name(org: Organisation) -> str:
@@ -49,6 +59,7 @@ def store_env(
         env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
         env["SQLITE_DBNAME"] = str(path)
         env["SQLITE_LOCK_TIMEOUT"] = "10"
+    env["AGGREGATE_CACHE_MAXSIZE"] = os.environ.get("AGGREGATE_CACHE_MAXSIZE", str(AGGREGATE_CACHE))
     if settings.cipher_key:
         env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
         env["CIPHER_KEY"] = settings.cipher_key

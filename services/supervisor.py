@@ -1,8 +1,8 @@
 """Start, watch and stop the processes of one partnership on this machine (`sendx run`).
 
-Each organisation's service, the projector and the API run as separate OS processes, as they
-would in production; this module only launches them, remembers their PIDs and stops exactly
-those PIDs (SIGTERM, then SIGKILL after a grace period).
+Each organisation's service, the projectors (one per projection) and the API run as separate OS
+processes, as they would in production; this module only launches them, remembers their PIDs
+and stops exactly those PIDs (SIGTERM, then SIGKILL after a grace period).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,6 +70,18 @@ class Supervisor:
         managed.start()
         self.processes.append(managed)
         return managed
+
+    def launch_projectors(
+        self, projections: Sequence[str], env: dict[str, str] | None = None
+    ) -> list[ManagedProcess]:
+        """One `sendx projector --only <name>` per projection, named `projector-<name>`.
+
+        Why not one projector for all: a fold is CPU-bound Python, and runners in one process
+        share one GIL, so on a machine with spare cores each projection gets its own."""
+        return [
+            self.launch(f"projector-{name}", sendx_command("projector", "--only", name), env)
+            for name in projections
+        ]
 
     def check(self) -> None:
         """Raise naming the first process that died, with the tail of its log."""

@@ -3,22 +3,35 @@
 A kind's translator maps each of its stored event classes to a builder returning the contract
 payload and the date it happened (the envelope's `occurred_at`); stored events the map does not
 name are bookkeeping and never shared. The person is named only by the partnership's keyed
-pseudonym of their NHS number, looked up once per aggregate. Builders read only the stored
-event, so translation is a pure function of what was stored.
+pseudonym of their NHS number. Builders read only the stored event, so translation is a pure
+function of what was stored.
+
+The relay hands a translator every stored event in log order, so it learns whose record each
+aggregate is from the events themselves (a person's `Registered` carries the NHS number, an
+aggregate created for a person carries `person_id`) and reads the store only on a miss: after a
+restart mid-log, or once the bounded memory (`Remembered`) has let an old aggregate go.
+Rebuilding aggregates for every event was 80% of the relay's time (bench/findings.md).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
 from contracts.envelope import Envelope, Payload
 from contracts.person import PersonErased, PersonRegistered
-from services.identity import birth_month
+from services.identity import birth_month, person_key
 from services.people import PeopleApplication, RegisteredPerson
 from services.relay import Stamp
+
+K = TypeVar("K")
+V = TypeVar("V")
+REMEMBERED = 200_000
+"""Aggregates a translator remembers (about 200 bytes each: ~40 MiB at most). A partnership has
+tens of thousands of people; past this the least recently used are read back from the store."""
 
 Build = Callable[[Any], tuple[Payload, date | None]]
 """stored event -> (contract payload, the date it happened in the world, if it has one)."""
@@ -39,27 +52,66 @@ def person_erased(e: Any) -> tuple[Payload, date]:
     return PersonErased(erased_on=e.erased_on, reason=e.reason), e.erased_on
 
 
+class Remembered(Generic[K, V]):
+    """A mapping that keeps the `maxsize` most recently used entries (memory stays bounded)."""
+
+    def __init__(self, maxsize: int) -> None:
+        if maxsize < 1:
+            raise ValueError(f"a translator must remember at least 1 aggregate, not {maxsize}")
+        self.maxsize = maxsize
+        self._entries: OrderedDict[K, V] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: K) -> V | None:
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> V:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        if len(self._entries) > self.maxsize:
+            self._entries.popitem(last=False)
+        return value
+
+
 class Translator:
     """The relay's translate function for one kind: subclasses set `builders`."""
 
     builders: ClassVar[dict[type, Build]] = {}
 
-    def __init__(self, app: PeopleApplication, partnership_key: bytes) -> None:
+    def __init__(
+        self, app: PeopleApplication, partnership_key: bytes, *, remember: int = REMEMBERED
+    ) -> None:
         self.app = app
         self.partnership_key = partnership_key
-        self._person_keys: dict[UUID, str] = {}
+        self._person_keys: Remembered[UUID, str] = Remembered(remember)
+
+    def learn(self, event: Any) -> None:
+        """Remember whose record the event's aggregate is, if the event says so."""
+        if isinstance(event, RegisteredPerson.Registered):
+            key = person_key(event.nhs_number, self.partnership_key)
+            self._person_keys.put(event.originator_id, key)
+        elif (owner := getattr(event, "person_id", None)) is not None:
+            if (key := self._person_keys.get(owner)) is not None:
+                self._person_keys.put(event.originator_id, key)
 
     def person_key(self, aggregate_id: UUID) -> str:
-        if aggregate_id not in self._person_keys:
-            self._person_keys[aggregate_id] = self.app.person_key_of(
-                aggregate_id, self.partnership_key
-            )
-        return self._person_keys[aggregate_id]
+        """The pseudonym of whoever the aggregate is about: learnt, or read from the store."""
+        key = self._person_keys.get(aggregate_id)
+        if key is None:
+            key = self.app.person_key_of(aggregate_id, self.partnership_key)
+            self._person_keys.put(aggregate_id, key)
+        return key
 
     def __call__(self, event: Any, stamp: Stamp) -> Envelope | None:
         build = self.builders.get(type(event))
         if build is None:
             return None  # bookkeeping: stored, never shared
+        self.learn(event)
         payload, happened_on = build(event)
         return stamp.wrap(
             payload,

@@ -9,7 +9,7 @@ under; health and provider facts are counted under the person's *home LA* (`home
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -256,42 +256,68 @@ def _amendments(person: str, state: PersonState) -> Iterable[AmendmentFact]:
             )
 
 
-def facts_of(person: str, state: PersonState) -> Facts:
+def _health_flags(person: str, state: PersonState) -> Iterable[HealthFlagFact]:
+    for code, spells in sorted(state.health_flags.items()):
+        for number, spell in enumerate(spells, start=1):
+            yield HealthFlagFact(person, code, number, spell.set_on, spell.cleared_on)
+
+
+def _referrals(person: str, state: PersonState) -> Iterable[ReferralFact]:
+    if not state.referrals:
+        return
     la = home_la(state)
-    return {
-        "ehc_plans": tuple(_plans(person, state)),
-        "health_plan_flags": tuple(
-            HealthFlagFact(person, code, number, spell.set_on, spell.cleared_on)
-            for code, spells in sorted(state.health_flags.items())
-            for number, spell in enumerate(spells, start=1)
-        ),
-        "assessment_decisions": tuple(_decisions(person, state)),
-        "advice_requests": tuple(_advice(person, state)),
-        "annual_reviews": tuple(_reviews(person, state)),
-        "plan_amendments": tuple(_amendments(person, state)),
-        "referrals": tuple(
-            ReferralFact(person, org, ref, la, r.pathway, r.referred_on, r.started_on)
-            for (org, ref), r in sorted(state.referrals.items())
-        ),
-        "ap_placements": tuple(
-            PlacementFact(
-                person,
-                ref,
-                p.la_code,
-                p.provider,
-                p.tier,
-                p.part_time,
-                p.started_on,
-                p.ended_on,
-                p.outcome,
-            )
-            for ref, p in sorted(state.placements.items())
-        ),
-        "part_time_timetables": tuple(
-            TimetableFact(person, org, ref, la, t.started_on, t.ended_on)
-            for (org, ref), t in sorted(state.timetables.items())
-        ),
-    }
+    for (org, ref), r in sorted(state.referrals.items()):
+        yield ReferralFact(person, org, ref, la, r.pathway, r.referred_on, r.started_on)
+
+
+def _placements(person: str, state: PersonState) -> Iterable[PlacementFact]:
+    for ref, p in sorted(state.placements.items()):
+        yield PlacementFact(
+            person, ref, p.la_code, p.provider, p.tier, p.part_time, p.started_on, p.ended_on,
+            p.outcome,
+        )
+
+
+def _timetables(person: str, state: PersonState) -> Iterable[TimetableFact]:
+    if not state.timetables:
+        return
+    la = home_la(state)
+    for (org, ref), t in sorted(state.timetables.items()):
+        yield TimetableFact(person, org, ref, la, t.started_on, t.ended_on)
+
+
+TABLE_ROWS: dict[str, Callable[[str, PersonState], Iterable[object]]] = {
+    "ehc_plans": _plans,
+    "health_plan_flags": _health_flags,
+    "assessment_decisions": _decisions,
+    "advice_requests": _advice,
+    "annual_reviews": _reviews,
+    "plan_amendments": _amendments,
+    "referrals": _referrals,
+    "ap_placements": _placements,
+    "part_time_timetables": _timetables,
+}
+"""Each table's rows from a person's state."""
+
+HOME_LA_INPUTS = ("plans", "ceased", "requests", "health_flags", "placements", "registered_by")
+"""The `PersonState` fields `home_la` reads."""
+TABLE_INPUTS: dict[str, tuple[str, ...]] = {
+    "ehc_plans": ("plans", "requests", "ceased"),
+    "health_plan_flags": ("health_flags",),
+    "assessment_decisions": ("decisions", "requests"),
+    "advice_requests": ("advice",),
+    "annual_reviews": ("reviews", "plans"),
+    "plan_amendments": ("amendments",),
+    "referrals": ("referrals", *HOME_LA_INPUTS),
+    "ap_placements": ("placements",),
+    "part_time_timetables": ("timetables", *HOME_LA_INPUTS),
+}
+"""The `PersonState` fields each table's rows read: a step that leaves them all as they were
+(the fold keeps unchanged fields by reference) leaves the table's rows as they were."""
+
+
+def facts_of(person: str, state: PersonState) -> Facts:
+    return {table: tuple(rows(person, state)) for table, rows in TABLE_ROWS.items()}
 
 
 def derive(person: str, history: Sequence[Envelope]) -> Facts:

@@ -1,8 +1,9 @@
 """The shared dataset's fold: one person's events → what the partnership knows about them. Pure.
 
-Events reach the bus out of order across organisations and may be duplicated, so the store
-re-folds a person's whole history, sorted by `history_order` — (occurred_at, recorded_at,
-event_id), a total and deterministic order — whenever a batch touches them
+Events reach the bus out of order across organisations and may be duplicated, so a person's
+events are folded in `history_order` — (occurred_at, recorded_at, event_id), a total and
+deterministic order: the store steps a person's kept state with an event that sorts after
+their last one, and re-folds their whole sorted history otherwise
 (`projections.readmodel.store`). The stored state of a person is therefore exactly
 `fold_person(their events)`, whatever order or how many times they arrived; the indicators are
 queries over the facts derived from it (`facts.py`). Facts that pair two organisations' events
@@ -17,9 +18,10 @@ dataset does not use leave the state unchanged. State is immutable: each handler
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import reduce, singledispatch
+from typing import TypeVar
 
 from contracts import Envelope, Payload
 from contracts.ap import PlacementCommissioned, PlacementEnded, PlacementStarted
@@ -140,9 +142,12 @@ class PersonState:
 EMPTY = PersonState()
 
 
-def history_order(event: Envelope) -> tuple[datetime, datetime, str]:
-    """The order the dataset folds a person's events in: when it happened, then tie-breaks."""
-    return (event.occurred_at, event.recorded_at, str(event.event_id))
+def history_order(event: Envelope) -> tuple[datetime, datetime, int]:
+    """The order the dataset folds a person's events in: when it happened, then tie-breaks.
+
+    The event id as its 128-bit number sorts exactly as its text would (fixed-width hex), and
+    costs nothing to read: the store computes this key for every event it takes."""
+    return (event.occurred_at, event.recorded_at, event.event_id.int)
 
 
 def apply(state: PersonState, event: Envelope) -> PersonState:
@@ -165,6 +170,20 @@ def fold_all(events: Iterable[Envelope]) -> dict[str, PersonState]:
     return {person: fold_person(history) for person, history in by_person.items()}
 
 
+_Frozen = TypeVar("_Frozen")
+
+
+def evolve(instance: _Frozen, **changes: object) -> _Frozen:
+    """`dataclasses.replace` for the fold's plain frozen dataclasses, without re-running their
+    `__init__` (one `object.__setattr__` per field): measured, a third of the fold's time.
+    Unchanged fields are kept by reference, as `replace` keeps them."""
+    if not changes.keys() <= instance.__dict__.keys():
+        raise TypeError(f"{type(instance).__name__} has no field {sorted(changes)}")
+    evolved = object.__new__(type(instance))
+    evolved.__dict__.update(instance.__dict__, **changes)
+    return evolved
+
+
 def _put(mapping: Mapping, key: object, value: object) -> dict:
     return {**mapping, key: value}
 
@@ -176,7 +195,7 @@ def _apply(payload: Payload, state: PersonState, event: Envelope) -> PersonState
 
 @_apply.register
 def _registered(payload: PersonRegistered, state: PersonState, event: Envelope) -> PersonState:
-    return replace(state, registered_by=(*state.registered_by, event.source_org))
+    return evolve(state, registered_by=(*state.registered_by, event.source_org))
 
 
 @_apply.register
@@ -184,22 +203,22 @@ def _request_received(
     payload: AssessmentRequested, state: PersonState, event: Envelope
 ) -> PersonState:
     case = (event.source_org, payload.case_id)
-    return replace(state, requests=_put(state.requests, case, payload.requested_on))
+    return evolve(state, requests=_put(state.requests, case, payload.requested_on))
 
 
 @_apply.register
 def _decided(payload: AssessmentDecided, state: PersonState, event: Envelope) -> PersonState:
     case = (event.source_org, payload.case_id)
     decision = Decision(payload.decided_on, payload.decision)
-    return replace(state, decisions=_put(state.decisions, case, decision))
+    return evolve(state, decisions=_put(state.decisions, case, decision))
 
 
 @_apply.register
 def _advice_requested(payload: AdviceRequested, state: PersonState, event: Envelope) -> PersonState:
     ref = (event.source_org, payload.advice_request_id)
     known = state.advice.get(ref, Advice(case_id=payload.case_id))
-    asked = replace(known, requested_on=payload.requested_on, advice_giver=payload.advice_giver)
-    return replace(state, advice=_put(state.advice, ref, asked))
+    asked = evolve(known, requested_on=payload.requested_on, advice_giver=payload.advice_giver)
+    return evolve(state, advice=_put(state.advice, ref, asked))
 
 
 @_apply.register
@@ -208,34 +227,34 @@ def _advice_returned(payload: AdviceReturned, state: PersonState, event: Envelop
     known = state.advice.get(
         ref, Advice(case_id=payload.case_id, advice_giver=payload.advice_giver)
     )
-    given = replace(known, returned_on=payload.returned_on, returned_by=event.source_org)
-    return replace(state, advice=_put(state.advice, ref, given))
+    given = evolve(known, returned_on=payload.returned_on, returned_by=event.source_org)
+    return evolve(state, advice=_put(state.advice, ref, given))
 
 
 @_apply.register
 def _plan_issued(payload: PlanIssued, state: PersonState, event: Envelope) -> PersonState:
     plan = IssuedPlan(payload.case_id, payload.issued_on, payload.primary_need, payload.exception)
-    return replace(state, plans=_put(state.plans, (event.source_org, payload.plan_id), plan))
+    return evolve(state, plans=_put(state.plans, (event.source_org, payload.plan_id), plan))
 
 
 @_apply.register
 def _plan_ceased(payload: PlanCeased, state: PersonState, event: Envelope) -> PersonState:
     plan = (event.source_org, payload.plan_id)
-    return replace(state, ceased=_put(state.ceased, plan, payload.ceased_on))
+    return evolve(state, ceased=_put(state.ceased, plan, payload.ceased_on))
 
 
 @_apply.register
 def _review_held(payload: AnnualReviewHeld, state: PersonState, event: Envelope) -> PersonState:
     plan = (event.source_org, payload.plan_id)
     held = tuple(sorted({*state.reviews.get(plan, ()), payload.held_on}))
-    return replace(state, reviews=_put(state.reviews, plan, held))
+    return evolve(state, reviews=_put(state.reviews, plan, held))
 
 
 @_apply.register
 def _plan_amended(payload: PlanAmended, state: PersonState, event: Envelope) -> PersonState:
     plan = (event.source_org, payload.plan_id)
     amendment = Amendment(payload.amended_on, payload.trigger, payload.review_held_on)
-    return replace(
+    return evolve(
         state, amendments=_put(state.amendments, plan, (*state.amendments.get(plan, ()), amendment))
     )
 
@@ -246,7 +265,7 @@ def _health_flag_set(payload: EhcPlanFlagSet, state: PersonState, event: Envelop
     if spells and spells[-1].cleared_on is None:
         return state  # already flagged: a repeated set changes nothing
     flagged = (*spells, FlagSpell(set_on=payload.set_on))
-    return replace(state, health_flags=_put(state.health_flags, payload.la_code, flagged))
+    return evolve(state, health_flags=_put(state.health_flags, payload.la_code, flagged))
 
 
 @_apply.register
@@ -256,16 +275,16 @@ def _health_flag_cleared(
     spells = state.health_flags.get(payload.la_code, ())
     if not spells or spells[-1].cleared_on is not None:
         return state  # nothing open to clear
-    closed = (*spells[:-1], replace(spells[-1], cleared_on=payload.cleared_on))
-    return replace(state, health_flags=_put(state.health_flags, payload.la_code, closed))
+    closed = (*spells[:-1], evolve(spells[-1], cleared_on=payload.cleared_on))
+    return evolve(state, health_flags=_put(state.health_flags, payload.la_code, closed))
 
 
 @_apply.register
 def _referred(payload: ReferralMade, state: PersonState, event: Envelope) -> PersonState:
     ref = (event.source_org, payload.referral_id)
     known = state.referrals.get(ref, Referral(payload.pathway))
-    referral = replace(known, pathway=payload.pathway, referred_on=payload.referred_on)
-    return replace(state, referrals=_put(state.referrals, ref, referral))
+    referral = evolve(known, pathway=payload.pathway, referred_on=payload.referred_on)
+    return evolve(state, referrals=_put(state.referrals, ref, referral))
 
 
 @_apply.register
@@ -276,8 +295,8 @@ def _assessment_started(
     known = state.referrals.get(ref, Referral(payload.pathway))
     if known.started_on is not None and known.started_on <= payload.started_on:
         return state  # the wait ended at the first assessment
-    return replace(
-        state, referrals=_put(state.referrals, ref, replace(known, started_on=payload.started_on))
+    return evolve(
+        state, referrals=_put(state.referrals, ref, evolve(known, started_on=payload.started_on))
     )
 
 
@@ -286,19 +305,19 @@ def _ap_commissioned(
     payload: PlacementCommissioned, state: PersonState, event: Envelope
 ) -> PersonState:
     known = state.placements.get(payload.placement_id, Placement())
-    placement = replace(
+    placement = evolve(
         known,
         la_code=event.source_org,
         provider=known.provider or payload.provider,
         tier=known.tier or payload.tier,
     )
-    return replace(state, placements=_put(state.placements, payload.placement_id, placement))
+    return evolve(state, placements=_put(state.placements, payload.placement_id, placement))
 
 
 @_apply.register
 def _ap_started(payload: PlacementStarted, state: PersonState, event: Envelope) -> PersonState:
     known = state.placements.get(payload.placement_id, Placement())
-    placement = replace(
+    placement = evolve(
         known,
         la_code=known.la_code or payload.commissioned_by,
         provider=event.source_org,
@@ -306,14 +325,14 @@ def _ap_started(payload: PlacementStarted, state: PersonState, event: Envelope) 
         part_time=payload.part_time,
         started_on=payload.started_on,
     )
-    return replace(state, placements=_put(state.placements, payload.placement_id, placement))
+    return evolve(state, placements=_put(state.placements, payload.placement_id, placement))
 
 
 @_apply.register
 def _ap_ended(payload: PlacementEnded, state: PersonState, event: Envelope) -> PersonState:
     known = state.placements.get(payload.placement_id, Placement())
-    ended = replace(known, ended_on=payload.ended_on, outcome=payload.outcome)
-    return replace(state, placements=_put(state.placements, payload.placement_id, ended))
+    ended = evolve(known, ended_on=payload.ended_on, outcome=payload.outcome)
+    return evolve(state, placements=_put(state.placements, payload.placement_id, ended))
 
 
 @_apply.register
@@ -322,8 +341,8 @@ def _timetable_started(
 ) -> PersonState:
     ref = (event.source_org, payload.timetable_id)
     known = state.timetables.get(ref, Timetable())
-    timetable = replace(known, started_on=payload.started_on)
-    return replace(state, timetables=_put(state.timetables, ref, timetable))
+    timetable = evolve(known, started_on=payload.started_on)
+    return evolve(state, timetables=_put(state.timetables, ref, timetable))
 
 
 @_apply.register
@@ -332,6 +351,6 @@ def _timetable_ended(
 ) -> PersonState:
     ref = (event.source_org, payload.timetable_id)
     known = state.timetables.get(ref, Timetable())
-    return replace(
-        state, timetables=_put(state.timetables, ref, replace(known, ended_on=payload.ended_on))
+    return evolve(
+        state, timetables=_put(state.timetables, ref, evolve(known, ended_on=payload.ended_on))
     )

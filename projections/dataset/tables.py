@@ -7,7 +7,8 @@ taken from.
 from __future__ import annotations
 
 from projections.dataset import facts
-from projections.readmodel.store import Derivation
+from projections.dataset.fold import EMPTY, apply, history_order
+from projections.readmodel.derivation import Derivation
 from projections.readmodel.tables import FactTable
 
 TABLES: tuple[FactTable, ...] = (
@@ -49,5 +50,13 @@ TABLES: tuple[FactTable, ...] = (
     FactTable("part_time_timetables", facts.TimetableFact, ("person_key", "org", "timetable_id")),
 )
 
-DERIVATION = Derivation(TABLES, facts.derive, version=2)
+DERIVATION = Derivation(
+    TABLES,
+    initial=EMPTY,
+    step=apply,
+    order=history_order,
+    rows=facts.TABLE_ROWS,
+    inputs=facts.TABLE_INPUTS,
+    version=2,
+)
 """Version 2: indicators 3-6 (decisions, advice, reviews, amendments, waits, AP) added."""

@@ -119,6 +119,8 @@ class PostgresDatabase:
             )
         self._dsn = dsn
         self.schema = schema
+        self._setup_lock = f"sendx-read-model:{schema}"
+        self._setting_up = True
         self._writer = self._connect(create_schema=True)
 
     def _connect(self, *, create_schema: bool = False) -> Any:
@@ -126,6 +128,10 @@ class PostgresDatabase:
 
         conn = psycopg.connect(self._dsn, autocommit=True)
         if create_schema:
+            # Partition workers started together create the same schema and tables at once, and
+            # IF NOT EXISTS does not survive that (a unique violation in PostgreSQL's catalogue):
+            # one opener at a time, from here to the end of the first write (the store's DDL).
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (self._setup_lock,))
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         conn.execute(f'SET search_path TO "{self.schema}"')
         return conn
@@ -134,8 +140,15 @@ class PostgresDatabase:
     def write(self) -> Iterator[_PostgresTransaction]:
         if self._writer.closed or self._writer.broken:
             self._writer = self._connect()
-        with self._writer.transaction():
-            yield _PostgresTransaction(self._writer)
+        try:
+            with self._writer.transaction():
+                yield _PostgresTransaction(self._writer)
+        finally:
+            if self._setting_up:
+                self._setting_up = False
+                if not (self._writer.closed or self._writer.broken):
+                    self._writer.execute("SELECT pg_advisory_unlock(hashtext(%s))",
+                                         (self._setup_lock,))
 
     @contextmanager
     def read(self) -> Iterator[_PostgresTransaction]:

@@ -1,81 +1,80 @@
 """A read model kept per person: each person's events, the facts derived from them, and the
 stream position, written in one transaction per batch. The dataset and the tracker use it.
 
-Why per person, re-derived from the whole history. Events reach the bus out of order across
+Why per person, derived from the whole history. Events reach the bus out of order across
 organisations and may be duplicated or redelivered. Rather than make every fold step
-commutative, the store keeps each person's events (deduplicated by event id) and whenever a
-batch touches a person re-derives *all* of that person's facts from their full history, which
-the derivation sorts into history order. So the stored facts of a person are, by construction,
-`derive(their events)`, whatever order or how many times the events arrived. The cost is bounded
-by one person's history (tens of events), not by the stream.
+commutative, the store keeps each person's events (deduplicated by event id) and holds, for
+every person, the facts `derivation.derive(their stored events)`: the fold of their events
+sorted into history order (`derivation.py`). So the stored facts are, by construction, those of
+a fold from scratch, whatever order or how many times the events arrived.
+
+How that stays cheap. A batch is grouped by person, so each touched person is derived once per
+batch, however large the batch (the runner's catch-up and `rebuild` send thousands of events).
+The store remembers the people it wrote last (`people.py`: fold state and fact rows; bounded,
+LRU), valid while the number of events stored for the person is unchanged:
+- new events that sort after the person's last one: one `step` each from the kept state, and
+  only the tables whose inputs the steps changed are computed again (`Derivation.inputs`);
+- an event out of history order, or a person not remembered: their stored history is read,
+  decoded and folded whole, as before;
+- a person never seen: a fold of the batch's events alone, nothing to delete.
+Then only the fact rows that changed are written (`writes.py`), one `executemany` per table per
+batch, and the batch's new events are inserted with one `executemany`, each encoded once.
+Duplicates (an event id already stored) change nothing. Measured with the partnership
+population (`bench/findings.md`, "Projections").
 
 - `person_events`: every event seen, keyed by event id (a duplicate is stored once). It also lets
   a new derivation version re-derive every fact without replaying the stream.
 - the derivation's fact tables: what the queries count.
 - `projection_position`: the highest SEND_EVENTS sequence handled and the derivation version;
   it commits with the facts, so the two never disagree. Events at or below the position are a
-  redelivery and change nothing.
+  redelivery and change nothing. What the store remembers is updated only once a batch has
+  committed, so a failed batch leaves it describing what is stored.
 - `partition_position`: the same, per partition, when N workers share the store
   (`projections.partitions`): each commits the highest sequence of *its* partition it handled,
   so a replacement worker resumes where the dead one committed. People are disjoint across
-  partitions, so the workers' per-person writes never overlap.
+  partitions, so the workers' per-person writes never overlap (and a person another worker
+  wrote meanwhile has a different stored count, so a worker's memory of them is not used).
 
 Erasure. Events are stored as decoded, personal fields opened with the person's key. Once a
 person's history holds `person.erased`, their stored events are rewritten with every personal
 field withheld (`contracts.sealing.forget_erased`) and their facts re-derived from that, in the
 same transaction: the live read model forgets the birth month and conditions, exactly as a
 rebuild made after the erasure (no key left) decodes them, while facts that need no personal
-field (plans, requests, referrals) stay.
+field (plans, requests, referrals) stay. An erased person is never remembered in memory; their
+every later batch reads their stored (withheld) history.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from functools import reduce
 from pathlib import Path
 from typing import Any
 
-from contracts import Envelope, decode, encode
-from contracts.sealing import erased_people, forget_erased
+from contracts import Envelope
+from contracts.sealing import ERASURE_TYPE, erased_people
 from projections.projection import StreamEvent
+from projections.readmodel import person_events
 from projections.readmodel.database import Database, Transaction, open_database
-from projections.readmodel.tables import FactTable
+from projections.readmodel.derivation import Derivation
+from projections.readmodel.people import FactValues, KnownPeople, KnownPerson
+from projections.readmodel.person_events import History
+from projections.readmodel.writes import FactWrites, fact_values
 
-Derive = Callable[[str, Sequence[Envelope]], Mapping[str, Sequence[Any]]]
-"""(person key, their events in any order) -> fact rows by table name. Pure."""
+__all__ = ["Derivation", "PersonHistoryStore", "Snapshot"]
 
 _META = (
     "CREATE TABLE IF NOT EXISTS projection_position ("
     " id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, fold_version INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS person_events ("
-    " event_id TEXT PRIMARY KEY, person_key TEXT NOT NULL, stream_seq BIGINT NOT NULL,"
-    " body TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS person_events_by_person ON person_events (person_key)",
+    *person_events.DDL,
     "CREATE TABLE IF NOT EXISTS partition_position ("
     " partition_name TEXT PRIMARY KEY, seq BIGINT NOT NULL)",
 )
 _NO_FACTS_YET = -1
-DECODED_EVENTS_KEPT = 100_000
-"""How many stored events `DecodedBodies` keeps decoded (whole people, least recently used out)."""
-
-
-@dataclass(frozen=True)
-class Derivation:
-    """What a per-person read model derives: its tables, the pure function, and its version.
-
-    Bump `version` whenever `derive` or the tables change: on open, the store then recreates
-    the fact tables and re-derives everyone from the stored events.
-    """
-
-    tables: tuple[FactTable, ...]
-    derive: Derive
-    version: int
-
-    def table(self, name: str) -> FactTable:
-        return next(t for t in self.tables if t.name == name)
+_REDERIVED_AT_ONCE = 1_000
+"""People re-derived per write of their facts when the derivation's version changes."""
 
 
 class Snapshot:
@@ -103,79 +102,16 @@ class Snapshot:
         return {t.name: sorted(self.rows(t.name), key=repr) for t in self._derivation.tables}
 
 
-class DecodedBodies:
-    """`decode(body)` remembered for the bodies this store keeps, per person, bounded (LRU).
-
-    Why: re-deriving a person re-reads their whole stored history, and re-validating bodies the
-    store wrote itself was a third of the projection's time. An entry is only ever reused for
-    the *same* event id with the *same* stored body text, so it is exactly what `decode(body)`
-    gives (envelopes are frozen): a body rewritten by erasure, or by another writer, or a
-    rolled-back transaction cannot make it stale; it just misses. An erased person's entries are
-    dropped (`forget`), so their personal fields do not linger in memory either.
-    """
-
-    def __init__(self, max_events: int = DECODED_EVENTS_KEPT) -> None:
-        self.max_events = max_events
-        self._people: OrderedDict[str, dict[str, tuple[str, Envelope]]] = OrderedDict()
-        self._events = 0
-        self._lock = threading.Lock()
-
-    def history(
-        self,
-        person_key: str,
-        rows: Sequence[tuple[str, str]],
-        fresh: Mapping[str, Envelope],
-        written: Mapping[str, str],
-    ) -> list[Envelope]:
-        """The envelopes of `rows` (event id, stored body): from `fresh`, remembered, or decoded.
-
-        `written` holds the bodies this batch stored (`encode(fresh event)`): a fresh envelope is
-        remembered for its body only if that is the body stored, since it is what decoding the
-        body gives back (the codec round-trips); a redelivered id keeps its first stored body.
-        """
-        with self._lock:
-            known = self._people.get(person_key, {})
-        kept: dict[str, tuple[str, Envelope]] = {}
-        history: list[Envelope] = []
-        for event_id, body in rows:
-            envelope = fresh.get(event_id)
-            if envelope is None:
-                hit = known.get(event_id)
-                envelope = hit[1] if hit is not None and hit[0] == body else decode(body)
-                kept[event_id] = (body, envelope)
-            elif written.get(event_id) == body:
-                kept[event_id] = (body, envelope)
-            history.append(envelope)
-        self._keep(person_key, kept)
-        return history
-
-    def forget(self, person_key: str) -> None:
-        self._keep(person_key, {})
-
-    def __len__(self) -> int:
-        return self._events
-
-    def _keep(self, person_key: str, kept: dict[str, tuple[str, Envelope]]) -> None:
-        with self._lock:
-            previous = self._people.pop(person_key, None)
-            if previous is not None:
-                self._events -= len(previous)
-            if not kept or len(kept) > self.max_events:
-                return
-            self._people[person_key] = kept
-            self._events += len(kept)
-            while self._events > self.max_events:
-                _, dropped = self._people.popitem(last=False)
-                self._events -= len(dropped)
-
-
 class PersonHistoryStore:
     """One writer (the runner, one batch at a time) and any number of readers (the API)."""
 
-    def __init__(self, db: Database, derivation: Derivation) -> None:
+    def __init__(
+        self, db: Database, derivation: Derivation, *, people: KnownPeople | None = None
+    ) -> None:
         self.db = db
         self.derivation = derivation
-        self.decoded = DecodedBodies()
+        self.people = KnownPeople() if people is None else people
+        self._writing = threading.Lock()
         with db.write() as tx:
             for statement in _META:
                 tx.execute(statement)
@@ -217,33 +153,24 @@ class PersonHistoryStore:
     ) -> int:
         """`ProjectionStore.apply_batch`, against `partition`'s own position when given."""
         target = max((seq for seq, _ in events), default=0) if position is None else position
-        with self.db.write() as tx:
-            current = self._locked_position(tx, partition)
-            fresh = {str(e.event_id): e for seq, e in events if seq > current}
-            touched: set[str] = set()
-            written: dict[str, str] = {}
-            for seq, envelope in events:
-                if seq <= current:
-                    continue
-                event_id, body = str(envelope.event_id), encode(envelope).decode()
-                inserted = tx.execute(
-                    "INSERT INTO person_events (event_id, person_key, stream_seq, body)"
-                    " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (event_id, envelope.person_key, seq, body),
-                ).rowcount
-                if inserted:
-                    touched.add(envelope.person_key)
-                    written[event_id] = body
-            for person_key in sorted(touched):
-                self._rederive(tx, person_key, fresh, written)
-            new_position = max(current, target)
-            if partition is None:
-                tx.execute("UPDATE projection_position SET seq = ?", (new_position,))
-            else:
-                tx.execute(
-                    "UPDATE partition_position SET seq = ? WHERE partition_name = ?",
-                    (new_position, partition),
-                )
+        with self._writing:
+            with self.db.write() as tx:
+                current = self._locked_position(tx, partition)
+                new, counts = person_events.store_new(tx, events, current)
+                learned = self._derive(tx, new, counts)
+                new_position = max(current, target)
+                if partition is None:
+                    tx.execute("UPDATE projection_position SET seq = ?", (new_position,))
+                else:
+                    tx.execute(
+                        "UPDATE partition_position SET seq = ? WHERE partition_name = ?",
+                        (new_position, partition),
+                    )
+            for person, known in learned.items():
+                if known is None:
+                    self.people.forget(person)
+                else:
+                    self.people.put(person, known)
         return new_position
 
     def _locked_position(self, tx: Transaction, partition: str | None) -> int:
@@ -270,43 +197,84 @@ class PersonHistoryStore:
         with self.snapshot() as snapshot:
             return snapshot.facts()
 
-    def _rederive(
+    def _derive(
+        self, tx: Transaction, new: Mapping[str, list[Envelope]], counts: Mapping[str, int]
+    ) -> dict[str, KnownPerson | None]:
+        """Write the facts of every person with `new` events; what to remember of each."""
+        order, writes = self.derivation.order, FactWrites(self.derivation.tables)
+        learned: dict[str, KnownPerson | None] = {}
+        to_read: dict[str, KnownPerson | None] = {}
+        for person in sorted(new):
+            count = counts.get(person, 0)
+            known = self.people.get(person)
+            if known is not None and known.count != count:
+                known = None  # not what is stored now: written by another writer meanwhile
+            arrived = person_events.in_order(new[person], order)
+            erasing = any(e.type == ERASURE_TYPE for _, e in arrived)
+            if count == 0 and not erasing:
+                learned[person] = self._fold(tx, person, arrived, writes, before={})
+            elif known is not None and not erasing and arrived[0][0] > known.last:
+                learned[person] = self._step(person, known, arrived, writes)
+            else:
+                to_read[person] = known
+        for person, history in person_events.stored_histories(tx, to_read, new, order).items():
+            known = to_read[person]
+            before = None if known is None else known.facts
+            learned[person] = self._fold(tx, person, history, writes, before)
+        writes.flush(tx)
+        return learned
+
+    def _step(
+        self, person: str, known: KnownPerson, arrived: History, writes: FactWrites
+    ) -> KnownPerson:
+        """The fast path: events that sort after everything the person already has."""
+        state = reduce(self.derivation.step, (e for _, e in arrived), known.state)
+        facts = dict(known.facts)
+        changed = self.derivation.changed_tables(known.state, state)
+        for table in changed:
+            rows = self.derivation.rows[table.name](person, state)
+            facts[table.name] = tuple(map(table.to_sql, rows))
+        writes.change(known.facts, facts, changed)
+        return KnownPerson(known.count + len(arrived), arrived[-1][0], state, facts)
+
+    def _fold(
         self,
         tx: Transaction,
-        person_key: str,
-        decoded: Mapping[str, Envelope],
-        written: Mapping[str, str] | None = None,
-    ) -> None:
-        rows = tx.execute(
-            "SELECT event_id, body FROM person_events WHERE person_key = ?", (person_key,)
-        ).fetchall()
-        history = self.decoded.history(person_key, rows, decoded, written or {})
-        if erased_people(history):
-            self.decoded.forget(person_key)
-            history = self._forget(tx, history)
-        facts = self.derivation.derive(person_key, history)
-        for table in self.derivation.tables:
-            tx.execute(f"DELETE FROM {table.name} WHERE person_key = ?", (person_key,))
-            tx.executemany(table.insert, [table.to_sql(r) for r in facts.get(table.name, ())])
-
-    @staticmethod
-    def _forget(tx: Transaction, history: Sequence[Envelope]) -> list[Envelope]:
-        """Rewrite an erased person's stored events without their personal fields."""
-        forgotten = forget_erased(history)
-        for before, after in zip(history, forgotten, strict=True):
-            if after is not before:
-                tx.execute(
-                    "UPDATE person_events SET body = ? WHERE event_id = ?",
-                    (encode(after).decode(), str(after.event_id)),
-                )
-        return forgotten
+        person: str,
+        history: History,
+        writes: FactWrites,
+        before: FactValues | None,
+    ) -> KnownPerson | None:
+        """Fold a person's whole (sorted) history; `before`: their stored facts, if known.
+        Returns None for an erased person, whose stored events are rewritten withheld."""
+        envelopes = [e for _, e in history]
+        erased = bool(erased_people(envelopes))
+        if erased:
+            envelopes = person_events.withhold_erased(tx, envelopes)
+        state = reduce(self.derivation.step, envelopes, self.derivation.initial)
+        facts = fact_values(self.derivation.tables, self.derivation.facts(person, state))
+        if before is None:
+            writes.replace_person(person, facts)
+        else:
+            writes.change(before, facts)
+        if erased:
+            return None
+        return KnownPerson(len(history), history[-1][0], state, facts)
 
     def _rederive_everyone(self, tx: Transaction) -> None:
+        """A new derivation version: new fact tables, derived from every stored event."""
+        self.people.clear()
         for table in self.derivation.tables:
             tx.execute(f"DROP TABLE IF EXISTS {table.name}")
             for statement in table.ddl():
                 tx.execute(statement)
         people = [row[0] for row in tx.execute("SELECT DISTINCT person_key FROM person_events")]
-        for person_key in people:
-            self._rederive(tx, person_key, {})
+        order = self.derivation.order
+        for start in range(0, len(people), _REDERIVED_AT_ONCE):
+            chunk = people[start : start + _REDERIVED_AT_ONCE]
+            writes = FactWrites(self.derivation.tables)
+            for person, history in person_events.stored_histories(tx, chunk, {}, order).items():
+                self._fold(tx, person, history, writes, before={})
+            writes.flush(tx)
         tx.execute("UPDATE projection_position SET fold_version = ?", (self.derivation.version,))
+

@@ -12,9 +12,11 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
+from operator import attrgetter
 from typing import Any
 
 _SQL_TYPES: dict[type, str] = {
@@ -66,7 +68,9 @@ def _column(name: str, hint: Any) -> Column:
 
 @dataclass(frozen=True)
 class FactTable:
-    """A table of `row` dataclasses; `key` is its primary key, `indexes` speed up the queries."""
+    """A table of `row` dataclasses; `key` is its primary key, `indexes` speed up the queries.
+
+    Every row has a `person_key` (the store replaces a person's rows by it)."""
 
     name: str
     row: type
@@ -89,17 +93,54 @@ class FactTable:
         ]
         return statements
 
-    @property
+    @cached_property
     def insert(self) -> str:
         marks = ", ".join("?" for _ in self.columns)
         return f"INSERT INTO {self.name} ({self.column_list}) VALUES ({marks})"
 
-    @property
+    @cached_property
+    def delete_person(self) -> str:
+        """Deletes every row of one person (`?`: the person key)."""
+        return f"DELETE FROM {self.name} WHERE person_key = ?"
+
+    @cached_property
+    def delete_row(self) -> str:
+        """Deletes one row by its primary key (`?`s: `key_of(to_sql(row))`)."""
+        return f"DELETE FROM {self.name} WHERE {' AND '.join(f'{k} = ?' for k in self.key)}"
+
+    @cached_property
     def column_list(self) -> str:
         return ", ".join(c.name for c in self.columns)
 
+    @cached_property
+    def _key_positions(self) -> tuple[int, ...]:
+        names = [c.name for c in self.columns]
+        return tuple(names.index(k) for k in self.key)
+
+    def key_of(self, values: typing.Sequence[Any]) -> tuple[Any, ...]:
+        """The primary key of a row already converted by `to_sql`."""
+        return tuple(values[i] for i in self._key_positions)
+
+    @cached_property
+    def _conversions(self) -> tuple[tuple[int, Column], ...]:
+        """The columns whose values change on the way to SQL (dates and booleans)."""
+        return tuple((i, c) for i, c in enumerate(self.columns) if c.kind in (date, bool))
+
+    @cached_property
+    def _values_of(self) -> Callable[[Any], tuple[Any, ...]]:
+        names = [c.name for c in self.columns]
+        if len(names) == 1:
+            return lambda row: (getattr(row, names[0]),)
+        return attrgetter(*names)
+
     def to_sql(self, row: Any) -> tuple[Any, ...]:
-        return tuple(c.to_sql(getattr(row, c.name)) for c in self.columns)
+        values = self._values_of(row)
+        if not self._conversions:
+            return values
+        converted = list(values)
+        for i, column in self._conversions:
+            converted[i] = column.to_sql(converted[i])
+        return tuple(converted)
 
     def from_sql(self, values: typing.Sequence[Any]) -> Any:
         return self.row(*(c.from_sql(v) for c, v in zip(self.columns, values, strict=True)))

@@ -5,13 +5,15 @@ Only facts are stored, never a RAG status: the status depends on the day it is a
 keeps its date so that, as of a given day, only what had been done by then counts.
 
 Plans and the person's LA come from the dataset's fold (`projections.dataset.fold`), so both
-read models agree on who maintains a plan; events are folded in the same history order.
+read models agree on who maintains a plan; events are folded in the same history order. The
+fold is incremental (`TrackerState`, `apply`): the store keeps a person's state between batches
+and steps it with an event that sorts after their last one (`projections.readmodel.derivation`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from functools import reduce, singledispatch
 
@@ -33,7 +35,8 @@ from contracts.transition import (
     TransitionPlanAgreed,
 )
 from projections.dataset.facts import home_la
-from projections.dataset.fold import PersonState, fold_person, history_order
+from projections.dataset.fold import PersonState, evolve, history_order
+from projections.dataset.fold import apply as dataset_apply
 
 
 @dataclass(frozen=True)
@@ -95,13 +98,28 @@ class TrackerFacts:
         )
 
 
-def tracker_facts(history: Sequence[Envelope]) -> TrackerFacts:
-    """A person's tracker facts from their events in any order, duplicates ignored."""
-    unique = sorted({str(e.event_id): e for e in history}.values(), key=history_order)
-    facts = reduce(lambda f, e: _apply(e.payload, f, e), unique, TrackerFacts())
-    dataset = fold_person(unique)
-    return replace(
-        facts,
+@dataclass(frozen=True)
+class TrackerState:
+    """A person's fold state: the tracker's own facts and the dataset's state (plans, LA)."""
+
+    tracked: TrackerFacts = TrackerFacts()
+    dataset: PersonState = PersonState()
+
+
+EMPTY = TrackerState()
+
+
+def apply(state: TrackerState, event: Envelope) -> TrackerState:
+    """One more event, in history order."""
+    tracked = _apply(event.payload, state.tracked, event)
+    return TrackerState(tracked, dataset_apply(state.dataset, event))
+
+
+def facts_of(state: TrackerState) -> TrackerFacts:
+    """The tracker facts of a folded state: plans, LA and post-16 amendments from the dataset."""
+    dataset = state.dataset
+    return evolve(
+        state.tracked,
         la_code=home_la(dataset),
         plans=_plans(dataset),
         post16_amendments=tuple(
@@ -115,6 +133,12 @@ def tracker_facts(history: Sequence[Envelope]) -> TrackerFacts:
     )
 
 
+def tracker_facts(history: Sequence[Envelope]) -> TrackerFacts:
+    """A person's tracker facts from their events in any order, duplicates ignored."""
+    unique = sorted({str(e.event_id): e for e in history}.values(), key=history_order)
+    return facts_of(reduce(apply, unique, EMPTY))
+
+
 def _plans(state: PersonState) -> tuple[PlanSpell, ...]:
     return tuple(
         PlanSpell(la, plan.issued_on, state.ceased.get((la, plan_id)), plan.primary_need)
@@ -125,8 +149,8 @@ def _plans(state: PersonState) -> tuple[PlanSpell, ...]:
 def _add(
     facts: TrackerFacts, name: str, item: object, *, health: str | None = None
 ) -> TrackerFacts:
-    changed = replace(facts, **{name: (*getattr(facts, name), item)})
-    return replace(changed, health_org=health) if health else changed
+    changed = evolve(facts, **{name: (*getattr(facts, name), item)})
+    return evolve(changed, health_org=health) if health else changed
 
 
 @singledispatch
@@ -136,7 +160,7 @@ def _apply(payload: Payload, facts: TrackerFacts, event: Envelope) -> TrackerFac
 
 @_apply.register
 def _registered(payload: PersonRegistered, facts: TrackerFacts, event: Envelope) -> TrackerFacts:
-    return replace(facts, birth_month=payload.birth_month or facts.birth_month)
+    return evolve(facts, birth_month=payload.birth_month or facts.birth_month)
 
 
 @_apply.register

@@ -16,10 +16,13 @@ from pathlib import Path
 from pydantic import TypeAdapter
 
 from contracts import Envelope
+from projections.dataset.facts import HOME_LA_INPUTS
+from projections.dataset.fold import history_order
 from projections.readmodel.database import open_database
-from projections.readmodel.store import Derivation, PersonHistoryStore
+from projections.readmodel.derivation import Derivation
+from projections.readmodel.store import PersonHistoryStore
 from projections.readmodel.tables import FactTable
-from projections.tracker.fold import TrackerFacts, tracker_facts
+from projections.tracker.fold import EMPTY, TrackerFacts, TrackerState, apply, facts_of
 
 DEFAULT_SCHEMA = "sendx_tracker"
 FACTS_JSON = TypeAdapter(TrackerFacts)
@@ -40,17 +43,41 @@ class TrackedRow:
 YOUNG_PEOPLE = FactTable("young_people", TrackedRow, ("person_key",), (("birth_month",),))
 
 
-def derive(person_key: str, history: Sequence[Envelope]) -> dict[str, tuple[TrackedRow, ...]]:
-    facts = tracker_facts(history)
+def rows_of(person_key: str, state: TrackerState) -> tuple[TrackedRow, ...]:
+    """The person's row, if they could ever be tracked; no row otherwise."""
+    facts = facts_of(state)
     if not facts.relevant:
-        return {YOUNG_PEOPLE.name: ()}
-    row = TrackedRow(
-        person_key, facts.birth_month, facts.la_code, FACTS_JSON.dump_json(facts).decode()
+        return ()
+    return (
+        TrackedRow(
+            person_key, facts.birth_month, facts.la_code, FACTS_JSON.dump_json(facts).decode()
+        ),
     )
-    return {YOUNG_PEOPLE.name: (row,)}
 
 
-DERIVATION = Derivation((YOUNG_PEOPLE,), derive, version=1)
+DERIVATION = Derivation(
+    (YOUNG_PEOPLE,),
+    initial=EMPTY,
+    step=apply,
+    order=history_order,
+    rows={YOUNG_PEOPLE.name: rows_of},
+    inputs={
+        YOUNG_PEOPLE.name: (
+            "tracked",
+            "dataset.amendments",
+            *(f"dataset.{name}" for name in HOME_LA_INPUTS),
+        )
+    },
+    version=1,
+)
+"""The row reads the tracker's own facts and, from the dataset's state, plans, cessations and
+amendments and what the person's LA is taken from (`facts_of`): a step that changes none of
+them (a request for advice, a decision, a referral…) keeps the row as it is."""
+
+
+def derive(person_key: str, history: Sequence[Envelope]) -> dict[str, tuple[TrackedRow, ...]]:
+    """The tracker's rows for a person's events in any order."""
+    return dict(DERIVATION.derive(person_key, history))
 
 
 class TrackerStore(PersonHistoryStore):

@@ -4,6 +4,14 @@ For fault tests and `sendx nats --cluster`. Every node is rendered from the one 
 `deploy/nats/cluster/node.conf` (fsync on every write, its own store directory) and runs as a
 `NatsServer`; `start()` returns once every node reports healthy on `/healthz`, which nats-server
 answers with 200 only when JetStream is up and a meta leader has been elected.
+
+Routes between nodes are authenticated everywhere, here too: a node joins only with the route
+user's password (`route_env`, in each nats-server's environment), and with `tls=` routes and
+clients use TLS, as in production (`deploy/nats/cluster/route-tls.conf`).
+
+    python -m services.bus.cluster nats-1,nats-2,nats-3
+
+prints a new route password as the two variables every node's environment needs.
 """
 
 from __future__ import annotations
@@ -16,9 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
-from services.bus.nats_server import DEPLOY_DIR, NatsServer, NatsServerError, free_port
+from services.bus.credentials import bcrypt_env_value, new_password
+from services.bus.nats_server import DEPLOY_DIR, NatsServer, NatsServerError, ServerTls, free_port
 
 CLUSTER_TEMPLATE = DEPLOY_DIR / "nats" / "cluster" / "node.conf"
+ROUTE_TLS = DEPLOY_DIR / "nats" / "cluster" / "route-tls.conf"
+ROUTE_USER = "sendx-route"
+ROUTE_PASSWORD_VAR, ROUTES_VAR = "SENDX_NATS_ROUTE_PASSWORD", "SENDX_NATS_ROUTES"
+LOCAL_BCRYPT_COST = 6
+"""Loopback clusters only: every route handshake checks the hash, and tests start many."""
 
 
 class NodeTemplate(Template):
@@ -35,9 +49,28 @@ class NodeAddress:
     cluster_port: int
     http_port: int
 
-    @property
-    def route(self) -> str:
-        return f"nats-route://{self.host}:{self.cluster_port}"
+    def route(self, password: str | None = None) -> str:
+        """The URL other nodes dial; with `password`, as the route user (URL-safe passwords)."""
+        credentials = f"{ROUTE_USER}:{password}@" if password is not None else ""
+        return f"nats-route://{credentials}{self.host}:{self.cluster_port}"
+
+
+def route_urls(peers: list[NodeAddress], password: str) -> str:
+    """`SENDX_NATS_ROUTES`: every node's route URL with the password, as a nats config list."""
+    return "[" + ", ".join(f'"{peer.route(password)}"' for peer in peers) + "]"
+
+
+def route_env(
+    peers: list[NodeAddress], password: str, *, cost: int | None = None
+) -> dict[str, str]:
+    """What every node's nats-server needs in its environment for authenticated routes: the
+    bcrypt hash it checks incoming routes against and the URLs (plain password) it dials."""
+    hashed = bcrypt_env_value(password) if cost is None else bcrypt_env_value(password, cost)
+    return {ROUTE_PASSWORD_VAR: hashed, ROUTES_VAR: route_urls(peers, password)}
+
+
+def _indented(text: str, by: str = "  ") -> str:
+    return "".join(f"{by}{line}\n" if line else "\n" for line in text.splitlines())
 
 
 def render_node(
@@ -48,7 +81,10 @@ def render_node(
     cluster_name: str = "sendx",
     monitor_host: str = "127.0.0.1",
     includes: tuple[str, ...] = (),
+    route_tls: bool = True,
 ) -> str:
+    """One node's config. Routes always need the route password; `route_tls` (every real
+    deployment) also encrypts them, inlining `route-tls.conf` so no include path can dangle."""
     return NodeTemplate(CLUSTER_TEMPLATE.read_text()).substitute(
         server_name=node.server_name,
         host=node.host,
@@ -57,7 +93,9 @@ def render_node(
         http_port=node.http_port,
         monitor_host=monitor_host,
         cluster_name=cluster_name,
-        routes="\n".join(f"    {peer.route}" for peer in peers),
+        route_user=ROUTE_USER,
+        route_tls=_indented(ROUTE_TLS.read_text()) if route_tls else "",
+        route_example=", ".join(f'"{peer.route("PASSWORD")}"' for peer in peers),
         store_dir=store_dir,
         includes="".join(f'include "{path}"\n' for path in includes),
     )
@@ -79,11 +117,19 @@ class NatsCluster:
     cluster_name: str = "sendx"
     nodes: list[NatsServer] = field(default_factory=list)
     addresses: list[NodeAddress] = field(default_factory=list)
+    tls: ServerTls | None = None
+    """With a certificate (and `ca_file`): TLS on the client port and mutual TLS on routes."""
+    route_password: str = field(default_factory=new_password, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.tls is not None and self.tls.ca_file is None:
+            raise ValueError("a TLS cluster needs ServerTls(ca_file=...): nodes verify each other")
 
     @property
     def urls(self) -> list[str]:
         """Every node's client URL: give them all to `connect_bus` so it fails over."""
-        return [f"nats://{a.host}:{a.client_port}" for a in self.addresses]
+        scheme = "tls" if self.tls else "nats"
+        return [f"{scheme}://{a.host}:{a.client_port}" for a in self.addresses]
 
     @property
     def pids(self) -> list[int | None]:
@@ -94,17 +140,19 @@ class NatsCluster:
             NodeAddress(f"sendx-{i}", self.host, free_port(), free_port(), free_port())
             for i in range(1, self.size + 1)
         ]
+        routes = route_env(self.addresses, self.route_password, cost=LOCAL_BCRYPT_COST)
         for address in self.addresses:
             node_dir = self.base_dir / address.server_name
             node_dir.mkdir(parents=True, exist_ok=True)
             config = node_dir / "nats-server.conf"
             config.write_text(
                 render_node(address, self.addresses, str(node_dir / "store"),
-                            cluster_name=self.cluster_name)
+                            cluster_name=self.cluster_name, route_tls=self.tls is not None)
             )
             server = NatsServer(
                 store_dir=node_dir / "store", port=address.client_port, host=self.host,
                 config=config, log_file=node_dir / "nats-server.log", store_dir_in_config=True,
+                tls=self.tls, env=routes,
             )
             self.nodes.append(server)
         try:

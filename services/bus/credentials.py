@@ -121,7 +121,7 @@ def credentials_for(
     """`connect_bus(url, name=..., **credentials_for("856", data_dir))` as LA 856's service.
 
     `who` is an organisation code (its service), a role (`projector`, `dashboard`, `auditor`,
-    `admin`) or any user name (`la-856-client` for the partner system sending LA 856's commands).
+    `admin`, `retrier`) or any user name (`la-856-client`: the partner system of LA 856).
     """
     partnership = tuple(partnership)
     passwords = embedded_credentials(data_dir, partnership)

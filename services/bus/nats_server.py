@@ -25,6 +25,7 @@ DEPLOY_DIR = Path(os.environ.get("SENDX_DEPLOY_DIR", REPO_ROOT / "deploy"))
 EMBEDDED_CONFIG = DEPLOY_DIR / "nats" / "embedded.conf"
 EMBEDDED_SYNC_ALWAYS_CONFIG = DEPLOY_DIR / "nats" / "embedded-sync-always.conf"
 TLS_CONFIG = DEPLOY_DIR / "nats" / "tls.conf"
+MTLS_CONFIG = DEPLOY_DIR / "nats" / "mtls.conf"
 
 
 class NatsServerError(RuntimeError):
@@ -71,16 +72,37 @@ def wait_for_port(
 
 @dataclass(frozen=True)
 class ServerTls:
-    """The server's certificate and key (PEM), handed to `deploy/nats/tls.conf` by environment."""
+    """The server's certificate and key (PEM), handed to `deploy/nats/tls.conf` by environment.
+
+    `ca_file` (the partnership CA) is what cluster nodes verify each other's route certificates
+    against; with `verify_clients` every client must also present a certificate the CA signed
+    (mutual TLS, `deploy/nats/mtls.conf`).
+    """
 
     cert_file: Path
     key_file: Path
+    ca_file: Path | None = None
+    verify_clients: bool = False
+
+    def __post_init__(self) -> None:
+        if self.verify_clients and self.ca_file is None:
+            raise ValueError(
+                "verify_clients needs ca_file: the CA the client certificates must chain to"
+            )
+
+    @property
+    def config(self) -> Path:
+        return MTLS_CONFIG if self.verify_clients else TLS_CONFIG
 
     def env(self) -> dict[str, str]:
-        return {
+        """Quoted, because nats-server parses an environment value as config text."""
+        env = {
             "SENDX_NATS_TLS_CERT": f'"{self.cert_file.resolve()}"',
             "SENDX_NATS_TLS_KEY": f'"{self.key_file.resolve()}"',
         }
+        if self.ca_file is not None:
+            env["SENDX_NATS_TLS_CA"] = f'"{self.ca_file.resolve()}"'
+        return env
 
 
 def include_line(target: Path, from_dir: Path) -> str:
@@ -103,6 +125,8 @@ class NatsServer:
     tls: ServerTls | None = None
     store_dir_in_config: bool = False
     """True when `config` sets `jetstream.store_dir` itself (cluster nodes): no `-sd` flag."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra environment for nats-server (route secrets of a cluster node)."""
 
     @property
     def scheme(self) -> str:
@@ -127,7 +151,7 @@ class NatsServer:
             *self.extra_args,
         ]
         log = self.log_file or self.store_dir / "nats-server.log"
-        env = {**os.environ, **(self.tls.env() if self.tls else {})}
+        env = {**os.environ, **(self.tls.env() if self.tls else {}), **self.env}
         with open(log, "ab") as out:
             self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env,
                                             start_new_session=True)
@@ -146,7 +170,7 @@ class NatsServer:
         if self.auth is not None:
             includes.append(self.auth)
         if self.tls is not None:
-            includes.append(TLS_CONFIG)
+            includes.append(self.tls.config)
         wrapper = self.store_dir / "nats-server.conf"
         wrapper.write_text(
             "# Rendered by services/bus/nats_server.py at start; edit the included files instead.\n"

@@ -8,9 +8,20 @@ keeps the streams an unsecured server already holds):
 - `<kind>-<org>-client`, the organisation's own partner system: publishes `send.cmd.<org>.>`;
 - `projector`: pull consumers on SEND_EVENTS (durable, or ephemeral for rebuilds), acks,
   publishes `send.dlq.>` and `projections.>`;
-- `dashboard`: the read-only stream API (info, get) and subscribes `projections.>`;
+- `dashboard`: the read-only stream API (info, get) and subscribes `projections.>`; with
+  partitioned projectors also reads the mirrors and the workers' consumer info (their lag);
 - `auditor`: the read-only API on both streams and ordered (ephemeral) consumers on SEND_EVENTS;
-- `admin`: the JetStream API, except deleting or purging the shared history.
+- `admin`: the JetStream API, except deleting or purging the shared history; never events.
+- `retrier`: `sendx deadletters` (`projections.deadletters`): reads SEND_DEADLETTER, records
+  retries and new letters on `send.dlq.decode.>`/`send.dlq.retried.>`, and republishes a letter
+  on its original subject, so it may publish on the event subjects of every organisation of
+  the partnership (a letter's original subject is one of those) and nothing else of the bus:
+  no JetStream administration, no consumers on SEND_EVENTS, no person keys. Why a role of its
+  own rather than admin's: publishing as an organisation is the one power the trust model
+  withholds from everyone else, so it is given to one audited user alone. Audited: each
+  republished event carries `Sendx-Retry-Of` and `Sendx-Retried-By`, and each retry leaves a
+  record on SEND_DEADLETTER; the bytes republished are the ones the organisation published
+  (the retry decodes them first and refuses any whose subject names another organisation).
 
 The per-person sealing keys (bucket SEND_PERSON_KEYS, `services.keystore`): services read and
 write them (a relay creates a person's key; the LA's relay purges it on `person.erase`); the
@@ -33,7 +44,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from contracts.subjects import ALL_DEADLETTERS, PROJECTION_ROOT
+from contracts.subjects import ALL_DEADLETTERS, DEADLETTER_ROOT, PROJECTION_ROOT
 from contracts.topology import DEMO_PARTNERSHIP, Organisation
 from services.bus.connection import inbox_prefix_for
 from services.bus.streams import (
@@ -53,6 +64,7 @@ class Role(StrEnum):
     DASHBOARD = "dashboard"
     AUDITOR = "auditor"
     ADMIN = "admin"
+    RETRIER = "retrier"
 
 
 @dataclass(frozen=True)
@@ -135,8 +147,25 @@ def organisation_users(org: Organisation) -> tuple[NatsUser, NatsUser]:
     return service, client
 
 
-def role_user(role: Role) -> NatsUser:
+def retrier_user(partnership: Iterable[Organisation] = DEMO_PARTNERSHIP) -> NatsUser:
+    """`sendx deadletters`: read letters, record retries, republish on an organisation's subject."""
+    return NatsUser(
+        Role.RETRIER.value,
+        publish=_unique(
+            *read_stream(DEADLETTER_STREAM),
+            *pull_from_stream(DEADLETTER_STREAM),
+            f"{DEADLETTER_ROOT}.decode.>",
+            f"{DEADLETTER_ROOT}.retried.>",
+            *(org.event_subjects for org in partnership),
+        ),
+        subscribe=(),
+    )
+
+
+def role_user(role: Role, partnership: Iterable[Organisation] = DEMO_PARTNERSHIP) -> NatsUser:
     events = EVENTS_STREAM
+    if role is Role.RETRIER:
+        return retrier_user(partnership)
     if role is Role.PROJECTOR:
         return NatsUser(
             role.value,
@@ -156,7 +185,16 @@ def role_user(role: Role) -> NatsUser:
         )
     if role is Role.DASHBOARD:
         return NatsUser(
-            role.value, publish=read_stream(events), subscribe=(ALL_PROJECTION_CHANGES,)
+            role.value,
+            publish=_unique(
+                *read_stream(events),
+                *(
+                    subject
+                    for count in PARTITION_COUNTS
+                    for subject in partition_progress_subjects(partitioned_stream_name(count))
+                ),
+            ),
+            subscribe=(ALL_PROJECTION_CHANGES,),
         )
     if role is Role.AUDITOR:
         return NatsUser(
@@ -199,9 +237,16 @@ def partitioned_worker_subjects(mirror: str) -> tuple[str, ...]:
     )
 
 
+def partition_progress_subjects(mirror: str) -> tuple[str, ...]:
+    """How far each partition's worker has got (`/api/position`, the live feed): the mirror's
+    messages and the workers' consumers, read only."""
+    return (*read_stream(mirror), f"{JS_API}.CONSUMER.INFO.{mirror}.*")
+
+
 def partnership_users(partnership: Iterable[Organisation] = DEMO_PARTNERSHIP) -> list[NatsUser]:
+    partnership = tuple(partnership)
     users = [user for org in partnership for user in organisation_users(org)]
-    return users + [role_user(role) for role in Role]
+    return users + [role_user(role, partnership) for role in Role]
 
 
 def _subjects(subjects: Iterable[str]) -> str:

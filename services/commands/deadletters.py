@@ -2,15 +2,22 @@
 
 Thin: parse arguments, call one function of `projections.deadletters`, print. `retry` exits 1
 if a retried letter still fails to decode (it was dead-lettered again, with the reason).
+
+Who it logs in as (`login`): `$SENDX_NATS_USER` when set (a deployment gives the operator the
+`retrier` user's password); otherwise, beside an embedded secured server (`sendx run`, `sendx nats
+--secure`), the `retrier` user from `$SENDX_DATA_DIR/nats-credentials.json`; otherwise nobody
+(an open server). Every retry records that user and the operator's login (`Sendx-Retried-By`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from projections.deadletters import (
@@ -22,7 +29,9 @@ from projections.deadletters import (
     retry_dead_letters,
     show_dead_letter,
 )
-from services.bus.connection import connect_bus
+from services.bus.connection import connect_bus, env_credentials
+from services.bus.credentials import CREDENTIALS_FILE, credentials_for
+from services.bus.permissions import Role
 from services.config import Settings
 
 T = TypeVar("T")
@@ -66,9 +75,60 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     counts.set_defaults(func=run_counts)
 
 
-def _on_bus(args: argparse.Namespace, work: Callable[[JetStreamContext], Awaitable[T]]) -> T:
+def login(settings: Settings) -> dict[str, str]:
+    """The NATS user and password `sendx deadletters` connects with ({}: none, an open server)."""
+    user, password = env_credentials()
+    if user is not None:
+        return {"user": user, "password": password or ""}
+    if (settings.data_dir / CREDENTIALS_FILE).exists():
+        return credentials_for(Role.RETRIER.value, settings.data_dir)
+    return {}
+
+
+def retried_by(credentials: dict[str, str]) -> str:
+    """What a retry records about who made it: the NATS user and the operator's login."""
+    return f"{credentials.get('user', 'anonymous')} (login {getpass.getuser()})"
+
+
+CONNECT_TIMEOUT = 10.0
+
+
+async def connect_as(url: str, credentials: dict[str, str]) -> Client:
+    """Connect, or say why not: a refused login fails at once rather than retrying for ever."""
+    refused: asyncio.Future[Exception] = asyncio.get_running_loop().create_future()
+
+    async def on_error(exc: Exception) -> None:
+        if "authorization" in str(exc).lower() and not refused.done():
+            refused.set_result(exc)
+
+    connecting = asyncio.ensure_future(
+        connect_bus(url, name="sendx-deadletters", error_cb=on_error, **credentials)
+    )
+    await asyncio.wait({connecting, refused}, timeout=CONNECT_TIMEOUT,
+                       return_when=asyncio.FIRST_COMPLETED)
+    if connecting.done():
+        return connecting.result()
+    connecting.cancel()
+    who = f"user {credentials['user']}" if credentials.get("user") else "a login without a user"
+    if refused.done():
+        raise ConnectionError(
+            f"NATS at {url} refused {who} ({refused.result()}). On the embedded "
+            "server, restart it (`sendx run` or `sendx nats --secure`) so it knows the "
+            f"{Role.RETRIER.value} user; elsewhere set SENDX_NATS_USER={Role.RETRIER.value} and "
+            "SENDX_NATS_PASSWORD"
+        )
+    raise ConnectionError(f"no NATS server answered at {url} within {CONNECT_TIMEOUT:.0f}s")
+
+
+def _on_bus(
+    args: argparse.Namespace,
+    work: Callable[[JetStreamContext], Awaitable[T]],
+    credentials: dict[str, str] | None = None,
+) -> T:
+    credentials = login(Settings()) if credentials is None else credentials
+
     async def session() -> T:
-        nc = await connect_bus(args.nats or Settings().nats_url, name="sendx-deadletters")
+        nc = await connect_as(args.nats or Settings().nats_url, credentials)
         try:
             return await work(nc.jetstream())
         finally:
@@ -123,12 +183,15 @@ def run_retry(args: argparse.Namespace) -> int:
     if args.reason is not None and not args.all:
         raise ValueError("--reason applies to --all only")
 
+    credentials = login(Settings())
+    by = retried_by(credentials)
+
     async def work(js: JetStreamContext) -> list[RetryOutcome]:
         if args.all:
-            return await retry_dead_letters(js, reason=args.reason)
-        return [await retry_dead_letter(js, args.seq)]
+            return await retry_dead_letters(js, reason=args.reason, retried_by=by)
+        return [await retry_dead_letter(js, args.seq, retried_by=by)]
 
-    outcomes = _on_bus(args, work)
+    outcomes = _on_bus(args, work, credentials)
     for outcome in outcomes:
         print(outcome)
     republished = sum(o.result == "republished" for o in outcomes)

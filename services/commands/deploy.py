@@ -2,11 +2,14 @@
 
     sendx deploy nats-config --out DIR [--cluster HOST1,HOST2,HOST3]
     sendx deploy nats-password USER
+    sendx deploy route-password HOST1,HOST2,HOST3
 
 `nats-config` writes DIR/auth.conf (users and permissions derived from contracts/topology.py,
 passwords as `$SENDX_NATS_PASSWORD_<USER>`) beside copies of production.conf and tls.conf,
 and with `--cluster` one DIR/cluster/<node>.conf per host from deploy/nats/cluster/node.conf.
 `nats-password` generates a password and prints the client's secret and the server's variable.
+`route-password` generates the cluster's route password and prints what every node's environment
+needs: its bcrypt hash and the route URLs carrying it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from services.bus.cluster import NodeAddress, render_node
+from services.bus.cluster import NodeAddress, render_node, route_env
 from services.bus.credentials import (
     bcrypt_env_value,
     new_password,
@@ -43,6 +46,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     password = sub.add_parser("nats-password", help="generate one NATS user's password")
     password.add_argument("user", help="e.g. la-856, la-856-client, projector, admin")
     password.set_defaults(func=run_nats_password)
+    routes = sub.add_parser(
+        "route-password", help="generate the cluster's route password for every node's env"
+    )
+    routes.add_argument("hosts", metavar="HOSTS", help="comma-separated, at least three")
+    routes.set_defaults(func=run_route_password)
     manifests = sub.add_parser(
         "manifests", help="write deploy/compose and deploy/k8s from the topology"
     )
@@ -104,6 +112,20 @@ def run_nats_password(args: argparse.Namespace) -> int:
     print(password)
     print("# nats-server's environment holds only its bcrypt hash:")
     print(f"{var}='{bcrypt_env_value(password)}'")
+    return 0
+
+
+def run_route_password(args: argparse.Namespace) -> int:
+    hosts = [h.strip() for h in args.hosts.split(",") if h.strip()]
+    if len(hosts) < 3:
+        raise ValueError(
+            f"route-password needs at least three hosts (a majority must survive one loss), "
+            f"got {len(hosts)}: {args.hosts!r}"
+        )
+    env = route_env(cluster_nodes(hosts), new_password())
+    print("# every NATS node's environment (secrets/nats-server.env, the Secret sendx-nats-server)")
+    for variable, value in env.items():
+        print(f"{variable}='{value}'")
     return 0
 
 

@@ -1,8 +1,8 @@
 """`sendx run`: the whole partnership on this machine, until Ctrl-C (what `make run` calls).
 
 Starts the embedded JetStream server, one service process per organisation of the demo
-partnership, the projector and the query API/dashboard; optionally loads the demo data;
-prints the dashboard URL; on Ctrl-C stops every process it started, by PID.
+partnership, one projector per read model and the query API/dashboard; optionally loads the
+demo data; prints the dashboard URL; on Ctrl-C stops every process it started, by PID.
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ import urllib.request
 from pathlib import Path
 
 from contracts.topology import DEMO_PARTNERSHIP, OrgKind, organisation
+from projections.catalogue import CATALOGUE
 from projections.tokens import format_demo_tokens, write_demo_tokens
 from services.bus.credentials import credentials_for, embedded_auth
 from services.bus.nats_server import NatsServer, free_port
 from services.bus.permissions import client_user
 from services.commands.nats import create_streams
 from services.config import Settings
+from services.health import PORT_VARIABLE
 from services.supervisor import Supervisor, sendx_command
 
 SERVICE_KINDS: frozenset[OrgKind] = frozenset({OrgKind.LA, OrgKind.ICB, OrgKind.PROVIDER})
@@ -76,7 +78,12 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(create_streams(server.url, credentials=credentials_for("admin", data_dir)))
         print(f"nats-server pid {server.pid} on {server.url} (data {data_dir / 'nats'}), "
               f"one user per organisation and role: {data_dir / 'nats-credentials.json'}")
-        env = {"NATS_URL": server.url, "SENDX_DATA_DIR": str(data_dir), "PORT": str(api_port)}
+        env = {
+            "NATS_URL": server.url, "SENDX_DATA_DIR": str(data_dir), "PORT": str(api_port),
+            # one port cannot serve ten processes: an inherited SENDX_METRICS_PORT would make all
+            # but the first fail to start; the embedded run serves its metrics from the API only
+            PORT_VARIABLE: "0",
+        }
 
         def env_as(who: str) -> dict[str, str]:
             """Each process logs in as itself: an organisation's service, projector, dashboard."""
@@ -93,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
                     env_as(org.code),
                 )
         tokens = write_demo_tokens(data_dir)
-        supervisor.launch("projector", sendx_command("projector"), env_as("projector"))
+        supervisor.launch_projectors([p.name for p in CATALOGUE], env_as("projector"))
         supervisor.launch(
             "api", sendx_command("api", "--port", str(api_port)), env_as("dashboard")
         )

@@ -3,29 +3,34 @@
 The person is named only by the partnership's keyed pseudonym of their NHS number; the date
 of birth leaves as a year-month; names never leave. Every event of a non-bookkeeping LA
 aggregate is shared (the reply to a command lists their ids before the relay publishes them).
+
+A case's later events carry neither the LA's case reference nor the plan id, so the translator
+remembers them from the events it has passed (`AssessmentRequested`, `PlanIssued`) and reads the
+case from the store only on a miss (`services.translation` explains why).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from contracts import ap, ehc, person, transition
+from contracts import ap, ehc, transition
 from contracts.envelope import Envelope, Payload
-from services.identity import birth_month
 from services.la.application import LaApplication
 from services.la.domain import EhcCase
 from services.la.people import ApPlacement, Person
 from services.people import RegisteredPerson
 from services.relay import Stamp
-from services.translation import person_erased
-
-
-def on(day: date) -> datetime:
-    """A statutory date as the instant it began (UTC): the envelope's `occurred_at`."""
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+from services.translation import (
+    REMEMBERED,
+    Remembered,
+    Translator,
+    on,
+    person_erased,
+    person_registered,
+)
 
 
 class CaseRefs(NamedTuple):
@@ -39,10 +44,7 @@ Build = Callable[[Any, Any], tuple[Payload, date | None]]
 """(stored event, the case's references if a case event) -> (payload, the date it happened)."""
 
 _BUILDERS: dict[type, Build] = {
-    Person.Registered: lambda e, _: (
-        person.PersonRegistered(birth_month=birth_month(e.born_on)),
-        None,
-    ),
+    Person.Registered: lambda e, _: person_registered(e),
     RegisteredPerson.Erased: lambda e, _: person_erased(e),
     Person.NamedWorkerAssigned: lambda e, _: (
         transition.NamedWorkerAssigned(assigned_on=e.assigned_on, worker_role=e.worker_role),
@@ -148,33 +150,36 @@ _CASE_EVENTS = {
 }
 
 
-class LaContract:
-    """The LA's translate function for the relay (holds the partnership key and a small cache)."""
+class LaContract(Translator):
+    """The LA's translate function for the relay: the partnership key and what it has learnt."""
 
-    def __init__(self, app: LaApplication, partnership_key: bytes) -> None:
-        self.app = app
-        self.partnership_key = partnership_key
-        self._person_keys: dict[UUID, str] = {}
-        self._cases: dict[UUID, CaseRefs] = {}
+    def __init__(
+        self, app: LaApplication, partnership_key: bytes, *, remember: int = REMEMBERED
+    ) -> None:
+        super().__init__(app, partnership_key, remember=remember)
+        self._cases: Remembered[UUID, CaseRefs] = Remembered(remember)
 
-    def person_key(self, aggregate_id: UUID) -> str:
-        if aggregate_id not in self._person_keys:
-            self._person_keys[aggregate_id] = self.app.person_key_of(
-                aggregate_id, self.partnership_key
-            )
-        return self._person_keys[aggregate_id]
+    def learn(self, event: Any) -> None:
+        super().learn(event)
+        if isinstance(event, EhcCase.AssessmentRequested):
+            self._cases.put(event.originator_id, CaseRefs(event.case_id, None))
+        elif isinstance(event, EhcCase.PlanIssued):
+            case_id = self.case_refs(event.originator_id).case_id
+            self._cases.put(event.originator_id, CaseRefs(case_id, event.plan_id))
 
     def case_refs(self, case_id: UUID) -> CaseRefs:
+        """The case's references: learnt, or read from the store (a plan issued since shows)."""
         refs = self._cases.get(case_id)
-        if refs is None or refs.plan_id is None:
+        if refs is None:
             case: EhcCase = self.app.repository.get(case_id)
-            refs = self._cases[case_id] = CaseRefs(case.case_id, case.plan_id)
+            refs = self._cases.put(case_id, CaseRefs(case.case_id, case.plan_id))
         return refs
 
     def __call__(self, event: Any, stamp: Stamp) -> Envelope | None:
         build = _BUILDERS.get(type(event))
         if build is None:
             return None  # bookkeeping: stored, never shared
+        self.learn(event)
         refs = self.case_refs(event.originator_id) if type(event) in _CASE_EVENTS else None
         payload, happened_on = build(event, refs)
         return stamp.wrap(

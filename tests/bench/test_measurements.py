@@ -199,6 +199,8 @@ def test_every_projection_catches_up_with_the_published_events(
         assert ingest.value > 0 and ingest.versus == "consume"
         assert ingest.note.startswith(f"{int(published):,} events")
         assert 10 < figures[f"{projection.name}: runner peak RSS"].value < 2_048
+    bus_side = figures["position-only: runner ingest"]
+    assert bus_side.value > 0 and bus_side.versus == "consume" and bus_side.target is None
 
 
 @pytest.mark.integration
@@ -213,6 +215,8 @@ def test_latency_is_measured_for_every_live_projection(
         p99 = figures[f"{projection.name}: latency p99"].value
         assert 0 < p50 <= p99 <= figures[f"{projection.name}: latency max"].value
         assert figures[f"{projection.name}: latency p99"].target.startswith("p99 < 100 ms: ")
+    assert figures["position-only: latency p99"].value > 0
+    assert figures["position-only: latency p99"].target is None
 
 
 @pytest.mark.integration
@@ -222,6 +226,10 @@ def test_the_rebuild_replays_every_published_event_into_each_projection(
 ) -> None:
     figures = by_name(measure_rebuild(tiny_run))
     assert figures["all projections rebuilt"].value > 0
+    assert figures["all projections rebuilt, one process for all"].value > 0
+    together = figures["one process for all: rebuild"]
+    assert together.value > 0 and together.versus == "consume"
+    assert f"{tiny_run.projection_bus.published:,} events in" in together.note
     for projection in catalogue():
         rebuild = figures[f"{projection.name}: rebuild"]
         assert rebuild.value > 0 and rebuild.versus == "consume"

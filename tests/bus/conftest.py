@@ -12,7 +12,7 @@ from nats.aio.client import Client
 
 from services.bus.connection import connect_bus
 from services.bus.credentials import credentials_for, embedded_auth
-from services.bus.nats_server import NatsServer
+from services.bus.nats_server import DEPLOY_DIR, NatsServer
 from services.bus.streams import ensure_streams
 
 
@@ -79,37 +79,26 @@ class Certificates:
     ca_file: Path
     cert_file: Path
     key_file: Path
+    client_cert_file: Path
+    client_key_file: Path
+    """A process's certificate (CN=la-856) for mutual TLS, signed by the same CA."""
 
 
-def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+ISSUE = DEPLOY_DIR / "pki" / "issue.sh"
+
+
+def issue(d: Path, *args: str) -> None:
+    """The operator's own tool (deploy/pki/issue.sh), so the tests check the certificates the
+    deployment guide has operators make."""
+    subprocess.run([str(ISSUE), str(d), *args], check=True, capture_output=True, timeout=60)
 
 
 @pytest.fixture
 def certificates(tmp_path: Path) -> Certificates:
-    """A throwaway CA and a server certificate for 127.0.0.1/localhost, made by the openssl CLI."""
+    """A throwaway CA, a node certificate for 127.0.0.1/localhost (serverAuth and clientAuth:
+    cluster nodes present it on routes too) and a process's client certificate."""
     d = tmp_path / "pki"
-    d.mkdir()
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-    openssl(
-        "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1",
-        "-subj", "/CN=send-exchange test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        cwd=d,
-    )
-    openssl(
-        "req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1",
-        cwd=d,
-    )
-    (d / "server.ext").write_text(
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-        "extendedKeyUsage=serverAuth\n"
-        "keyUsage=critical,digitalSignature\n"
-    )
-    openssl(
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "server.crt", "-days", "1", "-extfile", "server.ext",
-        cwd=d,
-    )
-    return Certificates(d / "ca.crt", d / "server.crt", d / "server.key")
+    issue(d, "node", "server", "127.0.0.1", "localhost")
+    issue(d, "client", "client")
+    return Certificates(d / "ca.crt", d / "server.crt", d / "server.key",
+                        d / "client.crt", d / "client.key")

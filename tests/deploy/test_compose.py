@@ -13,12 +13,14 @@ import pytest
 import yaml
 
 from contracts.topology import DEMO_PARTNERSHIP
+from projections.catalogue import CATALOGUE
 from services.bus.credentials import production_auth
 from services.bus.nats_server import DEPLOY_DIR, nats_server_binary
 from services.bus.permissions import service_user
 from services.compose import required_variables
-from services.deployment import server_password_variables
-from services.manifests import deploy_files
+from services.deployment import CA_FILE, IMAGE, NATS_HOSTS, server_secret_variables
+from services.manifests import NATS_CA_CONFIGMAP, NATS_TLS_SECRET, deploy_files
+from tests.deploy.conftest import Certificates, nats_node_environment
 
 COMPOSE = DEPLOY_DIR / "compose" / "compose.yaml"
 K8S = DEPLOY_DIR / "k8s"
@@ -80,7 +82,12 @@ def test_compose_runs_every_organisation_the_projector_and_the_api_on_three_nats
         assert env["POSTGRES_DBNAME"] == f"sendx_{org.kind.value}_{org.code.lower()}"
         assert "${CIPHER_KEY_" in env["SENDX_CIPHER_KEY"]
         assert "readyz" in " ".join(services[name]["healthcheck"]["test"])
-    assert services["projector"]["environment"]["SENDX_NATS_USER"] == "projector"
+    # and one projector per read model, both the NATS user `projector` with its one password
+    for projection in CATALOGUE:
+        projector = services[f"projector-{projection.name}"]
+        assert projector["command"] == ["projector", "--only", projection.name]
+        assert projector["environment"]["SENDX_NATS_USER"] == "projector"
+        assert "${NATS_SECRET_PROJECTOR:?" in projector["environment"]["SENDX_NATS_PASSWORD"]
     assert services["api"]["ports"] == ["127.0.0.1:8000:8000"]
     # and NATS is three official-image nodes in one cluster, with the streams created at R3
     nodes = [s for s in services.values() if str(s.get("image", "")).startswith("nats:")]
@@ -95,14 +102,35 @@ def test_compose_nats_nodes_include_the_partnership_users_and_fsync_every_write(
     for index in (1, 2, 3):
         node = (DEPLOY_DIR / "compose" / "nats" / "cluster" / f"sendx-{index}.conf").read_text()
         assert 'include "../auth.conf"' in node and "sync_interval: always" in node
-        assert node.count("nats-route://") == 3
+        # clients must use TLS; routes need the route password and use mutual TLS
+        assert 'include "../tls.conf"' in node
+        assert "password: $SENDX_NATS_ROUTE_PASSWORD" in node
+        assert "ca_file: $SENDX_NATS_TLS_CA" in node
+        assert "routes: $SENDX_NATS_ROUTES" in node
+
+
+def test_compose_processes_reach_nats_over_tls_verified_against_the_partnership_ca() -> None:
+    services = compose()["services"]
+    for name, service in services.items():
+        if service.get("image") != IMAGE:
+            continue
+        env = service["environment"]
+        assert all(url.startswith("tls://") for url in env["NATS_URL"].split(",")), name
+        assert env["SENDX_NATS_CA"] == CA_FILE, name
+        assert f"./secrets/pki/ca.crt:{CA_FILE}:ro" in service["volumes"], name
+    # and each NATS node is given its own certificate and key, and no other node's
+    for host in NATS_HOSTS:
+        mounts = " ".join(services[host]["volumes"])
+        assert f"./secrets/pki/{host}.key:" in mounts
+        assert all(f"/{other}.key" not in mounts for other in NATS_HOSTS if other != host)
 
 
 @pytest.mark.integration
-def test_nats_server_accepts_the_compose_node_configs() -> None:
-    # given the server's environment as the operator sets it: a bcrypt hash per user
-    hashed = '"$2b$11$' + "a" * 53 + '"'
-    env = {**os.environ, **{v: hashed for v in server_password_variables()}}
+def test_nats_server_accepts_the_compose_node_configs(certificates: Certificates) -> None:
+    # given the server's environment as the operator sets it: a bcrypt hash per user, the route
+    # password and URLs, the certificate paths (here the test CA's)
+    env = {**os.environ, **nats_node_environment(certificates, list(NATS_HOSTS))}
+    assert set(server_secret_variables()) <= env.keys()
     for index in (1, 2, 3):
         config = DEPLOY_DIR / "compose" / "nats" / "cluster" / f"sendx-{index}.conf"
         # when nats-server checks the config, then it accepts it
@@ -143,7 +171,36 @@ def test_every_organisation_of_the_topology_has_a_k8s_service_deployment() -> No
     }
     for org in DEMO_PARTNERSHIP:
         assert ("service", org.kind.value, "--org", org.code) in args, org.code
-    assert ("projector",) in args and ("api", "--port", "8000") in args
+    assert ("api", "--port", "8000") in args
+    for projection in CATALOGUE:
+        assert ("projector", "--only", projection.name) in args
+
+
+def test_every_k8s_process_reaches_nats_over_tls_with_the_ca_mounted() -> None:
+    pods = [d["spec"]["template"]["spec"] for d in k8s_documents()
+            if d.get("kind") in {"Deployment", "Job"}]
+    assert pods
+    for pod in pods:
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes["nats-ca"]["configMap"]["name"] == NATS_CA_CONFIGMAP
+        for container in pod["containers"]:
+            env = {e["name"]: e.get("value") for e in container["env"]}
+            assert all(u.startswith("tls://") for u in env["NATS_URL"].split(","))
+            assert env["SENDX_NATS_CA"] == CA_FILE
+            mount = next(m for m in container["volumeMounts"] if m["name"] == "nats-ca")
+            assert CA_FILE.startswith(mount["mountPath"] + "/") and mount["readOnly"]
+
+
+def test_the_nats_chart_values_encrypt_clients_and_routes_and_authenticate_routes() -> None:
+    config = yaml.safe_load((K8S / "nats-values.yaml").read_text())["config"]
+    client_tls = config["nats"]["tls"]
+    assert client_tls["enabled"] and client_tls["secretName"] == NATS_TLS_SECRET
+    assert client_tls["merge"]["handshake_first"] == "300ms"
+    cluster = config["cluster"]
+    assert cluster["tls"]["enabled"] and cluster["tls"]["merge"]["ca_file"].endswith("/ca.crt")
+    # the route password and URLs come from the server's environment (Secret sendx-nats-server)
+    assert cluster["merge"]["authorization"]["password"] == "<< $SENDX_NATS_ROUTE_PASSWORD >>"
+    assert cluster["merge"]["routes"] == "<< $SENDX_NATS_ROUTES >>"
 
 
 def test_k8s_secrets_are_references_never_values() -> None:
@@ -165,7 +222,7 @@ def _containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
 def test_the_nats_chart_values_run_three_durable_servers_with_our_users() -> None:
     values = yaml.safe_load((K8S / "nats-values.yaml").read_text())
     config = values["config"]
-    assert config["cluster"] == {"enabled": True, "replicas": 3}
+    assert config["cluster"]["enabled"] is True and config["cluster"]["replicas"] == 3
     assert config["jetstream"]["fileStore"]["pvc"]["enabled"] is True
     assert config["jetstream"]["merge"]["sync_interval"] == "always"
     assert config["merge"]["00$include"] == "auth.conf"

@@ -28,7 +28,7 @@ from services.bus.nats_server import (
 )
 from services.bus.permissions import partnership_users
 from services.commands import deploy
-from tests.bus.conftest import Certificates, certificates  # noqa: F401  (fixture)
+from tests.deploy.conftest import Certificates, nats_node_environment
 
 NATS_DIR = EMBEDDED_CONFIG.parent
 
@@ -65,24 +65,27 @@ def test_every_production_config_sets_sync_always() -> None:
         assert "sync_interval: always" in settings(config), config
 
 
-def deployed_environment(certs: Certificates) -> dict[str, str]:
-    """What an operator sets: a quoted bcrypt hash per user, quoted certificate paths."""
-    env = {
-        password_env_var(user.name): bcrypt_env_value("not-the-real-one", cost=4)
-        for user in partnership_users()
-    }
-    env["SENDX_NATS_TLS_CERT"] = f'"{certs.cert_file}"'
-    env["SENDX_NATS_TLS_KEY"] = f'"{certs.key_file}"'
-    return env
+def test_rendered_cluster_nodes_authenticate_and_encrypt_their_routes(tmp_path: Path) -> None:
+    # given the nodes `sendx deploy nats-config --cluster` renders for three hosts
+    assert sendx_deploy("nats-config", "--out", str(tmp_path), "--cluster", "n1,n2,n3") == 0
+    for config in sorted((tmp_path / "cluster").glob("*.conf")):
+        lines = settings(config)
+        cluster = lines[lines.index("cluster {"):]
+        # then routes need the route user's password and use TLS verified against the CA
+        assert "password: $SENDX_NATS_ROUTE_PASSWORD" in cluster
+        assert "ca_file: $SENDX_NATS_TLS_CA" in cluster
+        # and no route URL (so no password) is written in the file
+        assert "routes: $SENDX_NATS_ROUTES" in cluster
+        assert not any("nats-route://" in line for line in lines), config
 
 
 def test_nats_server_accepts_the_rendered_production_set(
-    tmp_path: Path, certificates: Certificates  # noqa: F811
+    tmp_path: Path, certificates: Certificates
 ) -> None:
     # given the set rendered for a single server and a three-node cluster
     out = tmp_path / "nats"
     assert sendx_deploy("nats-config", "--out", str(out), "--cluster", "n1,n2,n3") == 0
-    env = deployed_environment(certificates)
+    env = nats_node_environment(certificates, ["n1", "n2", "n3"])
     # then nats-server's own config check passes for each, with the documented environment
     for config in [out / "production.conf", *sorted((out / "cluster").glob("*.conf"))]:
         check = subprocess.run(

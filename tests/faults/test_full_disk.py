@@ -19,6 +19,7 @@ from fault_harness import (
 )
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from projections.dataset.projection import DATASET
 from projections.rebuild import rebuild
@@ -115,7 +116,10 @@ async def test_a_projector_whose_disk_is_full_stalls_without_advancing_past_its_
     projector.wait_for_output("starting after stream sequence")
 
     async def caught_up() -> bool:
-        info = await js.consumer_info(EVENTS_STREAM, f"projection-{DATASET.name}")
+        try:
+            info = await js.consumer_info(EVENTS_STREAM, f"projection-{DATASET.name}")
+        except NotFoundError:  # the runner recreates its consumer after the store's position
+            return False
         return info.ack_floor is not None and info.ack_floor.stream_seq >= last
 
     await wait_for(caught_up, timeout=60)

@@ -1,11 +1,16 @@
 """Three projector workers, one per partition of the people, one killed with SIGKILL mid-stream
-and replaced: the shared read model ends as one from-scratch replay of SEND_EVENTS."""
+and replaced: the shared read model ends as one from-scratch replay of SEND_EVENTS. On SQLite
+(the embedded default) and on PostgreSQL (`SENDX_STORE=postgres`, a database of the test's own)."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 import sys
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -36,7 +41,7 @@ def start_worker(processes: Processes, partition: Partition, env: dict[str, str]
     return worker
 
 
-def committed(db: Path) -> dict[str, int]:
+def committed_in_sqlite(db: Path) -> dict[str, int]:
     """Each partition's committed position, read as the API would (read-only)."""
     if not db.exists():
         return {}
@@ -47,6 +52,57 @@ def committed(db: Path) -> dict[str, int]:
         return {}
     finally:
         conn.close()
+
+
+def committed_in_postgres(dsn: str, schema: str) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        try:
+            rows = conn.execute(f'SELECT partition_name, seq FROM "{schema}".partition_position')
+        except psycopg.errors.UndefinedTable:  # no worker has created it yet
+            return {}
+        return {name: int(seq) for name, seq in rows}
+
+
+@dataclass(frozen=True)
+class SharedReadModel:
+    """Where the workers keep the dataset: the environment they get, and how to read it."""
+
+    env: dict[str, str]
+    location: Path | str
+    schema: str
+    committed: Callable[[], dict[str, int]]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def shared_read_model(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SharedReadModel]:
+    data_dir = tmp_path / "data"
+    if request.param == "sqlite":
+        db = data_dir / "projection-dataset.sqlite"
+        yield SharedReadModel({"SENDX_DATA_DIR": str(data_dir)}, db, "sendx_dataset",
+                              lambda: committed_in_sqlite(db))
+        return
+    with postgres_database(request.getfixturevalue("postgres_dsn")) as dsn:
+        env = {"SENDX_DATA_DIR": str(data_dir), "SENDX_STORE": "postgres",
+               "SENDX_READ_MODEL_DSN": dsn}
+        yield SharedReadModel(env, dsn, "sendx_dataset",
+                              lambda: committed_in_postgres(dsn, "sendx_dataset"))
+
+
+@contextmanager
+def postgres_database(server_dsn: str) -> Iterator[str]:
+    """A database of this test's own (the workers' schemas are fixed: `sendx_<projection>`)."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server_dsn.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(server_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 async def publish_population(
@@ -75,26 +131,27 @@ async def wait_for(condition, timeout: float = 60) -> None:
 
 
 async def test_a_worker_killed_mid_stream_and_replaced_leaves_the_read_model_of_a_replay(
-    nats_url: str, nc: Client, js: JetStreamContext, processes: Processes, tmp_path: Path
+    nats_url: str, nc: Client, js: JetStreamContext, processes: Processes, tmp_path: Path,
+    shared_read_model: SharedReadModel,
 ) -> None:
     # given three dataset workers, one per partition, sharing one store
-    env = {"SENDX_DATA_DIR": str(tmp_path / "data"), "NATS_URL": nats_url}
-    db = tmp_path / "data" / "projection-dataset.sqlite"
+    env = {**shared_read_model.env, "NATS_URL": nats_url}
+    committed = shared_read_model.committed
     workers = {p: start_worker(processes, p, env) for p in PARTITIONS}
     # when the population streams in and partition 1's worker is killed with SIGKILL as it applies
     owners: dict[int, str] = {}
     publishing = asyncio.create_task(publish_population(js, owners))
     victim = PARTITIONS[1]
-    await wait_for(lambda: committed(db).get(victim.name, 0) > 300)
+    await wait_for(lambda: committed().get(victim.name, 0) > 300)
     assert not publishing.done(), "the stream ended before the kill"
     processes.kill(workers[victim])
-    killed_at = committed(db)[victim.name]
+    killed_at = committed()[victim.name]
     workers[victim] = start_worker(processes, victim, env)
     junk = await publishing
     # then every partition applies everything it owns
     last_owned = {p.name: max(s for s, person in owners.items() if p.owns(person))
                   for p in PARTITIONS}
-    await wait_for(lambda: committed(db) == last_owned)
+    await wait_for(lambda: committed() == last_owned)
     assert killed_at < last_owned[victim.name]
     for worker in workers.values():
         assert processes.stop(worker) == 0
@@ -103,7 +160,7 @@ async def test_a_worker_killed_mid_stream_and_replaced_leaves_the_read_model_of_
     replayed = DATASET.open_store(replayed_path)
     report = await rebuild(nc, replayed)
     assert report.position == (await js.stream_info(EVENTS_STREAM)).state.last_seq
-    shared = DATASET.open_store(db)
+    shared = DATASET.open_store(shared_read_model.location, schema=shared_read_model.schema)
     live, rebuilt = store_contents(shared), store_contents(replayed)
     shared.close()
     replayed.close()

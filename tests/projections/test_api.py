@@ -46,6 +46,7 @@ def test_position_shows_the_lag_behind_the_stream(api: TestClient) -> None:
         "applied_sequence": 3,
         "stream_last_sequence": 5,
         "lag": 2,
+        "partitions": [],
     }
 
 

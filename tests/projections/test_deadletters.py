@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import ClassVar
 from uuid import uuid4
@@ -12,8 +13,10 @@ from nats.js import JetStreamContext
 
 from contracts import Payload, encode, registry
 from contracts.subjects import event_subject
+from projections.dataset.projection import DATASET
 from projections.deadletter import ORIGINAL_SEQUENCE, ORIGINAL_SUBJECT, REASON
 from projections.deadletters import (
+    RETRIED_BY,
     RETRY_OF,
     AlreadyRetried,
     DeadLetterNotFound,
@@ -23,8 +26,13 @@ from projections.deadletters import (
     retry_dead_letters,
     show_dead_letter,
 )
-from services.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM
+from projections.runner import ProjectionRunner
+from services.bus.connection import connect_bus
+from services.bus.credentials import credentials_for, embedded_auth
+from services.bus.nats_server import NatsServer
+from services.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM, ensure_streams
 from services.commands.deadletters import run_counts, run_list, run_retry, run_show
+from tests.projections.conftest import FAST
 
 pytestmark = pytest.mark.integration
 
@@ -185,3 +193,79 @@ async def _in_thread(command, args) -> int:
     import asyncio
 
     return await asyncio.to_thread(command, args)
+
+
+@pytest.fixture
+def secured_server(tmp_path) -> Iterator[NatsServer]:
+    """The embedded server as `sendx run` starts it: every process logs in as itself."""
+    data_dir = tmp_path / "data"
+    server = NatsServer(store_dir=data_dir / "nats", auth=embedded_auth(data_dir)).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def test_on_the_secured_server_the_retrier_republishes_a_letter_as_its_organisation(
+    secured_server: NatsServer, tmp_path, events, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import argparse
+    import asyncio
+
+    # given the embedded secured server, LA 856 publishing an event of a type the projection
+    # does not know yet, and the projector (logged in as itself) dead-lettering it
+    url, data_dir = secured_server.url, tmp_path / "data"
+    admin, la_856, projector = [
+        await connect_bus(url, name=f"test-{who}", **credentials_for(who, data_dir))
+        for who in ("admin", "856", "projector")
+    ]
+    await ensure_streams(admin.jetstream())
+    subject, body = new_type_event(events)
+    await la_856.jetstream().publish(subject, body)
+    store = DATASET.open_store(tmp_path / "dataset.sqlite")
+    runner = ProjectionRunner(projector, DATASET.name, store, FAST)
+    running = asyncio.create_task(runner.run())
+    async with asyncio.timeout(10):
+        while runner.dead_lettered < 1:
+            await asyncio.sleep(0.02)
+    # when the contracts are upgraded and an operator retries it from the command line, with
+    # no NATS user of their own set (the CLI logs in as the retrier of the embedded server)
+    upgrade_contracts(monkeypatch)
+    monkeypatch.setenv("SENDX_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("SENDX_NATS_USER", raising=False)
+    options = dict(nats=url, reason=None, all=False, seq=1)
+    code = await asyncio.to_thread(run_retry, argparse.Namespace(**options))
+    # then the original bytes are back on LA 856's subject, saying who retried them
+    assert code == 0, capsys.readouterr().out
+    js = admin.jetstream()
+    republished = await js.get_msg(EVENTS_STREAM, 2)
+    assert (republished.subject, republished.data) == (subject, body)
+    assert republished.headers[RETRY_OF] == "1"
+    assert republished.headers[RETRIED_BY].startswith("retrier (login ")
+    # and the projection applies them, and the letter's record names the retrier
+    async with asyncio.timeout(10):
+        while runner.applied < 1:
+            await asyncio.sleep(0.02)
+    letter = await show_dead_letter(js, 1)
+    assert letter.status.startswith("retried by retrier (login ")
+    runner.stop()
+    await running
+    store.close()
+    for nc in (admin, la_856, projector):
+        await nc.close()
+
+
+
+async def test_on_the_secured_server_the_cli_without_a_user_is_refused_clearly(
+    secured_server: NatsServer, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import argparse
+    import asyncio
+
+    # given an operator with neither SENDX_NATS_USER nor the embedded server's credentials
+    monkeypatch.setenv("SENDX_DATA_DIR", str(tmp_path / "elsewhere"))
+    monkeypatch.delenv("SENDX_NATS_USER", raising=False)
+    options = dict(nats=secured_server.url, reason=None, limit=None, open=False)
+    # when they list the dead letters, then they are told at once why not and what to do
+    with pytest.raises(ConnectionError, match="refused a login without a user .*SENDX_NATS_USER"):
+        await asyncio.wait_for(asyncio.to_thread(run_list, argparse.Namespace(**options)), 8)

@@ -4,6 +4,7 @@ subjects, and three in-process workers ending where one from-scratch replay does
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import Counter
 from itertools import islice
 from pathlib import Path
@@ -14,9 +15,17 @@ from nats.js import JetStreamContext
 
 from bench.population import generate_wire
 from contracts.subjects import event_subject, event_subject_of, parse_event_subject
+from projections.api import position_of
 from projections.dataset.projection import DATASET
 from projections.deadletter import ORIGINAL_SEQUENCE, ORIGINAL_STREAM, ORIGINAL_SUBJECT
-from projections.partitions import Partition, partition_of
+from projections.partitions import (
+    Partition,
+    PartitionProgress,
+    Progress,
+    complete_up_to,
+    partition_of,
+    partition_positions,
+)
 from projections.rebuild import rebuild
 from projections.runner import ConsumerSettings, ProjectionRunner
 from services.bus.streams import (
@@ -148,3 +157,66 @@ async def test_three_partition_workers_build_the_read_model_a_replay_of_the_stre
     assert letter.headers[ORIGINAL_SUBJECT] == junk_subject
     for store in (shared, replayed, *connections):
         store.close()
+
+
+def test_workers_starting_together_open_one_postgres_read_model(
+    postgres_dsn: str, postgres_schema: str
+) -> None:
+    # given three partition workers starting at the same moment on one PostgreSQL read model
+    opened, failures = [], []
+
+    def start() -> None:
+        try:
+            opened.append(DATASET.open_store(postgres_dsn, schema=postgres_schema))
+        except Exception as exc:  # noqa: BLE001 - the failure is what this test reports
+            failures.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    # when each creates the schema's tables if they are missing
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # then every one of them opens the store, and each has its own committed position
+    assert failures == []
+    for index, store in enumerate(opened):
+        assert store.position(Partition(index, 3).name) == 0
+        store.close()
+
+
+def test_the_layout_in_use_lists_every_partition_even_one_never_committed() -> None:
+    # given a store whose workers were once 3 and are now 4, worker 2 of 4 not started yet
+    rows = [("p0-of-3", 40), ("p1-of-3", 41), ("p2-of-3", 39),
+            ("p0-of-4", 90), ("p1-of-4", 95), ("p3-of-4", 93)]
+    # when its partitions are read
+    positions = partition_positions(rows)
+    # then they are the 4 of today, partition 2 at 0
+    assert {p.name: seq for p, seq in positions.items()} == {
+        "p0-of-4": 90, "p1-of-4": 95, "p2-of-4": 0, "p3-of-4": 93}
+    assert partition_positions([]) == {}
+    with pytest.raises(ValueError, match="p<index>-of-<count>, e.g. p1-of-3, not 'p1of3'"):
+        Partition.named("p1of3")
+
+
+def test_everything_is_applied_up_to_just_before_the_first_message_a_partition_still_owes() -> None:
+    p0, p1, p2 = (Partition(i, 3) for i in range(3))
+    applied = {p0: 50, p1: 12, p2: 48}
+    # partition 1's next message is 20, the others are caught up: 1..19 are applied
+    assert complete_up_to(applied, {p0: None, p1: 20, p2: None}, mirror_last=50) == 19
+    # everyone caught up: everything the mirror held when it was read
+    assert complete_up_to(applied, {p0: None, p1: None, p2: None}, mirror_last=50) == 50
+    # never below what every partition has committed (a mirror read before the commits)
+    assert complete_up_to(applied, {p0: None, p1: None, p2: None}, mirror_last=5) == 12
+
+
+def test_position_of_a_partitioned_read_model_lists_each_partition_and_adds_up_the_lags() -> None:
+    p0, p1 = Partition(0, 2), Partition(1, 2)
+    progress = Progress(7, (PartitionProgress(p0, 30, None, 0), PartitionProgress(p1, 6, 8, 4)))
+    body = position_of(progress, stream_last=31).model_dump()
+    assert (body["applied_sequence"], body["stream_last_sequence"], body["lag"]) == (7, 31, 4)
+    assert body["partitions"] == [
+        {"partition": "p0-of-2", "applied_sequence": 30, "pending_from": None, "lag": 0},
+        {"partition": "p1-of-2", "applied_sequence": 6, "pending_from": 8, "lag": 4},
+    ]
+    unknown = Progress(7, (PartitionProgress(p0, 30, None, 0), PartitionProgress(p1, 6, 8, None)))
+    assert position_of(unknown, stream_last=31).lag is None

@@ -8,6 +8,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import orjson
+import pytest
 from eventsourcing.cipher import AESCipher
 from eventsourcing.persistence import StoredEvent
 from stories import NHS_NUMBER, PARTNERSHIP_KEY, as_rows, person_fields
@@ -166,3 +167,32 @@ def test_with_a_cipher_key_the_stored_identifiers_are_encrypted_at_rest(tmp_path
         app.factory.close()
     raw = (tmp_path / "icb-RT5.sqlite").read_bytes()
     assert NHS_NUMBER.encode() not in raw and b"Amelia" not in raw and b"2011-04-17" not in raw
+
+
+def test_the_translator_learns_whose_referral_it_is_and_reads_the_store_only_when_it_forgot(
+    icb: Ingest, icb_app: IcbApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a child's pathway stored by the ICB
+    for name, fields in pathway():
+        assert icb.command(name, fields)["ok"]
+    reads: list[object] = []
+    get = icb_app.repository.get
+    monkeypatch.setattr(icb_app.repository, "get", lambda i, *a, **k: reads.append(i) or get(i))
+    events = [
+        icb_app.mapper.to_domain_event(n) for n in icb_app.recorder.select_notifications(1, 100)
+    ]
+    stamp = Stamp(uuid4(), "QK1", 1, datetime.now(UTC))
+    # when one translator follows the log from the start and one remembers a single aggregate
+    follower = IcbContract(icb_app, PARTNERSHIP_KEY)
+    followed = [follower(e, stamp) for e in events]
+    assert reads == []
+    forgetter = IcbContract(icb_app, PARTNERSHIP_KEY, remember=1)
+    forgetful = [forgetter(e, stamp) for e in events]
+    # then both name the child the same way; only the forgetful one read the store
+    expected = person_key(NHS_NUMBER, PARTNERSHIP_KEY)
+    assert (
+        {e.person_key for e in followed if e}
+        == {e.person_key for e in forgetful if e}
+        == {expected}
+    )
+    assert followed == forgetful and reads

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from stories import NHS_NUMBER, PARTNERSHIP_KEY, story
 
 from contracts import decode, encode
@@ -87,12 +90,10 @@ EVERY_COMMAND = [
 ]
 
 
-def shared_envelopes(app: LaApplication) -> list[Envelope]:
-    for name, fields in EVERY_COMMAND:
-        app.execute(LA_CATALOGUE.parse(name, fields))
-    translate = LaContract(app, PARTNERSHIP_KEY)
+def translated(app: LaApplication, translate: LaContract, start: int = 1) -> list[Envelope]:
+    """What `translate` makes of the stored events from notification `start` on, in log order."""
     envelopes = []
-    for n in app.recorder.select_notifications(start=1, limit=1000):
+    for n in app.recorder.select_notifications(start=start, limit=1000):
         event = app.mapper.to_domain_event(n)
         stamp = Stamp(
             event_id_for(event.originator_id, event.originator_version),
@@ -100,10 +101,15 @@ def shared_envelopes(app: LaApplication) -> list[Envelope]:
             n.id,
             event.timestamp,
         )
-        envelope = translate(event, stamp)
-        if envelope is not None:
+        if (envelope := translate(event, stamp)) is not None:
             envelopes.append(envelope)
     return envelopes
+
+
+def shared_envelopes(app: LaApplication) -> list[Envelope]:
+    for name, fields in EVERY_COMMAND:
+        app.execute(LA_CATALOGUE.parse(name, fields))
+    return translated(app, LaContract(app, PARTNERSHIP_KEY))
 
 
 def test_every_la_event_becomes_a_valid_contract_event_the_la_may_publish(
@@ -137,3 +143,48 @@ def test_occurred_at_is_the_statutory_date_and_cases_correlate(la_app: LaApplica
     )
     assert issued.occurred_at.isoformat() == "2025-05-19T00:00:00+00:00"
     assert issued.correlation_id == requested.correlation_id
+
+
+class CountedReads:
+    """The application's repository `get`, counting the aggregates rebuilt from the store."""
+
+    def __init__(self, app: LaApplication) -> None:
+        self.real, self.reads = app.repository.get, 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.reads += 1
+        return self.real(*args, **kwargs)
+
+
+def test_a_translator_that_followed_the_log_from_the_start_reads_nothing_back(
+    la_app: LaApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the LA stored every kind of event, and a translator that reads from the first one
+    for name, fields in EVERY_COMMAND:
+        la_app.execute(LA_CATALOGUE.parse(name, fields))
+    reads = CountedReads(la_app)
+    monkeypatch.setattr(la_app.repository, "get", reads)
+    # when it translates the whole log
+    envelopes = translated(la_app, LaContract(la_app, PARTNERSHIP_KEY))
+    # then every event names the person and its case or plan, learnt on the way: no store reads
+    assert reads.reads == 0
+    assert {e.person_key for e in envelopes} == {person_key(NHS_NUMBER, PARTNERSHIP_KEY)}
+    plan_events = [e for e in envelopes if e.type in ("ehc.annual_review_held", "ehc.plan_ceased")]
+    assert [e.payload.plan_id for e in plan_events] == ["856-P-1", "856-P-1"]
+
+
+def test_a_translator_restarted_mid_log_reads_the_store_and_shares_the_same_events(
+    la_app: LaApplication,
+) -> None:
+    # given the whole log translated by a translator that followed it from the start
+    for name, fields in EVERY_COMMAND:
+        la_app.execute(LA_CATALOGUE.parse(name, fields))
+    everything = translated(la_app, LaContract(la_app, PARTNERSHIP_KEY))
+    # when a fresh translator (a restarted relay) starts after the registrations and requests,
+    # and one that may remember only one aggregate reads it all
+    middle = everything[len(everything) // 2].source_position
+    restarted = translated(la_app, LaContract(la_app, PARTNERSHIP_KEY), start=middle)
+    forgetful = translated(la_app, LaContract(la_app, PARTNERSHIP_KEY, remember=1))
+    # then they share exactly the same events
+    assert restarted == [e for e in everything if e.source_position >= middle]
+    assert forgetful == everything

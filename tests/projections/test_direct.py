@@ -1,0 +1,58 @@
+"""Reading a stream range with batched direct gets (`projections.direct`): the rebuild's reader."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from contracts.subjects import ALL_EVENTS, event_subject
+from projections.batch import stream_seq
+from projections.direct import DirectReader
+from services.bus.streams import EVENTS_STREAM
+
+pytestmark = pytest.mark.integration
+
+
+def subject_of(n: int) -> str:
+    return event_subject("856", "ehc.plan_issued", "p_" + f"{n:032x}")
+
+
+async def test_the_reader_returns_the_range_in_order_in_batches_with_each_events_subject(
+    nc: Client, js: JetStreamContext
+) -> None:
+    # given ten events
+    for n in range(1, 11):
+        await js.publish(subject_of(n), b'{"n": %d}' % n)
+    # when sequences 2..8 are read three at a time
+    reader = await DirectReader(nc, EVENTS_STREAM, ALL_EVENTS, start=2, stop=8, batch=3).open()
+    batches = []
+    while batch := await reader.next(timeout=5):
+        batches.append([(stream_seq(m), m.subject, m.data) for m in batch])
+    await reader.close()
+    # then every event of the range comes once, in stream order, as it was published
+    assert [len(b) for b in batches] == [3, 3, 1]
+    assert [item for b in batches for item in b] == [
+        (n, subject_of(n), b'{"n": %d}' % n) for n in range(2, 9)
+    ]
+
+
+async def test_the_server_sends_no_more_than_the_batch_asked_for(
+    nc: Client, js: JetStreamContext
+) -> None:
+    # given many more events than one batch
+    for n in range(1, 201):
+        await js.publish(subject_of(n), b"{}")
+    before = nc.stats["in_msgs"]
+    # when a reader is opened (it asks for its first batch) and left alone for a while
+    reader = await DirectReader(nc, EVENTS_STREAM, ALL_EVENTS, start=1, stop=200, batch=20).open()
+    await asyncio.sleep(0.5)
+    # then only that batch (and its end-of-batch status) arrived: the reader sets the pace
+    assert nc.stats["in_msgs"] - before == 21
+    # and taking it asks for exactly one more
+    assert len(await reader.next(timeout=5)) == 20
+    await asyncio.sleep(0.5)
+    assert nc.stats["in_msgs"] - before == 42
+    await reader.close()
