@@ -125,7 +125,7 @@ def reused_stream(bus: ProjectionBus, directory: Path, scale: str, seed: int, ev
                versus="publish", note=f"{record['seconds'] / 60:.1f} min when published "
                                       "(nice 19, beside other work: not this run's yardstick)"),
         Figure("server store on disk", record["bytes"] / GIB, "GiB",
-               note=f"{record['bytes'] / max(bus.published, 1):,.0f} B/event"),
+               note=f"all {held:,} events: {record['bytes'] / max(held, 1):,.0f} B/event"),
     ]
 
 

@@ -26,10 +26,21 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from projections.pull import unsubscribe_quietly
+
+STREAM_HEADER = "Nats-Stream"
 SUBJECT_HEADER = "Nats-Subject"
 SEQUENCE_HEADER = "Nats-Sequence"
 END_OF_BATCH = "204"
 NOT_FOUND = "404"
+FOREIGN = "answered by another stream"
+"""A mirror answers direct gets sent to the stream it mirrors (nats-server sets `mirror_direct`
+on it, and asking for it off had no effect here), in its own words: SEND_EVENTS_P<n> rewrites
+subjects.
+Its answer is dropped and the batch asked again, which the stream itself answers as often as
+not (requests go to a queue group of the stream and its mirrors)."""
+RETRY_EMPTY = 0.2
+"""Seconds before asking again when a batch came back empty short of the range's end."""
 
 
 class DirectGetError(nats.errors.Error):
@@ -49,6 +60,7 @@ class DirectReader:
         self, nc: Client, stream: str, subjects: str, *, start: int, stop: int, batch: int
     ) -> None:
         self._nc, self._subjects, self._batch = nc, subjects, batch
+        self._stream = stream
         self._api = f"$JS.API.DIRECT.GET.{stream}"
         self._next, self._stop = start, stop
         self._inbox = nc.new_inbox()
@@ -63,32 +75,40 @@ class DirectReader:
         return self
 
     async def close(self) -> None:
-        if self._sub is not None:
-            try:
-                await self._sub.unsubscribe()
-            except (nats.errors.Error, ValueError):
-                pass
-            self._sub = None
+        await unsubscribe_quietly(self._sub)
+        self._sub = None
 
     async def next(self, timeout: float) -> list[Msg]:
-        """The next batch in stream order; [] once `stop` is passed or the stream has no more.
+        """The next batch in stream order; [] once `stop` is passed.
 
-        Raises `nats.errors.TimeoutError` if the batch did not end within `timeout` seconds."""
-        request = min(self._ended, default=None)
-        if request is None:
-            return []
-        try:
-            status = await asyncio.wait_for(asyncio.shield(self._ended[request]), timeout)
-        except TimeoutError:
-            raise nats.errors.TimeoutError from None
-        del self._ended[request]
-        replies = self._received.pop(request, [])
-        msgs = [as_stream_message(self._nc, r) for r in replies]
-        if msgs:
-            self._next = int(replies[-1].headers[SEQUENCE_HEADER]) + 1  # type: ignore[index]
-        if status == END_OF_BATCH and msgs:
+        Raises `nats.errors.TimeoutError` if no batch came within `timeout` seconds, and
+        `DirectGetError` if the stream has nothing more although `stop` is not reached yet."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while (request := min(self._ended, default=None)) is not None:
+            left = deadline - asyncio.get_running_loop().time()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._ended[request]), max(left, 0))
+            except TimeoutError:
+                raise nats.errors.TimeoutError from None
+            ended = self._ended.pop(request)
+            replies = self._received.pop(request, [])
+            if ended.result() == FOREIGN:  # (a refusal raises)
+                await self._ask()
+                continue
+            if replies:
+                self._next = int(replies[-1].headers[SEQUENCE_HEADER]) + 1  # type: ignore[index]
+                await self._ask()
+                return [as_stream_message(self._nc, r) for r in replies]
+            # Nothing from `self._next` on: in a cluster a follower replica may answer before it
+            # has the newest messages, so ask again until `timeout`; the history has no holes.
+            if asyncio.get_running_loop().time() >= deadline:
+                raise DirectGetError(
+                    f"{self._api} has nothing from sequence {self._next} on, but the range asked "
+                    f"for goes to {self._stop}"
+                )
+            await asyncio.sleep(RETRY_EMPTY)
             await self._ask()
-        return msgs
+        return []
 
     async def _ask(self) -> None:
         if self._next > self._stop:
@@ -110,8 +130,12 @@ class DirectReader:
         ended = self._ended.get(request)
         if ended is None or ended.done():
             return
-        status = (msg.headers or {}).get("Status")
+        headers = msg.headers or {}
+        status = headers.get("Status")
         if status is None:
+            if headers.get(STREAM_HEADER) != self._stream:
+                ended.set_result(FOREIGN)
+                return
             self._received[request].append(msg)
         elif status in (END_OF_BATCH, NOT_FOUND):
             ended.set_result(status)

@@ -40,6 +40,7 @@ from pydantic import BaseModel, Field, ValidationError
 from contracts.subjects import projection_changes
 from projections.partitions import Partition, Progress
 from projections.projection import StreamEvent
+from projections.pull import unsubscribe_quietly
 
 log = logging.getLogger(__name__)
 
@@ -243,10 +244,7 @@ class LiveFeed:
             await asyncio.gather(self._watcher, return_exceptions=True)
             self._watcher = None
         for subscription in self._subscriptions:
-            try:
-                await subscription.unsubscribe()
-            except (nats.errors.Error, ValueError):
-                pass
+            await unsubscribe_quietly(subscription)
         self._subscriptions = []
         if self._owns_connection and self._nc is not None:
             await self._nc.close()

@@ -31,6 +31,15 @@ REPLY_GRACE = 1.0
 END_OF_REQUEST = (StatusCode.NO_MESSAGES, StatusCode.REQUEST_TIMEOUT)
 
 
+async def unsubscribe_quietly(sub: Subscription | None) -> None:
+    """Unsubscribe if subscribed; a connection already closed or gone has nothing to undo."""
+    if sub is not None:
+        try:
+            await sub.unsubscribe()
+        except (nats.errors.Error, ValueError):
+            pass
+
+
 class PullError(nats.errors.Error):
     """The server refused or ended a pull request with a status other than "no messages"."""
 
@@ -54,12 +63,8 @@ class BatchPull:
         return self
 
     async def close(self) -> None:
-        if self._sub is not None:
-            try:
-                await self._sub.unsubscribe()
-            except (nats.errors.Error, ValueError):
-                pass
-            self._sub = None
+        await unsubscribe_quietly(self._sub)
+        self._sub = None
 
     async def fetch(self, batch: int, timeout: float, *, wait: bool) -> list[Msg]:
         """Up to `batch` messages (see the module docstring); `nats.errors.TimeoutError` if none

@@ -11,7 +11,7 @@ from nats.js import JetStreamContext
 from contracts.subjects import ALL_EVENTS, event_subject
 from projections.batch import stream_seq
 from projections.direct import DirectReader
-from services.bus.streams import EVENTS_STREAM
+from services.bus.streams import EVENTS_STREAM, ensure_partitioned_stream
 
 pytestmark = pytest.mark.integration
 
@@ -56,3 +56,23 @@ async def test_the_server_sends_no_more_than_the_batch_asked_for(
     await asyncio.sleep(0.5)
     assert nc.stats["in_msgs"] - before == 42
     await reader.close()
+
+
+async def test_a_mirror_answering_direct_gets_for_the_stream_does_not_change_what_is_read(
+    nc: Client, js: JetStreamContext
+) -> None:
+    # given the partitioned mirror the workers create: it answers direct gets sent to
+    # SEND_EVENTS too (nats-server sets mirror_direct on it), with its rewritten subjects
+    await ensure_partitioned_stream(js, 3)
+    for n in range(1, 31):
+        await js.publish(subject_of(n), b'{"n": %d}' % n)
+    await asyncio.sleep(0.5)
+    # when the history is read one event at a time (thirty chances to be answered by the mirror)
+    reader = await DirectReader(nc, EVENTS_STREAM, ALL_EVENTS, start=1, stop=30, batch=1).open()
+    read = []
+    while batch := await reader.next(timeout=10):
+        read += [(stream_seq(m), m.subject) for m in batch]
+    await reader.close()
+    # then every event comes from SEND_EVENTS itself, in order, under its own subject
+    assert read == [(n, subject_of(n)) for n in range(1, 31)]
+
