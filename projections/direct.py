@@ -41,6 +41,8 @@ Its answer is dropped and the batch asked again, which the stream itself answers
 not (requests go to a queue group of the stream and its mirrors)."""
 RETRY_EMPTY = 0.2
 """Seconds before asking again when a batch came back empty short of the range's end."""
+ASKS = 3
+"""Times a batch is asked for before the reader gives up on a silent server."""
 
 
 class DirectGetError(nats.errors.Error):
@@ -81,15 +83,25 @@ class DirectReader:
     async def next(self, timeout: float) -> list[Msg]:
         """The next batch in stream order; [] once `stop` is passed.
 
-        Raises `nats.errors.TimeoutError` if no batch came within `timeout` seconds, and
-        `DirectGetError` if the stream has nothing more although `stop` is not reached yet."""
+        Raises `nats.errors.TimeoutError` if the batch did not come within `timeout` seconds
+        `ASKS` times, and `DirectGetError` if the stream has nothing more although `stop` is not
+        reached yet (after asking again for `timeout` seconds)."""
         deadline = asyncio.get_running_loop().time() + timeout
+        asked = 1
         while (request := min(self._ended, default=None)) is not None:
-            left = deadline - asyncio.get_running_loop().time()
             try:
-                await asyncio.wait_for(asyncio.shield(self._ended[request]), max(left, 0))
+                await asyncio.wait_for(asyncio.shield(self._ended[request]), timeout)
             except TimeoutError:
-                raise nats.errors.TimeoutError from None
+                # Replies are core NATS messages: a batch lost with a connection (the server
+                # cuts a reader that falls too far behind; nats-py reconnects) never ends.
+                # Reading is idempotent, so the batch is asked again, from the same sequence.
+                self._ended.pop(request)
+                self._received.pop(request, None)
+                if asked >= ASKS:
+                    raise nats.errors.TimeoutError from None
+                asked += 1
+                await self._ask()
+                continue
             ended = self._ended.pop(request)
             replies = self._received.pop(request, [])
             if ended.result() == FOREIGN:  # (a refusal raises)

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from contracts.subjects import ALL_EVENTS, event_subject
@@ -76,3 +77,23 @@ async def test_a_mirror_answering_direct_gets_for_the_stream_does_not_change_wha
     # then every event comes from SEND_EVENTS itself, in order, under its own subject
     assert read == [(n, subject_of(n)) for n in range(1, 31)]
 
+
+
+class _LosesFirstBatch(DirectReader):
+    """As if the connection had dropped the first batch's replies on the way."""
+
+    async def _on_reply(self, msg: Msg) -> None:
+        if not msg.subject.endswith(".1"):
+            await super()._on_reply(msg)
+
+
+async def test_a_batch_lost_on_the_way_is_asked_for_again(nc: Client, js: JetStreamContext) -> None:
+    # given five events, and a reader whose first batch never arrives
+    for n in range(1, 6):
+        await js.publish(subject_of(n), b"{}")
+    reader = await _LosesFirstBatch(nc, EVENTS_STREAM, ALL_EVENTS, start=1, stop=5, batch=5).open()
+    # when it waits for the batch
+    batch = await reader.next(timeout=0.5)
+    await reader.close()
+    # then the same batch, asked for again, is read in full
+    assert [stream_seq(m) for m in batch] == [1, 2, 3, 4, 5]
