@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections import OrderedDict
 from collections.abc import Iterable
 
 from nats.js import JetStreamContext
@@ -32,6 +31,7 @@ from nats.js.kv import KV_PURGE, KeyValue
 
 from contracts.sealing import KEY_BYTES
 from services.bus.streams import PERSON_KEYS_BUCKET
+from services.remembered import Remembered
 
 CACHE_SIZE = 100_000
 
@@ -48,9 +48,9 @@ class PersonKeyStore:
         bucket: str = PERSON_KEYS_BUCKET,
         cache_size: int = CACHE_SIZE,
     ) -> None:
-        self._js, self._bucket, self._cache_size = js, bucket, cache_size
+        self._js, self._bucket = js, bucket
         self._kv: KeyValue | None = None
-        self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._cache: Remembered[str, bytes] = Remembered(cache_size)
 
     async def _bind(self) -> KeyValue | None:
         if self._kv is None:
@@ -70,18 +70,14 @@ class PersonKeyStore:
         return kv
 
     def _remember(self, person_key: str, key: bytes) -> bytes:
-        self._cache[person_key] = key
-        self._cache.move_to_end(person_key)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return key
+        return self._cache.put(person_key, key)
 
     def cached(self, person_key: str) -> bytes | None:
         """The key if `load`/`key_for` fetched it (a `contracts.codec.KeyLookup`)."""
         return self._cache.get(person_key)
 
     def forget(self, person_key: str) -> None:
-        self._cache.pop(person_key, None)
+        self._cache.forget(person_key)
 
     async def _read(self, kv: KeyValue, person_key: str) -> bytes | None:
         try:

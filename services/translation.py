@@ -15,10 +15,9 @@ Rebuilding aggregates for every event was 80% of the relay's time (bench/finding
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar
 from uuid import UUID
 
 from contracts.envelope import Envelope, Payload
@@ -26,9 +25,8 @@ from contracts.person import PersonErased, PersonRegistered
 from services.identity import birth_month, person_key
 from services.people import PeopleApplication, RegisteredPerson
 from services.relay import Stamp
+from services.remembered import Remembered
 
-K = TypeVar("K")
-V = TypeVar("V")
 REMEMBERED = 200_000
 """Aggregates a translator remembers (about 200 bytes each: ~40 MiB at most). A partnership has
 tens of thousands of people; past this the least recently used are read back from the store."""
@@ -50,32 +48,6 @@ def person_registered(e: RegisteredPerson.Registered) -> tuple[Payload, None]:
 def person_erased(e: Any) -> tuple[Payload, date]:
     """The erasure, with no personal data: when and why (the relay deletes the key)."""
     return PersonErased(erased_on=e.erased_on, reason=e.reason), e.erased_on
-
-
-class Remembered(Generic[K, V]):
-    """A mapping that keeps the `maxsize` most recently used entries (memory stays bounded)."""
-
-    def __init__(self, maxsize: int) -> None:
-        if maxsize < 1:
-            raise ValueError(f"a translator must remember at least 1 aggregate, not {maxsize}")
-        self.maxsize = maxsize
-        self._entries: OrderedDict[K, V] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def get(self, key: K) -> V | None:
-        value = self._entries.get(key)
-        if value is not None:
-            self._entries.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> V:
-        self._entries[key] = value
-        self._entries.move_to_end(key)
-        if len(self._entries) > self.maxsize:
-            self._entries.popitem(last=False)
-        return value
 
 
 class Translator:

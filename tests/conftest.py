@@ -13,6 +13,7 @@ from nats.js import JetStreamContext
 
 from services.bus.nats_server import NatsServer
 from services.bus.streams import ensure_streams
+from tests.needed import unavailable
 
 
 @pytest.fixture
@@ -61,10 +62,7 @@ def postgres_dsn() -> str:
 
     dsn = os.environ.get("SENDX_TEST_POSTGRES_DSN")
     if not dsn:
-        message = "SENDX_TEST_POSTGRES_DSN is not set: run `make test`, which starts PostgreSQL"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("SENDX_TEST_POSTGRES_DSN is not set: run `make test`, which starts PostgreSQL")
     return dsn
 
 

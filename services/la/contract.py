@@ -23,9 +23,9 @@ from services.la.domain import EhcCase
 from services.la.people import ApPlacement, Person
 from services.people import RegisteredPerson
 from services.relay import Stamp
+from services.remembered import Remembered
 from services.translation import (
     REMEMBERED,
-    Remembered,
     Translator,
     on,
     person_erased,
