@@ -37,6 +37,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import nats
@@ -44,8 +45,10 @@ import orjson
 
 from projections.dataset.projection import DATASET
 from projections.projection import Projection, ProjectionStore, StreamEvent
+from projections.readmodel import heap
 from projections.rebuild import rebuild, rebuild_all
 from projections.runner import ProjectionRunner
+from projections.store_worker import StoreWorker
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 POLL = 0.01
@@ -103,16 +106,28 @@ def projection_named(name: str) -> Projection:
     raise LookupError(f"no projection named {name!r} (known: {known})")
 
 
-def peak_rss_bytes() -> int:
-    """This process's high-water mark of resident memory (VmHWM), in bytes."""
+def peak_rss_bytes(workers: Sequence[StoreWorker] = ()) -> int:
+    """The high-water mark of resident memory (VmHWM), in bytes, of this process plus its store
+    workers' (read while they run: a projection is the runner and its worker)."""
+    return _vm_hwm("self") + sum(_vm_hwm(str(w.pid)) for w in workers if w.pid is not None)
+
+
+def _vm_hwm(pid: str) -> int:
     try:
-        with open("/proc/self/status") as status:
+        with open(f"/proc/{pid}/status") as status:
             for line in status:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
+    if pid != "self":
+        return 0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+
+def worker_for(projection: Projection, location: Path) -> StoreWorker:
+    """The store in a worker process, as `sendx projector` runs it."""
+    return StoreWorker(projection.name, partial(projection.open_store, location)).start()
 
 
 @dataclass(frozen=True)
@@ -132,7 +147,7 @@ class ProcessResult:
 async def run_runner(args: argparse.Namespace) -> ProcessResult:
     projection = projection_named(args.projection)
     nc = await nats.connect(args.nats, name=f"bench-{args.mode}-{projection.name}")
-    store = projection.open_store(args.store)
+    store = worker_for(projection, args.store)
     try:
         runner = ProjectionRunner(nc, projection.name, store)
         stopping = asyncio.Event()
@@ -151,7 +166,7 @@ async def run_runner(args: argparse.Namespace) -> ProcessResult:
                 seconds = time.perf_counter() - started
                 print(orjson.dumps(asdict(ProcessResult(
                     projection.name, args.mode, runner.applied, runner.position, seconds,
-                    peak_rss_bytes()))).decode(), flush=True)
+                    peak_rss_bytes([store])))).decode(), flush=True)
                 caught_up, started = runner.applied, time.perf_counter()
             await asyncio.sleep(POLL)
         seconds = time.perf_counter() - started
@@ -159,7 +174,7 @@ async def run_runner(args: argparse.Namespace) -> ProcessResult:
         await task
         mode = "live" if caught_up else args.mode
         return ProcessResult(projection.name, mode, runner.applied - caught_up, runner.position,
-                             seconds, peak_rss_bytes())
+                             seconds, peak_rss_bytes([store]))
     finally:
         store.close()
         await nc.close()
@@ -170,11 +185,12 @@ async def run_rebuild(args: argparse.Namespace) -> ProcessResult:
         return await run_rebuild_all(args)
     projection = projection_named(args.projection)
     nc = await nats.connect(args.nats, name=f"bench-rebuild-{projection.name}")
-    store = projection.open_store(args.store)
+    store = worker_for(projection, args.store)
     try:
         started = time.perf_counter()
         report = await rebuild(nc, store, stop_seq=args.until)
         seconds = time.perf_counter() - started
+        peak = peak_rss_bytes([store])
     finally:
         store.close()
         await nc.close()
@@ -182,7 +198,7 @@ async def run_rebuild(args: argparse.Namespace) -> ProcessResult:
         raise RuntimeError(f"{len(report.invalid)} events could not be decoded: "
                            f"{report.invalid[:3]}")
     return ProcessResult(projection.name, "rebuild", report.applied, report.position, seconds,
-                         peak_rss_bytes())
+                         peak)
 
 
 async def run_rebuild_all(args: argparse.Namespace) -> ProcessResult:
@@ -190,11 +206,12 @@ async def run_rebuild_all(args: argparse.Namespace) -> ProcessResult:
     projections = [projection_named(name) for name in args.projection.split(",")]
     args.store.mkdir(parents=True, exist_ok=True)
     nc = await nats.connect(args.nats, name="bench-rebuild-all")
-    stores = [p.open_store(args.store / f"projection-{p.name}.sqlite") for p in projections]
+    stores = [worker_for(p, args.store / f"projection-{p.name}.sqlite") for p in projections]
     try:
         started = time.perf_counter()
         reports = await rebuild_all(nc, stores, stop_seq=args.until)
         seconds = time.perf_counter() - started
+        peak = peak_rss_bytes(stores)
     finally:
         for store in stores:
             store.close()
@@ -203,7 +220,7 @@ async def run_rebuild_all(args: argparse.Namespace) -> ProcessResult:
     if invalid:
         raise RuntimeError(f"{len(invalid)} events could not be decoded: {invalid[:3]}")
     return ProcessResult(args.projection, "rebuild", min(r.applied for r in reports),
-                         min(r.position for r in reports), seconds, peak_rss_bytes())
+                         min(r.position for r in reports), seconds, peak)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.mode == "catch-up" and args.until is None:
         parser.error("catch-up needs --until")
+    heap.manage()  # as `sendx projector` and `sendx rebuild` do
     work = run_rebuild(args) if args.mode == "rebuild" else run_runner(args)
     result = asyncio.run(work)
     print(orjson.dumps(asdict(result)).decode(), flush=True)

@@ -5,22 +5,24 @@ Messages at or below the store's position were applied before (a redelivery afte
 between commit and ack): they are skipped. Messages that fail `contracts.decode` are returned
 separately for the caller to dead-letter (live) or report (rebuild).
 
-Sealed personal fields are opened with the person's key (`services.keystore`): `open_batch`
+Sealed personal fields are opened with the person's key (`services.keystore`): `load_keys`
 fetches the keys a batch needs (only for messages that carry `sealed`, found without parsing)
-and then decodes. A person with no key left was erased: their fields read as erased. When a
-batch holds a `person.erased`, that person's cached key is dropped first, so a live runner and
-a later rebuild decode what follows the erasure the same way (without the key).
+into a plain table, and decoding needs nothing else (`RawEvent`s and that table), so it can run
+in the store's thread or in a store worker process (`projections.store_worker`). A person with
+no key left was erased: their fields read as erased. When a batch holds a `person.erased`, that
+person's cached key is dropped first, so a live runner and a later rebuild decode what follows
+the erasure the same way (without the key).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from nats.aio.msg import Msg
 
 from contracts import DecodeError, Envelope, decode
-from contracts.codec import KeyLookup
 from contracts.sealing import ERASURE_TYPE
 from contracts.subjects import parse_event_subject
 from projections.direct import SEQUENCE_HEADER
@@ -28,12 +30,29 @@ from projections.projection import StreamEvent
 from services.keystore import PersonKeyStore
 
 EventFilter = Callable[[Envelope], bool]
+KeyTable = dict[str, bytes | None]
+"""Person key -> sealing key (None: erased) for the people a batch's sealed fields belong to:
+a plain dict, so a batch can be decoded in another thread or process."""
+
+
+class RawEvent(NamedTuple):
+    """A message as the stream holds it: all that decoding needs, cheap to send to a worker."""
+
+    seq: int
+    subject: str
+    data: bytes
+
+
+def raw_events(msgs: Sequence[Msg]) -> list[RawEvent]:
+    """Each message's stream sequence (parsed once), SEND_EVENTS subject and body."""
+    return [RawEvent(stream_seq(m), m.subject, m.data) for m in msgs]
 
 
 @dataclass
 class DecodedBatch:
     events: list[StreamEvent] = field(default_factory=list)
-    invalid: list[tuple[Msg, DecodeError]] = field(default_factory=list)
+    invalid: list[tuple[int, DecodeError]] = field(default_factory=list)
+    """(index in the batch, why) of each message that could not be decoded."""
     filtered_out: int = 0
     skipped: int = 0
     highest: int = 0
@@ -53,27 +72,27 @@ def stream_seq(msg: Msg) -> int:
 
 
 def decode_batch(
-    msgs: Sequence[Msg],
+    raws: Sequence[RawEvent],
     *,
     after: int,
     until: int | None = None,
     accept: EventFilter | None = None,
-    keys: KeyLookup | None = None,
+    keys: KeyTable | None = None,
 ) -> DecodedBatch:
-    """Decode the messages with `after < seq <= until`; `accept` may leave valid events out.
+    """Decode the events with `after < seq <= until`; `accept` may leave valid events out.
 
     With `keys`, sealed personal fields are opened (or read as erased)."""
     batch = DecodedBatch()
-    for msg in msgs:
-        seq = stream_seq(msg)
+    lookup = None if keys is None else keys.get
+    for index, (seq, subject, data) in enumerate(raws):
         if seq <= after or (until is not None and seq > until):
             batch.skipped += 1
             continue
         batch.highest = max(batch.highest, seq)
         try:
-            envelope = decode(msg.data, subject=msg.subject, keys=keys)
+            envelope = decode(data, subject=subject, keys=lookup)
         except DecodeError as error:
-            batch.invalid.append((msg, error))
+            batch.invalid.append((index, error))
             continue
         if accept is not None and not accept(envelope):
             batch.filtered_out += 1
@@ -93,25 +112,16 @@ def _person_of(msg: Msg) -> tuple[str, str] | None:
         return None
 
 
-async def open_batch(
-    msgs: Sequence[Msg],
-    keys: PersonKeyStore,
-    *,
-    after: int,
-    until: int | None = None,
-    accept: EventFilter | None = None,
-) -> DecodedBatch:
-    """`decode_batch` with the sealing keys the batch needs fetched first."""
-    lookup = await load_keys(msgs, keys)
-    return decode_batch(msgs, after=after, until=until, accept=accept, keys=lookup)
-
-
-async def load_keys(msgs: Sequence[Msg], keys: PersonKeyStore) -> KeyLookup:
-    """Fetch the sealing keys `msgs` need (forgetting erased people's first): the lookup to
-    decode them with, which needs no I/O, so decoding can run in another thread."""
+async def load_keys(msgs: Sequence[Msg], keys: PersonKeyStore) -> KeyTable:
+    """Fetch the sealing keys `msgs` need (forgetting erased people's first): the table to
+    decode them with, which needs no I/O, so decoding can run in another thread or process."""
     about = [(m, _person_of(m)) for m in msgs]
     for _, found in about:
         if found is not None and found[0] == ERASURE_TYPE:
             keys.forget(found[1])
-    await keys.load(found[1] for m, found in about if found is not None and SEALED_MARK in m.data)
-    return keys.cached
+    sealed = {found[1] for m, found in about if found is not None and SEALED_MARK in m.data}
+    await keys.load(sealed)
+    table: KeyTable = {}
+    for person in sealed:  # a key the bounded cache let go meanwhile is read again
+        table[person] = keys.cached(person) or await keys.lookup(person)
+    return table

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from projections.catalogue import CATALOGUE, projection_named
 from projections.partitions import Partition
+from projections.readmodel import heap
 from projections.rebuild import RebuildReport, rebuild_all, recorded_by
 from projections.serve import catalogue_locations, open_store, run_api, run_projector, serve
 from services.bus.connection import connect_bus
@@ -79,6 +80,7 @@ def _logging() -> None:
 
 def projector(args: argparse.Namespace) -> int:
     _logging()
+    heap.manage()
     settings = Settings()
     locations = catalogue_locations(settings)
     if args.only:
@@ -110,6 +112,7 @@ def api(args: argparse.Namespace) -> int:
 
 def serve_dataset(args: argparse.Namespace) -> int:
     _logging()
+    heap.manage()
     asyncio.run(serve(Settings(), port=args.port))
     return 0
 
@@ -126,6 +129,7 @@ def rebuild_store(args: argparse.Namespace) -> int:
         raise ValueError("--recorded-by needs a UTC offset, e.g. 2025-06-30T23:59:59+00:00")
     if len(paths) > 1:
         args.db.mkdir(parents=True, exist_ok=True)
+    heap.manage()
     reports = asyncio.run(_rebuild(args, paths))
     for path, report in zip(paths.values(), reports, strict=True):
         print(

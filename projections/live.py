@@ -38,14 +38,12 @@ from nats.js import JetStreamContext
 from pydantic import BaseModel, Field, ValidationError
 
 from contracts.subjects import projection_changes
+from projections.applying import Summary
 from projections.partitions import Partition, Progress
-from projections.projection import StreamEvent
 from projections.pull import unsubscribe_quietly
 
 log = logging.getLogger(__name__)
 
-MAX_LISTED = 24
-"""Months or organisations listed in a change before it just counts them (keeps events small)."""
 
 
 class ProjectionChange(BaseModel):
@@ -77,17 +75,14 @@ class ProjectionChange(BaseModel):
 
 
 def change_of(
-    projection: str, events: Sequence[StreamEvent], previous: int, position: int,
+    projection: str, summary: Summary, previous: int, position: int,
     committed_at: datetime | None = None,
 ) -> ProjectionChange:
-    """Summarise a committed batch. Pure."""
-    envelopes = [e.envelope for e in events]
-    months = sorted({e.occurred_at.strftime("%Y-%m") for e in envelopes})
+    """The announcement of a committed batch (`applying.summarise`). Pure."""
     return ProjectionChange(
         projection=projection, position=position, previous_position=previous,
-        events=len(envelopes), people=len({e.person_key for e in envelopes}),
-        months=months[-MAX_LISTED:], source_orgs=sorted({e.source_org for e in envelopes}),
-        committed_at=committed_at or datetime.now(UTC),
+        events=summary.events, people=summary.people, months=list(summary.months),
+        source_orgs=list(summary.source_orgs), committed_at=committed_at or datetime.now(UTC),
     )
 
 
@@ -105,8 +100,8 @@ class ChangeAnnouncer:
         self.partition = partition
         self.subject = projection_changes(projection)
 
-    async def __call__(self, events: Sequence[StreamEvent], previous: int, position: int) -> None:
-        change = change_of(self.projection, events, previous, position)
+    async def __call__(self, summary: Summary, previous: int, position: int) -> None:
+        change = change_of(self.projection, summary, previous, position)
         if self.partition is not None:
             change = change.model_copy(update={"partition": self.partition.name})
         try:

@@ -19,6 +19,7 @@ per batch per store.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,9 +29,9 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from contracts import Envelope
-from contracts.codec import KeyLookup
 from contracts.subjects import ALL_EVENTS
-from projections.batch import DecodedBatch, EventFilter, decode_batch, load_keys, stream_seq
+from projections.applying import Applier, applier_for
+from projections.batch import EventFilter, KeyTable, RawEvent, load_keys, raw_events
 from projections.direct import DirectReader
 from projections.projection import ProjectionStore
 from services.bus.streams import EVENTS_STREAM
@@ -50,18 +51,24 @@ class RebuildReport:
     """(stream sequence, decode reason) of each message that could not be decoded."""
 
 
+@dataclass(frozen=True)
+class RecordedBy:
+    """Keep only events their source had recorded by `moment` (what was knowable then).
+    A picklable `EventFilter`, so a store worker process can apply it too."""
+
+    moment: datetime
+
+    def __call__(self, envelope: Envelope) -> bool:
+        return envelope.recorded_at <= self.moment
+
+
 def recorded_by(moment: datetime) -> EventFilter:
-    """Keep only events their source had recorded by `moment` (what was knowable then)."""
-
-    def accept(envelope: Envelope) -> bool:
-        return envelope.recorded_at <= moment
-
-    return accept
+    return RecordedBy(moment)
 
 
 async def rebuild(
     nc: Client,
-    store: ProjectionStore,
+    store: ProjectionStore | Applier,
     *,
     start_seq: int = 1,
     stop_seq: int | None = None,
@@ -79,7 +86,7 @@ async def rebuild(
 
 async def rebuild_all(
     nc: Client,
-    stores: Sequence[ProjectionStore],
+    stores: Sequence[ProjectionStore | Applier],
     *,
     start_seq: int = 1,
     stop_seq: int | None = None,
@@ -89,11 +96,14 @@ async def rebuild_all(
 ) -> list[RebuildReport]:
     """Apply SEND_EVENTS[start_seq..stop_seq] to every store, reading the stream once.
 
-    Each store resumes after its own position; the reports are in the order of `stores`."""
+    Each store resumes after its own position; the reports are in the order of `stores`.
+    A store may be a worker (`projections.store_worker`): each decodes and folds in its own
+    process, and this one only reads the stream."""
     js = nc.jetstream()
     last = (await js.stream_info(EVENTS_STREAM)).state.last_seq
     stop = last if stop_seq is None else min(stop_seq, last)
-    positions = await asyncio.gather(*(asyncio.to_thread(s.position) for s in stores))
+    appliers = [applier_for(s) for s in stores]
+    positions = await asyncio.gather(*(asyncio.to_thread(a.position) for a in appliers))
     reports = [RebuildReport(position=p) for p in positions]
     start = max(start_seq, min(positions, default=stop) + 1)
     if start > stop:
@@ -105,9 +115,10 @@ async def rebuild_all(
         keys = PersonKeyStore(js)
         while msgs := await _next_batch(reader, reports, stop, idle_timeout):
             lookup = await load_keys(msgs, keys)
+            raws = raw_events(msgs)
             await asyncio.gather(*(
-                _feed(store, report, msgs, lookup, stop, accept)
-                for store, report in zip(stores, reports, strict=True)
+                _feed(applier, report, raws, lookup, stop, accept)
+                for applier, report in zip(appliers, reports, strict=True)
             ))
     finally:
         await reader.close()
@@ -129,20 +140,16 @@ async def _next_batch(
 
 
 async def _feed(
-    store: ProjectionStore, report: RebuildReport, msgs: list[Msg], keys: KeyLookup, stop: int,
+    applier: Applier, report: RebuildReport, raws: list[RawEvent], keys: KeyTable, stop: int,
     accept: EventFilter | None,
 ) -> None:
-    """Decode what this store has not applied yet and apply it, in the store's thread."""
-
-    def decode_and_apply() -> tuple[DecodedBatch, int]:
-        batch = decode_batch(msgs, after=report.position, until=stop, accept=accept, keys=keys)
-        if batch.highest <= report.position:
-            return batch, report.position
-        return batch, store.apply_batch(batch.events, batch.highest)
-
-    batch, position = await asyncio.to_thread(decode_and_apply)
-    report.invalid.extend((stream_seq(m), e.reason) for m, e in batch.invalid)
-    report.filtered_out += batch.filtered_out
-    if position > report.position:
-        report.applied += len(batch.events)
-        report.position = position
+    """Decode what this store has not applied yet and apply it (in a thread or its worker)."""
+    outcome = await asyncio.to_thread(functools.partial(
+        applier.decode_and_apply, raws, after=report.position, until=stop, accept=accept,
+        keys=keys, commit_invalid=True,
+    ))
+    report.invalid.extend((raws[index].seq, reason) for index, reason, _ in outcome.invalid)
+    report.filtered_out += outcome.filtered_out
+    if outcome.position is not None and outcome.position > report.position:
+        report.applied += outcome.applied
+        report.position = outcome.position

@@ -25,6 +25,10 @@ Why it is shaped like this:
   the truth. One runner per store: two runners on one durable would interleave batches.
 - Scaled out (`partition`, see `projections.partitions`): the same loop reads one partition of
   SEND_EVENTS_P<n>, a mirror with SEND_EVENTS' sequences, and commits that partition's position.
+- The store may be in this process (decoded and applied in a thread) or in a worker process of
+  its own (`projections.store_worker`, what `sendx projector` uses): then fetching and parsing
+  the next batch here and applying this one there use two cores. Either way the runner hands
+  over the batch's `RawEvent`s and sealing keys (`projections.applying`).
 - The NATS connection reconnects by itself (`connect_bus`); while the server is away fetches
   time out or fail, the runner pauses, rebinds and carries on from the committed position.
 """
@@ -32,22 +36,25 @@ Why it is shaped like this:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 
 import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from contracts.codec import KeyLookup
+from contracts import DecodeError
 from contracts.subjects import ALL_EVENTS
-from projections.batch import DecodedBatch, decode_batch, load_keys, stream_seq
+from projections.applying import Summary, applier_for
+from projections.batch import load_keys, raw_events, stream_seq
 from projections.consumer import ConsumerSettings, bind_consumer, ensure_consumer
 from projections.deadletter import dead_letter
 from projections.partitions import Partition, dead_letter_original
-from projections.projection import ProjectionStore, StreamEvent, durable_name
+from projections.projection import ProjectionStore, durable_name
 from projections.pull import BatchPull
+from projections.store_worker import StoreWorker
 from services.bus.streams import EVENTS_STREAM
 from services.keystore import PersonKeyStore
 
@@ -56,9 +63,9 @@ __all__ = ["ConsumerSettings", "OnCommit", "ProjectionRunner", "bind_consumer"]
 
 log = logging.getLogger(__name__)
 
-OnCommit = Callable[[Sequence[StreamEvent], int, int], Awaitable[None]]
-"""Called after each commit with (events, previous position, new position): the live feed's
-hook (`projections.live.ChangeAnnouncer`). It must not raise: the batch is already committed."""
+OnCommit = Callable[[Summary, int, int], Awaitable[None]]
+"""Called after each commit with (what it touched, previous position, new position): the live
+feed's hook (`projections.live.ChangeAnnouncer`). It must not raise: the batch is committed."""
 
 
 class ProjectionRunner:
@@ -82,7 +89,14 @@ class ProjectionRunner:
         self._durable = partition.durable(projection_name) if partition else durable_name(
             projection_name
         )
-        self._store = partition.view(store) if partition else store
+        if isinstance(store, StoreWorker):
+            if store.partition != partition:
+                raise ValueError(f"the store worker applies partition {store.partition}, "
+                                 f"not {partition}")
+            self._store: ProjectionStore | StoreWorker = store
+        else:
+            self._store = partition.view(store) if partition else store
+        self._applier = applier_for(self._store)
         self._settings = settings or ConsumerSettings()
         self._stopping = asyncio.Event()
         self._position = 0
@@ -109,7 +123,7 @@ class ProjectionRunner:
 
     async def run(self) -> None:
         """Fetch, apply, ack, until stopped; survives server restarts and store errors."""
-        self._position = await asyncio.to_thread(self._store.position)
+        self._position = await asyncio.to_thread(self._applier.position)
         log.info("%s starting after stream sequence %d", self._durable, self._position)
         sub: BatchPull | None = None
         ahead: asyncio.Task[list[Msg]] | None = None
@@ -176,38 +190,30 @@ class ProjectionRunner:
         if self._partition is not None:
             self._partition.restore_subjects(msgs)
         keys = await load_keys(msgs, self._keys)
-        batch, position = await asyncio.to_thread(self._decode_and_commit, msgs, keys)
-        if batch.invalid:
-            for msg, error in batch.invalid:
+        raws = raw_events(msgs)
+        apply = functools.partial(
+            self._applier.decode_and_apply, raws, after=self._position, keys=keys
+        )
+        outcome = await asyncio.to_thread(apply)
+        if outcome.invalid:
+            for index, reason, message in outcome.invalid:
+                msg, error = msgs[index], DecodeError(reason, message)  # type: ignore[arg-type]
                 if self._partition is None:
                     await dead_letter(self._js, msg, error)
                 else:
                     await dead_letter_original(self._js, msg, error)
                 self.dead_lettered += 1
-                self.dead_letter_reasons[error.reason] += 1
-                log.warning("dead-lettered %s (%s): %s", msg.subject, error.reason, error)
-            if batch.highest > self._position:
-                position = await asyncio.to_thread(
-                    self._store.apply_batch, batch.events, batch.highest
-                )
-        if position is not None:
+                self.dead_letter_reasons[reason] += 1
+                log.warning("dead-lettered %s (%s): %s", msg.subject, reason, message)
+            if outcome.highest > self._position:
+                outcome = await asyncio.to_thread(apply, commit_invalid=True)
+        if outcome.position is not None:
             previous = self._position
-            self._position = position
-            self.applied += len(batch.events)
+            self._position = outcome.position
+            self.applied += outcome.applied
             if self._on_commit is not None:
-                await self._on_commit(batch.events, previous, self._position)
+                await self._on_commit(outcome.summary, previous, self._position)
         await msgs[-1].ack()
-
-    def _decode_and_commit(
-        self, msgs: list[Msg], keys: KeyLookup
-    ) -> tuple[DecodedBatch, int | None]:
-        """In the store's thread: decode, and commit unless something must be dead-lettered
-        first (then the caller commits once the dead-letter stream has it). The new position,
-        or None if nothing was committed."""
-        batch = decode_batch(msgs, after=self._position, keys=keys)
-        if batch.invalid or batch.highest <= self._position:
-            return batch, None
-        return batch, self._store.apply_batch(batch.events, batch.highest)
 
     async def _gap_before(self, msgs: list[Msg]) -> int | None:
         """The first new sequence if it is not the one right after the position, else None.
@@ -216,7 +222,7 @@ class ProjectionRunner:
         naked or held by a killed runner will be redelivered after newer ones, and applying
         the newer ones first would move the position past them and skip them for ever.
         A partition's sequences are not contiguous: the server says which one comes next."""
-        fresh = [stream_seq(m) for m in msgs if stream_seq(m) > self._position]
+        fresh = [seq for seq in map(stream_seq, msgs) if seq > self._position]
         if not fresh or min(fresh) == self._position + 1:
             return None
         if self._partition is not None:

@@ -2,7 +2,9 @@
 
 `sendx projector` runs every projection in the catalogue (one runner each, one connection), or
 only those named by `--only`; `sendx run` starts one `sendx projector --only <name>` process per
-projection, because a fold is CPU-bound Python and runners in one process share one GIL. Each
+projection, because a fold is CPU-bound Python and runners in one process share one GIL; and
+each projector applies its batches in a store worker process (`projections.store_worker`), so
+that reading the bus and folding use two cores. Each
 such process announces its own commits (`projections.<name>.changed`, the live feed's doorbell),
 so `sendx api` (one process serving the dataset and the tracker) learns of both. `serve` runs
 everything on one event loop for a single-process deployment. Each runner commits its position
@@ -26,6 +28,7 @@ import os
 import signal
 import sys
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
@@ -41,6 +44,7 @@ from projections.live import ChangeAnnouncer, LiveFeed
 from projections.partitions import Partition
 from projections.projection import Projection, ProjectionStore
 from projections.runner import ConsumerSettings, ProjectionRunner
+from projections.store_worker import StoreWorker
 from projections.tracker.store import TRACKER
 from services.bus.connection import connect_bus
 from services.bus.streams import EVENTS_STREAM, ensure_partitioned_stream
@@ -129,7 +133,9 @@ async def run_projector(
     nc = await connect_bus(nats_url, name="sendx-projector")
     if partition is not None:
         await ensure_partitioned_stream(nc.jetstream(), partition.count)
-    stores = [open_store(p, locations[p.name]) for p in chosen]
+    stores = [StoreWorker(p.name, partial(open_store, p, locations[p.name]), partition)
+              for p in chosen]
+    await asyncio.gather(*(asyncio.to_thread(s.start) for s in stores))
     runners = [
         ProjectionRunner(
             nc, p.name, s, settings, partition=partition,
@@ -148,8 +154,7 @@ async def run_projector(
         await asyncio.gather(*(r.run() for r in runners))
     finally:
         await stop_monitoring(monitoring)
-        for store in stores:
-            store.close()
+        await asyncio.gather(*(asyncio.to_thread(s.close) for s in stores))
         await nc.drain()
 
 

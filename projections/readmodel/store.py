@@ -56,7 +56,7 @@ from typing import Any
 from contracts import Envelope
 from contracts.sealing import ERASURE_TYPE, erased_people
 from projections.projection import StreamEvent
-from projections.readmodel import person_events
+from projections.readmodel import heap, person_events
 from projections.readmodel.database import Database, Transaction, open_database
 from projections.readmodel.derivation import Derivation
 from projections.readmodel.people import FactValues, KnownPeople, KnownPerson
@@ -171,6 +171,7 @@ class PersonHistoryStore:
                     self.people.forget(person)
                 else:
                     self.people.put(person, known)
+            heap.settle()
         return new_position
 
     def _locked_position(self, tx: Transaction, partition: str | None) -> int:

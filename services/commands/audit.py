@@ -32,6 +32,7 @@ from projections.audit.tamper import check_chains
 from projections.audit.verify import verify_projection
 from projections.catalogue import projections_named
 from projections.projection import Projection, durable_name
+from projections.readmodel import heap
 from services.bus.connection import connect_bus
 from services.config import Settings
 
@@ -102,6 +103,7 @@ async def _connect(args: argparse.Namespace) -> Client:
 
 
 def replay(args: argparse.Namespace) -> int:
+    heap.manage()  # it rebuilds read models: see projections.readmodel.heap
     chosen = projections_named(args.projection)
     with tempfile.TemporaryDirectory(prefix="sendx-replay-") as scratch:
         locations = _replay_locations(chosen, args.out, Path(scratch))
@@ -145,6 +147,7 @@ async def _replay(
 
 
 def verify(args: argparse.Namespace) -> int:
+    heap.manage()  # it rebuilds read models: see projections.readmodel.heap
     chosen = projections_named(args.projection)
     given, settings = dict(args.store), Settings()
     locations = [_live_location(p.name, given, settings) for p in chosen]
