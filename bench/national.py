@@ -18,9 +18,10 @@ projection process under 2 GiB resident. Steps, each a section of the results
 1. the raw-bus yardstick on the first 200,000 events (its own server), for the ratios;
 2. publish: the population streamed from the generator (constant memory: one partnership of
    ~20,000 plans at a time) into a fresh nats-server with `publish_async`, window 4,000;
-3. rebuild: every projection in the catalogue at once, each in its own process
-   (`bench.rebuild_rate`), from sequence 1 to the last, with wall time, events/s and VmHWM;
-   with `--together`, then all of them again in one process that reads the stream once.
+3. rebuild: every projection in the catalogue at once, one process reading the stream and
+   a store worker process per projection (`bench.rebuild_rate`), from sequence 1 to the last,
+   with wall time, events/s, VmHWM and CPU per event; with `--apart`, then again with one
+   reading process per projection.
 
 Expected duration on the 2-core development machine: publishing ~13,000 events/s including
 generation (~13 min for 10 M); the rebuild at the rate `make bench` measures (~1,000-1,500
@@ -143,9 +144,9 @@ def main(argv: list[str] | None = None) -> int:
                       help="publish into DIR/nats and keep it (with DIR/published.json)")
     kept.add_argument("--stream", type=Path, default=None, metavar="DIR",
                       help="rebuild from a stream kept by --keep-stream instead of publishing")
-    parser.add_argument("--together", action="store_true",
-                        help="also rebuild every projection in one process reading the stream "
-                             "once (`rebuild_all`), as `make bench` does (doubles the time)")
+    parser.add_argument("--apart", action="store_true",
+                        help="also rebuild with one process per projection, each reading the "
+                             "stream, as `make bench` does (doubles the time)")
     args = parser.parse_args(argv)
     command = "python -m bench.national " + " ".join(argv if argv is not None else sys.argv[1:])
     with tempfile.TemporaryDirectory(prefix="sendx-national-", dir=args.workdir) as tmp:
@@ -178,9 +179,10 @@ def main(argv: list[str] | None = None) -> int:
                 if args.keep_stream is not None:
                     record_publication(args.keep_stream, sections[-1].figures)
             section("(d, f) Rebuild of every projection, and peak memory", lambda: rebuild_figures(
-                rebuild_all(bus.url, bus.published, run.workdir / "rebuilt"),
-                rebuild_together(bus.url, bus.published, run.workdir / "rebuilt-together")
-                if args.together else None))
+                rebuild_together(bus.url, bus.published, run.workdir / "rebuilt-together",
+                                 server_pid=server.pid),
+                *([rebuild_all(bus.url, bus.published, run.workdir / "rebuilt",
+                               server_pid=server.pid)] if args.apart else [])))
     args.out.write_text(render(run, sections, command.strip(), FINDINGS.read_text()))
     print(f"\nwrote {args.out}")
     return 0

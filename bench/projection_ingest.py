@@ -3,7 +3,8 @@
 For each projection in the catalogue, one at a time (so each has the machine to itself, like
 the yardstick's consumer): a fresh SQLite store and the real `ProjectionRunner` (durable pull
 consumer, batches following the backlog up to 4,096, decode, fold, position in the same
-transaction, one ack per batch after the commit) in its own process, timed until its committed
+transaction, one ack per batch after the commit) in its own process, the store in its worker
+process as `sendx projector` runs it (`projections.store_worker`), timed until its committed
 position covers every published event. Target: at least 0.7x the raw pull-consume rate. The
 caught-up stores (the position-only one too) stay for the latency bench, and so do their
 runners: each carries on live (idle, caught up) until the latency bench stops it, so that the
@@ -47,6 +48,6 @@ def measure_projection_ingest(run: BenchRun) -> list[Figure]:
             Figure(f"{projection.name}: runner ingest", result.rate, "events/s", versus="consume",
                    note=f"{result.applied:,} events in {result.seconds:.1f} s", target=target),
             Figure(f"{projection.name}: runner peak RSS", result.peak_rss / MIB, "MiB",
-                   note="VmHWM of the runner process"),
+                   note="VmHWM of the runner process and its store worker"),
         ]
     return figures

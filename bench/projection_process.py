@@ -46,7 +46,7 @@ import orjson
 from projections.dataset.projection import DATASET
 from projections.projection import Projection, ProjectionStore, StreamEvent
 from projections.readmodel import heap
-from projections.rebuild import rebuild, rebuild_all
+from projections.rebuild import rebuild_all
 from projections.runner import ProjectionRunner
 from projections.store_worker import StoreWorker
 
@@ -125,6 +125,20 @@ def _vm_hwm(pid: str) -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
+def cpu_seconds(workers: Sequence[StoreWorker] = ()) -> float:
+    """CPU time (user + system) used so far by this process and its running store workers."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime + sum(
+        process_cpu_seconds(w.pid) for w in workers if w.pid is not None)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a running process (`/proc/<pid>/stat`)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()  # after "pid (name)": state is field 3
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def worker_for(projection: Projection, location: Path) -> StoreWorker:
     """The store in a worker process, as `sendx projector` runs it."""
     return StoreWorker(projection.name, partial(projection.open_store, location)).start()
@@ -138,6 +152,8 @@ class ProcessResult:
     position: int
     seconds: float
     peak_rss: int
+    cpu_seconds: float = 0.0
+    """CPU time (user + system) of the process and its store workers over `seconds`."""
 
     @property
     def rate(self) -> float:
@@ -181,37 +197,19 @@ async def run_runner(args: argparse.Namespace) -> ProcessResult:
 
 
 async def run_rebuild(args: argparse.Namespace) -> ProcessResult:
-    if "," in args.projection:
-        return await run_rebuild_all(args)
-    projection = projection_named(args.projection)
-    nc = await nats.connect(args.nats, name=f"bench-rebuild-{projection.name}")
-    store = worker_for(projection, args.store)
-    try:
-        started = time.perf_counter()
-        report = await rebuild(nc, store, stop_seq=args.until)
-        seconds = time.perf_counter() - started
-        peak = peak_rss_bytes([store])
-    finally:
-        store.close()
-        await nc.close()
-    if report.invalid:
-        raise RuntimeError(f"{len(report.invalid)} events could not be decoded: "
-                           f"{report.invalid[:3]}")
-    return ProcessResult(projection.name, "rebuild", report.applied, report.position, seconds,
-                         peak)
-
-
-async def run_rebuild_all(args: argparse.Namespace) -> ProcessResult:
-    """Several projections, one reader: `rebuild_all` into `args.store / projection-<name>`."""
+    """One projection into the store `args.store`, or several (`A,B`) read once into
+    `args.store / projection-<name>.sqlite` (`rebuild_all`); each store in its worker."""
     projections = [projection_named(name) for name in args.projection.split(",")]
-    args.store.mkdir(parents=True, exist_ok=True)
-    nc = await nats.connect(args.nats, name="bench-rebuild-all")
-    stores = [worker_for(p, args.store / f"projection-{p.name}.sqlite") for p in projections]
+    locations = [args.store] if len(projections) == 1 else [
+        args.store / f"projection-{p.name}.sqlite" for p in projections]
+    locations[0].parent.mkdir(parents=True, exist_ok=True)
+    nc = await nats.connect(args.nats, name=f"bench-rebuild-{args.projection}")
+    stores = [worker_for(p, location) for p, location in zip(projections, locations, strict=True)]
     try:
-        started = time.perf_counter()
+        cpu_before, started = cpu_seconds(stores), time.perf_counter()
         reports = await rebuild_all(nc, stores, stop_seq=args.until)
         seconds = time.perf_counter() - started
-        peak = peak_rss_bytes(stores)
+        cpu, peak = cpu_seconds(stores) - cpu_before, peak_rss_bytes(stores)
     finally:
         for store in stores:
             store.close()
@@ -220,7 +218,7 @@ async def run_rebuild_all(args: argparse.Namespace) -> ProcessResult:
     if invalid:
         raise RuntimeError(f"{len(invalid)} events could not be decoded: {invalid[:3]}")
     return ProcessResult(args.projection, "rebuild", min(r.applied for r in reports),
-                         min(r.position for r in reports), seconds, peak)
+                         min(r.position for r in reports), seconds, peak, cpu)
 
 
 def main(argv: list[str] | None = None) -> int:

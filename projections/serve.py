@@ -4,11 +4,11 @@
 only those named by `--only`; `sendx run` starts one `sendx projector --only <name>` process per
 projection, because a fold is CPU-bound Python and runners in one process share one GIL; and
 each projector applies its batches in a store worker process (`projections.store_worker`), so
-that reading the bus and folding use two cores. Each
-such process announces its own commits (`projections.<name>.changed`, the live feed's doorbell),
-so `sendx api` (one process serving the dataset and the tracker) learns of both. `serve` runs
-everything on one event loop for a single-process deployment. Each runner commits its position
-with its read model and stops cleanly on SIGINT/SIGTERM.
+that reading the bus and folding use two cores. Each such process announces its own commits
+(`projections.<name>.changed`, the live feed's doorbell), so `sendx api` (one process serving
+the dataset and the tracker) learns of both. `serve` runs everything on one event loop (stores
+in threads) for a single-process deployment. Each runner commits its position with its read
+model and stops cleanly on SIGINT/SIGTERM.
 
 Where the read models live (`store_location`): SQLite files `$SENDX_DATA_DIR/projection-<name>
 .sqlite` by default; with `SENDX_STORE=postgres`, schema `sendx_<name>` of the database named by
