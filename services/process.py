@@ -6,12 +6,17 @@ catalogue); this module opens the store (`services.store`), runs the relay in th
 `send.cmd.<org>.<command>` and `send.cmd.<org>.import`. Handlers are thin: decode, call one
 `Ingest` method in a worker thread (one at a time: the store serialises writes anyway), reply,
 poke the relay.
+
+Stopping is bounded step by step (`OrganisationService.stop`, helpers in `services.stopping`): a
+step that overruns is logged, naming what it was waiting on, and the stop goes on without it,
+so a stop always ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import itertools
 import logging
 import signal
 from collections.abc import Callable
@@ -32,9 +37,17 @@ from services.health import MonitoringServer, metrics_port, start_monitoring, st
 from services.ingest import IMPORT_COMMAND, CommandCatalogue, Ingest
 from services.metrics import CountedRelay, ServiceMetrics
 from services.relay import Relay, Translate
+from services.stopping import awaiting, cancel_within, finish_within, registered
 from services.store import StoreThreads, store_env
 
 log = logging.getLogger(__name__)
+
+STOP_GRACE = 10.0
+"""Seconds a stopping service gives the commands it is deciding to finish and be answered (and
+then its store threads to end) before it stops without them."""
+STOP_STEP_TIMEOUT = 5.0
+"""Seconds any other step of a stop (monitoring server, command endpoint, relay, connection)
+may take; each normally takes milliseconds."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,7 @@ class OrganisationService:
         poll_interval: float = 1.0,
         batch_size: int = 500,
         metrics_port: int | None = None,
+        stop_grace: float = STOP_GRACE,
     ) -> None:
         if org.kind is not definition.kind:
             raise ValueError(
@@ -97,11 +111,15 @@ class OrganisationService:
         self.ingest = Ingest(self.app, definition.catalogue)
         self.store_threads = StoreThreads(f"store-{org.code}")
         self.poll_interval, self.batch_size = poll_interval, batch_size
+        # graceful_timeout off: `stop` drains the subscription itself, so every command delivered
+        # is answered (FastStream's own wait drops those still queued without a reply); what is
+        # left for the connection's drain is a command that overran the grace: cut it off
         self.broker = NatsBroker(
             server_urls(self.nats_url), name=f"sendx-{org.code}-commands", log_level=logging.DEBUG,
-            **broker_credentials(),
+            graceful_timeout=None, drain_timeout=1, **broker_credentials(),
         )
-        self.broker.subscriber(org_commands(org.code), queue=f"sendx-{org.code}")(self._on_command)
+        self._commands = self.broker.subscriber(org_commands(org.code), queue=f"sendx-{org.code}")
+        self._commands(self._on_command)
         self._lock = asyncio.Lock()
         self.relay: Relay | None = None
         self.relay_task: asyncio.Task[None] | None = None
@@ -110,6 +128,12 @@ class OrganisationService:
         self.metrics_port = metrics_port
         """`/healthz`, `/readyz`, `/metrics` port (None: `$SENDX_METRICS_PORT`; 0: off)."""
         self.monitoring: MonitoringServer | None = None
+        self.stop_grace = stop_grace
+        self._stopping = False
+        self._stopped: asyncio.Future[None] | None = None
+        self._requests = itertools.count()
+        self._in_flight: dict[int, str] = {}
+        """The commands being decided in a store thread, by request, named for the stop's log."""
 
     async def _on_command(self, msg: NatsMessage) -> bytes:
         subject: str = msg.raw_message.subject
@@ -132,14 +156,28 @@ class OrganisationService:
             return {"ok": False, "error": f"{name}: the body is not valid JSON: {exc}"}
         if not isinstance(body, dict):
             return {"ok": False, "error": f"{name}: the body must be a JSON object"}
+        if self._stopping:
+            return {
+                "ok": False,
+                "error": f"{name}: the {self.org.code} service is stopping; nothing was recorded, "
+                         f"send it again once the service is back",
+            }
         async with self._lock:
-            if name == IMPORT_COMMAND:
-                answer = await self.store_threads(self.ingest.import_rows, body)
-            else:
-                answer = await self.store_threads(self.ingest.command, name, body)
+            answer = await self.store_threads(self._decide, next(self._requests), name, body)
         if self.relay is not None:
             self.relay.poke()
         return answer
+
+    def _decide(self, request: int, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """In a store thread: named in `_in_flight` for as long as the thread works on it, which
+        may outlast its handler (a cancelled handler does not stop the thread)."""
+        self._in_flight[request] = _describe(name, body)
+        try:
+            if name == IMPORT_COMMAND:
+                return self.ingest.import_rows(body)
+            return self.ingest.command(name, body)
+        finally:
+            del self._in_flight[request]
 
     async def start(self) -> None:
         self._nc = await connect_bus(self.nats_url, name=f"sendx-{self.org.code}-relay")
@@ -156,9 +194,7 @@ class OrganisationService:
         )
         self.relay_task = asyncio.create_task(self.relay.run(), name=f"relay-{self.org.code}")
         await self.broker.start()
-        # the server has registered the command subscription once a PING round-trip returns:
-        # only then is the service "started" (a partner's first command must not find no one)
-        await self.broker.connection.flush()
+        await registered(self.broker.connection)
         monitor = self.metrics.monitor(
             self.app, lambda: self.relay, lambda: self._nc, lambda: self.relay_task,
             self.broker.ping,
@@ -167,20 +203,52 @@ class OrganisationService:
         self.monitoring = await start_monitoring(monitor, metrics_port(self.metrics_port))
 
     async def stop(self) -> None:
-        await stop_monitoring(self.monitoring)
-        await self.broker.stop()
-        if self.relay_task is not None:
-            self.relay_task.cancel()
-            await asyncio.gather(self.relay_task, return_exceptions=True)
+        """Refuse new commands, give those in flight `stop_grace` seconds to be answered, stop
+        the endpoint, the relay and its connection, and close the store once no thread is in it.
+
+        Each step is bounded, so a stop ends within 2 x `stop_grace` + 4 x `STOP_STEP_TIMEOUT`
+        even if one hangs; a command still unanswered then gets no reply (its partner's request
+        times out, and resending is safe: imports are idempotent by record id)."""
+        if self._stopped is None:  # a second stop waits for the first
+            self._stopping = True
+            self._stopped = asyncio.ensure_future(self._stop())
+        await asyncio.shield(self._stopped)
+
+    async def _stop(self) -> None:
+        org = self.org.code
+        await finish_within(org, "the monitoring server", stop_monitoring(self.monitoring),
+                            STOP_STEP_TIMEOUT)
+        await finish_within(
+            org, lambda: f"the commands in flight ({self._still_deciding() or 'none'})",
+            self._stop_taking_commands(), self.stop_grace,
+        )
+        await finish_within(org, "the command endpoint", self.broker.stop(), STOP_STEP_TIMEOUT)
+        if self.relay_task is not None and not await cancel_within(
+            self.relay_task, STOP_STEP_TIMEOUT
+        ):
+            log.warning("%s: stop went on after the relay ignored cancellation for %.1fs "
+                        "(still in %s)", org, STOP_STEP_TIMEOUT, awaiting(self.relay_task))
         if self._nc is not None:
             # close, not drain: the relay is stopped, and whatever it published without an ack
             # is republished on restart (the stream deduplicates by event id)
-            await self._nc.close()
-        if await self.store_threads.drain():  # no thread may be inside the store we close
+            await finish_within(org, "the relay's connection to close", self._nc.close(),
+                                STOP_STEP_TIMEOUT)
+        if await self.store_threads.drain(self.stop_grace):  # no thread may be in the store
             self.app.factory.close()
         else:
-            log.warning("%s: a store call outlived shutdown; store left to process exit",
-                           self.org.code)
+            log.warning("%s: a store call (%s) outlived shutdown by %.1fs; store left to "
+                        "process exit", org, self._still_deciding() or "the relay's",
+                        self.stop_grace)
+
+    async def _stop_taking_commands(self) -> None:
+        """Unsubscribe first (a partner's next command then finds no responder and is resent to
+        the service's next start), then answer every command already delivered."""
+        subscription, self._commands.subscription = self._commands.subscription, None
+        if subscription is not None:
+            await subscription.drain()
+
+    def _still_deciding(self) -> str:
+        return ", ".join(self._in_flight.values())
 
     async def __aenter__(self) -> OrganisationService:
         await self.start()
@@ -201,3 +269,9 @@ class OrganisationService:
         stop_wait.cancel()
         if self.relay_task.done() and not self.relay_task.cancelled():
             self.relay_task.result()  # re-raise what stopped the relay
+
+
+def _describe(name: str, body: dict[str, Any]) -> str:
+    """`import (3 rows)` or the command's name: what a stuck stop was waiting on."""
+    rows = body.get("rows")
+    return f"{name} ({len(rows)} rows)" if isinstance(rows, list) else name

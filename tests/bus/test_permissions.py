@@ -13,6 +13,7 @@ from projections.partitions import Partition
 from projections.rebuild import rebuild
 from services.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM, ensure_partitioned_stream
 from services.client import ServiceClient
+from services.stopping import registered
 from tests.bus.conftest import Connect, Principal
 
 pytestmark = pytest.mark.integration
@@ -77,7 +78,7 @@ async def test_the_dashboard_reads_but_cannot_publish_events(connect_as: Connect
 async def test_the_dashboard_sees_projection_changes(connect_as: Connect) -> None:
     dashboard, projector = await connect_as("dashboard"), await connect_as("projector")
     changes = await dashboard.nc.subscribe("projections.>")
-    await dashboard.nc.flush()
+    await registered(dashboard.nc)  # the server has the subscription before anyone publishes
     await projector.nc.publish(projection_changes("dataset"), b'{"position": 1}')
     msg = await changes.next_msg(timeout=2)
     assert msg.subject == "projections.dataset.changed"

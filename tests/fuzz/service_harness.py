@@ -9,6 +9,7 @@ plausible values (dates, codes from the Literal lists) as well as garbage, witho
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import threading
 import types
@@ -27,6 +28,7 @@ from contracts.topology import DEMO_PARTNERSHIP, Organisation, OrgKind
 from services.command import Command
 from services.config import Settings
 from services.process import SERVICE_DEFINITIONS, OrganisationService, definition_for
+from services.stopping import awaiting
 
 T = TypeVar("T")
 KINDS = sorted(SERVICE_DEFINITIONS, key=lambda k: k.value)
@@ -109,12 +111,32 @@ class BackgroundLoop:
         self.thread.start()
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+        """The coroutine's result; if it overruns, the error says where every task was stuck."""
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(
+                f"{coro.__qualname__} took over {timeout}s; tasks still running:\n"
+                + "\n".join(self.tasks())
+            ) from None
+
+    def tasks(self) -> list[str]:
+        """Each unfinished task on the loop and where it is suspended."""
+        for _ in range(3):  # the loop may add a task while we look
+            try:
+                pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
+                return [f"{t.get_name()}: {awaiting(t)}" for t in pending]
+            except RuntimeError:
+                continue
+        return ["(the loop kept changing its tasks)"]
 
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
-        self.loop.close()
+        if not self.thread.is_alive():
+            self.loop.close()
 
 
 class LiveService(BackgroundLoop):
@@ -127,6 +149,7 @@ class LiveService(BackgroundLoop):
         self.nats_url, self.data_dir = nats_url, data_dir
 
     def start(self) -> LiveService:
+        """Started; on failure, whatever did start is stopped before the error is raised."""
         settings = Settings(data_dir=self.data_dir, store="sqlite",
                             partnership_key=b"fuzz-partnership", cipher_key=None)
 
@@ -138,13 +161,23 @@ class LiveService(BackgroundLoop):
             await self.service.start()
             self.nc = await nats.connect(self.nats_url)
 
-        self.run(start())
+        try:
+            self.run(start())
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
+        """Client and service stopped (each step of the service's stop is bounded), loop closed."""
+        service: OrganisationService | None = getattr(self, "service", None)
+        nc: nats.NATS | None = getattr(self, "nc", None)
+
         async def stop() -> None:
-            await self.nc.close()
-            await self.service.stop()
+            if nc is not None:
+                await asyncio.wait_for(nc.close(), 10)
+            if service is not None:
+                await service.stop()
 
         try:
             self.run(stop())

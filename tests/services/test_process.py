@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 from faststream.nats import TestNatsBroker
@@ -13,10 +16,12 @@ from stories import NHS_NUMBER, as_rows, person_fields, story
 
 from contracts import decode
 from contracts.topology import OrgKind, organisation
+from services import client as client_module
 from services.bus.streams import EVENTS_STREAM
 from services.client import NO_RESPONDERS_GRACE, ServiceClient, ServiceUnavailable
 from services.config import Settings
 from services.process import OrganisationService, definition_for
+from services.stopping import finish_within, registered
 
 
 @pytest.fixture
@@ -152,3 +157,177 @@ async def test_a_command_with_no_service_is_resent_briefly_then_names_the_missin
     assert asyncio.get_running_loop().time() - started >= NO_RESPONDERS_GRACE
     assert "no service for organisation 856 answers on send.cmd.856." in str(refused.value)
     assert "`sendx service <kind> --org 856` running?" in str(refused.value)
+
+
+@pytest.mark.integration
+async def test_a_command_sent_while_the_service_is_starting_is_answered_once_it_is_up(
+    nats_url: str, nc: Client, js: JetStreamContext, settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given a partner's command resent while no service answers (a grace longer than any
+    # start-up on a loaded machine, so the test does not depend on how fast it starts)
+    monkeypatch.setattr(client_module, "NO_RESPONDERS_GRACE", 30.0)
+    client = ServiceClient(nc, "856", timeout=10)
+    async with asyncio.timeout(60):  # a hang fails here, and every fixture still stops its PID
+        pending = asyncio.create_task(client.command(*story()[0]))
+        try:
+            await asyncio.sleep(0.3)
+            assert not pending.done()
+            # when the service starts
+            async with OrganisationService(
+                definition_for(OrgKind.LA), organisation("856"), settings=settings,
+                nats_url=nats_url, poll_interval=0.1,
+            ):
+                # then the command is answered once it is up, and applied once
+                reply = await pending
+                assert reply["ok"] and len(reply["event_ids"]) == 1, reply
+                await wait_for_stream(js, 1)
+        finally:
+            pending.cancel()
+    assert await stream_count(js) == 1
+
+
+class HeldImports:
+    """Holds each import in its store thread (as if deciding it took long) until released."""
+
+    def __init__(self, service: OrganisationService) -> None:
+        self.deciding, self.released = threading.Event(), threading.Event()
+        decide = service.ingest.import_rows
+
+        def held(body: dict[str, Any]) -> dict[str, Any]:
+            self.deciding.set()
+            if not self.released.wait(30):
+                raise TimeoutError("the test never released the import")
+            return decide(body)
+
+        service.ingest.import_rows = held  # type: ignore[method-assign]
+
+    async def until_deciding(self) -> None:
+        assert await asyncio.to_thread(self.deciding.wait, 10), "the import never started"
+
+
+@pytest.fixture
+def service_with_grace(
+    nats_url: str, js: JetStreamContext, settings: Settings
+) -> Callable[[float], OrganisationService]:
+    def make(stop_grace: float) -> OrganisationService:
+        return OrganisationService(
+            definition_for(OrgKind.LA), organisation("856"), settings=settings,
+            nats_url=nats_url, poll_interval=0.1, stop_grace=stop_grace,
+        )
+
+    return make
+
+
+@pytest.mark.integration
+async def test_a_stop_answers_the_import_being_decided_and_refuses_the_command_behind_it(
+    service: OrganisationService, nc: Client
+) -> None:
+    held = HeldImports(service)
+    try:
+        client = ServiceClient(nc, "856", timeout=20)
+        # given an import being decided, and a command delivered behind it
+        rows = list(enumerate(as_rows(story()), start=1))
+        importing = asyncio.create_task(client.import_rows(rows))
+        await held.until_deciding()
+        behind = asyncio.create_task(client.command(*story("856-C-2", "856-P-2", "4010232137")[0]))
+        await asyncio.sleep(0)
+        await registered(nc)  # the server has routed it to the service
+        # when the service is stopped, and the import finishes meanwhile
+        stop = asyncio.create_task(service.stop())
+        await asyncio.sleep(0.2)
+        held.released.set()
+        # then the import is answered row by row, and the command behind it is refused clearly
+        report = await asyncio.wait_for(importing, 20)
+        assert (report.accepted, report.rejected) == (4, 0), report.rows
+        refused = await asyncio.wait_for(behind, 20)
+        assert refused == {
+            "ok": False,
+            "error": "person.register: the 856 service is stopping; nothing was recorded, "
+                     "send it again once the service is back",
+        }
+        # and the stop ends
+        await asyncio.wait_for(stop, 20)
+    finally:
+        held.released.set()
+
+
+@pytest.mark.integration
+async def test_a_stop_ends_after_its_grace_naming_the_import_it_could_not_wait_for(
+    service_with_grace: Callable[[float], OrganisationService], nc: Client,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    service = service_with_grace(0.5)
+    await service.start()
+    held = HeldImports(service)
+    try:
+        client = ServiceClient(nc, "856", timeout=3)
+        # given an import whose deciding outlasts the stop's grace
+        importing = asyncio.create_task(client.import_rows(list(enumerate(as_rows(story()), 1))))
+        await held.until_deciding()
+        # when the service is stopped
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with caplog.at_level(logging.WARNING, logger="services.process"):
+            await asyncio.wait_for(service.stop(), 15)
+        # then the stop ends soon after the grace, saying what it could not wait for
+        assert loop.time() - started < 5
+        assert "waiting 0.5s for the commands in flight (import (4 rows))" in caplog.text
+        assert "a store call (import (4 rows)) outlived shutdown" in caplog.text
+        # and the partner is told there was no reply (resending is safe: imports are idempotent)
+        with pytest.raises(ServiceUnavailable, match="no reply within 3"):
+            await importing
+    finally:
+        held.released.set()
+        await service.stop()  # the one above, or one for a test that failed before it
+        if await service.store_threads.drain():  # the import thread has ended
+            service.app.factory.close()
+
+
+@pytest.mark.integration
+async def test_a_stop_that_lands_as_the_relay_is_woken_still_ends(
+    service: OrganisationService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a command saved just as the stop reaches the relay: its poke wakes the relay in the
+    # same loop iteration as the stop cancels it (Python 3.11's wait_for then drops the cancel)
+    stop_endpoint = service.broker.stop
+
+    async def stop_endpoint_then_poke(*args: Any) -> None:
+        await stop_endpoint(*args)
+        assert service.relay is not None
+        service.relay.poke()
+
+    monkeypatch.setattr(service.broker, "stop", stop_endpoint_then_poke)
+    # when the service stops
+    await asyncio.wait_for(service.stop(), 15)
+    # then the relay has ended too
+    assert service.relay_task is not None and service.relay_task.done()
+
+
+async def test_a_stop_step_that_ignores_cancellation_is_left_behind_naming_where_it_waits(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # given a step of a stop that never ends, even when cancelled
+    released = asyncio.Event()
+
+    async def close_that_never_returns() -> None:
+        while not released.is_set():
+            try:
+                await released.wait()
+            except asyncio.CancelledError:
+                continue
+
+    # when the stop waits for it
+    with caplog.at_level(logging.WARNING, logger="services.process"):
+        finished = await asyncio.wait_for(
+            finish_within("856", "the relay's connection to close", close_that_never_returns(),
+                          0.2),
+            5,
+        )
+    # then the stop goes on, saying what it waited for and where that was stuck
+    assert finished is False
+    assert "856: stop went on after waiting 0.2s for the relay's connection to close (still in " \
+           "test_a_stop_step_that_ignores_cancellation_is_left_behind_naming_where_it_waits." \
+           "<locals>.close_that_never_returns (test_process.py:" in caplog.text
+    released.set()
+    await asyncio.sleep(0.01)  # the step left behind ends with the test
