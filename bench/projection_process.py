@@ -36,7 +36,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -109,7 +109,13 @@ def projection_named(name: str) -> Projection:
 def peak_rss_bytes(workers: Sequence[StoreWorker] = ()) -> int:
     """The high-water mark of resident memory (VmHWM), in bytes, of this process plus its store
     workers' (read while they run: a projection is the runner and its worker)."""
-    return _vm_hwm("self") + sum(_vm_hwm(str(w.pid)) for w in workers if w.pid is not None)
+    return sum(peak_rss_parts(workers).values())
+
+
+def peak_rss_parts(workers: Sequence[StoreWorker] = ()) -> dict[str, int]:
+    """VmHWM of this process (`reader`) and of each store worker (by projection), in bytes."""
+    return {"reader": _vm_hwm("self"),
+            **{w.name: _vm_hwm(str(w.pid)) for w in workers if w.pid is not None}}
 
 
 def _vm_hwm(pid: str) -> int:
@@ -154,6 +160,8 @@ class ProcessResult:
     peak_rss: int
     cpu_seconds: float = 0.0
     """CPU time (user + system) of the process and its store workers over `seconds`."""
+    peak_rss_parts: dict[str, int] = field(default_factory=dict)
+    """`peak_rss` by process: `reader` (this one) and each store worker by projection."""
 
     @property
     def rate(self) -> float:
@@ -209,7 +217,7 @@ async def run_rebuild(args: argparse.Namespace) -> ProcessResult:
         cpu_before, started = cpu_seconds(stores), time.perf_counter()
         reports = await rebuild_all(nc, stores, stop_seq=args.until)
         seconds = time.perf_counter() - started
-        cpu, peak = cpu_seconds(stores) - cpu_before, peak_rss_bytes(stores)
+        cpu, peaks = cpu_seconds(stores) - cpu_before, peak_rss_parts(stores)
     finally:
         for store in stores:
             store.close()
@@ -218,7 +226,8 @@ async def run_rebuild(args: argparse.Namespace) -> ProcessResult:
     if invalid:
         raise RuntimeError(f"{len(invalid)} events could not be decoded: {invalid[:3]}")
     return ProcessResult(args.projection, "rebuild", min(r.applied for r in reports),
-                         min(r.position for r in reports), seconds, peak, cpu)
+                         min(r.position for r in reports), seconds, sum(peaks.values()), cpu,
+                         peaks)
 
 
 def main(argv: list[str] | None = None) -> int:
