@@ -47,7 +47,7 @@ NATS_CA_CONFIGMAP = "sendx-nats-ca"
 NATS_CERT_DIRS = {"nats": "/etc/nats-certs/nats", "cluster": "/etc/nats-certs/cluster"}
 RESOURCES = {
     "service": {"requests": {"cpu": "100m", "memory": "192Mi"}, "limits": {"memory": "512Mi"}},
-    "projector": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+    "projector": {"requests": {"cpu": "1", "memory": "512Mi"}, "limits": {"memory": "2Gi"}},
     "api": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
 }
 
