@@ -85,13 +85,19 @@ def decode(
             "bad_payload", f"{header.type} v{header.schema_version}: {_describe(exc, 'payload.')}"
         ) from None
     # Every part is validated above: assemble without validating again (or dumping the header).
-    envelope = _assemble(
-        {**header.__dict__, "schema_version": version, **personal, "payload": body},
-        header.model_fields_set | {"payload", "schema_version", *personal},
-    )
+    values = {**header.__dict__, "schema_version": version, "payload": body}
+    if personal:
+        values.update(personal)
+        envelope = _assemble(values, header.model_fields_set | _ASSEMBLED | personal.keys())
+    else:
+        envelope = _assemble(values, header.model_fields_set | _ASSEMBLED)
     if subject is not None:
         _check_subject(subject, envelope)
     return envelope
+
+
+_ASSEMBLED = frozenset({"payload", "schema_version"})
+"""Fields `decode` always sets on the envelope, besides the header's."""
 
 
 def _assemble(values: dict[str, Any], fields_set: set[str]) -> Envelope:
@@ -126,6 +132,8 @@ def _personal(
 
     Returns the payload to validate and the envelope's new `sealed`/`erased` values.
     """
+    if not (model.personal_fields or header.sealed or header.erased):
+        return payload, {}  # nothing personal declared, sealed or erased: nothing to check
     declared = set(model.personal_fields)
     sealed: Mapping[str, str] = header.sealed or {}
     erased = tuple(header.erased or ())

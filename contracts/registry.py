@@ -18,6 +18,9 @@ Upcaster = Callable[[dict], dict]
 
 _MODELS: dict[tuple[str, int], type[Payload]] = {}
 _UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+_CURRENT: dict[str, int] = {}
+"""The highest registered version of each event type, kept as models register (decode asks
+it for every event)."""
 
 
 class UnknownEventType(LookupError):
@@ -52,6 +55,7 @@ def event(event_type: str, version: int = 1) -> Callable[[P], P]:
         model.event_type = event_type
         model.schema_version = version
         _MODELS[key] = model
+        _CURRENT[event_type] = max(version, _CURRENT.get(event_type, version))
         return model
 
     return register
@@ -68,10 +72,10 @@ def upcaster(event_type: str, from_version: int) -> Callable[[Upcaster], Upcaste
 
 
 def current_version(event_type: str) -> int:
-    versions = [v for (t, v) in _MODELS if t == event_type]
-    if not versions:
-        raise UnknownEventType(f"unknown event type {event_type!r}")
-    return max(versions)
+    try:
+        return _CURRENT[event_type]
+    except KeyError:
+        raise UnknownEventType(f"unknown event type {event_type!r}") from None
 
 
 def model_for(event_type: str, version: int) -> type[Payload]:

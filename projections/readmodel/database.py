@@ -23,6 +23,11 @@ from typing import Any, Protocol
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+WRITER_CACHE_KIB = 65_536
+"""The SQLite writer's page cache (SQLite's default is 2 MiB). A batch's inserts land on
+random leaves of the `person_events` indexes (event ids and person keys are random), so a small
+cache re-reads the same index pages from the file on every batch: 64 MiB keeps the hot pages of
+a partnership's store in memory (measured in `bench/findings.md`, "Store cost per event")."""
 
 
 class Transaction(Protocol):
@@ -61,6 +66,7 @@ class SqliteDatabase:
         self._writer = self._connect()
         self._writer.execute("PRAGMA journal_mode = WAL")
         self._writer.execute("PRAGMA synchronous = NORMAL")
+        self._writer.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
 
     def _connect(self, *, read_only: bool = False) -> sqlite3.Connection:
         target = f"{self.path.resolve().as_uri()}?mode=ro" if read_only else str(self.path)

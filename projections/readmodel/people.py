@@ -27,8 +27,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 KNOWN_PEOPLE = 250_000
 """People whose fold state and fact rows are kept (~3.2 KB each)."""
@@ -37,9 +36,9 @@ FactValues = Mapping[str, tuple[tuple[Any, ...], ...]]
 """A person's fact rows as stored (`FactTable.to_sql`), by table name."""
 
 
-@dataclass(frozen=True)
-class KnownPerson:
-    """One person as the store last wrote them."""
+class KnownPerson(NamedTuple):
+    """One person as the store last wrote them (a named tuple: one is made per person a batch
+    touches, and a tuple is made in a third of the time of a frozen dataclass)."""
 
     count: int
     """How many events are stored for them: the entry is valid only while this still holds."""
@@ -63,12 +62,14 @@ class KnownPeople:
 
     def put(self, person: str, known: KnownPerson) -> None:
         """Remember `known` as the most recently used; the least recently used go over the bound."""
-        self._people.pop(person, None)
+        people = self._people
         if self.max_people < 1:
+            people.pop(person, None)
             return
-        self._people[person] = known
-        while len(self._people) > self.max_people:
-            self._people.popitem(last=False)
+        people[person] = known
+        people.move_to_end(person)
+        while len(people) > self.max_people:
+            people.popitem(last=False)
 
     def forget(self, person: str) -> None:
         self._people.pop(person, None)

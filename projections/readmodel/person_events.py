@@ -40,44 +40,74 @@ def store_new(
     tx: Transaction, events: Sequence[StreamEvent], after: int
 ) -> tuple[dict[str, list[Envelope]], dict[str, int]]:
     """Store the events past position `after` whose ids are not stored yet (the first of a
-    repeated id). Returns them by person, and how many events each of those people had before."""
-    fresh: dict[str, StreamEvent] = {}
+    repeated id). Returns them by person, and how many events each of those people had before.
+
+    The ids are looked up before inserting: measured, that costs less than inserting first and
+    undoing the insert (a savepoint) when some were stored already, since a savepoint makes
+    SQLite copy every page the insert touches to a statement journal."""
+    fresh: dict[str, tuple[int, Envelope]] = {}
     for seq, envelope in events:
         if seq > after:
-            fresh.setdefault(str(envelope.event_id), StreamEvent(seq, envelope))
-    stored = {
-        row[0]
-        for ids in _chunks(list(fresh))
-        for row in tx.execute(
-            f"SELECT event_id FROM person_events WHERE event_id IN ({_marks(ids)})", ids
-        ).fetchall()
-    }
-    new = {event_id: event for event_id, event in fresh.items() if event_id not in stored}
+            event_id = str(envelope.event_id)
+            if event_id not in fresh:
+                fresh[event_id] = (seq, envelope)
+    if not fresh:
+        return {}, {}
+    stored = _stored_ids(tx, list(fresh))
+    if stored:
+        fresh = {event_id: new for event_id, new in fresh.items() if event_id not in stored}
+    by_person = _by_person(fresh.values())
+    counts = _counts(tx, by_person)
+    tx.executemany(
+        _INSERT,
+        [
+            (event_id, envelope.person_key, seq, encode(envelope).decode())
+            for event_id, (seq, envelope) in fresh.items()
+        ],
+    )
+    return by_person, counts
+
+
+def _by_person(events: Iterable[tuple[int, Envelope]]) -> dict[str, list[Envelope]]:
     by_person: dict[str, list[Envelope]] = {}
-    for _, envelope in new.values():
-        by_person.setdefault(envelope.person_key, []).append(envelope)
-    counts = {
+    for _, envelope in events:
+        person = envelope.person_key
+        if person in by_person:
+            by_person[person].append(envelope)
+        else:
+            by_person[person] = [envelope]
+    return by_person
+
+
+def _counts(tx: Transaction, people: Iterable[str]) -> dict[str, int]:
+    """How many events are stored for each of `people` who has any."""
+    return {
         person: int(count)
-        for keys in _chunks(sorted(by_person))
+        for keys in _chunks(sorted(people))
         for person, count in tx.execute(
             "SELECT person_key, COUNT(*) FROM person_events"
             f" WHERE person_key IN ({_marks(keys)}) GROUP BY person_key",
             keys,
         ).fetchall()
     }
-    tx.executemany(
-        _INSERT,
-        [
-            (event_id, envelope.person_key, seq, encode(envelope).decode())
-            for event_id, (seq, envelope) in new.items()
-        ],
-    )
-    return by_person, counts
+
+
+def _stored_ids(tx: Transaction, event_ids: Sequence[str]) -> set[str]:
+    return {
+        row[0]
+        for ids in _chunks(event_ids)
+        for row in tx.execute(
+            f"SELECT event_id FROM person_events WHERE event_id IN ({_marks(ids)})", ids
+        ).fetchall()
+    }
 
 
 def in_order(events: Iterable[Envelope], order: Any) -> History:
     """`events` with their order keys, sorted by them."""
-    return sorted(((order(e), e) for e in events), key=_by_key)
+    keyed = [(order(e), e) for e in events]
+    if len(keyed) > 1:
+        keyed.sort(key=_by_key)
+    return keyed
 
 
 def stored_histories(

@@ -205,13 +205,15 @@ class PersonHistoryStore:
         order, writes = self.derivation.order, FactWrites(self.derivation.tables)
         learned: dict[str, KnownPerson | None] = {}
         to_read: dict[str, KnownPerson | None] = {}
+        remembered = self.people.get
         for person in sorted(new):
             count = counts.get(person, 0)
-            known = self.people.get(person)
+            known = remembered(person)
             if known is not None and known.count != count:
                 known = None  # not what is stored now: written by another writer meanwhile
-            arrived = person_events.in_order(new[person], order)
-            erasing = any(e.type == ERASURE_TYPE for _, e in arrived)
+            events = new[person]
+            arrived = person_events.in_order(events, order)
+            erasing = any(e.type == ERASURE_TYPE for e in events)
             if count == 0 and not erasing:
                 learned[person] = self._fold(tx, person, arrived, writes, before={})
             elif known is not None and not erasing and arrived[0][0] > known.last:
@@ -229,13 +231,17 @@ class PersonHistoryStore:
         self, person: str, known: KnownPerson, arrived: History, writes: FactWrites
     ) -> KnownPerson:
         """The fast path: events that sort after everything the person already has."""
-        state = reduce(self.derivation.step, (e for _, e in arrived), known.state)
-        facts = dict(known.facts)
+        step, state = self.derivation.step, known.state
+        for _, event in arrived:
+            state = step(state, event)
+        facts = known.facts
         changed = self.derivation.changed_tables(known.state, state)
-        for table in changed:
-            rows = self.derivation.rows[table.name](person, state)
-            facts[table.name] = tuple(map(table.to_sql, rows))
-        writes.change(known.facts, facts, changed)
+        if changed:  # else the rows stay as they are, and so does the mapping of them
+            facts = dict(facts)
+            rows = self.derivation.rows
+            for table in changed:
+                facts[table.name] = tuple(map(table.to_sql, rows[table.name](person, state)))
+            writes.change(known.facts, facts, changed)
         return KnownPerson(known.count + len(arrived), arrived[-1][0], state, facts)
 
     def _fold(

@@ -16,9 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
-from operator import attrgetter
+from operator import attrgetter, methodcaller
 from typing import Any
 
+_TO_SQL: dict[type, Callable[[Any], Any]] = {date: methodcaller("isoformat"), bool: int}
+"""The kinds whose values change on the way to SQL, and how (`Column.to_sql`)."""
 _SQL_TYPES: dict[type, str] = {
     str: "TEXT",
     int: "BIGINT",
@@ -122,25 +124,32 @@ class FactTable:
         return tuple(values[i] for i in self._key_positions)
 
     @cached_property
-    def _conversions(self) -> tuple[tuple[int, Column], ...]:
-        """The columns whose values change on the way to SQL (dates and booleans)."""
-        return tuple((i, c) for i, c in enumerate(self.columns) if c.kind in (date, bool))
-
-    @cached_property
     def _values_of(self) -> Callable[[Any], tuple[Any, ...]]:
         names = [c.name for c in self.columns]
         if len(names) == 1:
             return lambda row: (getattr(row, names[0]),)
         return attrgetter(*names)
 
-    def to_sql(self, row: Any) -> tuple[Any, ...]:
-        values = self._values_of(row)
-        if not self._conversions:
-            return values
-        converted = list(values)
-        for i, column in self._conversions:
-            converted[i] = column.to_sql(converted[i])
-        return tuple(converted)
+    @cached_property
+    def to_sql(self) -> Callable[[Any], tuple[Any, ...]]:
+        """A row's values in column order, as stored: `Column.to_sql` of each, which only dates
+        and booleans change. Built once per table (the store converts every row it writes)."""
+        values_of = self._values_of
+        conversions = tuple(
+            (i, _TO_SQL[c.kind]) for i, c in enumerate(self.columns) if c.kind in _TO_SQL
+        )
+        if not conversions:
+            return values_of
+
+        def to_sql(row: Any) -> tuple[Any, ...]:
+            values = list(values_of(row))
+            for i, convert in conversions:
+                value = values[i]
+                if value is not None:
+                    values[i] = convert(value)
+            return tuple(values)
+
+        return to_sql
 
     def from_sql(self, values: typing.Sequence[Any]) -> Any:
         return self.row(*(c.from_sql(v) for c, v in zip(self.columns, values, strict=True)))

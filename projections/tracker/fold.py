@@ -12,7 +12,7 @@ and steps it with an event that sorts after their last one (`projections.readmod
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import reduce, singledispatch
@@ -110,9 +110,15 @@ EMPTY = TrackerState()
 
 
 def apply(state: TrackerState, event: Envelope) -> TrackerState:
-    """One more event, in history order."""
-    tracked = _apply(event.payload, state.tracked, event)
-    return TrackerState(tracked, dataset_apply(state.dataset, event))
+    """One more event, in history order. A state the event does not change is returned as it
+    is (the store then knows at once that no row changed)."""
+    payload = event.payload
+    handler = _HANDLERS.get(payload.__class__) or _handler(payload.__class__)
+    tracked = handler(payload, state.tracked, event)
+    dataset = dataset_apply(state.dataset, event)
+    if tracked is state.tracked and dataset is state.dataset:
+        return state
+    return evolve(state, tracked=tracked, dataset=dataset)
 
 
 def facts_of(state: TrackerState) -> TrackerFacts:
@@ -156,6 +162,16 @@ def _add(
 @singledispatch
 def _apply(payload: Payload, facts: TrackerFacts, event: Envelope) -> TrackerFacts:
     return facts
+
+
+Handler = Callable[[Payload, TrackerFacts, Envelope], TrackerFacts]
+_HANDLERS: dict[type, Handler] = {}
+"""`_apply`'s handler per payload class, looked up once (as in `projections.dataset.fold`)."""
+
+
+def _handler(payload_class: type) -> Handler:
+    handler = _HANDLERS[payload_class] = _apply.dispatch(payload_class)
+    return handler
 
 
 @_apply.register

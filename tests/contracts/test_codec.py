@@ -42,6 +42,10 @@ def test_an_event_survives_the_wire_unchanged() -> None:
          "payload.primary_need"),
         (lambda d: {**d, "payload": {**d["payload"], "nhs_number": "9434765919"}}, "bad_payload",
          "payload.nhs_number"),
+        (lambda d: {**d, "sealed": {"case_id": "A" * 40}}, "bad_payload",
+         "case_id is sealed or erased but is not a personal field"),
+        (lambda d: {**d, "erased": ["primary_need"]}, "bad_payload",
+         "primary_need is sealed or erased but is not a personal field"),
     ],
 )
 def test_bad_input_is_refused_with_a_reason_naming_what_was_wrong(mutate, reason, says) -> None:

@@ -50,6 +50,7 @@ class SupportPlanShared(Payload):
 def upgrade_contracts(monkeypatch: pytest.MonkeyPatch) -> None:
     """What deploying a contracts release that adds the type does to this process."""
     monkeypatch.setitem(registry._MODELS, (NEW_TYPE, 1), SupportPlanShared)
+    monkeypatch.setitem(registry._CURRENT, NEW_TYPE, 1)
 
 
 def new_type_event(events, person: str = "amira") -> tuple[str, bytes]:
