@@ -3,8 +3,9 @@
 For each projection in the catalogue, one at a time (so each has the machine to itself, like
 the yardstick's consumer): a fresh SQLite store and the real `ProjectionRunner` (durable pull
 consumer, batches following the backlog up to 4,096, decode, fold, position in the same
-transaction, one ack per batch after the commit) in its own process, the store in its worker
-process as `sendx projector` runs it (`projections.store_worker`), timed until its committed
+transaction, one ack per batch after the commit) in its own process, the store where `sendx
+projector` would keep it on this machine (in a worker process from 4 cores up, else in a thread:
+`projections.store_worker.wanted`), timed until its committed
 position covers every published event. Target: at least 0.7x the raw pull-consume rate. The
 caught-up stores (the position-only one too) stay for the latency bench, and so do their
 runners: each carries on live (idle, caught up) until the latency bench stops it, so that the
@@ -12,11 +13,13 @@ latency is that of a warm, long-running projector, not of one just started.
 
 Then the same runner on a store that commits only the position (`position-only`): the bus side
 of the runner alone, so that the runner's share and the read model's share of (c) are apart.
+Last, each read model again with its store in a worker process whatever the cores: the
+throughput a projector gets from a second core (not judged: the default above is).
 """
 
 from __future__ import annotations
 
-from bench.projection_bus import projection_bus, store_path
+from bench.projection_bus import ProjectionBus, projection_bus, store_path
 from bench.projection_process import POSITION_ONLY, ProjectionProcess, catalogue
 from bench.report import BenchRun, Figure, verdict
 
@@ -48,6 +51,25 @@ def measure_projection_ingest(run: BenchRun) -> list[Figure]:
             Figure(f"{projection.name}: runner ingest", result.rate, "events/s", versus="consume",
                    note=f"{result.applied:,} events in {result.seconds:.1f} s", target=target),
             Figure(f"{projection.name}: runner peak RSS", result.peak_rss / MIB, "MiB",
-                   note="VmHWM of the runner process and its store worker"),
+                   note="VmHWM of the runner process (and its store worker, if any)"),
         ]
+    figures += with_store_workers(run, bus)
+    return figures
+
+
+def with_store_workers(run: BenchRun, bus: ProjectionBus) -> list[Figure]:
+    """The read models again, each in a store worker whatever the cores (`SENDX_STORE_WORKER=on`):
+    what a projector with two cores of its own would do, for comparison."""
+    figures = []
+    for projection in catalogue():
+        store = store_path(bus, projection, "worker")
+        child = ProjectionProcess("catch-up", projection.name, bus.url, store,
+                                  bus.workdir / f"catch-up-worker-{projection.name}.log",
+                                  until=bus.published, store_worker="on")
+        run.cleanup.callback(child.kill)
+        result = child.result(timeout=3_600)
+        figures.append(Figure(
+            f"{projection.name}, store worker: runner ingest", result.rate, "events/s",
+            versus="consume", note=f"{result.applied:,} events in {result.seconds:.1f} s, "
+                                   f"peak RSS {result.peak_rss / MIB:,.0f} MiB (both processes)"))
     return figures

@@ -49,6 +49,7 @@ from projections.readmodel import heap
 from projections.rebuild import rebuild_all
 from projections.runner import ProjectionRunner
 from projections.store_worker import StoreWorker
+from projections.store_worker import wanted as store_worker_wanted
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 POLL = 0.01
@@ -145,6 +146,10 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
+def workers_of(store: ProjectionStore | StoreWorker) -> list[StoreWorker]:
+    return [store] if isinstance(store, StoreWorker) else []
+
+
 def worker_for(projection: Projection, location: Path) -> StoreWorker:
     """The store in a worker process, as `sendx projector` runs it."""
     return StoreWorker(projection.name, partial(projection.open_store, location)).start()
@@ -171,7 +176,9 @@ class ProcessResult:
 async def run_runner(args: argparse.Namespace) -> ProcessResult:
     projection = projection_named(args.projection)
     nc = await nats.connect(args.nats, name=f"bench-{args.mode}-{projection.name}")
-    store = worker_for(projection, args.store)
+    store: ProjectionStore | StoreWorker = (
+        worker_for(projection, args.store) if store_worker_wanted()
+        else projection.open_store(args.store))
     try:
         runner = ProjectionRunner(nc, projection.name, store)
         stopping = asyncio.Event()
@@ -190,7 +197,7 @@ async def run_runner(args: argparse.Namespace) -> ProcessResult:
                 seconds = time.perf_counter() - started
                 print(orjson.dumps(asdict(ProcessResult(
                     projection.name, args.mode, runner.applied, runner.position, seconds,
-                    peak_rss_bytes([store])))).decode(), flush=True)
+                    peak_rss_bytes(workers_of(store))))).decode(), flush=True)
                 caught_up, started = runner.applied, time.perf_counter()
             await asyncio.sleep(POLL)
         seconds = time.perf_counter() - started
@@ -198,7 +205,7 @@ async def run_runner(args: argparse.Namespace) -> ProcessResult:
         await task
         mode = "live" if caught_up else args.mode
         return ProcessResult(projection.name, mode, runner.applied - caught_up, runner.position,
-                             seconds, peak_rss_bytes([store]))
+                             seconds, peak_rss_bytes(workers_of(store)))
     finally:
         store.close()
         await nc.close()
@@ -255,7 +262,9 @@ class ProjectionProcess:
     """A `python -m bench.projection_process` child; stderr goes to `log`."""
 
     def __init__(self, mode: str, projection: str, nats_url: str, store: Path, log: Path,
-                 until: int | None = None, stay_live: bool = False) -> None:
+                 until: int | None = None, stay_live: bool = False,
+                 store_worker: str | None = None) -> None:
+        """`store_worker`: on/off/auto for the child's `SENDX_STORE_WORKER` (None: inherited)."""
         command = [sys.executable, "-m", "bench.projection_process", mode,
                    "--projection", projection, "--nats", nats_url, "--store", str(store)]
         if until is not None:
@@ -266,6 +275,8 @@ class ProjectionProcess:
         log.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)}
+        if store_worker is not None:
+            env["SENDX_STORE_WORKER"] = store_worker
         with open(log, "ab") as err:
             self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err,
                                             cwd=REPO_ROOT, env=env)

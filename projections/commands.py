@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import logging
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from projections.catalogue import CATALOGUE, projection_named
@@ -14,6 +15,7 @@ from projections.partitions import Partition
 from projections.readmodel import heap
 from projections.rebuild import RebuildReport, rebuild_all, recorded_by
 from projections.serve import catalogue_locations, open_store, run_api, run_projector, serve
+from projections.store_worker import StoreWorker
 from services.bus.connection import connect_bus
 from services.config import Settings
 
@@ -140,10 +142,13 @@ def rebuild_store(args: argparse.Namespace) -> int:
 
 
 async def _rebuild(args: argparse.Namespace, paths: dict[str, Path]) -> list[RebuildReport]:
-    """Every store from one read of the stream (`rebuild_all`)."""
+    """Every store from one read of the stream (`rebuild_all`), each folding in its own worker
+    process: a rebuild is all throughput, and the read models fold at once."""
     nc = await connect_bus(args.nats or Settings().nats_url, name="sendx-rebuild")
-    stores = [open_store(projection_named(name), path) for name, path in paths.items()]
+    stores = [StoreWorker(name, partial(open_store, projection_named(name), path))
+              for name, path in paths.items()]
     try:
+        await asyncio.gather(*(asyncio.to_thread(s.start) for s in stores))
         accept = recorded_by(args.recorded_by) if args.recorded_by else None
         return await rebuild_all(nc, stores, stop_seq=args.to_seq, accept=accept)
     finally:

@@ -2,9 +2,10 @@
 
 `sendx projector` runs every projection in the catalogue (one runner each, one connection), or
 only those named by `--only`; `sendx run` starts one `sendx projector --only <name>` process per
-projection, because a fold is CPU-bound Python and runners in one process share one GIL; and
-each projector applies its batches in a store worker process (`projections.store_worker`), so
-that reading the bus and folding use two cores. Each such process announces its own commits
+projection, because a fold is CPU-bound Python and runners in one process share one GIL; and,
+where there are cores enough (`SENDX_STORE_WORKER`, `projections.store_worker.wanted`), each
+projector applies its batches in a store worker process, so that reading the bus and folding
+use two cores. Each such process announces its own commits
 (`projections.<name>.changed`, the live feed's doorbell), so `sendx api` (one process serving
 the dataset and the tracker) learns of both. `serve` runs everything on one event loop (stores
 in threads) for a single-process deployment. Each runner commits its position with its read
@@ -45,6 +46,7 @@ from projections.partitions import Partition
 from projections.projection import Projection, ProjectionStore
 from projections.runner import ConsumerSettings, ProjectionRunner
 from projections.store_worker import StoreWorker
+from projections.store_worker import wanted as store_worker_wanted
 from projections.tracker.store import TRACKER
 from services.bus.connection import connect_bus
 from services.bus.streams import EVENTS_STREAM, ensure_partitioned_stream
@@ -133,9 +135,14 @@ async def run_projector(
     nc = await connect_bus(nats_url, name="sendx-projector")
     if partition is not None:
         await ensure_partitioned_stream(nc.jetstream(), partition.count)
-    stores = [StoreWorker(p.name, partial(open_store, p, locations[p.name]), partition)
-              for p in chosen]
-    await asyncio.gather(*(asyncio.to_thread(s.start) for s in stores))
+    stores: list[ProjectionStore | StoreWorker] = [
+        StoreWorker(p.name, partial(open_store, p, locations[p.name]), partition)
+        if store_worker_wanted() else open_store(p, locations[p.name])
+        for p in chosen
+    ]
+    await asyncio.gather(*(
+        asyncio.to_thread(s.start) for s in stores if isinstance(s, StoreWorker)
+    ))
     runners = [
         ProjectionRunner(
             nc, p.name, s, settings, partition=partition,

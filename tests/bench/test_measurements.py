@@ -199,6 +199,9 @@ def test_every_projection_catches_up_with_the_published_events(
         assert ingest.value > 0 and ingest.versus == "consume"
         assert ingest.note.startswith(f"{int(published):,} events")
         assert 10 < figures[f"{projection.name}: runner peak RSS"].value < 2_048
+        in_worker = figures[f"{projection.name}, store worker: runner ingest"]
+        assert in_worker.value > 0 and in_worker.target is None
+        assert in_worker.note.startswith(f"{int(published):,} events")
     bus_side = figures["position-only: runner ingest"]
     assert bus_side.value > 0 and bus_side.versus == "consume" and bus_side.target is None
 

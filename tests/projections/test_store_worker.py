@@ -19,7 +19,7 @@ from projections.dataset.projection import DATASET
 from projections.dataset.store import DatasetStore
 from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner
-from projections.store_worker import StoreWorker, StoreWorkerError
+from projections.store_worker import StoreWorker, StoreWorkerError, wanted
 from services.bus.connection import connect_bus
 from services.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM
 from tests.projections.conftest import FAST
@@ -123,3 +123,18 @@ def test_a_store_that_cannot_be_opened_says_why(tmp_path) -> None:
     with pytest.raises(StoreWorkerError, match="dataset store worker could not open its store"):
         worker.start()
     assert worker.pid is None
+
+
+@pytest.mark.parametrize(("setting", "cores", "expected"), [
+    ("on", 2, True), ("off", 8, False), ("auto", 2, False), ("auto", 4, True), ("", 8, True),
+])
+def test_a_live_projector_uses_a_worker_as_configured(monkeypatch, setting, cores, expected):
+    # given SENDX_STORE_WORKER and the cores this process may use
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cores)))
+    # then auto gives a worker from four cores up, and on/off decide alone
+    assert wanted({"SENDX_STORE_WORKER": setting}) is expected
+
+
+def test_a_bad_store_worker_setting_is_named() -> None:
+    with pytest.raises(ValueError, match="SENDX_STORE_WORKER='sometimes': use on, off or auto"):
+        wanted({"SENDX_STORE_WORKER": "sometimes"})
