@@ -65,7 +65,8 @@ def with_store_workers(run: BenchRun, bus: ProjectionBus) -> list[Figure]:
         store = store_path(bus, projection, "worker")
         child = ProjectionProcess("catch-up", projection.name, bus.url, store,
                                   bus.workdir / f"catch-up-worker-{projection.name}.log",
-                                  until=bus.published, store_worker="on")
+                                  until=bus.published, store_worker="on",
+                                  consumer=f"{projection.name}-worker")
         run.cleanup.callback(child.kill)
         result = child.result(timeout=3_600)
         figures.append(Figure(

@@ -180,7 +180,7 @@ async def run_runner(args: argparse.Namespace) -> ProcessResult:
         worker_for(projection, args.store) if store_worker_wanted()
         else projection.open_store(args.store))
     try:
-        runner = ProjectionRunner(nc, projection.name, store)
+        runner = ProjectionRunner(nc, args.consumer or projection.name, store)
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, stopping.set)
@@ -246,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", required=True, type=Path)
     parser.add_argument("--until", type=int, default=None,
                         help="the stream sequence to stop at (required for catch-up)")
+    parser.add_argument("--consumer", default=None,
+                        help="catch-up/live: the runner's name, which names its durable consumer "
+                             "(default: the projection's; another one to run beside it)")
     parser.add_argument("--stay-live", action="store_true",
                         help="catch-up: report at --until, then carry on live until SIGTERM")
     args = parser.parse_args(argv)
@@ -263,14 +266,17 @@ class ProjectionProcess:
 
     def __init__(self, mode: str, projection: str, nats_url: str, store: Path, log: Path,
                  until: int | None = None, stay_live: bool = False,
-                 store_worker: str | None = None) -> None:
-        """`store_worker`: on/off/auto for the child's `SENDX_STORE_WORKER` (None: inherited)."""
+                 store_worker: str | None = None, consumer: str | None = None) -> None:
+        """`store_worker`: on/off/auto for the child's `SENDX_STORE_WORKER` (None: inherited);
+        `consumer`: the runner's own name (durable consumer), to run beside another runner."""
         command = [sys.executable, "-m", "bench.projection_process", mode,
                    "--projection", projection, "--nats", nats_url, "--store", str(store)]
         if until is not None:
             command += ["--until", str(until)]
         if stay_live:
             command.append("--stay-live")
+        if consumer is not None:
+            command += ["--consumer", consumer]
         self.log = log
         log.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(

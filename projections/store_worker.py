@@ -4,7 +4,9 @@ Why. A projection's fold is CPU-bound Python. In one process the runner's event 
 and parsing NATS messages, acking) and the store (decoding, folding, SQLite) take turns on one
 GIL, so a projector used one core however many the machine has. With the store in a worker
 process the two run at once: the runner fetches and parses the next batch while the worker
-decodes and applies this one (`bench/findings.md`, "Store worker").
+decodes and applies this one (`bench/findings.md`, "the store worker process"). It costs a
+second busy process per projector, so a live projector uses one only where there are cores
+for it (`wanted`); a rebuild, all throughput, always does.
 
 How. `StoreWorker` starts a child process (multiprocessing, spawn: a fresh interpreter, no
 inherited event loop or threads) that opens the store with `opener` and answers calls over a
