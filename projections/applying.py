@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from contracts import Envelope
 from projections.batch import EventFilter, KeyTable, RawEvent, decode_batch
@@ -110,20 +110,9 @@ class LocalApplier:
     def position(self) -> int:
         return self.store.position()
 
-    def decode_and_apply(
-        self,
-        raws: Sequence[RawEvent],
-        *,
-        after: int,
-        until: int | None = None,
-        accept: EventFilter | None = None,
-        keys: KeyTable | None = None,
-        commit_invalid: bool = False,
-    ) -> Applied:
-        return decode_and_apply(
-            self.store, raws, after=after, until=until, accept=accept, keys=keys,
-            commit_invalid=commit_invalid,
-        )
+    def decode_and_apply(self, raws: Sequence[RawEvent], **options: Any) -> Applied:
+        """`decode_and_apply(self.store, raws, **options)` (the options are its keywords)."""
+        return decode_and_apply(self.store, raws, **options)
 
     def close(self) -> None:
         self.store.close()

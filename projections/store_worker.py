@@ -36,7 +36,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from projections.applying import Applied, LocalApplier
-from projections.batch import EventFilter, KeyTable, RawEvent
+from projections.batch import RawEvent
 from projections.partitions import Partition
 from projections.projection import ProjectionStore
 from projections.readmodel import heap
@@ -108,20 +108,9 @@ class StoreWorker:
     def position(self) -> int:
         return int(self._call("position"))
 
-    def decode_and_apply(
-        self,
-        raws: Sequence[RawEvent],
-        *,
-        after: int,
-        until: int | None = None,
-        accept: EventFilter | None = None,
-        keys: KeyTable | None = None,
-        commit_invalid: bool = False,
-    ) -> Applied:
-        return self._call(  # type: ignore[no-any-return]
-            "decode_and_apply", list(raws), after=after, until=until, accept=accept,
-            keys=keys, commit_invalid=commit_invalid,
-        )
+    def decode_and_apply(self, raws: Sequence[RawEvent], **options: Any) -> Applied:
+        """`applying.decode_and_apply` in the worker (the options are its keywords)."""
+        return self._call("decode_and_apply", list(raws), **options)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Ask the worker to close its store and exit; kill it by its PID if it does not."""
