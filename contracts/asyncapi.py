@@ -13,14 +13,14 @@ from __future__ import annotations
 import inspect
 from collections.abc import Mapping, Sequence
 from itertools import groupby
-from typing import Any, Literal, Union
+from typing import Any, Union
 
 from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from contracts.envelope import EnvelopeHeader
-from contracts.registry import EventSpec, all_events
+from contracts.registry import all_events
+from contracts.schemas import envelope_model
 from contracts.subjects import COMMAND_ROOT, EVENT_PREFIX
 
 TITLE = "send-exchange bus"
@@ -60,19 +60,6 @@ class ImportReply(BaseModel):
     duplicates: int = 0
     rejected: int = 0
     error: str | None = None
-
-
-def envelope_model(spec: EventSpec) -> type[BaseModel]:
-    """The envelope as it travels for one (type, version): header plus that payload model."""
-    camel = "".join(part.title() for part in spec.type.replace(".", "_").split("_"))
-    return create_model(
-        f"{camel}V{spec.version}Envelope",
-        __base__=EnvelopeHeader,
-        __doc__=spec.model.__doc__,
-        type=(Literal[spec.type], Field(description="Event type.")),  # type: ignore[valid-type]
-        schema_version=(Literal[spec.version], Field(description="Payload schema version.")),  # type: ignore[valid-type]
-        payload=(spec.model, ...),
-    )
 
 
 def _declare_events(broker: NatsBroker) -> None:

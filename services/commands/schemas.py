@@ -15,7 +15,7 @@ import orjson
 from pydantic import BaseModel
 
 from contracts.asyncapi import bus_document
-from contracts.schemas import event_schemas
+from contracts.schemas import BASE_URI, event_schemas
 from services.process import SERVICE_DEFINITIONS, definition_for
 
 PRETTY = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
@@ -26,6 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="action", required=True)
     export = sub.add_parser("export", help="write one <type>.v<N>.json file per event version")
     export.add_argument("out_dir", type=Path)
+    export.add_argument(
+        "--base-uri", default=BASE_URI,
+        help=f"prefix of every schema's $id (default {BASE_URI}; e.g. the URL you publish at)",
+    )
     export.set_defaults(func=run_export)
     asyncapi = sub.add_parser("asyncapi", help="write the AsyncAPI 3.0 document of the bus")
     asyncapi.add_argument("out_file", type=Path, help="e.g. docs/asyncapi.json")
@@ -45,7 +49,7 @@ def asyncapi_document() -> dict[str, Any]:
 
 def run_export(args: argparse.Namespace) -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    schemas = event_schemas()
+    schemas = event_schemas(args.base_uri)
     for name, schema in schemas.items():
         (args.out_dir / f"{name}.json").write_bytes(orjson.dumps(schema, option=PRETTY))
     print(f"wrote {len(schemas)} schemas to {args.out_dir}")
