@@ -18,6 +18,7 @@ from typing import Any, Union
 from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic.json_schema import models_json_schema
 
 from contracts.registry import all_events
 from contracts.schemas import envelope_model
@@ -31,31 +32,74 @@ PARAMETERS = {
 }
 
 
+RECORD_ID_DESCRIPTION = (
+    "Your own id for this command, stable across resends: a command with a record_id is "
+    "recorded once; sending it again returns the original event ids with duplicate=true."
+)
+REPLY_CHANNEL = "reply"
+"""The channel every command's reply comes on: the request's own NATS reply subject."""
+REPLY_DESCRIPTION = (
+    "NATS request-reply: the reply is published on the request message's reply subject (the "
+    "NATS protocol field set by `request()`, not a header or a body field), which is a fresh "
+    "subject under the requester's private inbox `_INBOX.<user>.`; that alone correlates a "
+    "reply with its request. A client must connect with inbox prefix `_INBOX.<user>` (its NATS "
+    "user name): the server lets each user subscribe only below its own prefix. A request to "
+    "an organisation with no running service gets the NATS no-responders status (503) at once."
+)
+
+
 class CommandReply(BaseModel):
-    """The reply to `send.cmd.<org>.<command>`: the ids of the shared events, or why not."""
+    """The reply to `send.cmd.<org>.<command>`: the ids of the shared events, or why not.
+
+    Accepted: `{"ok": true, "event_ids": [...], "duplicate": false}`; refused:
+    `{"ok": false, "error": "..."}` (the error names the field or reference and the rule)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    ok: bool
-    event_ids: list[str] = Field(default_factory=list, description="Ids of the shared events.")
-    duplicate: bool = Field(default=False, description="The record_id was already imported.")
+    ok: bool = Field(description="true: recorded (or already recorded); false: see error.")
+    event_ids: list[str] = Field(
+        default_factory=list,
+        description="Ids of the shared events (event_id and Nats-Msg-Id on SEND_EVENTS).",
+    )
+    duplicate: bool = Field(default=False, description="The record_id was already recorded.")
     error: str | None = Field(default=None, description="Why the command was refused.")
 
 
 class ImportRequest(BaseModel):
     """The body of `send.cmd.<org>.import`: extract rows, each a command with its record_id."""
 
-    rows: list[dict[str, Any]] = Field(description="One object per row: record_id, command, ...")
+    model_config = ConfigDict(extra="forbid")
+
+    rows: list[dict[str, Any]] = Field(
+        description="One object per row: record_id (required), command (a command name or the "
+        "event type it produces) and that command's fields."
+    )
     row_numbers: list[int] | None = Field(
         default=None, description="The rows' numbers in the partner's file (default 1..n)."
     )
 
 
+class RowReport(BaseModel):
+    """What became of one import row: accepted with its event ids, or rejected with why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    row: int = Field(description="The row's number (row_numbers, or its position from 1).")
+    record_id: str | None = Field(description="The row's record_id, if it had one.")
+    accepted: bool
+    event_ids: list[str] = Field(default_factory=list, description="When accepted.")
+    duplicate: bool = Field(default=False, description="When accepted: already imported.")
+    error: str | None = Field(default=None, description="When rejected: names row and field.")
+
+
 class ImportReply(BaseModel):
-    """The reply to an import: one report per row, and the totals."""
+    """The reply to an import: one report per row, in row order, and the totals; or, when the
+    body itself is unusable, `{"ok": false, "error": "..."}`."""
+
+    model_config = ConfigDict(extra="forbid")
 
     ok: bool
-    rows: list[dict[str, Any]] = Field(default_factory=list, description="Per-row reports.")
+    rows: list[RowReport] = Field(default_factory=list, description="Per-row reports.")
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
@@ -92,20 +136,28 @@ def _declare_commands(broker: NatsBroker, kind: str, commands: Sequence[type[Bas
     for command in commands:
         name = command.name  # type: ignore[attr-defined]
         aliases = getattr(command, "aliases", ())
-        body = create_model(f"{kind}.{name}", __base__=command, __doc__=command.__doc__)
+        body = create_model(
+            f"{kind}.{name}",
+            __base__=command,
+            __doc__=command.__doc__,
+            record_id=(str | None, Field(default=None, description=RECORD_ID_DESCRIPTION)),
+        )
         broker.subscriber(
             f"{COMMAND_ROOT}.{{org}}.{name}",
             title=f"{kind}:{name}",
             description=(
                 f"{inspect.cleandoc(command.__doc__ or '')}\n\nA {kind} service command (also "
                 f"accepted as {', '.join(aliases) or 'no alias'}); optional `record_id` makes "
-                "it idempotent. Reply: CommandReply."
+                "it idempotent. Reply: CommandReply, on the request's reply subject."
             ).strip(),
         )(_handler(body))
     broker.subscriber(
         f"{COMMAND_ROOT}.{{org}}.import",
         title=f"{kind}:import",
-        description=f"A batch of {kind} extract rows. Reply: ImportReply.",
+        description=(
+            f"A batch of {kind} extract rows, one command each (a row must carry a record_id). "
+            "Reply: ImportReply, on the request's reply subject."
+        ),
     )(_handler(create_model(f"{kind}.import", __base__=ImportRequest)))
 
 
@@ -145,7 +197,119 @@ def bus_document(
         .to_jsonable()
     )
     _add_parameters(document)
-    schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    for reply in (CommandReply, ImportReply):
-        schemas[reply.__name__] = reply.model_json_schema()
+    _add_replies(document)
+    _add_security(document)
+    _correlate(document)
     return document
+
+
+COMPONENT_REF = "#/components/schemas/{model}"
+
+
+def _add_replies(document: dict[str, Any]) -> None:
+    """Every command operation gets its reply: CommandReply, or ImportReply for `import`, on the
+    dynamic reply channel (address null: the request's own reply subject)."""
+    components = document.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    _, top = models_json_schema(
+        [(CommandReply, "validation"), (ImportReply, "validation")], ref_template=COMPONENT_REF
+    )
+    schemas.update(top.get("$defs", {}))
+    messages = components.setdefault("messages", {})
+    channel_messages = {}
+    for reply in (CommandReply, ImportReply):
+        name = reply.__name__
+        messages[name] = {
+            "name": name,
+            "title": name,
+            "summary": inspect.cleandoc(reply.__doc__ or "").split("\n")[0],
+            "contentType": "application/json",
+            "payload": {"$ref": COMPONENT_REF.format(model=name)},
+        }
+        channel_messages[name] = {"$ref": f"#/components/messages/{name}"}
+    document["channels"][REPLY_CHANNEL] = {
+        "address": None,
+        "title": "reply subject of a command request",
+        "description": REPLY_DESCRIPTION,
+        "messages": channel_messages,
+    }
+    for operation in document["operations"].values():
+        if not _is_command(document, operation):
+            continue
+        is_import = operation["channel"]["$ref"].endswith(":import")
+        reply = "ImportReply" if is_import else "CommandReply"
+        operation["reply"] = {
+            "channel": {"$ref": f"#/channels/{REPLY_CHANNEL}"},
+            "messages": [{"$ref": f"#/channels/{REPLY_CHANNEL}/messages/{reply}"}],
+        }
+
+
+def _is_command(document: dict[str, Any], operation: dict[str, Any]) -> bool:
+    channel = document["channels"][operation["channel"]["$ref"].removeprefix("#/channels/")]
+    return str(channel.get("address") or "").startswith(f"{COMMAND_ROOT}.")
+
+
+SECURITY_SCHEMES = {
+    "userPassword": {
+        "type": "userPassword",
+        "description": (
+            "Every connection logs in as its own NATS user. A partner system is "
+            "`<kind>-<org>-client` (e.g. `la-856-client`) and may publish only "
+            "`send.cmd.<org>.>`; its password comes from the partnership's operator (embedded "
+            "server: `$SENDX_DATA_DIR/nats-credentials.json`). Connect with inbox prefix "
+            "`_INBOX.<user>`."
+        ),
+    },
+    "clientCertificate": {
+        "type": "X509",
+        "description": (
+            "Where the servers require mutual TLS (deploy/nats/mtls.conf), the client also "
+            "presents a certificate signed by the partnership CA, in addition to its user and "
+            "password."
+        ),
+    },
+}
+PRODUCTION_SERVER = {
+    "host": "{host}",
+    "protocol": "nats",
+    "title": "partnership NATS servers",
+    "description": (
+        "The partnership's servers (one or a 3-node cluster; the operator gives the addresses, "
+        "NATS_URL). TLS is required with the handshake first (nats.js `tls.handshakeFirst`, "
+        "nats-py `tls_handshake_first`): the client verifies the server certificate against the "
+        "partnership CA before sending its password. Where the servers require mutual TLS the "
+        "client also presents its certificate (securitySchemes.clientCertificate)."
+    ),
+    "variables": {"host": {"description": "host:port of a partnership NATS server"}},
+    "tags": [
+        {"name": "tls", "description": "TLS required, handshake first, partnership CA."}
+    ],
+}
+
+
+def _add_security(document: dict[str, Any]) -> None:
+    """User and password on every server; TLS (and optionally a client certificate) in
+    production. The embedded development server is plain, on loopback only."""
+    document["components"]["securitySchemes"] = SECURITY_SCHEMES
+    password = {"$ref": "#/components/securitySchemes/userPassword"}
+    servers = document["servers"]
+    servers["production"] = {**PRODUCTION_SERVER, "security": [password]}
+    for server in servers.values():
+        server["security"] = [password]
+    servers["development"]["description"] = (
+        "The embedded server of `sendx run` (loopback only, no TLS); users and passwords in "
+        "`$SENDX_DATA_DIR/nats-credentials.json`."
+    )
+
+
+def _correlate(document: dict[str, Any]) -> None:
+    """No message has a `correlation_id` header (FastStream's default location). An event
+    carries its correlation in the envelope body; a command and its reply are correlated by the
+    request's reply subject alone, which AsyncAPI declares on the operation's `reply`."""
+    for name, message in document["components"]["messages"].items():
+        message.pop("correlationId", None)
+        if name.endswith(":Message") and ":" not in name.removesuffix(":Message"):
+            message["correlationId"] = {
+                "location": "$message.payload#/correlation_id",
+                "description": "Groups the events of one case or one import (envelope field).",
+            }
