@@ -1,8 +1,9 @@
-"""`sendx schemas export DIR` and `sendx schemas asyncapi FILE`: the published data standard.
+"""`sendx schemas export DIR`, `asyncapi FILE`, `guide FILE`: the published data standard.
 
 `export` writes the JSON Schema of the envelope and of every event version (one file each);
 `asyncapi` writes the AsyncAPI 3.0 document of the whole bus: every event subject with its
-payload schemas and the command subjects of every service kind (`contracts.asyncapi`).
+payload schemas and the command subjects of every service kind (`contracts.asyncapi`);
+`guide` rewrites the command reference of docs/partners.md (`services.command_reference`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pydantic import BaseModel
 
 from contracts.asyncapi import bus_document
 from contracts.schemas import BASE_URI, event_schemas
+from services.command_reference import reference, replace_section
 from services.process import SERVICE_DEFINITIONS, definition_for
 
 PRETTY = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
@@ -34,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     asyncapi = sub.add_parser("asyncapi", help="write the AsyncAPI 3.0 document of the bus")
     asyncapi.add_argument("out_file", type=Path, help="e.g. docs/asyncapi.json")
     asyncapi.set_defaults(func=run_asyncapi)
+    guide = sub.add_parser(
+        "guide", help="rewrite the generated command reference of the partner guide"
+    )
+    guide.add_argument("file", type=Path, help="docs/partners.md")
+    guide.set_defaults(func=run_guide)
 
 
 def service_commands() -> dict[str, list[type[BaseModel]]]:
@@ -64,4 +71,13 @@ def run_asyncapi(args: argparse.Namespace) -> int:
         f"wrote AsyncAPI {document['asyncapi']} with {len(document['channels'])} channels "
         f"to {args.out_file}"
     )
+    return 0
+
+
+def run_guide(args: argparse.Namespace) -> int:
+    text = args.file.read_text(encoding="utf-8")
+    updated = replace_section(text, reference(service_commands()))
+    if updated != text:
+        args.file.write_text(updated, encoding="utf-8")
+    print(f"{args.file}: command reference {'rewritten' if updated != text else 'up to date'}")
     return 0
