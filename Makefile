@@ -20,11 +20,13 @@ install: $(STAMP)
 run: install
 	$(BIN)/sendx run --demo
 
-## Install and run the whole test suite. It also installs Debian's chromium (browser test), fetches
-## the docker compose v2 binary (compose file check) and starts a local PostgreSQL (PostgreSQL
-## tests) when they are missing; the scripts are idempotent.
+## Install and run the whole test suite. It also installs Debian's chromium (browser test) and
+## Node.js with npm (the partner example, examples/node/), fetches the docker compose v2 binary
+## (compose file check) and starts a local PostgreSQL (PostgreSQL tests) when they are missing;
+## the scripts are idempotent.
 test: install
 	deploy/local/ensure-chromium.sh
+	deploy/local/ensure-node.sh
 	SENDX_COMPOSE="$${SENDX_COMPOSE:-$$(deploy/local/ensure-compose.sh)}" \
 	SENDX_TEST_POSTGRES_DSN="$${SENDX_TEST_POSTGRES_DSN:-$$(deploy/local/ensure-postgres.sh)}" \
 		$(BIN)/python -m pytest
