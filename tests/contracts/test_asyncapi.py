@@ -12,6 +12,7 @@ import pytest
 from contracts.registry import all_events
 from services.cli import main
 from services.process import SERVICE_DEFINITIONS, definition_for
+from tests.contracts.wire_examples import V1_REFERRAL
 from tests.npm import npm_ci
 
 jsonschema = pytest.importorskip("jsonschema")
@@ -63,18 +64,7 @@ def test_every_registered_event_version_has_a_channel_with_its_envelope_schema(d
 
 def test_an_example_event_validates_against_its_channel_schema(document) -> None:
     # given a v1 referral exactly as an old publisher sent it
-    event = {
-        "event_id": "7d1c5e0e-2f6a-4c7e-9a51-0a8f9b1d2c3e",
-        "type": "health.referral_made",
-        "schema_version": 1,
-        "source_org": "RT5",
-        "person_key": "p_" + "1" * 32,
-        "occurred_at": "2024-11-04T00:00:00Z",
-        "recorded_at": "2024-11-04T09:00:00Z",
-        "correlation_id": "7d1c5e0e-2f6a-4c7e-9a51-0a8f9b1d2c3e",
-        "source_position": 1,
-        "payload": {"referral_id": "RT5-R-1", "referred_on": "2024-11-04", "pathway": "slt"},
-    }
+    event = dict(V1_REFERRAL)
     message = document["components"]["messages"]["health.referral_made:Message"]
     schema = {"$ref": message["payload"]["$ref"], "components": document["components"]}
     # then the document's schema accepts it, and refuses it once a name rides along

@@ -20,6 +20,7 @@ from contracts.registry import all_events
 from contracts.topology import DEMO_PARTNERSHIP
 from services.cli import main
 from services.client import ServiceClient
+from tests.contracts.wire_examples import V1_REFERRAL
 from tests.test_no_identifiers_on_the_wire import (  # the demo-load fixture and its helpers
     extract,
     partnership,  # noqa: F401 - a fixture, used by name
@@ -116,18 +117,7 @@ async def test_every_message_of_a_demo_load_validates_and_a_broken_one_is_reject
 
 def test_the_envelope_rejects_a_payload_of_another_type(exported) -> None:
     # given a valid v1 referral, and the same envelope claiming to be a plan issued
-    event = {
-        "event_id": "7d1c5e0e-2f6a-4c7e-9a51-0a8f9b1d2c3e",
-        "type": "health.referral_made",
-        "schema_version": 1,
-        "source_org": "RT5",
-        "person_key": "p_" + "1" * 32,
-        "occurred_at": "2024-11-04T00:00:00Z",
-        "recorded_at": "2024-11-04T09:00:00Z",
-        "correlation_id": "7d1c5e0e-2f6a-4c7e-9a51-0a8f9b1d2c3e",
-        "source_position": 1,
-        "payload": {"referral_id": "RT5-R-1", "referred_on": "2024-11-04", "pathway": "slt"},
-    }
+    event = dict(V1_REFERRAL)
     envelope = validator(exported["envelope"])
     envelope.validate(event)
     errors = list(envelope.iter_errors({**event, "type": "ehc.plan_issued"}))
