@@ -68,8 +68,6 @@ class CommandReply(BaseModel):
 class ImportRequest(BaseModel):
     """The body of `send.cmd.<org>.import`: extract rows, each a command with its record_id."""
 
-    model_config = ConfigDict(extra="forbid")
-
     rows: list[dict[str, Any]] = Field(
         description="One object per row: record_id (required), command (a command name or the "
         "event type it produces) and that command's fields."

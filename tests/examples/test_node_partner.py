@@ -250,3 +250,32 @@ def test_a_wrong_password_is_refused_with_the_user_named(partnership: Partnershi
     assert lines == [{"step": "connect", "error": lines[0]["error"]}]
     assert "as la-856-client" in lines[0]["error"]
     assert "authorization" in lines[0]["error"].lower()
+
+
+WITHOUT_INBOX_PREFIX = """
+import { connect, JSONCodec } from "nats";
+const nc = await connect({
+  servers: process.env.NATS_URL, user: process.env.SENDX_NATS_USER,
+  pass: process.env.SENDX_NATS_PASSWORD,
+});
+try {
+  await nc.request("send.cmd.856.person.register", JSONCodec().encode({}), { timeout: 5000 });
+  console.log("answered");
+} catch (err) { console.log(`${err.code}: ${err.message}`); }
+await nc.close();
+"""
+
+
+@pytest.mark.parametrize("partnership", ["plain"], indirect=True)
+def test_without_the_inbox_prefix_the_server_refuses_the_reply_subscription(
+    partnership: Partnership,
+) -> None:
+    # given a client that logs in correctly but keeps the default inbox prefix `_INBOX.`
+    done = subprocess.run(
+        [node(), "--input-type=module", "-e", WITHOUT_INBOX_PREFIX], cwd=EXAMPLE,
+        env=partnership.env("la-856-client"), capture_output=True, text=True, timeout=60,
+    )
+    # then its request fails, naming the subscription the guide says it must not make
+    assert done.stdout.startswith(
+        'PERMISSIONS_VIOLATION: \'Permissions Violation for Subscription to "_INBOX.'
+    ), (done.stdout, done.stderr)
