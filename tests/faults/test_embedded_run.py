@@ -316,9 +316,10 @@ def test_a_killed_run_leaves_no_child_and_the_next_run_on_its_data_dir_keeps_its
     try:
         # and prints the same tokens
         assert again.tokens() == tokens
-        # and on SIGTERM it stops every process it started, then exits 0
+        # and when its terminal closes (SIGHUP; SIGTERM and Ctrl-C alike) it stops every process
+        # it started, then exits 0
         children = again.child_pids()
-        again.process.send_signal(signal.SIGTERM)
+        again.process.send_signal(signal.SIGHUP)
         assert again.process.wait(60) == 0
         assert "stopped every process started by sendx run" in again.output()
         assert not [p for p in children if pid_alive(p)]
