@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fault_harness import nhs_numbers
+from fault_harness import nhs_numbers, pid_alive
 
 from projections.catalogue import CATALOGUE
 from projections.serve import open_store
@@ -50,15 +50,6 @@ def wait_for(what: str, condition: Callable[[], object], timeout: float = 60.0) 
         assert time.monotonic() < deadline, f"no {what} within {timeout}s"
         time.sleep(0.05)
     return result
-
-
-def pid_alive(pid: int) -> bool:
-    """A zombie (dead, not yet reaped by whoever inherited it) counts as gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 @dataclass

@@ -17,20 +17,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fault_harness import pid_alive
 
 from services.data_dir_lock import DataDirInUse, DataDirLock
 from services.supervisor import Backoff, ManagedProcess, Supervisor
 
 SLEEPER = [sys.executable, "-c", "import time; print('sleeping', flush=True); time.sleep(600)"]
 QUICK = Backoff(first=0.01, longest=0.04, healthy_after=60.0)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def until(what: str, condition: Callable[[], object], timeout: float = 20.0) -> None:
@@ -136,8 +129,9 @@ def test_a_supervisor_killed_outright_takes_its_children_with_it(tmp_path: Path)
         "print(child.pid, flush=True)\n"
         "time.sleep(600)\n"
     )
+    repo = str(Path(__file__).resolve().parents[2])
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                              env={**os.environ, "PYTHONPATH": os.getcwd()})
+                              env={**os.environ, "PYTHONPATH": repo})
     child_pid = None
     try:
         assert parent.stdout is not None
