@@ -5,13 +5,14 @@ so the file can be read by the API without being a secret itself; a token is ran
 bits), so a plain hash is enough — nothing to guess, no need for a slow password hash.
 
 Where the API looks: `$SENDX_ACCESS_TOKENS`, else `$SENDX_DATA_DIR/access/tokens.toml`.
-`sendx run` writes demo tokens there (`write_demo_tokens`) and prints them; real deployments
-issue tokens with `issue_token()` and hand each to its holder.
+`sendx run` writes demo tokens there (`write_demo_tokens`, kept across runs) and prints them;
+real deployments issue tokens with `issue_token()` and hand each to its holder.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import secrets
 import tomllib
@@ -22,6 +23,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.topology import DEMO_PARTNERSHIP, Organisation, organisation
+from services.private_file import write_private
 
 TOKENS_ENV = "SENDX_ACCESS_TOKENS"
 
@@ -151,26 +153,53 @@ def _toml_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+DEMO_TOKENS_KEPT = "demo-tokens.json"
+"""The plain demo tokens (mode 600) beside tokens.toml: kept so every run signs in the same."""
+
+
+def kept_demo_tokens(folder: Path) -> dict[str, DemoToken]:
+    """The demo tokens an earlier run wrote, by holder name (none if there are none yet)."""
+    path = folder / DEMO_TOKENS_KEPT
+    if not path.exists():
+        return {}
+    try:
+        kept = [DemoToken(t["name"], Role(t["role"]), t["org"], t["token"])
+                for t in json.loads(path.read_text())]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not the demo tokens `sendx run` writes ({exc}); delete it "
+                         f"to issue new ones") from None
+    return {t.name: t for t in kept}
+
+
 def write_demo_tokens(data_dir: Path,
                       partnership: tuple[Organisation, ...] = DEMO_PARTNERSHIP) -> list[DemoToken]:
-    """Write new demo tokens' hashes to `<data dir>/access/tokens.toml`; return the tokens.
+    """Write the demo tokens' hashes to `<data dir>/access/tokens.toml`; return the tokens.
 
     For `sendx run`: call before starting the API and print `format_demo_tokens(...)`. The
-    plain tokens are also kept in `access/demo-tokens.txt` (mode 600) for the session.
+    tokens are kept across runs (plain, mode 600, in `access/demo-tokens.json`; also
+    `access/demo-tokens.txt` as printed): a run reuses each holder's token and issues one
+    only for a holder that has none yet (a new organisation), so a signed-in dashboard keeps
+    working after a restart. Delete the folder to issue new ones.
     """
-    tokens = demo_tokens(partnership)
     folder = data_dir / "access"
     folder.mkdir(parents=True, exist_ok=True)
-    lines = ["# Demo access tokens written by `sendx run`; regenerated on every run.\n"]
+    kept = kept_demo_tokens(folder)
+    tokens = []
+    for fresh in demo_tokens(partnership):
+        old = kept.get(fresh.name)
+        same_holder = old is not None and (old.role, old.org) == (fresh.role, fresh.org)
+        tokens.append(old if old is not None and same_holder else fresh)
+    write_private(folder / DEMO_TOKENS_KEPT, json.dumps(
+        [{"name": t.name, "role": t.role.value, "org": t.org, "token": t.token} for t in tokens],
+        indent=2) + "\n")
+    lines = ["# Demo access tokens written by `sendx run`; kept across runs (demo-tokens.json).\n"]
     for t in tokens:
         lines.append(f"\n[[token]]\nname = {_toml_string(t.name)}\nrole = \"{t.role.value}\"\n"
                      f"sha256 = \"{hash_token(t.token)}\"\n")
         if t.org:
             lines.append(f"org = \"{t.org}\"\n")
     (folder / "tokens.toml").write_text("".join(lines))
-    plain = folder / "demo-tokens.txt"
-    plain.touch(mode=0o600)
-    plain.write_text(format_demo_tokens(tokens) + "\n")
+    write_private(folder / "demo-tokens.txt", format_demo_tokens(tokens) + "\n")
     return tokens
 
 

@@ -113,10 +113,13 @@ class OrganisationService:
         self.poll_interval, self.batch_size = poll_interval, batch_size
         # graceful_timeout off: `stop` drains the subscription itself, so every command delivered
         # is answered (FastStream's own wait drops those still queued without a reply); what is
-        # left for the connection's drain is a command that overran the grace: cut it off
+        # left for the connection's drain is a command that overran the grace: cut it off.
+        # Reconnects without end, as the relay's (`connect_bus`): FastStream's default gives up
+        # after 60 tries, and the service would then live on taking no commands at all
         self.broker = NatsBroker(
             server_urls(self.nats_url), name=f"sendx-{org.code}-commands", log_level=logging.DEBUG,
-            graceful_timeout=None, drain_timeout=1, **broker_credentials(),
+            graceful_timeout=None, drain_timeout=1, max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5, **broker_credentials(),
         )
         self._commands = self.broker.subscriber(org_commands(org.code), queue=f"sendx-{org.code}")
         self._commands(self._on_command)

@@ -16,13 +16,13 @@ in double quotes (`sendx deploy nats-password USER` prints both); nats-server re
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
 from contracts.topology import DEMO_PARTNERSHIP, Organisation
 from services.bus.permissions import partnership_users, render_authorization, service_user
+from services.private_file import write_private as _write_private
 
 CREDENTIALS_FILE = "nats-credentials.json"
 AUTH_INCLUDE_FILE = "nats-auth.conf"
@@ -64,17 +64,6 @@ def production_auth(partnership: Iterable[Organisation] = DEMO_PARTNERSHIP) -> s
         "Variables expected:\n" + "".join(f"  {password_env_var(u.name)}\n" for u in users)
     )
     return render_authorization(users, lambda user: "$" + password_env_var(user.name), header)
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write `text` readable by this user only, replacing `path` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
 
 
 def embedded_credentials(

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,6 +128,8 @@ class NatsServer:
     """True when `config` sets `jetstream.store_dir` itself (cluster nodes): no `-sd` flag."""
     env: dict[str, str] = field(default_factory=dict)
     """Extra environment for nats-server (route secrets of a cluster node)."""
+    preexec_fn: Callable[[], None] | None = None
+    """Run in the child before exec (`sendx run`: `services.parent_death.stop_with_parent`)."""
 
     @property
     def scheme(self) -> str:
@@ -154,7 +157,7 @@ class NatsServer:
         env = {**os.environ, **(self.tls.env() if self.tls else {}), **self.env}
         with open(log, "ab") as out:
             self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                            start_new_session=True)
+                                            start_new_session=True, preexec_fn=self.preexec_fn)
         try:
             wait_for_port(self.host, self.port, timeout, self.process)
         except NatsServerError:

@@ -123,6 +123,16 @@ def _copy(process: subprocess.Popen, log: Path) -> None:
             out.flush()
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether `pid` still runs; a zombie (dead, not yet reaped by whoever inherited it) is
+    gone. For children of a killed process, which this test process cannot `wait` for."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def projector_args(nats_url: str, db: Path, batch_size: int = 10) -> list[str]:
     return [sys.executable, str(PROJECTOR), nats_url, str(db), str(batch_size)]
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date
+from pathlib import Path
 
 from services.demo import DEMO_TODAY, children
 from services.identity import validate_nhs_number
-from services.ingest import Ingest
+from services.ingest import Ingest, read_extract
 from services.la.application import LaApplication
-from services.la.demo import la_extract, la_rows
+from services.la.demo import la_extract, la_rows, write_la_extracts
 from services.la.ingest import LA_CATALOGUE
 
 
@@ -47,3 +48,21 @@ def test_every_demo_row_is_accepted_by_the_la_service(la_app: LaApplication) -> 
     rows = la_extract("856", children(60))
     report = Ingest(la_app, LA_CATALOGUE).import_rows({"rows": rows})
     assert report["rejected"] == 0, [r for r in report["rows"] if not r["accepted"]][:3]
+
+
+def test_a_second_demo_load_over_the_same_data_imports_nothing_twice(
+    la_app: LaApplication, tmp_path: Path
+) -> None:
+    # given the demo extract of LA 856 imported once, as `sendx run --demo` does
+    ingest = Ingest(la_app, LA_CATALOGUE)
+    path = write_la_extracts(tmp_path / "demo", count=40)["856"]
+    rows = [row for _, row in read_extract(path)]
+    first = ingest.import_rows({"rows": rows})
+    assert first["rejected"] == 0 and first["duplicates"] == 0
+    stored = la_app.recorder.max_notification_id()
+    # when the next run over the same data directory writes and imports it again
+    again = write_la_extracts(tmp_path / "demo", count=40)["856"]
+    second = ingest.import_rows({"rows": [row for _, row in read_extract(again)]})
+    # then every row is recognised by its record id and no event is stored twice
+    assert second["accepted"] == second["duplicates"] == len(rows)
+    assert la_app.recorder.max_notification_id() == stored
