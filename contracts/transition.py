@@ -14,6 +14,9 @@ from contracts.envelope import Payload
 from contracts.registry import event
 from contracts.vocab import OrgCode
 
+PARTNERS_MAX = 50
+"""Organisations one transition plan can name: bounded, so an event always fits a message."""
+
 WorkerRole = Literal["send_officer", "social_worker", "health_transition_worker", "other"]
 
 
@@ -41,7 +44,9 @@ class TransitionPlanAgreed(Payload):
 
     agreed_on: date = Field(description="Date the partners agreed the transition plan.")
     partners: list[OrgCode] = Field(
-        default_factory=list, description="Organisations that agreed the plan with the publisher."
+        default_factory=list,
+        max_length=PARTNERS_MAX,
+        description="Organisations that agreed the plan with the publisher.",
     )
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
+from contracts.constraints import no_personal_data
 from contracts.envelope import ORG_CODE_PATTERN
 
 OrgCode = Annotated[str, Field(pattern=ORG_CODE_PATTERN, description="An organisation code.")]
@@ -13,8 +14,12 @@ LocalId = Annotated[
     str,
     Field(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_:/-]{0,63}$",
-        description="The publishing organisation's own opaque reference (no personal data).",
+        description=(
+            "The publishing organisation's own opaque reference (no personal data: no NHS "
+            "number, no date, no name-like word; `contracts.constraints`)."
+        ),
     ),
+    AfterValidator(no_personal_data),
 ]
 
 PrimaryNeed = Literal[

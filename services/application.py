@@ -33,6 +33,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic, resolve_topic
 from pydantic import BaseModel
 
+from contracts import constraints
 from contracts.topology import Organisation
 from services.aggregates import (
     Aggregate,
@@ -258,6 +259,10 @@ class OrganisationApplication(Application):
         `reported`: how many pending events of each staged aggregate earlier commands caused,
         so that each command reports only the events it caused."""
         if record_id is not None:
+            try:
+                record_id = constraints.record_id(record_id)
+            except ValueError as exc:
+                raise DomainError(f"{command.name}: field record_id: {exc}") from None
             previous = self.find(ImportedRecord, ImportedRecord.create_id(self.org.code, record_id))
             if previous is not None:
                 return self._replay(previous, command), []

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "services.commands.deadletters",
     "services.commands.audit",
     "services.commands.erase",
+    "services.commands.quarantine",
 )
 
 

@@ -1,9 +1,9 @@
 """Pseudonymous identity: NHS numbers in, keyed person keys out (never the number itself).
 
-The NHS number check digit is modulus 11 (NHS Data Dictionary, "NHS number"): weights 10..2
-over the first nine digits, check = 11 - (sum mod 11); 11 becomes 0 and 10 is invalid.
-The person key is HMAC-SHA256(partnership key, NHS number), truncated to 128 bits: the same
-child links across organisations, and nobody without the partnership key can reverse it.
+The NHS number rule (ten ASCII digits, modulus-11 check digit) is the contract's own
+(`contracts.constraints.parse_nhs_number`); this module adds the error type partners see and the
+person key: HMAC-SHA256(partnership key, NHS number), truncated to 128 bits, so the same child
+links across organisations, and nobody without the partnership key can reverse it.
 """
 
 from __future__ import annotations
@@ -12,28 +12,23 @@ import hashlib
 import hmac
 from datetime import date
 
+from contracts.constraints import nhs_check_digit, parse_nhs_number
+
+__all__ = ["InvalidNhsNumber", "birth_month", "nhs_check_digit", "person_key",
+           "validate_nhs_number"]
+
 
 class InvalidNhsNumber(ValueError):
     pass
 
 
-def nhs_check_digit(first_nine: str) -> int | None:
-    total = sum(int(d) * w for d, w in zip(first_nine, range(10, 1, -1), strict=True))
-    check = 11 - total % 11
-    if check == 11:
-        return 0
-    return None if check == 10 else check
-
-
 def validate_nhs_number(raw: str) -> str:
-    """Return the 10-digit NHS number (spaces and dashes allowed in input) or raise why not."""
-    digits = "".join(ch for ch in str(raw) if ch not in " -")
-    if len(digits) != 10 or not digits.isdigit():
-        raise InvalidNhsNumber(f"NHS number must be 10 digits, got {len(digits)} characters")
-    expected = nhs_check_digit(digits[:9])
-    if expected is None or expected != int(digits[9]):
-        raise InvalidNhsNumber("NHS number fails the modulus-11 check digit")
-    return digits
+    """Return the 10-digit NHS number (ASCII spaces and hyphens allowed in input) or raise why
+    not."""
+    try:
+        return parse_nhs_number(raw)
+    except ValueError as exc:
+        raise InvalidNhsNumber(str(exc)) from None
 
 
 def person_key(nhs_number: str, partnership_key: bytes) -> str:

@@ -11,7 +11,8 @@ lag from the store, the stream's last sequence from JetStream) is refreshed by t
 `refresh()` that `/metrics` awaits, so a scrape sees current values and the loop never blocks.
 
 Service: `sendx_commands_total{org,outcome}` (accepted, duplicate, rejected; an import counts
-rows), `sendx_relay_published_events_total{org}`, `sendx_relay_lag_notifications{org}`.
+rows), `sendx_relay_published_events_total{org}`, `sendx_relay_lag_notifications{org}` (stored
+but not published: not yet handled, plus quarantined), `sendx_relay_quarantined_events{org}`.
 Projector: `sendx_projection_applied_events_total{projection}`,
 `sendx_projection_position{projection}`, `sendx_consumer_lag{projection}` (stream last sequence
 minus committed position), `sendx_dead_letters_total{projection,reason}`,
@@ -102,12 +103,20 @@ class ServiceMetrics:
         )
         self.relay_lag = Gauge(
             "sendx_relay_lag_notifications",
-            "Notifications stored by the service that the relay has not handled yet.",
+            "Notifications stored by the service and not published: not handled yet, plus "
+            "quarantined events.",
+            ["org"], registry=self.registry,
+        )
+        self.quarantined = Gauge(
+            "sendx_relay_quarantined_events",
+            "Stored events the relay could not publish, waiting in quarantine "
+            "(sendx quarantine list).",
             ["org"], registry=self.registry,
         )
         for outcome in OUTCOMES:
             self.commands.labels(org_code, outcome)
         self.published.labels(org_code)
+        self.quarantined.labels(org_code)
         self._nc: Callable[[], Client | None] = lambda: None
         self.registry.register(_Connection(lambda: self._nc()))
 
@@ -126,7 +135,8 @@ class ServiceMetrics:
         run_blocking: RunBlocking = asyncio.to_thread,
     ) -> Monitor:
         """Ready when the relay's and the command endpoint's NATS connections are up, the store
-        answers and the relay runs. `command_endpoint` is FastStream's `broker.ping`."""
+        answers, the relay runs and nothing is quarantined. `command_endpoint` is FastStream's
+        `broker.ping`."""
 
         async def commands() -> str | None:
             if await command_endpoint(1.0):
@@ -138,8 +148,24 @@ class ServiceMetrics:
             if current is None:
                 return
             last = await run_blocking(app.recorder.max_notification_id)
-            lag = max((last or 0) - current.position.notification_id, 0)
+            quarantined = await run_blocking(current.quarantine.open_count)
+            lag = max((last or 0) - current.position.notification_id, 0) + quarantined
             self.relay_lag.labels(self.org).set(lag)
+            self.quarantined.labels(self.org).set(quarantined)
+
+        async def quarantine() -> str | None:
+            current = relay()
+            if current is None:
+                return None  # the relay check says it has not started
+            count = await run_blocking(current.quarantine.open_count)
+            first = await run_blocking(current.quarantine.oldest_open) if count else None
+            if first is None:
+                return None
+            return (
+                f"{count} stored event(s) quarantined, not published (first: notification "
+                f"{first.notification_id}, {first.stored_type}: {first.reason}); see "
+                f"`sendx quarantine list --org {self.org}`"
+            )
 
         self._nc = nc  # a restarted service reconnects: the gauge follows the current connection
         return Monitor(
@@ -149,6 +175,7 @@ class ServiceMetrics:
                 "commands": commands,
                 "store": answers("event store", app.recorder.max_notification_id, run_blocking),
                 "relay": task_running("relay", relay_task),
+                "quarantine": quarantine,
             },
             refresh=refresh,
         )

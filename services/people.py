@@ -23,9 +23,10 @@ from typing import Annotated, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from contracts import timescales
+from contracts.constraints import BirthDate, EventDate, today
 from contracts.person import ErasureReason
 from services.aggregates import Aggregate, DomainError, reference_id
 from services.application import OrganisationApplication, handles
@@ -45,15 +46,9 @@ class RegisterPerson(Command):
     nhs_number: NhsNumber
     given_name: Name
     family_name: Name
-    born_on: date = Field(description="Full date of birth: kept in the store, shared as YYYY-MM.")
-
-    @field_validator("born_on")
-    @classmethod
-    def _plausible_birth_date(cls, born_on: date) -> date:
-        """A date the shared birth month can carry (1900 to today), refused here, not at relay."""
-        if not date(1900, 1, 1) <= born_on <= date.today():
-            raise ValueError(f"date of birth {born_on} must be between 1900-01-01 and today")
-        return born_on
+    born_on: BirthDate = Field(
+        description="Full date of birth: kept in the store, shared as YYYY-MM."
+    )
 
 
 class ErasePerson(Command):
@@ -66,8 +61,8 @@ class ErasePerson(Command):
 
     nhs_number: NhsNumber
     reason: ErasureReason
-    erased_on: date = Field(
-        default_factory=date.today, description="Date the erasure was decided (default today)."
+    erased_on: EventDate = Field(
+        default_factory=today, description="Date the erasure was decided (default today)."
     )
 
 

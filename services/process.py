@@ -36,6 +36,8 @@ from services.config import Settings
 from services.health import MonitoringServer, metrics_port, start_monitoring, stop_monitoring
 from services.ingest import IMPORT_COMMAND, CommandCatalogue, Ingest
 from services.metrics import CountedRelay, ServiceMetrics
+from services.quarantine import REQUESTS as QUARANTINE_REQUESTS
+from services.quarantine import QuarantineDesk, quarantine_for
 from services.relay import Relay, Translate
 from services.stopping import awaiting, cancel_within, finish_within, registered
 from services.store import StoreThreads, store_env
@@ -109,6 +111,8 @@ class OrganisationService:
             org, store_env(org, self.settings, sqlite_path=sqlite_path)
         )
         self.ingest = Ingest(self.app, definition.catalogue)
+        self.quarantine = quarantine_for(self.app)
+        self.desk = QuarantineDesk(self.app, self.quarantine, org.code)
         self.store_threads = StoreThreads(f"store-{org.code}")
         self.poll_interval, self.batch_size = poll_interval, batch_size
         # graceful_timeout off: `stop` drains the subscription itself, so every command delivered
@@ -149,7 +153,8 @@ class OrganisationService:
                 "ok": False,
                 "error": f"{name}: internal error in the {self.org.code} service: {exc}",
             }
-        self.metrics.count_commands(answer)
+        if name not in QUARANTINE_REQUESTS:  # an operator's request, not a partner's command
+            self.metrics.count_commands(answer)
         return reply(answer)
 
     async def handle(self, name: str, data: bytes) -> dict[str, Any]:
@@ -178,6 +183,8 @@ class OrganisationService:
         try:
             if name == IMPORT_COMMAND:
                 return self.ingest.import_rows(body)
+            if name in QUARANTINE_REQUESTS:
+                return self.desk.answer(name, body)
             return self.ingest.command(name, body)
         finally:
             del self._in_flight[request]
@@ -194,6 +201,7 @@ class OrganisationService:
             poll_interval=self.poll_interval,
             batch_size=self.batch_size,
             run_blocking=self.store_threads,
+            quarantine=self.quarantine,
         )
         self.relay_task = asyncio.create_task(self.relay.run(), name=f"relay-{self.org.code}")
         await self.broker.start()

@@ -23,6 +23,13 @@ it is published, and always starts a batch of its own: whatever precedes it is a
 (and checkpointed) with the bytes sealed under the key, and nothing after it can be re-sealed
 differently on a retry; so an erasure also waits until every batch sent before it is
 acknowledged.
+
+An event the relay cannot publish (translator or contract refuses it, topology, encoding, size)
+never holds the organisation: it is quarantined in the organisation's own store with the reason
+(`services.quarantine`), logged, and the relay goes on with the next event; the chain links the
+published events only. Transient failures (the store or the bus away) are retried from the
+checkpoint instead. A quarantined event is republished, after a fix, from a `Release` in the
+log (`sendx quarantine republish`), with its original event id.
 """
 
 from __future__ import annotations
@@ -36,8 +43,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import nats.errors
 from eventsourcing.application import Application
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Notification, PersistenceError
 from nats.js import JetStreamContext
 
 from contracts.chain import bytes_hash
@@ -50,24 +58,27 @@ from services.aggregates import event_id_for
 from services.bus.streams import EVENTS_STREAM
 from services.checkpoint import Checkpoint, Position, checkpoint_for
 from services.keystore import PersonKeyStore
+from services.quarantine import Problem, QuarantineTable, Release, quarantine_for
 from services.store import RunBlocking
 
 log = logging.getLogger(__name__)
 
 
+MAX_EVENT_BYTES = 1024 * 1024 - 4096
+"""The largest encoded event the relay publishes: SEND_EVENTS' `max_msg_size` (1 MiB) and the
+servers' `max_payload`, less room for the subject and headers. A larger one is quarantined."""
+
+TRANSIENT = (PersistenceError, OSError, TimeoutError, nats.errors.Error)
+"""Failures of the store or the bus rather than of one event: retried from the checkpoint."""
+
+
 class TopologyViolation(RuntimeError):
-    """The service tried to publish something its organisation may not: a bug, so it stops."""
+    """The service tried to publish something its organisation may not: a bug in its
+    translator; the event is quarantined, never published."""
 
 
 class RelayError(RuntimeError):
     """JetStream did not acknowledge a batch; it will be retried from the checkpoint."""
-
-
-class UnshareableEvent(RuntimeError):
-    """A stored event the kind's translate function cannot turn into a valid contract event.
-
-    The relay never skips an event (the shared history would silently miss it), so it holds
-    at the event before and says so loudly on every poll until the service is fixed."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,18 @@ class Outgoing:
     subject: str = ""
     body: bytes = b""
     body_hash: str | None = None
+    problem: Problem | None = None
+    """Why it cannot be published: quarantined once the batch is settled (envelope is None)."""
+    releases: int | None = None
+    """The quarantined notification this `Release` republishes (the envelope is its event)."""
+
+    def quarantined(self, reason: str) -> Outgoing:
+        """This item, withheld from the stream for `reason`."""
+        envelope = self.envelope
+        assert envelope is not None
+        problem = Problem(self.releases or self.notification_id, envelope.event_id,
+                          envelope.type, reason)
+        return Outgoing(self.notification_id, None, problem=problem, releases=self.releases)
 
 
 @dataclass(frozen=True)
@@ -155,11 +178,17 @@ class Relay:
         in_flight: int = 2,
         keys: PersonKeyStore | None = None,
         run_blocking: RunBlocking = asyncio.to_thread,
+        quarantine: QuarantineTable | None = None,
+        max_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self.app, self.org, self.translate, self.js = app, org, translate, js
         self.run_blocking = run_blocking
         self.keys = keys or PersonKeyStore(js)
         self.checkpoint = checkpoint or checkpoint_for(app)
+        self.quarantine = quarantine or quarantine_for(app)
+        self.max_bytes = max_bytes
+        self._releasing: set[int] = set()
+        """Quarantined notifications republished by batches not yet settled."""
         self.position = self.checkpoint.load()
         self.batch_size, self.poll_interval, self.ack_timeout = (
             batch_size,
@@ -178,15 +207,12 @@ class Relay:
         self._poked.set()
 
     async def run(self) -> None:
-        """Publish until cancelled; transient bus errors are retried, topology bugs stop it."""
+        """Publish until cancelled; failures of the bus or the store are retried (an event that
+        cannot be published is quarantined, so nothing holds the relay)."""
         while True:
             self._poked.clear()
             try:
                 await self.publish_pending()
-            except TopologyViolation:
-                raise
-            except UnshareableEvent as exc:
-                log.error("relay %s held: %s", self.org.code, exc)
             except Exception as exc:  # the bus may be restarting; the checkpoint is safe
                 log.warning(
                     "relay %s: %s; retrying in %.1fs", self.org.code, exc, self.poll_interval
@@ -224,6 +250,7 @@ class Relay:
             for batch in sent:  # cancelled, or failed: the checkpoint is where to resume
                 for ack in batch.acks:
                     ack.cancel()
+            self._releasing.clear()  # what was not settled is read again from the checkpoint
         return total
 
     async def publish_batch(self) -> int | None:
@@ -236,6 +263,15 @@ class Relay:
 
     def on_acknowledged(self, published: int) -> None:
         """Called with the events of each batch JetStream acknowledged (a hook for metrics)."""
+
+    def on_quarantined(self, problem: Problem) -> None:
+        """Called once the quarantine of `problem` is recorded: one log line per event."""
+        log.error(
+            "relay %s quarantined stored event %s (%s, event id %s): %s; it is not published "
+            "and later events go on; once fixed: sendx quarantine republish --org %s %s",
+            self.org.code, problem.notification_id, problem.stored_type, problem.event_id,
+            problem.reason, self.org.code, problem.notification_id,
+        )
 
     async def _read(self, after: Position) -> list[Outgoing] | None:
         """The next batch after `after`, translated and checked; None when there is none."""
@@ -250,7 +286,10 @@ class Relay:
 
     async def _send(self, translated: list[Outgoing], after: Position) -> SentBatch:
         """Seal, chain on from `after` and hand the batch to JetStream without waiting."""
-        outgoing = self.chain(await self.seal_batch(translated), after.last_hash)
+        sealed = await self.seal_batch(translated)
+        for dropped in translated[len(sealed):]:  # cut before an erasure: read again next batch
+            self._releasing.discard(dropped.releases or 0)
+        outgoing = self.chain(sealed, after.last_hash, self.max_bytes)
         acks = [
             await self.js.publish_async(
                 o.subject,
@@ -271,9 +310,18 @@ class Relay:
         position, published, failure = self._acknowledged(
             batch.outgoing, await self._acks(batch.acks)
         )
+        settled = [o for o in batch.outgoing if o.notification_id <= position.notification_id]
+        problems = [o.problem for o in settled if o.problem is not None]
+        republished = [(o.releases, o.notification_id) for o in settled
+                       if o.releases is not None and o.problem is None and o.envelope is not None]
+        if problems or republished:  # recorded before the checkpoint passes them
+            await self.run_blocking(self.quarantine.record, problems, republished)
+        self._releasing.difference_update(o.releases for o in batch.outgoing if o.releases)
         if position != self.position:
             await self.run_blocking(self.checkpoint.save, position)
             self.position = position
+        for problem in problems:
+            self.on_quarantined(problem)
         if published:
             self.on_acknowledged(published)
         if failure is not None:
@@ -287,33 +335,48 @@ class Relay:
         return total
 
     def translate_batch(self, notifications: list[Notification]) -> list[Outgoing]:
-        """Translate and check a batch (pure apart from reading the store); not yet encoded."""
-        outgoing: list[Outgoing] = []
-        for notification in notifications:
+        """Translate and check a batch (pure apart from reading the store); not yet encoded.
+        An event that cannot be shared comes back with its `problem`, to be quarantined."""
+        return [self._translate_one(n, n) for n in notifications]
+
+    def _translate_one(self, notification: Notification, at: Notification) -> Outgoing:
+        """`notification`'s event as the item at `at`'s position in the log (the same, or the
+        `Release` republishing it)."""
+        try:
             event = self.app.mapper.to_domain_event(notification)
+            if isinstance(event, Release.Requested) and at is notification:
+                return self._release(notification, event.notification_id)
             stamp = Stamp(
                 event_id=event_id_for(event.originator_id, event.originator_version),
                 source_org=self.org.code,
-                source_position=notification.id,
+                source_position=at.id,
                 recorded_at=event.timestamp,
             )
-            try:
-                envelope = self.translate(event, stamp)
-            except ValueError as exc:  # pydantic's ValidationError included
-                if outgoing:
-                    return outgoing  # publish what precedes it; the next batch starts here
-                raise UnshareableEvent(
-                    f"stored event {notification.id} ({type(event).__name__}) cannot be shared "
-                    f"as a contract event: {exc}; nothing after notification "
-                    f"{self.position.notification_id} is published until the service is fixed"
-                ) from exc
+            envelope = self.translate(event, stamp)
             if envelope is None:
-                outgoing.append(Outgoing(notification.id, None))
-                continue
+                return Outgoing(at.id, None)
             subject = event_subject(envelope.source_org, envelope.type, envelope.person_key)
             check_topology(self.org, envelope, subject)
-            outgoing.append(Outgoing(notification.id, envelope, subject))
-        return outgoing
+            return Outgoing(at.id, envelope, subject)
+        except TRANSIENT:
+            raise
+        except Exception as exc:  # this event, not the bus: quarantine it and go on
+            topic = notification.topic.rpartition(":")[2] or notification.topic
+            reason = f"cannot be shared as a contract event: {type(exc).__name__}: {exc}"
+            event_id = event_id_for(notification.originator_id, notification.originator_version)
+            return Outgoing(at.id, None, problem=Problem(notification.id, event_id, topic, reason))
+
+    def _release(self, release: Notification, original_id: int) -> Outgoing:
+        """Republish quarantined notification `original_id` at the release's position, unless
+        it is no longer quarantined (published already, or by a batch still in flight)."""
+        entry = self.quarantine.get(original_id)
+        if entry is None or not entry.open or original_id in self._releasing:
+            return Outgoing(release.id, None)
+        found = self.app.recorder.select_notifications(start=original_id, limit=1)
+        if not found or found[0].id != original_id:
+            return Outgoing(release.id, None)
+        self._releasing.add(original_id)
+        return replace(self._translate_one(found[0], release), releases=original_id)
 
     async def seal_batch(self, batch: list[Outgoing]) -> list[Outgoing]:
         """Seal personal fields; carry out an erasure (cutting the batch before it, if needed)."""
@@ -335,20 +398,37 @@ class Relay:
             envelope = item.envelope
             if envelope is not None and envelope.person_key in keys:
                 key = keys[envelope.person_key]
-                envelope = withhold(envelope) if key is None else seal(envelope, key)
+                try:
+                    envelope = withhold(envelope) if key is None else seal(envelope, key)
+                except ValueError as exc:
+                    sealed.append(item.quarantined(f"cannot be sealed: {exc}"))
+                    continue
             sealed.append(replace(item, envelope=envelope))
         return sealed
 
     @staticmethod
-    def chain(batch: list[Outgoing], last_hash: str | None) -> list[Outgoing]:
-        """Chain `prev_hash` through the batch and encode each event (pure)."""
+    def chain(
+        batch: list[Outgoing], last_hash: str | None, max_bytes: int = MAX_EVENT_BYTES
+    ) -> list[Outgoing]:
+        """Chain `prev_hash` through the batch and encode each event (pure); an event that
+        cannot be encoded or is too large is quarantined and left out of the chain."""
         chained: list[Outgoing] = []
         for item in batch:
             if item.envelope is None:
                 chained.append(item)
                 continue
             envelope = item.envelope.model_copy(update={"prev_hash": last_hash})
-            body = encode(envelope)
+            try:
+                body = encode(envelope)
+            except (TypeError, ValueError) as exc:
+                chained.append(item.quarantined(f"cannot be encoded: {exc}"))
+                continue
+            if len(body) > max_bytes:
+                chained.append(item.quarantined(
+                    f"is {len(body)} bytes encoded, more than the {max_bytes} bytes one event "
+                    f"may take on the bus"
+                ))
+                continue
             last_hash = bytes_hash(body)
             chained.append(replace(item, envelope=envelope, body=body, body_hash=last_hash))
         return chained

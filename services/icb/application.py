@@ -68,7 +68,9 @@ class IcbApplication(PeopleApplication):
     def record_diagnosis(self, cmd: c.RecordDiagnosis) -> Iterable[Aggregate]:
         what = f"health.diagnosis_recorded for diagnosis {cmd.diagnosis_id}"
         patient = self.patient(cmd.nhs_number, what)
-        Diagnosis.check_provenance(cmd.diagnosis_id, cmd.referral_id, cmd.no_referral_reason)
+        Diagnosis.check_provenance(
+            cmd.diagnosis_id, cmd.referral_id, cmd.no_referral_reason, cmd.referral_org
+        )
         patient.not_before_birth(what, "diagnosed_on", cmd.diagnosed_on)
         if self.find(Diagnosis, Diagnosis.create_id(self.org.code, cmd.diagnosis_id)):
             raise DomainError(f"{what}: already recorded; use a new diagnosis_id")

@@ -7,8 +7,7 @@ also be named by the event type it produces (`health.referral_made`).
 
 from __future__ import annotations
 
-from datetime import date
-
+from contracts.constraints import EventDate, PlannedDate
 from contracts.health import AdultService, DsrStatus, NoReferralReason, ReferralPriority
 from contracts.transition import WorkerRole
 from contracts.vocab import AdviceGiver, Condition, LocalId, OrgCode, Pathway
@@ -22,7 +21,7 @@ class MakeReferral(Command):
 
     nhs_number: NhsNumber
     referral_id: LocalId
-    referred_on: date
+    referred_on: EventDate
     pathway: Pathway
     priority: ReferralPriority = "routine"
 
@@ -32,7 +31,7 @@ class StartAssessment(Command):
     aliases = ("health.assessment_started",)
 
     referral_id: LocalId
-    started_on: date
+    started_on: EventDate
 
 
 class RecordDiagnosis(Command):
@@ -44,7 +43,7 @@ class RecordDiagnosis(Command):
 
     nhs_number: NhsNumber
     diagnosis_id: LocalId
-    diagnosed_on: date
+    diagnosed_on: EventDate
     condition: Condition
     referral_id: LocalId | None = None
     referral_org: OrgCode | None = None
@@ -59,7 +58,7 @@ class ReturnAdvice(Command):
     case_id: LocalId
     advice_request_id: LocalId
     requesting_la: OrgCode
-    returned_on: date
+    returned_on: EventDate
     advice_giver: AdviceGiver = "health"
 
 
@@ -68,7 +67,7 @@ class CompleteAnnualHealthCheck(Command):
     aliases = ("health.annual_health_check_completed",)
 
     nhs_number: NhsNumber
-    completed_on: date
+    completed_on: EventDate
     health_action_plan: bool
 
 
@@ -77,7 +76,7 @@ class ChangeDsrStatus(Command):
     aliases = ("health.dsr_status_changed",)
 
     nhs_number: NhsNumber
-    changed_on: date
+    changed_on: EventDate
     status: DsrStatus
 
 
@@ -86,7 +85,7 @@ class UpdateCareSummary(Command):
     aliases = ("health.care_summary_updated",)
 
     nhs_number: NhsNumber
-    updated_on: date
+    updated_on: EventDate
     complex_health_needs: bool
 
 
@@ -95,7 +94,7 @@ class SetEhcPlanFlag(Command):
     aliases = ("health.ehc_plan_flag_set",)
 
     nhs_number: NhsNumber
-    set_on: date
+    set_on: EventDate
     la_code: OrgCode
 
 
@@ -104,7 +103,7 @@ class ClearEhcPlanFlag(Command):
     aliases = ("health.ehc_plan_flag_cleared",)
 
     nhs_number: NhsNumber
-    cleared_on: date
+    cleared_on: EventDate
     la_code: OrgCode
 
 
@@ -113,9 +112,9 @@ class AcceptAdultServicesReferral(Command):
     aliases = ("health.adult_services_referral_accepted",)
 
     nhs_number: NhsNumber
-    accepted_on: date
+    accepted_on: EventDate
     service: AdultService
-    agreed_transfer_on: date | None = None
+    agreed_transfer_on: PlannedDate | None = None
 
 
 class TransferToAdultServices(Command):
@@ -123,7 +122,7 @@ class TransferToAdultServices(Command):
     aliases = ("health.transferred_to_adult_services",)
 
     nhs_number: NhsNumber
-    transferred_on: date
+    transferred_on: EventDate
     service: AdultService
     receiving_org: OrgCode | None = None
 
@@ -135,7 +134,7 @@ class AssignNamedWorker(Command):
     aliases = ("transition.named_worker_assigned",)
 
     nhs_number: NhsNumber
-    assigned_on: date
+    assigned_on: EventDate
     worker_role: WorkerRole = "health_transition_worker"
 
 

@@ -159,14 +159,17 @@ def trust_rows(child: Child, today: date = DEMO_TODAY) -> list[dict[str, Any]]:
     if pathway is not None and rng.random() < 0.8:
         _pathway(out, rng, pathway, today)
     elif child.primary_need == "ASD" and rng.random() < 0.5:
-        out.add(
-            "health.record_diagnosis",
-            nhs_number=child.nhs_number,
-            diagnosis_id=f"{DEMO_TRUST}-D-{child.ref}-H",
-            diagnosed_on=child.born_on + timedelta(days=rng.randint(3 * 365, 6 * 365)),
-            condition="autism",
-            no_referral_reason=rng.choice(["diagnosed_elsewhere", "historic_record"]),
-        )
+        diagnosed = child.born_on + timedelta(days=rng.randint(3 * 365, 6 * 365))
+        reason = rng.choice(["diagnosed_elsewhere", "historic_record"])
+        if diagnosed < today:  # a historic diagnosis is in the past (services refuse the future)
+            out.add(
+                "health.record_diagnosis",
+                nhs_number=child.nhs_number,
+                diagnosis_id=f"{DEMO_TRUST}-D-{child.ref}-H",
+                diagnosed_on=diagnosed,
+                condition="autism",
+                no_referral_reason=reason,
+            )
     _transition(out, rng, today)
     return out.rows if len(out.rows) > 1 else []
 

@@ -85,9 +85,18 @@ class Diagnosis(Aggregate):
 
     @staticmethod
     def check_provenance(
-        diagnosis_id: str, referral_id: str | None, no_referral_reason: str | None
+        diagnosis_id: str,
+        referral_id: str | None,
+        no_referral_reason: str | None,
+        referral_org: str | None = None,
     ) -> None:
+        """The contract's own rule (`contracts.health.DiagnosisRecorded`), refused here so that
+        nothing is stored that cannot be shared."""
         what = f"health.diagnosis_recorded for diagnosis {diagnosis_id}"
+        if referral_org is not None and referral_id is None:
+            raise DomainError(
+                f"{what}: referral_org names who holds the referral; give its referral_id too"
+            )
         if referral_id is None and no_referral_reason is None:
             raise DomainError(
                 f"{what}: give the referral_id it answers, or a no_referral_reason saying why "

@@ -70,6 +70,7 @@ class LaApplication(PeopleApplication):
     def commission_placement(self, cmd: c.CommissionPlacement) -> Iterable[Aggregate]:
         what = "ap.placement_commissioned"
         person = self.person(cmd.nhs_number, what)
+        person.not_before_birth(what, "commissioned_on", cmd.commissioned_on)
         existing = self.find(ApPlacement, ApPlacement.create_id(self.org.code, cmd.placement_id))
         if existing is not None:
             raise DomainError(
@@ -93,6 +94,7 @@ class LaApplication(PeopleApplication):
     def request_assessment(self, cmd: c.RequestAssessment) -> Iterable[Aggregate]:
         what = "ehc.assessment_requested"
         person = self.person(cmd.nhs_number, what)
+        person.not_before_birth(what, "requested_on", cmd.requested_on)
         existing = self.find(EhcCase, EhcCase.create_id(self.org.code, cmd.case_id))
         if existing is not None:
             raise DomainError(

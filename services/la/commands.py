@@ -7,12 +7,12 @@ A command may also be named by the event type it produces (`ehc.plan_issued`).
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 
-from contracts import ap, ehc
+from contracts import ap, ehc, transition
+from contracts.constraints import EventDate
 from contracts.vocab import AdviceGiver, LocalId, OrgCode, PrimaryNeed
 from services.command import Command, NhsNumber
 from services.people import ErasePerson, RegisterPerson
@@ -30,7 +30,9 @@ def _int_from_text(value: object) -> object:
     return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
 
-OrgCodes = Annotated[list[OrgCode], BeforeValidator(_split_list)]
+OrgCodes = Annotated[
+    list[OrgCode], BeforeValidator(_split_list), Field(max_length=transition.PARTNERS_MAX)
+]
 
 
 class RequestAssessment(Command):
@@ -39,7 +41,7 @@ class RequestAssessment(Command):
 
     nhs_number: NhsNumber
     case_id: LocalId
-    requested_on: date
+    requested_on: EventDate
     requested_by: Literal[
         "parent", "young_person", "school_or_college", "health", "social_care", "other"
     ]
@@ -50,7 +52,7 @@ class DecideAssessment(Command):
     aliases = ("ehc.assessment_decided",)
 
     case_id: LocalId
-    decided_on: date
+    decided_on: EventDate
     decision: Literal["assess", "refuse"]
 
 
@@ -60,7 +62,7 @@ class RequestAdvice(Command):
 
     case_id: LocalId
     advice_request_id: LocalId
-    requested_on: date
+    requested_on: EventDate
     advice_giver: AdviceGiver
     requested_from: OrgCode | None = None
 
@@ -71,7 +73,7 @@ class IssuePlan(Command):
 
     case_id: LocalId
     plan_id: LocalId
-    issued_on: date
+    issued_on: EventDate
     primary_need: PrimaryNeed
     placement: Literal["mainstream", "resourced_provision", "special", "ap", "post16", "other"]
     placement_provider: OrgCode | None = None
@@ -83,7 +85,7 @@ class DecideNotToIssue(Command):
     aliases = ("ehc.plan_not_issued",)
 
     case_id: LocalId
-    decided_on: date
+    decided_on: EventDate
     reason: Literal["needs_met_without_plan", "withdrawn", "other"]
 
 
@@ -92,7 +94,7 @@ class HoldAnnualReview(Command):
     aliases = ("ehc.annual_review_held",)
 
     plan_id: LocalId
-    held_on: date
+    held_on: EventDate
     preparing_for_adulthood: bool = False
 
 
@@ -101,8 +103,8 @@ class DecideReviewOutcome(Command):
     aliases = ("ehc.review_outcome",)
 
     plan_id: LocalId
-    review_held_on: date
-    decided_on: date
+    review_held_on: EventDate
+    decided_on: EventDate
     outcome: Literal["maintain", "amend", "cease"]
 
 
@@ -111,9 +113,9 @@ class AmendPlan(Command):
     aliases = ("ehc.plan_amended",)
 
     plan_id: LocalId
-    amended_on: date
+    amended_on: EventDate
     trigger: Literal["annual_review", "phase_transfer", "post16_transfer", "other"]
-    review_held_on: date | None = None
+    review_held_on: EventDate | None = None
 
 
 class CeasePlan(Command):
@@ -121,7 +123,7 @@ class CeasePlan(Command):
     aliases = ("ehc.plan_ceased",)
 
     plan_id: LocalId
-    ceased_on: date
+    ceased_on: EventDate
     reason: Literal[
         "max_age",
         "moved_to_another_la",
@@ -138,7 +140,7 @@ class AssignNamedWorker(Command):
     aliases = ("transition.named_worker_assigned",)
 
     nhs_number: NhsNumber
-    assigned_on: date
+    assigned_on: EventDate
     worker_role: Literal["send_officer", "social_worker", "health_transition_worker", "other"]
 
 
@@ -147,7 +149,7 @@ class AgreeTransitionPlan(Command):
     aliases = ("transition.plan_agreed",)
 
     nhs_number: NhsNumber
-    agreed_on: date
+    agreed_on: EventDate
     partners: OrgCodes = Field(default_factory=list)
 
 
@@ -156,7 +158,7 @@ class CompleteTransitionAssessment(Command):
     aliases = ("adult_social_care.transition_assessment_completed",)
 
     nhs_number: NhsNumber
-    completed_on: date
+    completed_on: EventDate
     likely_eligible_needs: bool
 
 
@@ -166,7 +168,7 @@ class CommissionPlacement(Command):
 
     nhs_number: NhsNumber
     placement_id: LocalId
-    commissioned_on: date
+    commissioned_on: EventDate
     provider: OrgCode
     tier: Annotated[ap.Tier, BeforeValidator(_int_from_text)]
     reason: ap.APReason

@@ -98,6 +98,12 @@ class EhcCase(Aggregate):
         if on < earlier:
             raise self._refuse(what, f"{field} {on} is before {earlier_what} on {earlier}")
 
+    def _after_decision_to_assess(self, what: str, field: str, on: date) -> None:
+        """The statutory order: request, then the decision to assess, then the outcome."""
+        self._not_before(what, field, on, self.requested_on, "the request")
+        assert self.decided_on is not None
+        self._not_before(what, field, on, self.decided_on, "the decision to assess")
+
     def _require_assessing(self, what: str) -> None:
         why = {
             CaseStatus.REQUESTED: "no decision to assess is recorded yet",
@@ -183,7 +189,7 @@ class EhcCase(Aggregate):
     ) -> None:
         what = "ehc.plan_issued"
         self._require_assessing(what)
-        self._not_before(what, "issued_on", issued_on, self.requested_on, "the request")
+        self._after_decision_to_assess(what, "issued_on", issued_on)
         self._plan_issued(
             plan_id=plan_id,
             issued_on=issued_on,
@@ -211,7 +217,7 @@ class EhcCase(Aggregate):
     def decide_not_to_issue(self, *, decided_on: date, reason: str) -> None:
         what = "ehc.plan_not_issued"
         self._require_assessing(what)
-        self._not_before(what, "decided_on", decided_on, self.requested_on, "the request")
+        self._after_decision_to_assess(what, "decided_on", decided_on)
         self._plan_not_issued(decided_on=decided_on, reason=reason)
 
     @event("PlanNotIssued")
@@ -283,6 +289,13 @@ class EhcCase(Aggregate):
         self._require_active_plan(what)
         assert self.issued_on is not None
         self._not_before(what, "ceased_on", ceased_on, self.issued_on, "the plan was issued")
+        if self.reviews:
+            last = self.reviews[-1].held_on
+            self._not_before(what, "ceased_on", ceased_on, last, "the last annual review")
+        if self.last_amended_on is not None:
+            self._not_before(
+                what, "ceased_on", ceased_on, self.last_amended_on, "the last amendment"
+            )
         self._plan_ceased(ceased_on=ceased_on, reason=reason)
 
     @event("PlanCeased")

@@ -6,12 +6,12 @@ Field names and code lists are those of the contract events they produce (`contr
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 
 from contracts import ap
+from contracts.constraints import EventDate, PlannedDate
 from contracts.provider import Post16Destination, TimetableReason
 from contracts.vocab import LocalId, OrgCode
 from services.command import Command, NhsNumber
@@ -29,7 +29,7 @@ class StartPlacement(Command):
 
     nhs_number: NhsNumber
     placement_id: LocalId
-    started_on: date
+    started_on: EventDate
     tier: Annotated[ap.Tier, BeforeValidator(_int_from_text)]
     part_time: bool
     reason: ap.APReason
@@ -41,7 +41,7 @@ class EndPlacement(Command):
     aliases = ("ap.placement_ended",)
 
     placement_id: LocalId
-    ended_on: date
+    ended_on: EventDate
     outcome: Literal["reintegrated", "moved", "other"]
 
 
@@ -51,7 +51,7 @@ class StartPartTimeTimetable(Command):
 
     nhs_number: NhsNumber
     timetable_id: LocalId
-    started_on: date
+    started_on: EventDate
     hours_per_week: float = Field(gt=0, lt=32.5)
     reason: TimetableReason
 
@@ -61,7 +61,7 @@ class EndPartTimeTimetable(Command):
     aliases = ("provider.part_time_timetable_ended",)
 
     timetable_id: LocalId
-    ended_on: date
+    ended_on: EventDate
 
 
 class ConfirmPost16Destination(Command):
@@ -69,9 +69,9 @@ class ConfirmPost16Destination(Command):
     aliases = ("provider.post16_destination_confirmed",)
 
     nhs_number: NhsNumber
-    confirmed_on: date
+    confirmed_on: EventDate
     destination: Post16Destination
-    moves_on: date
+    moves_on: PlannedDate
 
 
 PROVIDER_COMMANDS: tuple[type[Command], ...] = (

@@ -17,7 +17,8 @@ from services.checkpoint import Position, checkpoint_for
 from services.la.application import LaApplication
 from services.la.contract import LaContract
 from services.la.ingest import LA_CATALOGUE
-from services.relay import Relay, Stamp, TopologyViolation
+from services.quarantine import quarantine_for
+from services.relay import Relay, Stamp
 
 pytestmark = pytest.mark.integration
 
@@ -135,13 +136,16 @@ async def test_an_event_type_outside_the_topology_is_never_published(
         payload = ReferralMade(referral_id="R1", referred_on="2025-01-01", pathway="slt")
         return stamp.wrap(payload, person_key="p_" + "0" * 32, occurred_at=event.timestamp)
 
-    # when the relay runs, then it refuses with the rule, and nothing was published
-    with pytest.raises(
-        TopologyViolation, match=r"organisation 856 \(la\) may not publish health.referral_made"
-    ):
-        await Relay(la_app, la_app.org, rogue, js).publish_pending()
-    assert await stream(js) == []
-    assert checkpoint_for(la_app).load() == Position()
+    # when the relay runs
+    published = await Relay(la_app, la_app.org, rogue, js).publish_pending()
+    # then nothing was published: every event is quarantined with the rule it breaks
+    assert published == 0 and await stream(js) == []
+    quarantined = quarantine_for(la_app).entries()
+    assert len(quarantined) == 5  # the rogue shares even the plan index
+    assert all(
+        "TopologyViolation: organisation 856 (la) may not publish health.referral_made" in q.reason
+        for q in quarantined
+    )
 
 
 async def test_publishing_as_another_organisation_is_refused(
@@ -154,8 +158,7 @@ async def test_publishing_as_another_organisation_is_refused(
         envelope = translate(event, stamp)
         return envelope and envelope.model_copy(update={"source_org": "857"})
 
-    with pytest.raises(
-        TopologyViolation,
-        match="organisation 856 tried to publish person.registered as source_org 857",
-    ):
-        await Relay(la_app, la_app.org, as_rutland, js).publish_pending()
+    assert await Relay(la_app, la_app.org, as_rutland, js).publish_pending() == 0
+    assert await stream(js) == []
+    (first, *_) = quarantine_for(la_app).entries()
+    assert "organisation 856 tried to publish person.registered as source_org 857" in first.reason

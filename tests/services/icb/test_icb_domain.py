@@ -177,7 +177,7 @@ def flag(command: str, la_code: str = "856", on: str = "2025-06-01") -> tuple[st
                     "health.transfer_to_adult_services",
                     {
                         "nhs_number": NHS_NUMBER,
-                        "transferred_on": "2029-04-20",
+                        "transferred_on": "2026-04-20",
                         "service": "adult_ld",
                     },
                 ),
@@ -193,15 +193,15 @@ def flag(command: str, la_code: str = "856", on: str = "2025-06-01") -> tuple[st
                     "health.accept_adult_services_referral",
                     {
                         "nhs_number": NHS_NUMBER,
-                        "accepted_on": "2028-10-01",
+                        "accepted_on": "2026-10-01",
                         "service": "adult_ld",
-                        "agreed_transfer_on": "2028-09-01",
+                        "agreed_transfer_on": "2026-09-01",
                     },
                 ),
             ],
             "health.adult_services_referral_accepted for a person registered by NHS organisation "
             "QK1: "
-            "agreed_transfer_on 2028-09-01 is before accepted_on 2028-10-01",
+            "agreed_transfer_on 2026-09-01 is before accepted_on 2026-10-01",
         ),
         (
             [

@@ -100,7 +100,7 @@ def test_later_plan_commands_find_the_case_by_plan_id(la_app: LaApplication) -> 
     )
     la_app.execute(c.CeasePlan(plan_id="856-P-1", ceased_on="2026-09-01", reason="needs_met"))
     with pytest.raises(DomainError, match="for plan 856-P-1: the plan was ceased on 2026-09-01"):
-        la_app.execute(c.HoldAnnualReview(plan_id="856-P-1", held_on="2027-05-01"))
+        la_app.execute(c.HoldAnnualReview(plan_id="856-P-1", held_on="2026-11-01"))
 
 
 def test_with_a_cipher_key_names_and_nhs_numbers_are_encrypted_at_rest(

@@ -58,7 +58,7 @@ EVERY_COMMAND = [
     ),
     (
         "ehc.cease_plan",
-        {"plan_id": "856-P-1", "ceased_on": "2027-07-31", "reason": "moved_to_another_la"},
+        {"plan_id": "856-P-1", "ceased_on": "2026-07-31", "reason": "moved_to_another_la"},
     ),
     (
         "transition.assign_named_worker",
@@ -70,7 +70,7 @@ EVERY_COMMAND = [
     ),
     (
         "adult_social_care.complete_transition_assessment",
-        {"nhs_number": NHS_NUMBER, "completed_on": "2028-01-05", "likely_eligible_needs": "true"},
+        {"nhs_number": NHS_NUMBER, "completed_on": "2026-08-05", "likely_eligible_needs": "true"},
     ),
     (
         "ap.commission_placement",
@@ -85,7 +85,7 @@ EVERY_COMMAND = [
     ),
     (
         "person.erase",
-        {"nhs_number": NHS_NUMBER, "erased_on": "2028-02-01", "reason": "data_subject_request"},
+        {"nhs_number": NHS_NUMBER, "erased_on": "2026-09-01", "reason": "data_subject_request"},
     ),
 ]
 
