@@ -1,7 +1,8 @@
 """Auditors replay history: what was known when, whether the read models can be trusted, whether
 anyone tampered with the shared history, and everything about one person.
 
-- `stream.py`: read-only reads of SEND_EVENTS (batched direct gets); "stored by T" as a stream sequence.
+- `stream.py`: read-only reads of SEND_EVENTS (batched direct gets); "stored by T" as a
+  stream sequence.
 - `asof.py`: a projection rebuilt into a fresh store as of T (`recorded` or `occurred`).
 - `digest.py`: a store's tables, order-independent digests, and the rows two stores differ on.
 - `verify.py`: live read model vs a rebuild to its position, and the first divergent event.

@@ -100,8 +100,10 @@ def history_findings(
     return findings
 
 
-def _stream_finding(kind: TamperKind, seq: int | None, detail: str) -> TamperFinding:
-    return TamperFinding(kind, EVENTS_STREAM, None, seq, None, detail)
+def _stream_finding(
+    kind: TamperKind, seq: int | None, detail: str, stream: str = EVENTS_STREAM
+) -> TamperFinding:
+    return TamperFinding(kind, stream, None, seq, None, detail)
 
 
 def _extent_findings(snap: Snapshot) -> list[TamperFinding]:
@@ -126,13 +128,15 @@ def _retention_findings(actual: Retention, checkpoint: Checkpoint | None) -> lis
     for declared in declared_streams():
         now = actual.get(declared.name, {"missing": True})
         if now.get("missing"):
-            findings.append(_stream_finding("reconfigured", None, f"{declared.name} is missing"))
+            findings.append(_stream_finding("reconfigured", None, "the stream is missing",
+                                            declared.name))
             continue
-        lines = retention_drift(retention_of(declared), now, declared.name, "declared")
+        lines = retention_drift(retention_of(declared), now, "declared")
         if checkpoint is not None and declared.name in checkpoint.retention:
-            lines += retention_drift(checkpoint.retention[declared.name], now, declared.name,
+            lines += retention_drift(checkpoint.retention[declared.name], now,
                                      f"at the audit of {checkpoint.verified_at}")
-        findings += [_stream_finding("reconfigured", None, line) for line in lines]
+        findings += [_stream_finding("reconfigured", None, line, declared.name)
+                     for line in lines]
     return findings
 
 

@@ -153,11 +153,12 @@ def retention_of(config: StreamConfig) -> dict[str, object]:
 
 
 def retention_drift(
-    expected: dict[str, object], actual: dict[str, object], stream: str, against: str
+    expected: dict[str, object], actual: dict[str, object], against: str
 ) -> list[str]:
-    """Pure: one line per retention setting of `stream` that is not what `against` says."""
+    """Pure: one line per retention setting that is not what `against` says
+    (`max_age is 2s, declared 0 (kept for ever)`)."""
     return [
-        f"{stream} {name} is {_shown(name, actual.get(name))}, {against} "
+        f"{name} is {_shown(name, actual.get(name))}, {against} "
         f"{_shown(name, expected.get(name))}"
         for name in RETENTION_FIELDS
         if actual.get(name) != expected.get(name)
@@ -187,8 +188,7 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     except NotFoundError:
         await js.add_stream(config)
         return
-    drift = retention_drift(retention_of(config), retention_of(info.config), config.name,
-                            "declared")
+    drift = retention_drift(retention_of(config), retention_of(info.config), "declared")
     if not drift and _same_settings(config, info.config):
         return
     try:
