@@ -134,7 +134,7 @@ def _retention_findings(actual: Retention, checkpoint: Checkpoint | None) -> lis
         lines = retention_drift(retention_of(declared), now, "declared")
         if checkpoint is not None and declared.name in checkpoint.retention:
             lines += retention_drift(checkpoint.retention[declared.name], now,
-                                     f"at the audit of {checkpoint.verified_at}")
+                                     f"the audit of {checkpoint.verified_at} saw")
         findings += [_stream_finding("reconfigured", None, line, declared.name)
                      for line in lines]
     return findings
