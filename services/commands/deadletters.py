@@ -1,7 +1,8 @@
 """`sendx deadletters list|show|retry|counts`: look at and retry what the projections refused.
 
 Thin: parse arguments, call one function of `projections.deadletters`, print. `retry` exits 1
-if a retried letter still fails to decode (it was dead-lettered again, with the reason).
+if a retried letter still fails to decode (it was dead-lettered again, with the reason) or was
+refused because its content breaks the topology (recorded, with who tried).
 
 Who it logs in as (`login`): `$SENDX_NATS_USER` when set (a deployment gives the operator the
 `retrier` user's password); otherwise, beside an embedded secured server (`sendx run`, `sendx nats
@@ -163,8 +164,10 @@ def run_retry(args: argparse.Namespace) -> int:
     for outcome in outcomes:
         print(outcome)
     republished = sum(o.result == "republished" for o in outcomes)
+    refused = sum(o.result == "refused" for o in outcomes)
     print(f"{len(outcomes)} retried: {republished} republished, "
-          f"{len(outcomes) - republished} still invalid")
+          f"{len(outcomes) - republished - refused} still invalid, {refused} refused "
+          "(the topology forbids them)")
     return 0 if republished == len(outcomes) else 1
 
 
