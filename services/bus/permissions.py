@@ -17,7 +17,7 @@ keeps the streams an unsecured server already holds):
   history as `projections.direct` does) and ordered (ephemeral) consumers on SEND_EVENTS;
 - `admin`: the JetStream API, except changing or removing what the history is kept in
   (`protected_stream_subjects`: update, delete, purge or message delete of SEND_EVENTS,
-  SEND_DEADLETTER and the person-key bucket's stream); never events.
+  SEND_DEADLETTER and the person-key bucket's stream) and purging the account; never events.
 - `breakglass` (`breakglass_user`): the whole JetStream API, admin's denials lifted, for the
   rare authorised change of a protected stream (raising the byte ceiling, moving replicas).
   Not part of `partnership_users`: it is in no credentials file `sendx` writes and in no
@@ -267,7 +267,7 @@ def role_user(role: Role, partnership: Iterable[Organisation] = DEMO_PARTNERSHIP
         )
     return NatsUser(
         role.value, publish=(f"{JS_API}.>",), subscribe=(),
-        deny_publish=protected_stream_subjects(),
+        deny_publish=(*protected_stream_subjects(), f"{JS_API}.ACCOUNT.PURGE.>"),
     )
 
 

@@ -73,6 +73,7 @@ async def test_admin_cannot_shorten_purge_or_delete_the_protected_streams(
         f"$JS.API.STREAM.UPDATE.{PERSON_KEYS_STREAM}",
         f"$JS.API.STREAM.PURGE.{PERSON_KEYS_STREAM}",
         f"$JS.API.STREAM.MSG.DELETE.{EVENTS_STREAM}",
+        "$JS.API.ACCOUNT.PURGE.$G",
     ]
     for subject in refused:
         with pytest.raises(nats.errors.TimeoutError):
