@@ -21,6 +21,12 @@ Why retries are recorded as they are:
 - Who retried is recorded (`Sendx-Retried-By`, on the republished event and on the record):
   republishing on an organisation's subject is a power only the `retrier` NATS user has
   (`services.bus.permissions`), so each use of it is attributable.
+- Bytes that decode but fail the topology (`topology_refusal`: the subject is not exactly the
+  event's own, its organisation is not in the partnership, or its kind may not publish that
+  type, `contracts.topology.Organisation.may_publish`) are refused: never republished, never
+  dead-lettered again (nothing new to learn), and the refusal is recorded with who tried. The
+  retrier publishes on every organisation's subjects, so this is what keeps a letter from
+  turning it into a way of publishing as an organisation what that organisation may not.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from contracts import DecodeError, Envelope, decode
-from contracts.subjects import ALL_DEADLETTERS, DEADLETTER_ROOT, deadletter_subject
+from contracts.subjects import ALL_DEADLETTERS, DEADLETTER_ROOT, deadletter_subject, event_subject
+from contracts.topology import DEMO_PARTNERSHIP, Organisation, organisation
 from projections.deadletter import (
     DECODE_STAGE,
     ERROR,
@@ -57,7 +64,7 @@ RETRY_RESULT = "Sendx-Retry-Result"
 RETRY_DETAIL = "Sendx-Retry-Detail"
 RETRIED_BY = "Sendx-Retried-By"
 
-RetryResult = Literal["republished", "still_invalid"]
+RetryResult = Literal["republished", "still_invalid", "refused"]
 Row = tuple[int, datetime, str, bytes, dict]
 """(stream sequence, time stored, subject, body, headers) of one SEND_DEADLETTER message."""
 
@@ -152,9 +159,8 @@ def letter_from(seq: int, time: datetime, subject: str, data: bytes, headers: di
 
 
 def mark_from(seq: int, time: datetime, headers: dict) -> tuple[int | None, RetryMark]:
-    result: RetryResult = (
-        "republished" if headers.get(RETRY_RESULT) == "republished" else "still_invalid"
-    )
+    recorded = headers.get(RETRY_RESULT)
+    result: RetryResult = recorded if recorded in ("republished", "refused") else "still_invalid"
     return _int(headers.get(RETRY_OF)), RetryMark(
         result, headers.get(RETRY_DETAIL, ""), time, seq, headers.get(RETRIED_BY, "")
     )
@@ -289,6 +295,25 @@ def redecode(letter: DeadLetter) -> Envelope | DecodeError:
         return error
 
 
+def topology_refusal(
+    letter: DeadLetter, envelope: Envelope, partnership: tuple[Organisation, ...] = DEMO_PARTNERSHIP
+) -> str | None:
+    """Pure: why republishing `envelope` on the letter's original subject would break the
+    topology, or None when its source may publish it there."""
+    expected = event_subject(envelope.source_org, envelope.type, envelope.person_key)
+    if letter.original_subject != expected:
+        return (f"original subject {letter.original_subject!r} is not the event's own "
+                f"({expected!r}: source {envelope.source_org}, type {envelope.type})")
+    try:
+        org = organisation(envelope.source_org, partnership)
+    except LookupError as exc:
+        return str(exc)
+    if not org.may_publish(envelope.type):
+        return (f"{org.code} ({org.kind.value}) may not publish {envelope.type} "
+                "(contracts.topology)")
+    return None
+
+
 async def retry_dead_letter(
     js: JetStreamContext, seq: int, *, retried_by: str | None = None
 ) -> RetryOutcome:
@@ -340,6 +365,8 @@ async def _retry(
             f"dead-lettered again as {ack.seq}: {decoded.reason}: {decoded}",
             new_letter_seq=ack.seq,
         )
+    elif (refusal := topology_refusal(letter, decoded)) is not None:
+        outcome = RetryOutcome(letter.seq, "refused", f"not republished: {refusal}")
     else:
         ack = await js.publish(
             letter.original_subject, letter.data,

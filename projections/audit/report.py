@@ -11,6 +11,7 @@ from typing import Any
 
 from projections.audit.asof import Replay
 from projections.audit.digest import Contents
+from projections.audit.findings import TamperFinding
 from projections.audit.tamper import ChainReport
 from projections.audit.verify import ProjectionCheck
 
@@ -87,6 +88,7 @@ def chain_document(report: ChainReport) -> dict[str, Any]:
     return {
         "intact": report.intact,
         "messages": report.messages,
+        "stream": asdict(report.stream) if report.stream else None,
         "findings": [asdict(f) for f in report.findings],
         "heads": [asdict(h) for h in report.heads],
     }
@@ -95,7 +97,10 @@ def chain_document(report: ChainReport) -> dict[str, Any]:
 def chain_text(report: ChainReport) -> str:
     verdict = ("every source's hash chain is intact" if report.intact
                else f"{len(report.findings)} tamper finding(s)")
-    lines = [f"chains: {report.messages} messages checked, {verdict}"]
+    extent = ""
+    if report.stream is not None and report.messages:
+        extent = f" (stream sequences {report.stream.first_seq}..{report.last_seq})"
+    lines = [f"chains: {report.messages} messages checked, {verdict}{extent}"]
     lines += [f"  {finding}" for finding in report.findings]
     lines += [
         f"  head {h.source_org}: {h.events} events, last position {h.source_position} at "
@@ -103,3 +108,10 @@ def chain_text(report: ChainReport) -> str:
         for h in report.heads
     ]
     return "\n".join(lines)
+
+
+def history_text(findings: list[TamperFinding]) -> str:
+    """`sendx audit verify --no-chain`: the stream's extent and retention alone."""
+    if not findings:
+        return "history: the stream starts at sequence 1, its retention is as declared"
+    return "\n".join([f"history: {len(findings)} finding(s)"] + [f"  {f}" for f in findings])

@@ -1,11 +1,12 @@
 """Reading SEND_EVENTS for audits: fast, read-only, and invisible to the live consumers.
 
-Why an ephemeral pull consumer with `AckPolicy.NONE`, in memory, in big batches: an audit only
-reads, so acknowledging each message would double the round trips for nothing; an ephemeral
-consumer has its own cursor, so the live durable consumers (`projection-<name>`) never see it,
-and the server deletes it when the audit ends (`inactive_threshold`). The audit reads a fixed
-range, the stream's last sequence when it started, so events published meanwhile do not make
-a report drift.
+Why batched direct gets (`projections.direct`, as rebuilds read): an audit only reads, so it
+needs no consumer at all, only the read permission the `auditor` user has
+(`services.bus.permissions.read_stream`); the live durable consumers (`projection-<name>`)
+never see it, and nothing is left on the server afterwards. An ephemeral pull consumer would
+need the consumer API the auditor is not given (it could pull from the projector's durable).
+The audit reads a fixed range, the stream's last sequence when it started, so events published
+meanwhile do not make a report drift.
 
 "What the system knew at time T" is a stream prefix: `last_sequence_stored_by` finds the last
 message whose JetStream-assigned timestamp is at or before T.
@@ -17,16 +18,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
-import nats.errors
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from contracts.subjects import ALL_EVENTS, EVENT_PREFIX
+from projections.direct import SEQUENCE_HEADER, DirectReader
 from services.bus.streams import EVENTS_STREAM
 
 READ_BATCH = 2_000
+TIME_HEADER = "Nats-Time-Stamp"
+PENDING_HEADER = "Nats-Num-Pending"
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,12 @@ def person_subject(person_key: str) -> str:
     return f"{EVENT_PREFIX}.*.*.*.{person_key}"
 
 
+def server_time(text: str) -> datetime:
+    """`2026-12-02T07:00:34.089673339Z` (nanoseconds) -> an aware datetime (microseconds)."""
+    whole, _, fraction = text.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{whole}.{(fraction + '000000')[:6]}+00:00")
+
+
 async def read_stream(
     nc: Client,
     *,
@@ -58,60 +66,26 @@ async def read_stream(
     `stop_seq` defaults to the stream's last sequence when the read starts.
     """
     js = nc.jetstream()
-    last = (await js.stream_info(EVENTS_STREAM)).state.last_seq
-    stop = last if stop_seq is None else min(stop_seq, last)
-    if start_seq > stop:
+    state = (await js.stream_info(EVENTS_STREAM)).state
+    stop = state.last_seq if stop_seq is None else min(stop_seq, state.last_seq)
+    start = max(start_seq, state.first_seq, 1)
+    if start > stop or state.messages == 0:
         return
-    sub = await js.pull_subscribe(
-        subject,
-        stream=EVENTS_STREAM,
-        config=ConsumerConfig(
-            description="audit read (ephemeral, read-only)",
-            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-            opt_start_seq=max(start_seq, 1),
-            ack_policy=AckPolicy.NONE,
-            inactive_threshold=30,
-            mem_storage=True,
-        ),
-    )
-    info = await sub.consumer_info()
+    reader = await DirectReader(nc, EVENTS_STREAM, subject, start=start, stop=stop,
+                                batch=batch).open()
     try:
-        if info.num_pending == 0:
-            return
-        async for message in _fetch_until(sub, stop, batch, fetch_timeout):
-            yield message
+        while msgs := await reader.next(fetch_timeout):
+            for msg in msgs:
+                headers = msg.headers or {}
+                seq = int(headers[SEQUENCE_HEADER])
+                if seq > stop:
+                    return
+                yield StoredMessage(seq, msg.subject, msg.data, server_time(headers[TIME_HEADER]))
+            # the server counts what is left on `subject`: none left, nothing more to ask for
+            if (msgs[-1].headers or {}).get(PENDING_HEADER) == "0":
+                return
     finally:
-        await _remove(js, sub, info.name)
-
-
-async def _remove(
-    js: JetStreamContext, sub: JetStreamContext.PullSubscription, consumer: str
-) -> None:
-    """Delete the audit's consumer now rather than leave it until `inactive_threshold`."""
-    try:
-        await sub.unsubscribe()
-        await js.delete_consumer(EVENTS_STREAM, consumer)
-    except (nats.errors.Error, ValueError, NotFoundError):
-        pass
-
-
-async def _fetch_until(
-    sub: JetStreamContext.PullSubscription, stop: int, batch: int, fetch_timeout: float
-) -> AsyncIterator[StoredMessage]:
-    while True:
-        try:
-            msgs = await sub.fetch(batch, timeout=fetch_timeout)
-        except nats.errors.TimeoutError:
-            raise TimeoutError(
-                f"SEND_EVENTS stopped delivering before stream sequence {stop}"
-            ) from None
-        for msg in msgs:
-            meta = msg.metadata
-            if meta.sequence.stream > stop:
-                return
-            yield StoredMessage(meta.sequence.stream, msg.subject, msg.data, meta.timestamp)
-            if meta.sequence.stream == stop or meta.num_pending == 0:
-                return
+        await reader.close()
 
 
 async def stored_at(js: JetStreamContext, seq: int) -> tuple[int, datetime] | None:

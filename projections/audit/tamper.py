@@ -31,16 +31,14 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import orjson
 from nats.aio.client import Client
 
 from contracts.chain import bytes_hash
+from projections.audit.checkpoint import Checkpoint, Snapshot, history_findings, snapshot
+from projections.audit.findings import TamperFinding, TamperKind
 from projections.audit.stream import StoredMessage, read_stream
-from services.bus.streams import EVENTS_STREAM
-
-TamperKind = Literal["duplicate", "forged", "reordered", "altered", "missing", "deleted"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,23 +52,6 @@ class Link:
     prev_hash: str | None
     hash: str
     subject_org: str
-
-
-@dataclass(frozen=True)
-class TamperFinding:
-    kind: TamperKind
-    source_org: str
-    source_position: int | None
-    stream_seq: int | None
-    event_id: str | None
-    detail: str
-
-    def __str__(self) -> str:
-        position = "?" if self.source_position is None else self.source_position
-        return (
-            f"{self.kind}: source {self.source_org} position {position}, stream sequence "
-            f"{self.stream_seq or '?'}, event {self.event_id or '?'}: {self.detail}"
-        )
 
 
 @dataclass(frozen=True)
@@ -294,18 +275,33 @@ class ChainReport:
     messages: int
     findings: list[TamperFinding]
     heads: list[ChainHead]
+    stream: Snapshot | None = None
+    """SEND_EVENTS' extent and the protected streams' retention when the check began."""
+    last_seq: int = 0
+    """The last stream sequence checked."""
 
     @property
     def intact(self) -> bool:
         return not self.findings
 
 
-async def check_chains(nc: Client, *, stop_seq: int | None = None) -> ChainReport:
-    """Read the whole stream once (read-only) and check every source's chain."""
+async def check_chains(
+    nc: Client, *, stop_seq: int | None = None, checkpoint: Checkpoint | None = None
+) -> ChainReport:
+    """Read the whole stream once (read-only) and check every source's chain, the stream's
+    extent and retention, and (given the last one) what the auditor's checkpoint recorded."""
+    snap = await snapshot(nc)
+    stop = snap.last_seq if stop_seq is None else min(stop_seq, snap.last_seq)
     links: list[Link] = []
-    async for message in read_stream(nc, stop_seq=stop_seq):
+    async for message in read_stream(nc, stop_seq=stop):
         links.append(link_of(message))
-    first = (await nc.jetstream().stream_info(EVENTS_STREAM)).state.first_seq
     findings, heads = chain_findings(links)
-    gaps = sequence_gaps((link.seq for link in links), first)
-    return ChainReport(len(links), sorted(gaps + findings, key=lambda f: f.stream_seq or 0), heads)
+    gaps = sequence_gaps((link.seq for link in links), snap.first_seq)
+    history = history_findings(snap, checkpoint, {link.seq: link.hash for link in links})
+    if snap.messages and not links:
+        history.append(TamperFinding(
+            "truncated", "SEND_EVENTS", None, None, None,
+            f"0 messages checked on a stream that holds {snap.messages}: nothing was verified",
+        ))
+    every = sorted(gaps + findings, key=lambda f: f.stream_seq or 0)
+    return ChainReport(len(links), history + every, heads, snap, stop)

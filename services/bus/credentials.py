@@ -11,6 +11,12 @@ Production (`deploy/nats/auth.conf`, rendered by `sendx deploy nats-config`): ea
 `$SENDX_NATS_PASSWORD_<USER>`, set in nats-server's environment to the password's bcrypt hash
 in double quotes (`sendx deploy nats-password USER` prints both); nats-server recognises a
 `$2b$...` password as bcrypt. The server host then holds no password a client could use.
+
+Break glass (`services.bus.permissions.breakglass_user`): the one user that may change the
+retention of the history is in neither file by default. Embedded, `embedded_auth(...,
+breakglass=True)` (`sendx nats --secure --breakglass`) renders it in with a password kept apart
+in `<data_dir>/breakglass/password.json`; in production `sendx deploy nats-config --breakglass`
+renders it with `$SENDX_NATS_PASSWORD_BREAKGLASS` (deploy/nats/README.md, "Break glass").
 """
 
 from __future__ import annotations
@@ -21,10 +27,18 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from contracts.topology import DEMO_PARTNERSHIP, Organisation
-from services.bus.permissions import partnership_users, render_authorization, service_user
+from services.bus.permissions import (
+    BREAKGLASS,
+    NatsUser,
+    breakglass_user,
+    partnership_users,
+    render_authorization,
+    service_user,
+)
 from services.private_file import write_private as _write_private
 
 CREDENTIALS_FILE = "nats-credentials.json"
+BREAKGLASS_FILE = "breakglass/password.json"
 AUTH_INCLUDE_FILE = "nats-auth.conf"
 PASSWORD_ENV_PREFIX = "SENDX_NATS_PASSWORD_"
 BCRYPT_COST = 11
@@ -51,8 +65,15 @@ def bcrypt_env_value(password: str, cost: int = BCRYPT_COST) -> str:
     return f'"{hashed}"'
 
 
-def production_auth(partnership: Iterable[Organisation] = DEMO_PARTNERSHIP) -> str:
+def _users(partnership: Iterable[Organisation], breakglass: bool) -> list[NatsUser]:
     users = partnership_users(partnership)
+    return users + [breakglass_user()] if breakglass else users
+
+
+def production_auth(
+    partnership: Iterable[Organisation] = DEMO_PARTNERSHIP, *, breakglass: bool = False
+) -> str:
+    users = _users(partnership, breakglass)
     header = (
         "Rendered by `sendx deploy nats-config` from contracts/topology.py: do not edit by hand.\n"
         "One user per organisation service, per organisation client, and per role; permissions\n"
@@ -62,6 +83,11 @@ def production_auth(partnership: Iterable[Organisation] = DEMO_PARTNERSHIP) -> s
         "  SENDX_NATS_PASSWORD_LA_856='\"$2b$11$...\"'\n"
         "`sendx deploy nats-password la-856` generates a password and prints both values.\n"
         "Variables expected:\n" + "".join(f"  {password_env_var(u.name)}\n" for u in users)
+        + ("The break-glass user is rendered in: remove it again (render without --breakglass,\n"
+           "reload) once the authorised change is made (deploy/nats/README.md).\n"
+           if breakglass else
+           "No break-glass user: nobody can change the history's retention (see\n"
+           "deploy/nats/README.md, \"Break glass\", to enable it for an authorised change).\n")
     )
     return render_authorization(users, lambda user: "$" + password_env_var(user.name), header)
 
@@ -80,16 +106,35 @@ def embedded_credentials(
     return stored
 
 
-def embedded_auth(data_dir: Path, partnership: Iterable[Organisation] = DEMO_PARTNERSHIP) -> Path:
-    """Render `<data_dir>/nats-auth.conf` from the stored passwords, for `NatsServer(auth=...)`."""
+def breakglass_credentials(data_dir: Path) -> dict[str, str]:
+    """The embedded server's break-glass login, created once in its own file (not in
+    `nats-credentials.json`, which every local process reads)."""
+    path = data_dir / BREAKGLASS_FILE
+    if not path.exists():
+        _write_private(path, json.dumps({"user": BREAKGLASS, "password": new_password()}) + "\n")
+        os.chmod(path.parent, 0o700)
+    return json.loads(path.read_text())
+
+
+def embedded_auth(
+    data_dir: Path,
+    partnership: Iterable[Organisation] = DEMO_PARTNERSHIP,
+    *,
+    breakglass: bool = False,
+) -> Path:
+    """Render `<data_dir>/nats-auth.conf` from the stored passwords, for `NatsServer(auth=...)`;
+    with `breakglass`, the break-glass user too (every start without it leaves it out again)."""
     partnership = tuple(partnership)
-    passwords = embedded_credentials(data_dir, partnership)
+    passwords = dict(embedded_credentials(data_dir, partnership))
+    if breakglass:
+        passwords[BREAKGLASS] = breakglass_credentials(data_dir)["password"]
     header = (
         "Rendered by services/bus/credentials.py for the embedded server; regenerated at start.\n"
-        f"Passwords are those in {CREDENTIALS_FILE} beside this file (plain: see the module)."
+        f"Passwords are those in {CREDENTIALS_FILE} beside this file (plain: see the module)"
+        + (f",\nand the break-glass user's in {BREAKGLASS_FILE}." if breakglass else ".")
     )
     text = render_authorization(
-        partnership_users(partnership), lambda user: json.dumps(passwords[user.name]), header
+        _users(partnership, breakglass), lambda user: json.dumps(passwords[user.name]), header
     )
     path = data_dir / AUTH_INCLUDE_FILE
     _write_private(path, text)

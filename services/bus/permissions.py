@@ -7,11 +7,22 @@ keeps the streams an unsecured server already holds):
   `send.cmd.<org>.>` and answers the commands it received;
 - `<kind>-<org>-client`, the organisation's own partner system: publishes `send.cmd.<org>.>`;
 - `projector`: pull consumers on SEND_EVENTS (durable, or ephemeral for rebuilds), acks,
-  publishes `send.dlq.>` and `projections.>`;
-- `dashboard`: the read-only stream API (info, get) and subscribes `projections.>`; with
-  partitioned projectors also reads the mirrors and the workers' consumer info (their lag);
-- `auditor`: the read-only API on both streams and ordered (ephemeral) consumers on SEND_EVENTS;
-- `admin`: the JetStream API, except deleting or purging the shared history; never events.
+  publishes `send.dlq.>` and `projections.>`; it may delete only its own durable consumers
+  (`projection-<name>`, recreated when its store and consumer disagree), never another's;
+- `dashboard`: subscribes `projections.>` (the change notices) and reads the streams' info (their
+  last sequence, for lag), never an event; with partitioned projectors also the workers'
+  consumer info and the mirrors' messages (`Partition.next_seq`: which event each partition has
+  yet to apply);
+- `auditor`: the read-only API on both streams (batched direct gets: `sendx audit` reads the
+  history as `projections.direct` does) and ordered (ephemeral) consumers on SEND_EVENTS;
+- `admin`: the JetStream API, except changing or removing what the history is kept in
+  (`protected_stream_subjects`: update, delete, purge or message delete of SEND_EVENTS,
+  SEND_DEADLETTER and the person-key bucket's stream) and purging the account; never events.
+- `breakglass` (`breakglass_user`): the whole JetStream API, admin's denials lifted, for the
+  rare authorised change of a protected stream (raising the byte ceiling, moving replicas).
+  Not part of `partnership_users`: it is in no credentials file `sendx` writes and in no
+  `auth.conf` by default; an operator renders it in only when needed (deploy/nats/README.md,
+  "Break glass"), and every change it makes shows in the next `sendx audit chain`.
 - `retrier`: `sendx deadletters` (`projections.deadletters`): reads SEND_DEADLETTER, records
   retries and new letters on `send.dlq.decode.>`/`send.dlq.retried.>`, and republishes a letter
   on its original subject, so it may publish on the event subjects of every organisation of
@@ -67,6 +78,10 @@ class Role(StrEnum):
     RETRIER = "retrier"
 
 
+BREAKGLASS = "breakglass"
+"""The user name of the break-glass credential (`breakglass_user`): not a `Role` on purpose."""
+
+
 @dataclass(frozen=True)
 class NatsUser:
     name: str
@@ -100,17 +115,57 @@ def read_stream(stream: str) -> tuple[str, ...]:
     )
 
 
-def pull_from_stream(stream: str) -> tuple[str, ...]:
-    """Create, inspect and delete durable or ephemeral pull consumers, fetch, and ack."""
+def pull_from_stream(stream: str, deletable: Iterable[str] | None = None) -> tuple[str, ...]:
+    """Create and inspect durable or ephemeral pull consumers, fetch, and ack; delete the
+    consumers named in `deletable` (None: any)."""
+    deletes = ("*",) if deletable is None else tuple(deletable)
     return (
         f"{JS_API}.CONSUMER.CREATE.{stream}",
         f"{JS_API}.CONSUMER.CREATE.{stream}.>",
         f"{JS_API}.CONSUMER.DURABLE.CREATE.{stream}.*",
         f"{JS_API}.CONSUMER.INFO.{stream}.*",
-        f"{JS_API}.CONSUMER.DELETE.{stream}.*",
+        *(f"{JS_API}.CONSUMER.DELETE.{stream}.{name}" for name in deletes),
         f"{JS_API}.CONSUMER.MSG.NEXT.{stream}.*",
         f"$JS.ACK.{stream}.>",
     )
+
+
+def read_stream_info(stream: str) -> tuple[str, ...]:
+    """A stream's configuration and state (first and last sequence, counts), not its messages."""
+    return (f"{JS_API}.INFO", f"{JS_API}.STREAM.NAMES", f"{JS_API}.STREAM.INFO.{stream}")
+
+
+PROTECTED_STREAMS = (EVENTS_STREAM, DEADLETTER_STREAM, PERSON_KEYS_STREAM)
+"""What the history is kept in: the events, the dead letters, the person keys (their purge
+markers are the record of erasures)."""
+
+
+def protected_stream_subjects(streams: Iterable[str] = PROTECTED_STREAMS) -> tuple[str, ...]:
+    """Every JetStream API call that changes how long a stream keeps its messages or removes
+    them: a config update (`max_age 2s`), deleting the stream, purging it, deleting one message."""
+    return tuple(
+        f"{JS_API}.{action}.{stream}"
+        for stream in streams
+        for action in ("STREAM.UPDATE", "STREAM.DELETE", "STREAM.PURGE", "STREAM.MSG.DELETE")
+    )
+
+
+def own_durables() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(stream, consumer names) the projector may delete: its own durables only.
+
+    Imported here rather than at the top: the read models import this package."""
+    from projections.catalogue import CATALOGUE
+    from projections.partitions import Partition
+    from projections.projection import durable_name
+
+    names = [p.name for p in CATALOGUE]
+    whole = (EVENTS_STREAM, tuple(durable_name(name) for name in names))
+    mirrors = tuple(
+        (partitioned_stream_name(count),
+         tuple(Partition(i, count).durable(name) for i in range(count) for name in names))
+        for count in PARTITION_COUNTS
+    )
+    return (whole, *mirrors)
 
 
 def replay_stream(stream: str) -> tuple[str, ...]:
@@ -167,15 +222,18 @@ def role_user(role: Role, partnership: Iterable[Organisation] = DEMO_PARTNERSHIP
     if role is Role.RETRIER:
         return retrier_user(partnership)
     if role is Role.PROJECTOR:
+        own = dict(own_durables())
         return NatsUser(
             role.value,
             publish=_unique(
                 *read_stream(events),
-                *pull_from_stream(events),
+                *pull_from_stream(events, own[events]),
                 *(
                     subject
                     for count in PARTITION_COUNTS
-                    for subject in partitioned_worker_subjects(partitioned_stream_name(count))
+                    for subject in partitioned_worker_subjects(
+                        partitioned_stream_name(count), own[partitioned_stream_name(count)]
+                    )
                 ),
                 ALL_DEADLETTERS,
                 ALL_PROJECTION_CHANGES,
@@ -187,7 +245,7 @@ def role_user(role: Role, partnership: Iterable[Organisation] = DEMO_PARTNERSHIP
         return NatsUser(
             role.value,
             publish=_unique(
-                *read_stream(events),
+                *read_stream_info(events),
                 *(
                     subject
                     for count in PARTITION_COUNTS
@@ -208,15 +266,15 @@ def role_user(role: Role, partnership: Iterable[Organisation] = DEMO_PARTNERSHIP
             subscribe=(),
         )
     return NatsUser(
-        role.value,
-        publish=(f"{JS_API}.>",),
-        subscribe=(),
-        deny_publish=(
-            f"{JS_API}.STREAM.DELETE.{events}",
-            f"{JS_API}.STREAM.PURGE.{events}",
-            f"{JS_API}.STREAM.MSG.DELETE.{events}",
-        ),
+        role.value, publish=(f"{JS_API}.>",), subscribe=(),
+        deny_publish=(*protected_stream_subjects(), f"{JS_API}.ACCOUNT.PURGE.>"),
     )
+
+
+def breakglass_user() -> NatsUser:
+    """The JetStream API without admin's denials: the only user that may change the retention
+    of the history. Deliberately left out of `partnership_users` (see the module)."""
+    return NatsUser(BREAKGLASS, publish=(f"{JS_API}.>",), subscribe=())
 
 
 def _unique(*subjects: str) -> tuple[str, ...]:
@@ -227,13 +285,15 @@ PARTITION_COUNTS = (2, 3, 4)
 """How many partitioned projector workers a deployment may run (`sendx projector --partitions`)."""
 
 
-def partitioned_worker_subjects(mirror: str) -> tuple[str, ...]:
+def partitioned_worker_subjects(
+    mirror: str, deletable: Iterable[str] | None = None
+) -> tuple[str, ...]:
     """Partition workers create or update their mirror of the history, then pull from it."""
     return (
         f"{JS_API}.STREAM.CREATE.{mirror}",
         f"{JS_API}.STREAM.UPDATE.{mirror}",
         *read_stream(mirror),
-        *pull_from_stream(mirror),
+        *pull_from_stream(mirror, deletable),
     )
 
 

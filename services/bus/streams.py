@@ -17,12 +17,20 @@ a mirror of SEND_EVENTS whose subjects the server rewrites to `send.part.<n>.<i>
 partition worker's position and dead letters speak SEND_EVENTS sequences; SEND_EVENTS itself,
 which auditors and the hash chains rely on, is untouched. A message whose subject is not
 `send.evt.v1.<org>.<family>.<name>.<person_key>` matches no partition and is not mirrored.
+
+What the history is kept in cannot be shortened by any user `sendx` creates: the server denies
+admin updating, deleting or purging SEND_EVENTS, SEND_DEADLETTER and the key bucket's stream
+(`services.bus.permissions.protected_stream_subjects`), so `ensure_stream` changes nothing on
+a stream whose retention already matches the declaration here, and refuses, naming the
+difference and the break-glass credential, where it does not. The same declaration is what the
+auditor checks the live configuration against (`retention_drift`, `sendx audit chain`).
 """
 
 from __future__ import annotations
 
 import os
 
+import nats.errors
 from nats.js import JetStreamContext
 from nats.js.api import (
     DiscardPolicy,
@@ -119,14 +127,114 @@ def partitioned_events_stream(count: int, replicas: int = 1, max_bytes: int = -1
     )
 
 
+RETENTION_FIELDS = (
+    "subjects", "retention", "storage", "discard", "max_msgs", "max_bytes", "max_age",
+    "max_msgs_per_subject", "deny_delete", "deny_purge", "allow_rollup_hdrs", "allow_msg_ttl",
+    "sealed", "mirror", "sources", "subject_transform", "first_seq",
+)
+"""What decides which messages a stream keeps and who may remove them: a change to any of
+these can shorten or rewrite the history (a `max_age`, a per-subject limit, a rollup, a TTL)."""
+_DEFAULTS: dict[str, object] = {
+    "deny_delete": False, "deny_purge": False, "allow_rollup_hdrs": False,
+    "allow_msg_ttl": False, "sealed": False, "first_seq": None,
+}
+
+
+def retention_of(config: StreamConfig) -> dict[str, object]:
+    """Pure: the retention settings of `config`, as plain JSON values (nanoseconds for ages)."""
+    given = config.as_dict()
+    settings = {}
+    for name in RETENTION_FIELDS:
+        value = given.get(name, _DEFAULTS.get(name))
+        settings[name] = getattr(value, "value", value)
+    if settings["first_seq"] in (None, 0, 1):
+        settings["first_seq"] = None
+    return settings
+
+
+def retention_drift(
+    expected: dict[str, object], actual: dict[str, object], against: str
+) -> list[str]:
+    """Pure: one line per retention setting that is not what `against` says
+    (`max_age is 2s, declared 0 (kept for ever)`)."""
+    return [
+        f"{name} is {_shown(name, actual.get(name))}, {against} "
+        f"{_shown(name, expected.get(name))}"
+        for name in RETENTION_FIELDS
+        if actual.get(name) != expected.get(name)
+    ]
+
+
+def _shown(name: str, value: object) -> str:
+    if name == "max_age" and isinstance(value, int):
+        return "0 (kept for ever)" if value == 0 else f"{value / 1e9:g}s"
+    return repr(value)
+
+
+class StreamChangeRefused(RuntimeError):
+    """A protected stream's retention differs from the declaration and this user may not
+    change it: only the break-glass credential can (deploy/nats/README.md)."""
+
+
 async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
-    """Create the stream, or bring an existing one's settings up to `config`."""
+    """Create the stream, or bring an existing one's settings up to `config`.
+
+    An existing stream whose retention already is `config`'s is left as it is (`admin` may
+    not update the protected streams at all); one that differs is updated, which the server
+    refuses to anyone but the break-glass user on a protected stream: that is reported with
+    the differences rather than as a bare timeout."""
     try:
-        await js.stream_info(config.name)
+        info = await js.stream_info(config.name)
     except NotFoundError:
         await js.add_stream(config)
-    else:
+        return
+    drift = retention_drift(retention_of(config), retention_of(info.config), "declared")
+    if not drift and _same_settings(config, info.config):
+        return
+    try:
         await js.update_stream(config)
+    except (nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
+        raise StreamChangeRefused(
+            f"{config.name} differs from its declaration ({'; '.join(drift) or 'settings'}) "
+            "and the server did not accept the update from this user: the history's "
+            "retention changes only with the break-glass credential (deploy/nats/README.md, "
+            "\"Break glass\")"
+        ) from exc
+
+
+def _same_settings(expected: StreamConfig, actual: StreamConfig) -> bool:
+    """The settings beyond retention that `ensure_stream` keeps up to date."""
+    return all(
+        getattr(expected, name) == getattr(actual, name)
+        for name in ("description", "max_msg_size", "duplicate_window", "num_replicas",
+                     "allow_direct")
+        if getattr(expected, name) is not None
+    )
+
+
+def person_keys_stream(replicas: int = 1) -> StreamConfig:
+    """The stream nats-py makes of `person_keys_bucket` (as far as retention goes)."""
+    return StreamConfig(
+        name=PERSON_KEYS_STREAM,
+        subjects=[f"$KV.{PERSON_KEYS_BUCKET}.>"],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.NEW,
+        max_msgs=-1,
+        max_bytes=PERSON_KEYS_MAX_BYTES,
+        max_age=0,
+        max_msgs_per_subject=1,
+        num_replicas=replicas,
+        deny_delete=True,
+        deny_purge=False,
+        allow_rollup_hdrs=True,
+        allow_msg_ttl=True,
+    )
+
+
+def declared_streams(replicas: int = 1) -> tuple[StreamConfig, ...]:
+    """Every protected stream as declared: what `sendx audit` compares the live ones with."""
+    return (events_stream(replicas), deadletter_stream(replicas), person_keys_stream(replicas))
 
 
 def person_keys_bucket(replicas: int = 1) -> KeyValueConfig:

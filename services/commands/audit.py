@@ -1,8 +1,13 @@
 """`sendx audit`: replay history as of a moment, verify the live read models and the hash chains,
 export one person's history. Thin: parse arguments, call `projections.audit`, print.
 
-Exit status: 0 when everything checked agrees, 1 when a read model differs or a chain shows
-tampering (so a scheduled job can alert), 2 on bad input.
+Exit status: 0 when everything checked agrees, 1 when a read model differs, a chain shows
+tampering or history is missing (so a scheduled job can alert), 2 on bad input.
+
+Every audit command logs in as the `auditor` (`services.commands.login`): `$SENDX_NATS_USER`,
+or beside the embedded server the auditor's password from the data directory. `chain` and
+`verify` check the history against the auditor's checkpoint (`projections.audit.checkpoint`,
+default `$SENDX_DATA_DIR/auditor/checkpoint.json`) and write a new one when all is intact.
 """
 
 from __future__ import annotations
@@ -11,13 +16,16 @@ import argparse
 import asyncio
 import sys
 import tempfile
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
 import orjson
 from nats.aio.client import Client
 
+from projections.audit import checkpoint
 from projections.audit.asof import ReplayBy, replay_as_of, require_aware
+from projections.audit.checkpoint import default_checkpoint
 from projections.audit.digest import store_contents
 from projections.audit.person import check_person_key, history_csv, history_json, person_history
 from projections.audit.report import (
@@ -25,15 +33,17 @@ from projections.audit.report import (
     chain_text,
     check_document,
     check_text,
+    history_text,
     replay_document,
     replay_text,
 )
-from projections.audit.tamper import check_chains
+from projections.audit.tamper import ChainReport, check_chains
 from projections.audit.verify import verify_projection
 from projections.catalogue import projections_named
 from projections.projection import Projection, durable_name
 from projections.readmodel import heap
-from services.bus.connection import connect_bus
+from services.bus.permissions import Role
+from services.commands.login import connect_as, login_as
 from services.config import Settings
 
 
@@ -80,14 +90,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--store", type=_store, action="append", default=[],
                    help="NAME=PATH (or DSN) of a live store; default "
                    "$SENDX_DATA_DIR/projection-NAME.sqlite")
-    p.add_argument("--no-chain", action="store_true", help="skip the hash-chain check")
+    p.add_argument("--no-chain", action="store_true",
+                   help="skip the hash-chain check (the stream's extent and retention are "
+                   "still checked; no checkpoint is written)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--nats", default=None)
+    _checkpoint_option(p)
     p.set_defaults(func=verify)
 
     p = commands.add_parser("chain", help="check every source's hash chain over the stream")
     p.add_argument("--json", action="store_true")
     p.add_argument("--nats", default=None)
+    _checkpoint_option(p)
     p.set_defaults(func=chain)
 
     p = commands.add_parser("person", help="every event about one person, from every organisation")
@@ -98,8 +112,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=person)
 
 
+def _checkpoint_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help="the auditor's record of the history last verified (default "
+                   "$SENDX_DATA_DIR/auditor/checkpoint.json); written after an intact run")
+
+
 async def _connect(args: argparse.Namespace) -> Client:
-    return await connect_bus(args.nats or Settings().nats_url, name="sendx-audit")
+    settings = Settings()
+    credentials = login_as(Role.AUDITOR.value, settings)
+    return await connect_as(args.nats or settings.nats_url, credentials,
+                            role=Role.AUDITOR.value, name="sendx-audit")
+
+
+def _checkpoint_path(args: argparse.Namespace) -> Path:
+    return args.checkpoint or default_checkpoint(Settings().data_dir)
+
+
+async def _checked_chains(nc: Client, path: Path) -> ChainReport:
+    """Check the chains and the history against the checkpoint at `path`; advance it if intact."""
+    report = await check_chains(nc, checkpoint=checkpoint.load(path))
+    if report.intact and report.stream is not None:
+        checkpoint.save(path, checkpoint.next_checkpoint(
+            report.stream, report.last_seq, report.messages,
+            [(h.source_org, h.stream_seq, h.hash) for h in report.heads],
+        ))
+    return report
 
 
 def replay(args: argparse.Namespace) -> int:
@@ -175,15 +213,24 @@ async def _verify(
                 workdir = Path(scratch) / projection.name
                 workdir.mkdir()
                 checks.append(await verify_projection(nc, projection, location, workdir))
-        chains = None if args.no_chain else await check_chains(nc)
+        path = _checkpoint_path(args)
+        chains, history = None, []
+        if args.no_chain:
+            history = checkpoint.history_findings(await checkpoint.snapshot(nc),
+                                                  checkpoint.load(path))
+        else:
+            chains = await _checked_chains(nc, path)
     finally:
         await nc.drain()
-    ok = all(c.agrees for c in checks) and (chains is None or chains.intact)
+    ok = (all(c.agrees for c in checks) and (chains is None or chains.intact)
+          and not history)
     if args.json:
         document = {"ok": ok, "projections": [check_document(c) for c in checks],
-                    "chains": chain_document(chains) if chains else None}
+                    "chains": chain_document(chains) if chains else None,
+                    "history": [asdict(f) for f in history]}
         return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode(), ok
-    parts = [check_text(c) for c in checks] + ([chain_text(chains)] if chains else [])
+    parts = [check_text(c) for c in checks]
+    parts.append(chain_text(chains) if chains else history_text(history))
     return "\n".join(parts), ok
 
 
@@ -191,7 +238,7 @@ def chain(args: argparse.Namespace) -> int:
     async def run() -> tuple[str, bool]:
         nc = await _connect(args)
         try:
-            report = await check_chains(nc)
+            report = await _checked_chains(nc, _checkpoint_path(args))
         finally:
             await nc.drain()
         if args.json:

@@ -1,7 +1,8 @@
 """`sendx deadletters list|show|retry|counts`: look at and retry what the projections refused.
 
 Thin: parse arguments, call one function of `projections.deadletters`, print. `retry` exits 1
-if a retried letter still fails to decode (it was dead-lettered again, with the reason).
+if a retried letter still fails to decode (it was dead-lettered again, with the reason) or was
+refused because its content breaks the topology (recorded, with who tried).
 
 Who it logs in as (`login`): `$SENDX_NATS_USER` when set (a deployment gives the operator the
 `retrier` user's password); otherwise, beside an embedded secured server (`sendx run`, `sendx nats
@@ -29,9 +30,8 @@ from projections.deadletters import (
     retry_dead_letters,
     show_dead_letter,
 )
-from services.bus.connection import connect_bus, env_credentials
-from services.bus.credentials import CREDENTIALS_FILE, credentials_for
 from services.bus.permissions import Role
+from services.commands.login import connect_as, login_as
 from services.config import Settings
 
 T = TypeVar("T")
@@ -77,12 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def login(settings: Settings) -> dict[str, str]:
     """The NATS user and password `sendx deadletters` connects with ({}: none, an open server)."""
-    user, password = env_credentials()
-    if user is not None:
-        return {"user": user, "password": password or ""}
-    if (settings.data_dir / CREDENTIALS_FILE).exists():
-        return credentials_for(Role.RETRIER.value, settings.data_dir)
-    return {}
+    return login_as(Role.RETRIER.value, settings)
 
 
 def retried_by(credentials: dict[str, str]) -> str:
@@ -90,34 +85,8 @@ def retried_by(credentials: dict[str, str]) -> str:
     return f"{credentials.get('user', 'anonymous')} (login {getpass.getuser()})"
 
 
-CONNECT_TIMEOUT = 10.0
-
-
-async def connect_as(url: str, credentials: dict[str, str]) -> Client:
-    """Connect, or say why not: a refused login fails at once rather than retrying for ever."""
-    refused: asyncio.Future[Exception] = asyncio.get_running_loop().create_future()
-
-    async def on_error(exc: Exception) -> None:
-        if "authorization" in str(exc).lower() and not refused.done():
-            refused.set_result(exc)
-
-    connecting = asyncio.ensure_future(
-        connect_bus(url, name="sendx-deadletters", error_cb=on_error, **credentials)
-    )
-    await asyncio.wait({connecting, refused}, timeout=CONNECT_TIMEOUT,
-                       return_when=asyncio.FIRST_COMPLETED)
-    if connecting.done():
-        return connecting.result()
-    connecting.cancel()
-    who = f"user {credentials['user']}" if credentials.get("user") else "a login without a user"
-    if refused.done():
-        raise ConnectionError(
-            f"NATS at {url} refused {who} ({refused.result()}). On the embedded "
-            "server, restart it (`sendx run` or `sendx nats --secure`) so it knows the "
-            f"{Role.RETRIER.value} user; elsewhere set SENDX_NATS_USER={Role.RETRIER.value} and "
-            "SENDX_NATS_PASSWORD"
-        )
-    raise ConnectionError(f"no NATS server answered at {url} within {CONNECT_TIMEOUT:.0f}s")
+async def connect_retrier(url: str, credentials: dict[str, str]) -> Client:
+    return await connect_as(url, credentials, role=Role.RETRIER.value, name="sendx-deadletters")
 
 
 def _on_bus(
@@ -128,7 +97,7 @@ def _on_bus(
     credentials = login(Settings()) if credentials is None else credentials
 
     async def session() -> T:
-        nc = await connect_as(args.nats or Settings().nats_url, credentials)
+        nc = await connect_retrier(args.nats or Settings().nats_url, credentials)
         try:
             return await work(nc.jetstream())
         finally:
@@ -195,8 +164,10 @@ def run_retry(args: argparse.Namespace) -> int:
     for outcome in outcomes:
         print(outcome)
     republished = sum(o.result == "republished" for o in outcomes)
+    refused = sum(o.result == "refused" for o in outcomes)
     print(f"{len(outcomes)} retried: {republished} republished, "
-          f"{len(outcomes) - republished} still invalid")
+          f"{len(outcomes) - republished - refused} still invalid, {refused} refused "
+          "(the topology forbids them)")
     return 0 if republished == len(outcomes) else 1
 
 

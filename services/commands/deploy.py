@@ -26,7 +26,7 @@ from services.bus.credentials import (
     production_auth,
 )
 from services.bus.nats_server import DEPLOY_DIR
-from services.bus.permissions import partnership_users
+from services.bus.permissions import BREAKGLASS, partnership_users
 
 NATS_DIR = DEPLOY_DIR / "nats"
 CLIENT_PORT, CLUSTER_PORT, HTTP_PORT = 4222, 6222, 8222
@@ -41,6 +41,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     config.add_argument(
         "--cluster", default=None, metavar="HOSTS",
         help="comma-separated hosts of a 3-node cluster: also write cluster/<node>.conf",
+    )
+    config.add_argument(
+        "--breakglass", action="store_true",
+        help="also render the break-glass user (an authorised change of the history's "
+        "retention); render again without it afterwards",
     )
     config.set_defaults(func=run_nats_config)
     password = sub.add_parser("nats-password", help="generate one NATS user's password")
@@ -71,9 +76,11 @@ def cluster_nodes(hosts: list[str]) -> list[NodeAddress]:
     ]
 
 
-def write_nats_config(out: Path, cluster_hosts: list[str] | None = None) -> list[Path]:
+def write_nats_config(
+    out: Path, cluster_hosts: list[str] | None = None, *, breakglass: bool = False
+) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "auth.conf").write_text(production_auth())
+    (out / "auth.conf").write_text(production_auth(breakglass=breakglass))
     written = [out / "auth.conf"]
     for name in ("production.conf", "tls.conf"):
         shutil.copyfile(NATS_DIR / name, out / name)
@@ -97,13 +104,13 @@ def run_nats_config(args: argparse.Namespace) -> int:
     hosts = [h.strip() for h in args.cluster.split(",")] if args.cluster else None
     if hosts is not None and len(hosts) < 3:
         raise ValueError("--cluster needs at least three hosts (a majority must survive one loss)")
-    for path in write_nats_config(args.out, hosts):
+    for path in write_nats_config(args.out, hosts, breakglass=args.breakglass):
         print(f"wrote {path}")
     return 0
 
 
 def run_nats_password(args: argparse.Namespace) -> int:
-    known = {user.name for user in partnership_users()}
+    known = {user.name for user in partnership_users()} | {BREAKGLASS}
     if args.user not in known:
         raise LookupError(f"no NATS user {args.user!r} (known: {', '.join(sorted(known))})")
     password = new_password()

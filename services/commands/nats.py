@@ -14,8 +14,14 @@ from pathlib import Path
 
 from services.bus.cluster import NatsCluster
 from services.bus.connection import connect_bus
-from services.bus.credentials import CREDENTIALS_FILE, credentials_for, embedded_auth
+from services.bus.credentials import (
+    BREAKGLASS_FILE,
+    CREDENTIALS_FILE,
+    credentials_for,
+    embedded_auth,
+)
 from services.bus.nats_server import NatsServer
+from services.bus.permissions import BREAKGLASS
 from services.bus.streams import ensure_streams
 from services.config import Settings
 
@@ -30,6 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     mode.add_argument(
         "--secure", action="store_true",
         help="require a user per organisation and role (passwords in $SENDX_DATA_DIR)",
+    )
+    p.add_argument(
+        "--breakglass", action="store_true",
+        help="with --secure: also let the break-glass user in (password in "
+        "$SENDX_DATA_DIR/breakglass/password.json), for an authorised change of the history's "
+        "retention; start again without it afterwards",
     )
     mode.add_argument(
         "--cluster", action="store_true",
@@ -66,7 +78,9 @@ def run(args: argparse.Namespace) -> int:
             wait_for_ctrl_c()
         return 0
     store_dir = args.store_dir or settings.data_dir / "nats"
-    auth = embedded_auth(settings.data_dir) if args.secure else None
+    if args.breakglass and not args.secure:
+        raise ValueError("--breakglass needs --secure: an open server has no users to keep out")
+    auth = embedded_auth(settings.data_dir, breakglass=args.breakglass) if args.secure else None
     with NatsServer(store_dir=store_dir, port=args.port, auth=auth) as server:
         admin = credentials_for("admin", settings.data_dir) if args.secure else None
         asyncio.run(create_streams(server.url, credentials=admin))
@@ -75,5 +89,9 @@ def run(args: argparse.Namespace) -> int:
         )
         if args.secure:
             print(f"users and passwords: {settings.data_dir / CREDENTIALS_FILE}")
+        if args.breakglass:
+            print(f"BREAK GLASS: user {BREAKGLASS} may change the history's retention (password "
+                  f"in {settings.data_dir / BREAKGLASS_FILE}); every change shows in the next "
+                  "`sendx audit chain`. Restart without --breakglass when done.")
         wait_for_ctrl_c()
     return 0

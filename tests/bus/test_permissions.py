@@ -58,20 +58,24 @@ async def test_the_server_refuses_an_la_publishing_as_another_la(connect_as: Con
     assert await events_in_stream(admin) == 0
 
 
-async def test_the_dashboard_reads_but_cannot_publish_events(connect_as: Connect) -> None:
+async def test_the_dashboard_reads_the_streams_extent_but_no_event_and_publishes_none(
+    connect_as: Connect,
+) -> None:
     dashboard, la_856 = await connect_as("dashboard"), await connect_as("856")
     await la_856.nc.jetstream().publish(plan_issued_by("856"), b"{}")
-    # reading the stream is allowed
+    # how far the history goes (for lag) is allowed
     info = await dashboard.nc.jetstream().stream_info(EVENTS_STREAM)
     assert info.state.last_seq == 1
-    assert (await dashboard.nc.jetstream().get_msg(EVENTS_STREAM, 1)).subject == plan_issued_by(
-        "856"
-    )
-    # publishing an event is not
+    # reading an event, by sequence or by direct get, is not
+    for subject in (f"$JS.API.STREAM.MSG.GET.{EVENTS_STREAM}",
+                    f"$JS.API.DIRECT.GET.{EVENTS_STREAM}"):
+        with pytest.raises(nats.errors.TimeoutError):
+            await dashboard.nc.request(subject, b'{"seq": 1}', timeout=0.5)
+    # nor is publishing an event
     with pytest.raises(nats.errors.TimeoutError):
         await dashboard.nc.jetstream().publish(plan_issued_by("856"), b"{}", timeout=1)
-    await until(dashboard.violations)
-    assert "permissions violation for publish" in dashboard.violations()[0]
+    await until(lambda: len(dashboard.violations()) == 3)
+    assert all("permissions violation for publish" in v for v in dashboard.violations())
     assert (await dashboard.nc.jetstream().stream_info(EVENTS_STREAM)).state.messages == 1
 
 

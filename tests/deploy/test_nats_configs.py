@@ -26,7 +26,7 @@ from services.bus.nats_server import (
     NatsServer,
     nats_server_binary,
 )
-from services.bus.permissions import partnership_users
+from services.bus.permissions import breakglass_user, partnership_users
 from services.commands import deploy
 from tests.deploy.conftest import Certificates, nats_node_environment
 
@@ -140,5 +140,27 @@ async def test_an_anonymous_client_is_refused_by_the_secured_embedded_server(
             await asyncio.wait_for(
                 connect_bus(server.url, name="anonymous", allow_reconnect=False), timeout=10
             )
+    finally:
+        server.stop()
+
+
+async def test_the_break_glass_user_exists_only_where_rendered_in_and_logs_in_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the default production auth.conf and the embedded credentials: no break-glass user
+    assert '"breakglass"' not in production_auth()
+    embedded_auth(tmp_path / "data")
+    with pytest.raises(LookupError, match="no NATS user 'breakglass'"):
+        credentials_for("breakglass", tmp_path / "data")
+    # when an operator renders it in for an authorised change (`--breakglass`)
+    assert sendx_deploy("nats-config", "--out", str(tmp_path / "glass"), "--breakglass") == 0
+    (tmp_path / "auth.conf").write_text((tmp_path / "glass" / "auth.conf").read_text())
+    for user in [*partnership_users(), breakglass_user()]:
+        monkeypatch.setenv(password_env_var(user.name), bcrypt_env_value(f"pw-{user.name}", 4))
+    server = NatsServer(store_dir=tmp_path / "nats", auth=tmp_path / "auth.conf").start()
+    try:
+        # then the server accepts the config and the break-glass login
+        nc = await connect_bus(server.url, name="test", user="breakglass", password="pw-breakglass")
+        await nc.close()
     finally:
         server.stop()

@@ -11,10 +11,16 @@ import orjson
 import pytest
 from nats.js import JetStreamContext
 
-from contracts import Payload, encode, registry
+from contracts import DecodeError, Payload, encode, registry
 from contracts.subjects import event_subject
+from contracts.topology import PUBLISHES, OrgKind
 from projections.dataset.projection import DATASET
-from projections.deadletter import ORIGINAL_SEQUENCE, ORIGINAL_SUBJECT, REASON
+from projections.deadletter import (
+    ORIGINAL_SEQUENCE,
+    ORIGINAL_SUBJECT,
+    REASON,
+    deadletter_headers,
+)
 from projections.deadletters import (
     RETRIED_BY,
     RETRY_OF,
@@ -48,9 +54,10 @@ class SupportPlanShared(Payload):
 
 
 def upgrade_contracts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What deploying a contracts release that adds the type does to this process."""
+    """What deploying a contracts release that adds the type (an LA's) does to this process."""
     monkeypatch.setitem(registry._MODELS, (NEW_TYPE, 1), SupportPlanShared)
     monkeypatch.setitem(registry._CURRENT, NEW_TYPE, 1)
+    monkeypatch.setitem(PUBLISHES, OrgKind.LA, PUBLISHES[OrgKind.LA] | {NEW_TYPE})
 
 
 def new_type_event(events, person: str = "amira") -> tuple[str, bytes]:
@@ -270,3 +277,57 @@ async def test_on_the_secured_server_the_cli_without_a_user_is_refused_clearly(
     # when they list the dead letters, then they are told at once why not and what to do
     with pytest.raises(ConnectionError, match="refused a login without a user .*SENDX_NATS_USER"):
         await asyncio.wait_for(asyncio.to_thread(run_list, argparse.Namespace(**options)), 8)
+
+
+async def test_the_retrier_refuses_a_letter_whose_source_may_not_publish_it_and_records_who_tried(
+    secured_server: NatsServer, tmp_path, events, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import argparse
+    import asyncio
+
+    # given a school's well-formed `ehc.plan_issued` on its own subject, held as a dead letter
+    # (a school may not issue plans: contracts.topology)
+    url, data_dir = secured_server.url, tmp_path / "data"
+    admin, projector = [
+        await connect_bus(url, name=f"test-{who}", **credentials_for(who, data_dir))
+        for who in ("admin", "projector")
+    ]
+    await ensure_streams(admin.jetstream())
+    forged = events.plan_issued("amira", date(2025, 5, 2), la="120001")
+    subject = event_subject("120001", "ehc.plan_issued", forged.person_key)
+    refusal = DecodeError("bad_envelope", "120001 may not publish ehc.plan_issued")
+    await projector.jetstream().publish(
+        "send.dlq.decode.120001", encode(forged),
+        headers=deadletter_headers(refusal, subject, EVENTS_STREAM, 1),
+    )
+    # when an operator retries it from the command line, logged in as the retrier
+    monkeypatch.setenv("SENDX_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("SENDX_NATS_USER", raising=False)
+    options = dict(nats=url, reason=None, all=False, seq=1)
+    code = await asyncio.to_thread(run_retry, argparse.Namespace(**options))
+    # then it is refused, saying why, and nothing reached the shared history
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert ("dead letter 1: refused: not republished: 120001 (provider) may not publish "
+            "ehc.plan_issued (contracts.topology)") in out
+    assert "1 retried: 0 republished, 0 still invalid, 1 refused" in out
+    js = admin.jetstream()
+    assert (await js.stream_info(EVENTS_STREAM)).state.messages == 0
+    # and the attempt is on record with who made it, so the letter is not retried again
+    letter = await show_dead_letter(js, 1)
+    assert letter.status.startswith("retried by retrier (login ")
+    assert letter.retried is not None and letter.retried.result == "refused"
+    with pytest.raises(AlreadyRetried):
+        await retry_dead_letter(js, 1)
+    # and list, show and counts (as the retrier) say so too
+    every = argparse.Namespace(**options, limit=None, open=False)
+    printed = []
+    for command in (run_list, run_show, run_counts):
+        assert await asyncio.to_thread(command, every) == 0
+        printed.append(capsys.readouterr().out)
+    listed, shown, counted = printed
+    assert listed.splitlines()[1].startswith("1\t") and "\tretried by retrier (login " in listed
+    assert "status: retried by retrier (login " in shown and "reason: bad_envelope" in shown
+    assert counted.splitlines() == ["bad_envelope\t1", "total\t1"]
+    for nc in (admin, projector):
+        await nc.close()
