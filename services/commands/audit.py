@@ -33,7 +33,7 @@ from projections.audit.verify import verify_projection
 from projections.catalogue import projections_named
 from projections.projection import Projection, durable_name
 from projections.readmodel import heap
-from services.bus.connection import connect_bus
+from services.bus.connection import connect_cli
 from services.config import Settings
 
 
@@ -99,7 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 async def _connect(args: argparse.Namespace) -> Client:
-    return await connect_bus(args.nats or Settings().nats_url, name="sendx-audit")
+    return await connect_cli(args.nats or Settings().nats_url, name="sendx-audit")
 
 
 def replay(args: argparse.Namespace) -> int:
