@@ -18,6 +18,7 @@ from projections.serve import catalogue_locations, open_store, run_api, run_proj
 from projections.store_worker import StoreWorker
 from services.bus.connection import connect_cli
 from services.config import Settings
+from services.progress import shown
 
 NAMES = [p.name for p in CATALOGUE]
 
@@ -132,7 +133,8 @@ def rebuild_store(args: argparse.Namespace) -> int:
     if len(paths) > 1:
         args.db.mkdir(parents=True, exist_ok=True)
     heap.manage()
-    reports = asyncio.run(_rebuild(args, paths))
+    with shown("rebuild"):
+        reports = asyncio.run(_rebuild(args, paths))
     for path, report in zip(paths.values(), reports, strict=True):
         print(
             f"applied {report.applied} events up to stream sequence {report.position} into "

@@ -23,6 +23,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from contracts.subjects import command_subject
 from services.bus.connection import cli_timeout, connect_cli
 from services.ingest import IMPORT_COMMAND, read_extract
+from services.progress import Tick
 
 
 class ServiceUnavailable(ConnectionError):
@@ -161,11 +162,19 @@ class ServiceClient:
         return await self.request(name, body)
 
     async def import_rows(
-        self, rows: Iterable[tuple[int, dict[str, Any] | str]], *, batch_size: int = 200
+        self, rows: Iterable[tuple[int, dict[str, Any] | str]], *, batch_size: int = 200,
+        on_progress: Tick | None = None,
     ) -> ImportReport:
         """Send numbered rows in batches that fit the server's max payload; rows that could not
-        even be read, or are too large to send at all, are reported here."""
+        even be read, or are too large to send at all, are reported here. `on_progress` gets
+        the number of rows answered so far after each batch."""
         report = ImportReport()
+
+        async def send(batch: list[tuple[int, dict[str, Any]]]) -> None:
+            report.rows.extend(await self._send(batch))
+            if on_progress is not None:
+                on_progress(len(report.rows))
+
         limit = self.nc.max_payload - PAYLOAD_HEADROOM
         batch: list[tuple[int, dict[str, Any]]] = []
         size = 0
@@ -184,17 +193,21 @@ class ServiceClient:
                 })
                 continue
             if batch and (len(batch) >= batch_size or size + row_size > limit):
-                report.rows.extend(await self._send(batch))
+                await send(batch)
                 batch, size = [], 0
             batch.append((number, row))
             size += row_size
         if batch:
-            report.rows.extend(await self._send(batch))
+            await send(batch)
         report.rows.sort(key=lambda r: r["row"])
         return report
 
-    async def import_file(self, path: Path, *, batch_size: int = 200) -> ImportReport:
-        return await self.import_rows(read_extract(path), batch_size=batch_size)
+    async def import_file(
+        self, path: Path, *, batch_size: int = 200, on_progress: Tick | None = None
+    ) -> ImportReport:
+        return await self.import_rows(
+            read_extract(path), batch_size=batch_size, on_progress=on_progress
+        )
 
     async def _send(self, batch: list[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
         answer = await self.request(

@@ -25,6 +25,7 @@ from nats.js.errors import NotFoundError
 
 from contracts.subjects import ALL_EVENTS, EVENT_PREFIX
 from services.bus.streams import EVENTS_STREAM
+from services.progress import task
 
 READ_BATCH = 2_000
 
@@ -78,7 +79,9 @@ async def read_stream(
     try:
         if info.num_pending == 0:
             return
+        tick = task("reading the stream", total=stop - max(start_seq, 1) + 1)
         async for message in _fetch_until(sub, stop, batch, fetch_timeout):
+            tick(message.seq - max(start_seq, 1) + 1)
             yield message
     finally:
         await _remove(js, sub, info.name)

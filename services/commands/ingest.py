@@ -26,12 +26,18 @@ from services.bus.credentials import CREDENTIALS_FILE, credentials_for
 from services.bus.permissions import client_user
 from services.client import ImportReport, ServiceClient
 from services.config import Settings
+from services.extracts import Row, read_extract
+from services.progress import shown, task
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    imp = subparsers.add_parser("import", help="send a CSV or JSONL extract to a running service")
+    imp = subparsers.add_parser(
+        "import", help="send a CSV, Excel (.xlsx) or JSONL extract to a running service"
+    )
     imp.add_argument("--org", required=True, help="organisation code, e.g. 856")
-    imp.add_argument("file", type=Path, help="extract: .csv or .jsonl")
+    imp.add_argument(
+        "file", type=Path, help="extract: .csv (comma, semicolon or tab), .xlsx or .jsonl"
+    )
     add_bus_arguments(imp)
     imp.add_argument("--batch-size", type=int, default=200)
     imp.add_argument(
@@ -85,11 +91,17 @@ async def connect(args: argparse.Namespace) -> ServiceClient:
 
 
 def format_row(row: dict) -> str:
+    """`row 5 [r5]: REJECTED field nhs_number: ...`: the row named once (the service's reply
+    names it too, for clients that show only the error)."""
+    number = row["row"]
     if row["accepted"]:
         note = " (already imported)" if row.get("duplicate") else ""
         ids = " ".join(row["event_ids"])
-        return f"row {row['row']} [{row['record_id']}]: accepted{note} {ids}".rstrip()
-    return f"row {row['row']} [{row.get('record_id') or '-'}]: REJECTED {row['error']}"
+        return f"row {number} [{row['record_id']}]: accepted{note} {ids}".rstrip()
+    error = str(row["error"])
+    for prefix in (f"row {number}, ", f"row {number}: ", f"row {number} "):
+        error = error.removeprefix(prefix)
+    return f"row {number} [{row.get('record_id') or '-'}]: REJECTED {error}"
 
 
 def print_report(report: ImportReport, *, quiet: bool) -> None:
@@ -99,15 +111,20 @@ def print_report(report: ImportReport, *, quiet: bool) -> None:
     print(report.summary())
 
 
-async def _import(args: argparse.Namespace) -> ImportReport:
+async def _import(args: argparse.Namespace, rows: list[Row]) -> ImportReport:
     async with await connect(args) as client:
-        return await client.import_file(args.file, batch_size=args.batch_size)
+        tick = task(f"{args.file.name} to organisation {args.org}", len(rows), unit="rows")
+        return await client.import_rows(rows, batch_size=args.batch_size, on_progress=tick)
 
 
 def run_import(args: argparse.Namespace) -> int:
+    """The whole file is read (and refused, naming it, if it cannot be an extract) before
+    anything is sent; then rows go in batches, with progress on stderr."""
     if not args.file.exists():
         raise OSError(f"{args.file}: no such file")
-    report = asyncio.run(_import(args))
+    rows = list(read_extract(args.file))
+    with shown("import"):
+        report = asyncio.run(_import(args, rows))
     print_report(report, quiet=args.quiet)
     return 1 if report.rejected else 0
 
