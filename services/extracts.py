@@ -95,7 +95,7 @@ def _csv_records(text: str, lines: list[str], delimiter: str) -> Iterator[Row]:
     width = len(reader.fieldnames or ())  # reads the header line
     number = 0
     while True:
-        first_line = reader.line_num + 1
+        first_line = reader.reader.line_num + 1
         number += 1
         try:
             row = next(reader)
@@ -105,6 +105,11 @@ def _csv_records(text: str, lines: list[str], delimiter: str) -> Iterator[Row]:
             if "unexpected end of data" in str(exc):
                 yield number, _unclosed(number, first_line, lines)
                 return
+            if (last := reader.reader.line_num) > first_line:
+                yield number, (f"row {number}: the quote opened on line {first_line} is not "
+                               f"closed where its cell ends, so lines up to {last} "
+                               f"were read as one cell and refused ({exc}); close the quote")
+                continue
             yield number, f"row {number} (line {first_line}): cannot be read as CSV: {exc}"
             continue
         if None in row:
@@ -142,12 +147,14 @@ def _xlsx_rows(path: Path) -> Iterator[Row]:
     """Rows of the workbook's first sheet (header in row 1), each cell as the text a CSV
     export would hold: dates as YYYY-MM-DD, whole numbers without `.0`. Read whole, so the
     header is checked and the file closed before any row is sent."""
+    from zipfile import BadZipFile
+
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, KeyError, OSError, ValueError) as exc:
+    except (InvalidFileException, BadZipFile, KeyError, OSError, ValueError) as exc:
         raise ExtractError(f"{path}: not an Excel .xlsx workbook ({exc})") from None
     try:
         sheet = workbook.worksheets[0]
@@ -166,7 +173,7 @@ def _xlsx_rows(path: Path) -> Iterator[Row]:
         texts = [_cell_text(v).strip() for v in values]
         if not any(texts):
             continue
-        if any(texts[len(names):]):
+        if any(t for i, t in enumerate(texts) if i >= len(names) or not names[i]):
             rows.append((number, f"row {number}: more cells than the header has columns"))
         else:
             rows.append((number, {n: t for n, t in zip(names, texts, strict=False) if n}))
