@@ -90,7 +90,7 @@ class Display:
             )
             self._bar.start()
 
-    def task(self, description: str, total: int, unit: str) -> Tick:
+    def task(self, description: str, total: int, unit: str = "events") -> Tick:
         if self.mode == "off" or total <= 0:
             return _nothing
         if self._bar is not None:

@@ -122,7 +122,7 @@ def quiet_retries(name: str, url: str | Sequence[str]) -> dict[str, ErrorCallbac
     """Callbacks that log a failing connection once per `RETRY_LOG_EVERY` seconds, one line
     each (nats-py's default logs a traceback per attempt, two a second), and each recovery."""
     where = ",".join(server_urls(url))
-    failing = {"since": 0.0, "logged": 0.0, "count": 0}
+    failing = {"since": 0.0, "logged": 0.0, "count": 0, "down": 0}
 
     async def on_error(exc: Exception) -> None:
         now = time.monotonic()
@@ -138,13 +138,14 @@ def quiet_retries(name: str, url: str | Sequence[str]) -> dict[str, ErrorCallbac
             )
 
     async def on_reconnect() -> None:
-        if failing["count"]:
-            log.warning("%s: NATS at %s: connected again after %d failed attempts",
-                        name, where, failing["count"])
-        failing.update(count=0, logged=0.0)
+        log.warning("%s: NATS at %s: connected again after %d failed attempts",
+                    name, where, failing["count"])
+        failing.update(count=0, logged=0.0, down=0)
 
     async def on_disconnect() -> None:
-        log.warning("%s: NATS at %s: disconnected; reconnecting", name, where)
+        if not failing["down"]:
+            failing["down"] = 1
+            log.warning("%s: NATS at %s: disconnected", name, where)
 
     return {"error_cb": on_error, "reconnected_cb": on_reconnect,
             "disconnected_cb": on_disconnect}
