@@ -16,8 +16,9 @@ from projections.readmodel import heap
 from projections.rebuild import RebuildReport, rebuild_all, recorded_by
 from projections.serve import catalogue_locations, open_store, run_api, run_projector, serve
 from projections.store_worker import StoreWorker
-from services.bus.connection import connect_bus
+from services.bus.connection import connect_cli
 from services.config import Settings
+from services.progress import shown
 
 NAMES = [p.name for p in CATALOGUE]
 
@@ -132,7 +133,8 @@ def rebuild_store(args: argparse.Namespace) -> int:
     if len(paths) > 1:
         args.db.mkdir(parents=True, exist_ok=True)
     heap.manage()
-    reports = asyncio.run(_rebuild(args, paths))
+    with shown("rebuild"):
+        reports = asyncio.run(_rebuild(args, paths))
     for path, report in zip(paths.values(), reports, strict=True):
         print(
             f"applied {report.applied} events up to stream sequence {report.position} into "
@@ -144,7 +146,7 @@ def rebuild_store(args: argparse.Namespace) -> int:
 async def _rebuild(args: argparse.Namespace, paths: dict[str, Path]) -> list[RebuildReport]:
     """Every store from one read of the stream (`rebuild_all`), each folding in its own worker
     process: a rebuild is all throughput, and the read models fold at once."""
-    nc = await connect_bus(args.nats or Settings().nats_url, name="sendx-rebuild")
+    nc = await connect_cli(args.nats or Settings().nats_url, name="sendx-rebuild")
     stores = [StoreWorker(name, partial(open_store, projection_named(name), path))
               for name, path in paths.items()]
     try:

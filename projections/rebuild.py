@@ -36,6 +36,7 @@ from projections.direct import DirectReader
 from projections.projection import ProjectionStore
 from services.bus.streams import EVENTS_STREAM
 from services.keystore import PersonKeyStore
+from services.progress import Tick, task
 
 
 class ReplayStalled(RuntimeError):
@@ -93,12 +94,15 @@ async def rebuild_all(
     accept: EventFilter | None = None,
     batch_size: int = 10_000,
     idle_timeout: float = 10.0,
+    on_progress: Tick | None = None,
 ) -> list[RebuildReport]:
     """Apply SEND_EVENTS[start_seq..stop_seq] to every store, reading the stream once.
 
     Each store resumes after its own position; the reports are in the order of `stores`.
     A store may be a worker (`projections.store_worker`): each decodes and folds in its own
-    process, and this one only reads the stream."""
+    process, and this one only reads the stream. `on_progress` gets the number of stream
+    sequences done after each batch (default: the CLI's progress display, `services.progress`).
+    """
     js = nc.jetstream()
     last = (await js.stream_info(EVENTS_STREAM)).state.last_seq
     stop = last if stop_seq is None else min(stop_seq, last)
@@ -108,6 +112,7 @@ async def rebuild_all(
     start = max(start_seq, min(positions, default=stop) + 1)
     if start > stop:
         return reports
+    tick = on_progress or task("rebuilding", total=stop - start + 1)
     reader = await DirectReader(
         nc, EVENTS_STREAM, ALL_EVENTS, start=start, stop=stop, batch=batch_size
     ).open()
@@ -120,6 +125,7 @@ async def rebuild_all(
                 _feed(applier, report, raws, lookup, stop, accept)
                 for applier, report in zip(appliers, reports, strict=True)
             ))
+            tick(min(r.position for r in reports) - start + 1)
     finally:
         await reader.close()
     return reports

@@ -9,6 +9,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from importlib.metadata import PackageNotFoundError, version
+
+import nats.errors
+
+DISTRIBUTION = "send-exchange"
 
 COMMAND_MODULES = (
     "services.commands.nats",
@@ -27,10 +32,19 @@ COMMAND_MODULES = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sendx", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(subparsers)
     return parser
+
+
+def package_version() -> str:
+    """The installed distribution's version (pyproject.toml), or say it is not installed."""
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:
+        return f"(not installed: {DISTRIBUTION} has no package metadata; `pip install -e .`)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except (ValueError, LookupError, OSError) as exc:
         print(f"sendx {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except nats.errors.Error as exc:  # a JetStream call refused or unanswered mid-command
+        print(f"sendx {args.command}: error: NATS: {str(exc) or type(exc).__name__}",
+              file=sys.stderr)
         return 2
 
 

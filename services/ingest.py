@@ -1,6 +1,7 @@
 """Partner-facing parsing and validation, written once for every service kind.
 
-A partner sends single commands (a JSON object of fields) or extracts (CSV or JSON lines):
+A partner sends single commands (a JSON object of fields) or extracts (CSV, Excel .xlsx or JSON
+lines, read by `services.extracts`):
 one row = one command, with `record_id` (the partner's own id for the row: the row is
 imported once, however often the extract is sent), `command` (a command name such as
 `ehc.issue_plan`, or the event type it produces, `ehc.plan_issued`) and that command's fields.
@@ -12,21 +13,17 @@ transaction for the request, each row still with its own outcome).
 
 from __future__ import annotations
 
-import csv
-import io
-import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import orjson
 from eventsourcing.persistence import PersistenceError
 from pydantic import ValidationError
 
 from services.aggregates import DomainError
 from services.application import OrganisationApplication, Outcome, Result
 from services.command import Command
+from services.extracts import ExtractError, read_extract  # noqa: F401  (read by `services.extracts`)
 
 RESERVED = ("record_id", "command")
 IMPORT_COMMAND = "import"
@@ -63,7 +60,14 @@ class RowReport:
         }
 
 
+DATE_ERRORS = ("date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact")
+
+
 def _message(error: dict[str, Any], command: type[Command]) -> str:
+    if error["type"] in DATE_ERRORS:
+        why = (error.get("ctx") or {}).get("error")
+        return (f"expected a date as YYYY-MM-DD (e.g. 2026-01-05 for 5 January 2026), got "
+                f"{error['input']!r}" + (f" ({why})" if why else ""))
     if error["type"] == "extra_forbidden":
         return f"not a field of {command.name}"
     if error["type"] == "missing":
@@ -212,48 +216,3 @@ def summary(reports: Iterable[RowReport]) -> dict[str, int]:
         "duplicates": sum(r.duplicate for r in reports),
         "rejected": sum(not r.accepted for r in reports),
     }
-
-
-def read_extract(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """(row number, row) for a `.csv` (header + one row per command; row 1 is the first data
-    row) or `.jsonl` file (row = line number; blank lines skipped). A row that cannot be read
-    comes back as an error string instead of a dict."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: extracts must be UTF-8 text ({exc})") from None
-    if path.suffix.lower() == ".csv":
-        yield from _csv_rows(text)
-        return
-    if path.suffix.lower() not in (".jsonl", ".ndjson"):
-        raise ValueError(f"{path}: extracts are .csv or .jsonl files")
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            yield number, f"row {number}: not valid JSON: {exc}"
-            continue
-        if isinstance(row, dict):
-            yield number, row
-        else:
-            yield number, f"row {number}: must be a JSON object of column -> value"
-
-
-def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """A row the csv module cannot read (e.g. a cell over its size limit) is reported and the
-    rest of the file is still read."""
-    rows = iter(csv.DictReader(io.StringIO(text)))
-    for number in itertools.count(1):
-        try:
-            row = next(rows)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield number, f"row {number}: cannot be read as CSV: {exc}"
-            continue
-        if None in row:
-            yield number, f"row {number}: more cells than the header has columns"
-        else:
-            yield number, row

@@ -25,6 +25,7 @@ from nats.js.errors import NotFoundError
 from contracts.subjects import ALL_EVENTS, EVENT_PREFIX
 from projections.direct import SEQUENCE_HEADER, DirectReader
 from services.bus.streams import EVENTS_STREAM
+from services.progress import task
 
 READ_BATCH = 2_000
 TIME_HEADER = "Nats-Time-Stamp"
@@ -74,12 +75,14 @@ async def read_stream(
     reader = await DirectReader(nc, EVENTS_STREAM, subject, start=start, stop=stop,
                                 batch=batch).open()
     try:
+        tick = task("reading the stream", total=stop - start + 1)
         while msgs := await reader.next(fetch_timeout):
             for msg in msgs:
                 headers = msg.headers or {}
                 seq = int(headers[SEQUENCE_HEADER])
                 if seq > stop:
                     return
+                tick(seq - start + 1)
                 yield StoredMessage(seq, msg.subject, msg.data, server_time(headers[TIME_HEADER]))
             # the server counts what is left on `subject`: none left, nothing more to ask for
             if (msgs[-1].headers or {}).get(PENDING_HEADER) == "0":

@@ -22,6 +22,7 @@ renders it with `$SENDX_NATS_PASSWORD_BREAKGLASS` (deploy/nats/README.md, "Break
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from collections.abc import Iterable
 from pathlib import Path

@@ -45,6 +45,7 @@ from projections.readmodel import heap
 from services.bus.permissions import Role
 from services.commands.login import connect_as, login_as
 from services.config import Settings
+from services.progress import shown
 
 
 def _moment(text: str) -> datetime:
@@ -145,7 +146,9 @@ def replay(args: argparse.Namespace) -> int:
     chosen = projections_named(args.projection)
     with tempfile.TemporaryDirectory(prefix="sendx-replay-") as scratch:
         locations = _replay_locations(chosen, args.out, Path(scratch))
-        print(asyncio.run(_replay(args, chosen, locations)))
+        with shown("audit replay"):
+            text = asyncio.run(_replay(args, chosen, locations))
+        print(text)
     return 0
 
 
@@ -189,7 +192,8 @@ def verify(args: argparse.Namespace) -> int:
     chosen = projections_named(args.projection)
     given, settings = dict(args.store), Settings()
     locations = [_live_location(p.name, given, settings) for p in chosen]
-    text, ok = asyncio.run(_verify(args, chosen, locations))
+    with shown("audit verify"):
+        text, ok = asyncio.run(_verify(args, chosen, locations))
     print(text)
     return 0 if ok else 1
 
@@ -246,7 +250,8 @@ def chain(args: argparse.Namespace) -> int:
                 report.intact
         return chain_text(report), report.intact
 
-    text, intact = asyncio.run(run())
+    with shown("audit chain"):
+        text, intact = asyncio.run(run())
     print(text)
     return 0 if intact else 1
 

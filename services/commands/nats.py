@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from services.bus.cluster import NatsCluster
-from services.bus.connection import connect_bus
+from services.bus.connection import connect_cli
 from services.bus.credentials import (
     BREAKGLASS_FILE,
     CREDENTIALS_FILE,
@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 async def create_streams(
     url: str | Sequence[str], replicas: int = 1, credentials: dict[str, str] | None = None
 ) -> None:
-    nc = await connect_bus(url, name="sendx-nats-setup", **(credentials or {}))
+    nc = await connect_cli(url, name="sendx-nats-setup", **(credentials or {}))
     try:
         await ensure_streams(nc.jetstream(), replicas=replicas)
     finally:

@@ -46,7 +46,8 @@ def errors(report: dict) -> dict[int, str]:
         ),
         (
             {"record_id": "x", "command": "person.register", **person_fields(born_on="17/04/2011")},
-            "row 1, field born_on: Input should be a valid date",
+            "row 1, field born_on: expected a date as YYYY-MM-DD (e.g. 2026-01-05 for 5 "
+            "January 2026), got '17/04/2011'",
         ),
         (
             {
