@@ -25,7 +25,8 @@ judged by kind (the generated NATS permissions give no such organisation a login
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from contracts.envelope import Envelope
 from contracts.topology import DEMO_PARTNERSHIP, PUBLISHES, Organisation, OrgKind
@@ -46,21 +47,31 @@ class OwnershipRule:
         self._orgs = {org.code: org for org in partnership}
 
     def refusal(self, envelope: Envelope) -> str | None:
-        source = self._orgs.get(envelope.source_org)
-        if source is not None and not source.may_publish(envelope.type):
+        payload = envelope.payload
+        return self.claim_refusal(
+            envelope.source_org, envelope.type, lambda name: getattr(payload, name, None)
+        )
+
+    def claim_refusal(
+        self, source_org: str, event_type: str, payload_field: Callable[[str], Any]
+    ) -> str | None:
+        """`refusal` from the parts it reads, so a reader that has not validated the body (the
+        chain audit) applies the same rule: `payload_field(name)` is the field's value."""
+        source = self._orgs.get(source_org)
+        if source is not None and not source.may_publish(event_type):
             return (
-                f"{envelope.type} from {envelope.source_org}: a {source.kind.value} may not "
-                f"publish it (contracts.topology.PUBLISHES[{source.kind.name}]); only "
-                f"{_kinds_publishing(envelope.type)} may"
+                f"{event_type} from {source_org}: a {source.kind.value} may not publish it "
+                f"(contracts.topology.PUBLISHES[{source.kind.name}]; kinds that may: "
+                f"{_kinds_publishing(event_type)})"
             )
-        field = RESPONSIBLE_LA_FIELDS.get(envelope.type)
-        named = getattr(envelope.payload, field, None) if field else None
-        if named is None:
+        field = RESPONSIBLE_LA_FIELDS.get(event_type)
+        named = payload_field(field) if field else None
+        if not isinstance(named, str):
             return None
         org = self._orgs.get(named)
         if org is not None and org.kind is not OrgKind.LA:
             return (
-                f"{envelope.type} from {envelope.source_org}: payload.{field} {named} names a "
+                f"{event_type} from {source_org}: payload.{field} {named} names a "
                 f"{org.kind.value}, not a local authority"
             )
         return None
@@ -68,7 +79,7 @@ class OwnershipRule:
 
 def _kinds_publishing(event_type: str) -> str:
     kinds = [kind.value for kind, types in PUBLISHES.items() if event_type in types]
-    return ", ".join(kinds) or "no organisation"
+    return ", ".join(kinds) or "none"
 
 
 PARTNERSHIP_RULE = OwnershipRule()
