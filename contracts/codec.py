@@ -19,18 +19,22 @@ from pydantic import ValidationError
 
 from contracts.envelope import Envelope, EnvelopeHeader
 from contracts.registry import UnknownEventType, model_for, upcast
-from contracts.sealing import SealError, reveal
+from contracts.sealing import SealError, key_name, reveal
 from contracts.subjects import parse_event_subject
 
 DecodeReason = Literal[
     "bad_json", "not_an_object", "bad_envelope", "unknown_type", "bad_payload", "bad_seal",
-    "subject_mismatch",
+    "subject_mismatch", "not_permitted",
 ]
 KeyLookup = Callable[[str], bytes | None]
-"""person key -> that person's sealing key, or None when it is gone (the person was erased)."""
+"""`contracts.sealing.key_name(source_org, person_key)` -> the key that organisation seals the
+person's fields under, or None when it is gone (that organisation erased the person)."""
 
 
 class DecodeError(ValueError):
+    """Why a message is not an event to apply; `not_permitted` is raised by readers applying
+    `contracts.ownership` to a decoded event (its source may not make that claim)."""
+
     def __init__(self, reason: DecodeReason, message: str) -> None:
         super().__init__(message)
         self.reason = reason
@@ -157,7 +161,7 @@ def _personal(
         )
     if keys is None or not sealed:
         return payload, {}
-    key = keys(header.person_key)
+    key = keys(key_name(header.source_org, header.person_key))
     if key is None:
         return payload, {"sealed": None, "erased": (*erased, *sealed)}
     try:

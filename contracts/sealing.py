@@ -1,4 +1,5 @@
-"""Sealing personal payload fields under a per-person key, so that erasure never breaks history.
+"""Sealing personal payload fields under a per-person, per-organisation key, so that erasure never
+breaks history.
 
 Why: the shared history is immutable (SEND_EVENTS denies deletes, and every event's bytes are
 chained by `prev_hash`), yet a person may have to be erased. So the fields that describe the
@@ -7,7 +8,9 @@ condition) travel encrypted under a key of that person's own, held in a key stor
 stream (`services.keystore`). Erasing the person deletes the key: every copy of those fields on
 the bus becomes unreadable, while the events, their clear fields (dates, organisation codes:
 what the counts need) and the hash chains over their bytes stay exactly as they were
-("crypto-shredding").
+("crypto-shredding"). Each organisation seals under a key of its own for the person
+(`key_name`: `<org>.<person>`), so an organisation erases what it published and nothing of
+anyone else's.
 
 How: AES-256-GCM (pycryptodome) over the field's JSON value. The associated data binds the
 ciphertext to the event id, person key, event type and field name, so a sealed value cannot be
@@ -144,20 +147,36 @@ def withhold(envelope: Envelope) -> Envelope:
     return envelope.model_copy(update={"payload": cleared, "sealed": None, "erased": gone})
 
 
+def key_name(source_org: str, person_key: str) -> str:
+    """The name of the key `source_org` seals `person_key`'s fields under: `<org>.<person>`.
+
+    Per organisation, because each organisation is controller of what it shares: erasing a
+    person deletes the erasing organisation's key only, and NATS permissions let a service
+    create and purge keys under its own prefix only (`services.bus.permissions`)."""
+    return f"{source_org}.{person_key}"
+
+
+def erasures(history: Iterable[Envelope]) -> set[tuple[str, str]]:
+    """(organisation, person key) of every `person.erased`: whose fields are gone, from whom."""
+    return {(e.source_org, e.person_key) for e in history if e.type == ERASURE_TYPE}
+
+
 def erased_people(history: Iterable[Envelope]) -> set[str]:
-    return {e.person_key for e in history if e.type == ERASURE_TYPE}
+    """The people some organisation erased (their other sources' fields may remain)."""
+    return {person for _, person in erasures(history)}
 
 
 def forget_erased(history: Iterable[Envelope]) -> list[Envelope]:
-    """A history in which every event of an erased person has its personal fields withheld.
+    """A history in which every event an organisation published about a person it then erased
+    has its personal fields withheld; other organisations' events about them are untouched.
 
-    What a replay without the key shows, applied to what a live read model decoded with the key
-    (and to v1 events published in clear before sealing existed), so live and rebuilt read
-    models agree after an erasure.
+    What a replay without the erasing organisation's key shows, applied to what a live read
+    model decoded with it (and to v1 events published in clear before sealing existed), so live
+    and rebuilt read models agree after an erasure.
     """
     events = list(history)
-    erased = erased_people(events)
-    return [withhold(e) if e.person_key in erased else e for e in events]
+    erased = erasures(events)
+    return [withhold(e) if (e.source_org, e.person_key) in erased else e for e in events]
 
 
 def reveal(

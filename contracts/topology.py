@@ -1,5 +1,9 @@
 """Who publishes what: organisation kinds, the event types each may publish, the demo partnership.
 
+Every kind registers people and erases what it published about them (`person.erased`): each
+organisation is controller of its own data, so erasure is per organisation, and a partnership-
+wide erasure is every organisation that holds the person erasing its own.
+
 Declared once (like eventsourcing's `System`): services enforce it before publishing, and the
 NATS permissions and the embedded runtime are derived from it.
 """
@@ -27,14 +31,14 @@ PUBLISHES: dict[OrgKind, frozenset[str]] = {
         "adult_social_care.transition_assessment_completed", "ap.placement_commissioned",
     }),
     OrgKind.ICB: frozenset({
-        "person.registered", "health.referral_made", "health.assessment_started",
+        "person.registered", "person.erased", "health.referral_made", "health.assessment_started",
         "health.diagnosis_recorded", "ehc.advice_returned", "health.annual_health_check_completed",
         "health.dsr_status_changed", "health.care_summary_updated", "health.ehc_plan_flag_set",
         "health.ehc_plan_flag_cleared", "health.adult_services_referral_accepted",
         "health.transferred_to_adult_services", "transition.named_worker_assigned",
     }),
     OrgKind.PROVIDER: frozenset({
-        "person.registered", "ap.placement_started", "ap.placement_ended",
+        "person.registered", "person.erased", "ap.placement_started", "ap.placement_ended",
         "provider.part_time_timetable_started", "provider.part_time_timetable_ended",
         "provider.post16_destination_confirmed",
     }),

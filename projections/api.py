@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from projections.access import PERSON_LEVEL, PUBLIC, AccessControl, AccessRoute
-from projections.dataset import figures, queries
+from projections.dataset import figures, quality, queries
 from projections.dataset.areas import Partnership, UnknownArea
 from projections.dataset.indicators import (
     ACTIVE_PLANS,
@@ -272,6 +272,19 @@ def create_app(
     ) -> figures.DiscrepancyList:
         chosen = Month.parse(month, name="'month'") if month else Month.of(today())
         return queries.discrepancy_people(read_model, chosen, area, la)
+
+    @app.get(
+        "/api/data-quality/birth-months",
+        openapi_extra=PERSON_LEVEL,
+        summary="People whose organisations registered different birth months (person keys)",
+        description=(
+            "A data-quality discrepancy, shown rather than resolved: for each person, every "
+            "organisation's registered birth month, where they disagree, and the rule the read "
+            "models take the birth month by meanwhile. Person-level data for authorised users."
+        ),
+    )
+    def birth_month_discrepancies() -> quality.BirthMonthDiscrepancies:
+        return quality.birth_month_discrepancies(read_model)
 
     if tracker is not None:
         _tracker_routes(app, tracker, area, today)

@@ -3,7 +3,9 @@ runner and the audit rebuild, so both read the stream the same way.
 
 Messages at or below the store's position were applied before (a redelivery after a crash
 between commit and ack): they are skipped. Messages that fail `contracts.decode` are returned
-separately for the caller to dead-letter (live) or report (rebuild).
+separately for the caller to dead-letter (live) or report (rebuild), and so are events the
+partnership's ownership rule refuses (`contracts.ownership`: a school's `ehc.plan_issued`):
+reason `not_permitted`, never applied.
 
 Sealed personal fields are opened with the person's key (`services.keystore`): `load_keys`
 fetches the keys a batch needs (only for messages that carry `sealed`, found without parsing)
@@ -23,7 +25,8 @@ from typing import NamedTuple
 from nats.aio.msg import Msg
 
 from contracts import DecodeError, Envelope, decode
-from contracts.sealing import ERASURE_TYPE
+from contracts.ownership import refusal
+from contracts.sealing import ERASURE_TYPE, key_name
 from contracts.subjects import parse_event_subject
 from projections.direct import SEQUENCE_HEADER
 from projections.projection import StreamEvent
@@ -31,8 +34,8 @@ from services.keystore import PersonKeyStore
 
 EventFilter = Callable[[Envelope], bool]
 KeyTable = dict[str, bytes | None]
-"""Person key -> sealing key (None: erased) for the people a batch's sealed fields belong to:
-a plain dict, so a batch can be decoded in another thread or process."""
+"""`key_name(org, person)` -> sealing key (None: that organisation erased the person) for the
+sealed fields of a batch: a plain dict, so a batch can be decoded in another thread or process."""
 
 
 class RawEvent(NamedTuple):
@@ -90,7 +93,7 @@ def decode_batch(
             continue
         batch.highest = max(batch.highest, seq)
         try:
-            envelope = decode(data, subject=subject, keys=lookup)
+            envelope = admitted(decode(data, subject=subject, keys=lookup))
         except DecodeError as error:
             batch.invalid.append((index, error))
             continue
@@ -101,27 +104,40 @@ def decode_batch(
     return batch
 
 
+def admitted(envelope: Envelope) -> Envelope:
+    """The envelope, if its source may make that claim (`contracts.ownership`); else a
+    `DecodeError("not_permitted")`, dead-lettered like any invalid message and never applied."""
+    why = refusal(envelope)
+    if why is not None:
+        raise DecodeError("not_permitted", why)
+    return envelope
+
+
 SEALED_MARK = b'"sealed":'
 
 
-def _person_of(msg: Msg) -> tuple[str, str] | None:
-    """(event type, person key) from the subject, or None for a subject decode will reject."""
+def _about(msg: Msg) -> tuple[str, str, str] | None:
+    """(source organisation, event type, person key) from the subject, or None for a subject
+    decode will reject."""
     try:
-        return parse_event_subject(msg.subject)[1:]
+        return parse_event_subject(msg.subject)
     except ValueError:
         return None
 
 
 async def load_keys(msgs: Sequence[Msg], keys: PersonKeyStore) -> KeyTable:
-    """Fetch the sealing keys `msgs` need (forgetting erased people's first): the table to
-    decode them with, which needs no I/O, so decoding can run in another thread or process."""
-    about = [(m, _person_of(m)) for m in msgs]
+    """Fetch the sealing keys `msgs` need (forgetting those of organisations that erased the
+    person first): the table to decode them with, by `key_name(org, person)`, which needs no
+    I/O, so decoding can run in another thread or process."""
+    about = [(m, _about(m)) for m in msgs]
     for _, found in about:
-        if found is not None and found[0] == ERASURE_TYPE:
-            keys.forget(found[1])
-    sealed = {found[1] for m, found in about if found is not None and SEALED_MARK in m.data}
+        if found is not None and found[1] == ERASURE_TYPE:
+            keys.forget(key_name(found[0], found[2]))
+    sealed = {(found[0], found[2]) for m, found in about
+              if found is not None and SEALED_MARK in m.data}
     await keys.load(sealed)
     table: KeyTable = {}
-    for person in sealed:  # a key the bounded cache let go meanwhile is read again
-        table[person] = keys.cached(person) or await keys.lookup(person)
+    for org, person in sealed:  # a key the bounded cache let go meanwhile is read again
+        name = key_name(org, person)
+        table[name] = keys.cached(name) or await keys.lookup(org, person)
     return table

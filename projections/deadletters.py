@@ -45,6 +45,7 @@ from nats.js.errors import NotFoundError
 from contracts import DecodeError, Envelope, decode
 from contracts.subjects import ALL_DEADLETTERS, DEADLETTER_ROOT, deadletter_subject, event_subject
 from contracts.topology import DEMO_PARTNERSHIP, Organisation, organisation
+from projections.batch import admitted
 from projections.deadletter import (
     DECODE_STAGE,
     ERROR,
@@ -288,9 +289,10 @@ async def show_dead_letter(js: JetStreamContext, seq: int) -> DeadLetter:
 
 
 def redecode(letter: DeadLetter) -> Envelope | DecodeError:
-    """Pure: what the current contracts make of the letter's bytes on its original subject."""
+    """Pure: what the current contracts make of the letter's bytes on its original subject,
+    including the ownership rule the projections apply (`projections.batch.admitted`)."""
     try:
-        return decode(letter.data, subject=letter.original_subject)
+        return admitted(decode(letter.data, subject=letter.original_subject))
     except DecodeError as error:
         return error
 

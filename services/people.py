@@ -9,10 +9,12 @@ shared. The pseudonym depends on the NHS number and the partnership key alone
 A kind subclasses `RegisteredPerson` (adding its own milestones) and `PeopleApplication`
 (which handles `person.register` and finds people for the other commands).
 
-`person.erase` (in a kind's catalogue: the LA's) records that the person is erased from the
-shared history; the kind's translator shares it as `person.erased`, and the relay deletes the
-person's sealing key before publishing it (`services.relay`, `contracts.sealing`). The
-organisation's own record stays, under its own retention.
+`person.erase` (in every kind's catalogue) records that the organisation erased the person from
+what it shared; the kind's translator shares it as `person.erased`, and the relay deletes the
+organisation's sealing key for the person before publishing it (`services.relay`,
+`contracts.sealing`): what that organisation published reads as erased, what other
+organisations published about the person is theirs to erase. The organisation's own record
+stays, under its own retention.
 """
 
 from __future__ import annotations
@@ -52,9 +54,10 @@ class RegisterPerson(Command):
 
 
 class ErasePerson(Command):
-    """Erase a person from the shared history: their sealing key is deleted, so their personal
-    fields (birth month, diagnosed conditions) read as erased in every event and replay. The
-    events and the counts stay. Only the organisation that registered them can send it."""
+    """Erase a person from what this organisation shared: its sealing key for them is deleted,
+    so the personal fields it published (birth month, diagnosed conditions) read as erased in
+    every event and replay. The events and the counts stay; other organisations' fields about
+    the person are theirs to erase. Only for a person this organisation registered."""
 
     name = "person.erase"
     aliases = ("person.erased",)

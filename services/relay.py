@@ -15,14 +15,14 @@ once it and every batch before it were acknowledged, and the first failure stops
 the relay resumes from the longest acknowledged prefix. Waiting for every batch before reading
 the next held the relay to a fraction of what JetStream takes (bench/findings.md, "Relay").
 
-Personal payload fields are sealed under the person's key (`contracts.sealing`, keys from
-`services.keystore`) before the bytes are chained, so the chain covers the ciphertext and
-survives erasure. Sealing is deterministic, so a republished event has the same bytes. An erased
-person's personal fields are withheld. A `person.erased` event deletes the person's key before
-it is published, and always starts a batch of its own: whatever precedes it is acknowledged
-(and checkpointed) with the bytes sealed under the key, and nothing after it can be re-sealed
-differently on a retry; so an erasure also waits until every batch sent before it is
-acknowledged.
+Personal payload fields are sealed under the organisation's key for the person
+(`contracts.sealing`, keys from `services.keystore`) before the bytes are chained, so the chain
+covers the ciphertext and survives erasure. Sealing is deterministic, so a republished event
+has the same bytes. An erased person's personal fields are withheld. A `person.erased` event
+deletes the organisation's key for the person before it is published, and always starts a
+batch of its own: whatever precedes it is acknowledged (and checkpointed) with the bytes sealed
+under the key, and nothing after it can be re-sealed differently on a retry; so an erasure also
+waits until every batch sent before it is acknowledged.
 
 An event the relay cannot publish (translator or contract refuses it, topology, encoding, size)
 never holds the organisation: it is quarantined in the organisation's own store with the reason
@@ -384,14 +384,15 @@ class Relay:
         if erasures and erasures[0] > 0:
             batch = batch[: erasures[0]]
         elif erasures:
-            await self.keys.erase(batch[0].envelope.person_key)  # type: ignore[union-attr]
+            erased = batch[0].envelope.person_key  # type: ignore[union-attr]
+            await self.keys.erase(self.org.code, erased)
             batch = batch[: erasures[1]] if len(erasures) > 1 else batch
         personal = {
             o.envelope.person_key
             for o in batch
             if o.envelope is not None and personal_fields(o.envelope.payload)
         }
-        found = await asyncio.gather(*(self.keys.key_for(p) for p in personal))
+        found = await asyncio.gather(*(self.keys.key_for(self.org.code, p) for p in personal))
         keys = dict(zip(personal, found, strict=True))
         sealed: list[Outgoing] = []
         for item in batch:

@@ -8,7 +8,7 @@ from typing import Literal
 
 TamperKind = Literal[
     "duplicate", "forged", "reordered", "altered", "missing", "deleted", "truncated",
-    "reconfigured",
+    "reconfigured", "not_permitted",
 ]
 """`truncated` and `reconfigured` are about the stream itself (`projections.audit.checkpoint`);
 the others about one source's chain (`projections.audit.tamper`)."""

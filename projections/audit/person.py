@@ -8,7 +8,10 @@ sees both what happened and when each organisation told the others.
 
 A message about the person that cannot be decoded is still listed, with the reason, because a
 subject access response must not silently leave anything out. Sealed person-level fields are
-opened with the person's key; after an erasure they are listed as erased.
+opened with the key of the organisation that published them; once that organisation erased the
+person they are listed as erased. The export says which organisations registered the person
+and which of them have erased what they shared (`erasure`): a partnership-wide erasure is done
+when every one has.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from nats.aio.client import Client
 
 from contracts import DecodeError, Envelope, decode
 from contracts.envelope import PERSON_KEY_PATTERN
+from contracts.sealing import ERASURE_TYPE
 from projections.audit.stream import person_subject, read_stream
 from services.keystore import PersonKeyStore
 
@@ -72,9 +76,10 @@ async def person_history(nc: Client, person_key: str) -> list[PersonEvent]:
     """Every event about `person_key` on the stream now, from every organisation, in time order."""
     check_person_key(person_key)
     keys = PersonKeyStore(nc.jetstream())
-    await keys.load([person_key])
+    stored = [m async for m in read_stream(nc, subject=person_subject(person_key))]
+    await keys.load({(m.subject.split(".")[3], person_key) for m in stored})
     events: list[PersonEvent] = []
-    async for message in read_stream(nc, subject=person_subject(person_key)):
+    for message in stored:
         try:
             envelope = decode(message.data, subject=message.subject, keys=keys.cached)
         except DecodeError as error:
@@ -85,9 +90,35 @@ async def person_history(nc: Client, person_key: str) -> list[PersonEvent]:
     return sorted(events, key=_history_order)
 
 
+@dataclass(frozen=True)
+class Erasure:
+    """Who shared personal fields about the person, and which of them erased what they shared:
+    a partnership-wide erasure is done once every organisation holding the person has."""
+
+    registered_by: tuple[str, ...]
+    erased_by: tuple[str, ...]
+
+    @property
+    def not_erased_by(self) -> tuple[str, ...]:
+        return tuple(org for org in self.registered_by if org not in self.erased_by)
+
+    def as_record(self) -> dict[str, Any]:
+        return {"registered_by": list(self.registered_by), "erased_by": list(self.erased_by),
+                "not_erased_by": list(self.not_erased_by)}
+
+
+def erasure_of(events: Iterable[PersonEvent]) -> Erasure:
+    """Which organisations registered the person and which erased them, in history order."""
+    decoded = [e.envelope for e in events if e.envelope is not None]
+    registered = dict.fromkeys(e.source_org for e in decoded if e.type == "person.registered")
+    erased = dict.fromkeys(e.source_org for e in decoded if e.type == ERASURE_TYPE)
+    return Erasure(tuple(registered), tuple(erased))
+
+
 def history_json(person_key: str, events: Sequence[PersonEvent]) -> bytes:
     document = {
         "person_key": person_key,
+        "erasure": erasure_of(events).as_record(),
         "events": [event.as_record() for event in events],
         "count": len(events),
     }

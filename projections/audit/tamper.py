@@ -17,6 +17,7 @@ stream (a link) or it does not (a break). The shape around a break tells what ha
 | the same, with a gap in source positions | `missing`: events between were dropped |
 | the source's first event on the stream names a predecessor | `missing`: its start is gone |
 | stream sequences skipped | `deleted` from the stream itself |
+| E is a claim its source may not make (`contracts.ownership`) | `not_permitted`, set aside |
 
 Source positions are the source's notification ids, and a source may store events it does not
 share, so a gap alone is not evidence; it only separates "altered" from "missing" once the
@@ -36,6 +37,7 @@ import orjson
 from nats.aio.client import Client
 
 from contracts.chain import bytes_hash
+from contracts.ownership import PARTNERSHIP_RULE
 from projections.audit.checkpoint import Checkpoint, Snapshot, history_findings, snapshot
 from projections.audit.findings import TamperFinding, TamperKind
 from projections.audit.stream import StoredMessage, read_stream
@@ -52,6 +54,9 @@ class Link:
     prev_hash: str | None
     hash: str
     subject_org: str
+    refused: str | None = None
+    """Why the partnership's ownership rule refuses the event (`contracts.ownership`), if it
+    does: a claim its source may not make, published with the source's own login."""
 
 
 @dataclass(frozen=True)
@@ -79,14 +84,20 @@ def link_of(message: StoredMessage) -> Link:
     position = body.get("source_position")
     prev_hash = body.get("prev_hash")
     event_id = body.get("event_id")
+    source_org = sys.intern(str(body.get("source_org") or subject_org))
+    payload = body.get("payload")
     return Link(
         seq=message.seq,
-        source_org=sys.intern(str(body.get("source_org") or subject_org)),
+        source_org=source_org,
         source_position=position if isinstance(position, int) else None,
         event_id=str(event_id) if event_id is not None else None,
         prev_hash=prev_hash if isinstance(prev_hash, str) else None,
         hash=bytes_hash(message.data),
         subject_org=sys.intern(subject_org),
+        refused=PARTNERSHIP_RULE.claim_refusal(
+            source_org, str(body.get("type")),
+            payload.get if isinstance(payload, dict) else lambda _: None,
+        ),
     )
 
 
@@ -252,11 +263,22 @@ def sequence_gaps(sequences: Iterable[int], first: int) -> list[TamperFinding]:
 
 
 def chain_findings(links: Iterable[Link]) -> tuple[list[TamperFinding], list[ChainHead]]:
-    """Every source's verdicts, in stream order, and each source's chain head."""
+    """Every source's verdicts, in stream order, and each source's chain head.
+
+    An event the ownership rule refuses is named as `not_permitted` and set aside before the
+    chains are checked: its relay would never have published it (`services.relay`), so it was
+    published around the relay with the source's login, and it is no link of the source's
+    chain. Judged with it, the chain would blame the source's next genuine event instead."""
     by_source: dict[str, list[Link]] = defaultdict(list)
-    for link in links:
-        by_source[link.source_org].append(link)
     findings: list[TamperFinding] = []
+    for link in links:
+        if link.refused is not None:
+            findings.append(_finding("not_permitted", link, (
+                f"published with {link.subject_org}'s login around its relay, never applied by "
+                f"the projections: {link.refused}"
+            )))
+        else:
+            by_source[link.source_org].append(link)
     heads: list[ChainHead] = []
     for source, source_links in sorted(by_source.items()):
         found = source_findings(source_links)

@@ -22,6 +22,7 @@ from contracts.timescales import (
     twenty_week_deadline,
 )
 from projections.dataset.fold import PersonState, fold_all, fold_person
+from projections.dataset.registrations import BirthMonthConflictFact, conflicts
 
 _LA_CODE = re.compile(r"^\d{3}$")
 """DfE LA codes are three digits (NHS ODS codes and provider ids are not)."""
@@ -286,6 +287,10 @@ def _timetables(person: str, state: PersonState) -> Iterable[TimetableFact]:
         yield TimetableFact(person, org, ref, la, t.started_on, t.ended_on)
 
 
+def _birth_month_conflicts(person: str, state: PersonState) -> Iterable[BirthMonthConflictFact]:
+    return conflicts(person, state.birth_months)
+
+
 TABLE_ROWS: dict[str, Callable[[str, PersonState], Iterable[object]]] = {
     "ehc_plans": _plans,
     "health_plan_flags": _health_flags,
@@ -296,6 +301,7 @@ TABLE_ROWS: dict[str, Callable[[str, PersonState], Iterable[object]]] = {
     "referrals": _referrals,
     "ap_placements": _placements,
     "part_time_timetables": _timetables,
+    "birth_month_conflicts": _birth_month_conflicts,
 }
 """Each table's rows from a person's state."""
 
@@ -311,6 +317,7 @@ TABLE_INPUTS: dict[str, tuple[str, ...]] = {
     "referrals": ("referrals", *HOME_LA_INPUTS),
     "ap_placements": ("placements",),
     "part_time_timetables": ("timetables", *HOME_LA_INPUTS),
+    "birth_month_conflicts": ("birth_months",),
 }
 """The `PersonState` fields each table's rows read: a step that leaves them all as they were
 (the fold keeps unchanged fields by reference) leaves the table's rows as they were."""

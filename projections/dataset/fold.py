@@ -43,6 +43,7 @@ from contracts.health import (
 )
 from contracts.person import PersonRegistered
 from contracts.provider import PartTimeTimetableEnded, PartTimeTimetableStarted
+from projections.dataset.registrations import BirthMonths, registered
 
 CaseRef = tuple[str, str]
 """(LA code, the LA's case id): a case id is only unique within its LA."""
@@ -124,6 +125,9 @@ class Timetable:
 class PersonState:
     registered_by: tuple[str, ...] = ()
     """Organisations that registered the person, in history order."""
+    birth_months: BirthMonths = field(default_factory=dict)
+    """The birth month each organisation registered (`registrations.py`): never overwritten by
+    another organisation's."""
     requests: Mapping[CaseRef, date] = field(default_factory=dict)
     decisions: Mapping[CaseRef, Decision] = field(default_factory=dict)
     advice: Mapping[AdviceRef, Advice] = field(default_factory=dict)
@@ -221,7 +225,9 @@ def _handler(payload_class: type) -> Handler:
 
 @_apply.register
 def _registered(payload: PersonRegistered, state: PersonState, event: Envelope) -> PersonState:
-    return evolve(state, registered_by=(*state.registered_by, event.source_org))
+    months = registered(state.birth_months, event.source_org, payload.birth_month)
+    return evolve(state, registered_by=(*state.registered_by, event.source_org),
+                  birth_months=months)
 
 
 @_apply.register

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from projections.dataset import facts
 from projections.dataset.fold import EMPTY, apply, history_order
+from projections.dataset.registrations import BirthMonthConflictFact
 from projections.readmodel.derivation import Derivation
 from projections.readmodel.tables import FactTable
 
@@ -48,6 +49,7 @@ TABLES: tuple[FactTable, ...] = (
     ),
     FactTable("ap_placements", facts.PlacementFact, ("person_key", "placement_id")),
     FactTable("part_time_timetables", facts.TimetableFact, ("person_key", "org", "timetable_id")),
+    FactTable("birth_month_conflicts", BirthMonthConflictFact, ("person_key", "org")),
 )
 
 DERIVATION = Derivation(
@@ -57,6 +59,7 @@ DERIVATION = Derivation(
     order=history_order,
     rows=facts.TABLE_ROWS,
     inputs=facts.TABLE_INPUTS,
-    version=2,
+    version=3,
 )
-"""Version 2: indicators 3-6 (decisions, advice, reviews, amendments, waits, AP) added."""
+"""Version 2: indicators 3-6 (decisions, advice, reviews, amendments, waits, AP) added.
+Version 3: birth months per registering organisation, and their conflicts."""

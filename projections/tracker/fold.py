@@ -27,7 +27,6 @@ from contracts.health import (
     DsrStatusChanged,
     TransferredToAdultServices,
 )
-from contracts.person import PersonRegistered
 from contracts.provider import Post16DestinationConfirmed
 from contracts.transition import (
     NamedWorkerAssigned,
@@ -37,6 +36,7 @@ from contracts.transition import (
 from projections.dataset.facts import home_la
 from projections.dataset.fold import PersonState, evolve, history_order
 from projections.dataset.fold import apply as dataset_apply
+from projections.dataset.registrations import birth_month_of
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,8 @@ class AdultReferral:
 @dataclass(frozen=True)
 class TrackerFacts:
     birth_month: str | None = None
+    """By the read models' rule (`projections.dataset.registrations.birth_month_of`): the
+    responsible LA's registration, else the earliest one that still has a birth month."""
     la_code: str | None = None
     health_org: str | None = None
     """The health organisation that last published about the person."""
@@ -124,9 +126,11 @@ def apply(state: TrackerState, event: Envelope) -> TrackerState:
 def facts_of(state: TrackerState) -> TrackerFacts:
     """The tracker facts of a folded state: plans, LA and post-16 amendments from the dataset."""
     dataset = state.dataset
+    la = home_la(dataset)
     return evolve(
         state.tracked,
-        la_code=home_la(dataset),
+        birth_month=birth_month_of(dataset.birth_months, la),
+        la_code=la,
         plans=_plans(dataset),
         post16_amendments=tuple(
             sorted(
@@ -172,11 +176,6 @@ _HANDLERS: dict[type, Handler] = {}
 def _handler(payload_class: type) -> Handler:
     handler = _HANDLERS[payload_class] = _apply.dispatch(payload_class)
     return handler
-
-
-@_apply.register
-def _registered(payload: PersonRegistered, facts: TrackerFacts, event: Envelope) -> TrackerFacts:
-    return evolve(facts, birth_month=payload.birth_month or facts.birth_month)
 
 
 @_apply.register

@@ -65,10 +65,11 @@ DERIVATION = Derivation(
         YOUNG_PEOPLE.name: (
             "tracked",
             "dataset.amendments",
+            "dataset.birth_months",
             *(f"dataset.{name}" for name in HOME_LA_INPUTS),
         )
     },
-    version=1,
+    version=2,
 )
 """The row reads the tracker's own facts and, from the dataset's state, plans, cessations and
 amendments and what the person's LA is taken from (`facts_of`): a step that changes none of

@@ -34,12 +34,15 @@ keeps the streams an unsecured server already holds):
   record on SEND_DEADLETTER; the bytes republished are the ones the organisation published
   (the retry decodes them first and refuses any whose subject names another organisation).
 
-The per-person sealing keys (bucket SEND_PERSON_KEYS, `services.keystore`): services read and
-write them (a relay creates a person's key; the LA's relay purges it on `person.erase`); the
-projector and the auditor only read them; the dashboard and partner systems cannot see them.
-NATS grants publish rights per subject and a KV purge is a publish to the key's own subject,
-so a service that may create keys could also purge or overwrite one: the create-only rule
-(expected last sequence 0) is kept by `services.keystore`, not by the server.
+The sealing keys (bucket SEND_PERSON_KEYS, `services.keystore`), one per organisation and person
+under `<org>.<person>`: a service may create and purge only its own organisation's keys
+(`$KV.SEND_PERSON_KEYS.<org>.>`: its relay creates them and purges one on `person.erase`), so
+no organisation can erase, overwrite or plant another's; it may read every key (a KV get goes
+through the JetStream message-get API, which NATS cannot grant per subject). The projector and
+the auditor only read them; the dashboard and partner systems cannot see them. Within its own
+prefix, NATS cannot tell creating a key from purging or overwriting it (all are publishes to
+the key's subject), so "create, never overwrite" for its own keys is kept by
+`services.keystore` (expected last sequence 0), not by the server.
 
 Every user also subscribes to its own inbox `_INBOX.<user>.>` (connect with
 `inbox_prefix=_INBOX.<user>`, which `connect_bus` does): a shared `_INBOX.>` would let any
@@ -186,15 +189,16 @@ def read_person_keys() -> tuple[str, ...]:
     )
 
 
-def write_person_keys() -> tuple[str, ...]:
-    """Read, create and purge keys (a purge is a publish with a rollup header)."""
-    return (*read_person_keys(), f"$KV.{PERSON_KEYS_BUCKET}.>")
+def write_person_keys(org: Organisation) -> tuple[str, ...]:
+    """Read every key; create and purge the organisation's own, `<org>.<person>` (a purge is a
+    publish with a rollup header on the key's subject)."""
+    return (*read_person_keys(), f"$KV.{PERSON_KEYS_BUCKET}.{org.code}.>")
 
 
 def organisation_users(org: Organisation) -> tuple[NatsUser, NatsUser]:
     service = NatsUser(
         service_user(org),
-        publish=(org.event_subjects, *write_person_keys()),
+        publish=(org.event_subjects, *write_person_keys(org)),
         subscribe=(org.command_subjects,),
         allow_responses=True,
     )

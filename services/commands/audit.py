@@ -27,7 +27,13 @@ from projections.audit import checkpoint
 from projections.audit.asof import ReplayBy, replay_as_of, require_aware
 from projections.audit.checkpoint import default_checkpoint
 from projections.audit.digest import store_contents
-from projections.audit.person import check_person_key, history_csv, history_json, person_history
+from projections.audit.person import (
+    check_person_key,
+    erasure_of,
+    history_csv,
+    history_json,
+    person_history,
+)
 from projections.audit.report import (
     chain_document,
     chain_text,
@@ -275,4 +281,8 @@ def person(args: argparse.Namespace) -> int:
         args.out.write_bytes(data)
         print(f"{len(events)} events about {args.person_key} written to {args.out}",
               file=sys.stderr)
+    erasure = erasure_of(events)
+    print(f"registered by: {', '.join(erasure.registered_by) or 'nobody'}; erased by: "
+          f"{', '.join(erasure.erased_by) or 'nobody'}; not yet erased by: "
+          f"{', '.join(erasure.not_erased_by) or 'nobody'}", file=sys.stderr)
     return 0

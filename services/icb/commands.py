@@ -12,7 +12,7 @@ from contracts.health import AdultService, DsrStatus, NoReferralReason, Referral
 from contracts.transition import WorkerRole
 from contracts.vocab import AdviceGiver, Condition, LocalId, OrgCode, Pathway
 from services.command import Command, NhsNumber
-from services.people import RegisterPerson
+from services.people import ErasePerson, RegisterPerson
 
 
 class MakeReferral(Command):
@@ -140,6 +140,7 @@ class AssignNamedWorker(Command):
 
 ICB_COMMANDS: tuple[type[Command], ...] = (
     RegisterPerson,
+    ErasePerson,
     MakeReferral,
     StartAssessment,
     RecordDiagnosis,

@@ -13,12 +13,14 @@ from typing import ClassVar
 from contracts import ehc, health, transition
 from services.icb.pathways import AdviceReturn, Diagnosis, Referral
 from services.icb.people import Patient
-from services.translation import Build, Translator, person_registered
+from services.people import RegisteredPerson
+from services.translation import Build, Translator, person_erased, person_registered
 
 
 class IcbContract(Translator):
     builders: ClassVar[dict[type, Build]] = {
         Patient.Registered: person_registered,
+        RegisteredPerson.Erased: person_erased,
         Referral.Made: lambda e: (
             health.ReferralMade(
                 referral_id=e.referral_id,

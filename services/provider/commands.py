@@ -15,7 +15,7 @@ from contracts.constraints import EventDate, PlannedDate
 from contracts.provider import Post16Destination, TimetableReason
 from contracts.vocab import LocalId, OrgCode
 from services.command import Command, NhsNumber
-from services.people import RegisterPerson
+from services.people import ErasePerson, RegisterPerson
 
 
 def _int_from_text(value: object) -> object:
@@ -76,6 +76,7 @@ class ConfirmPost16Destination(Command):
 
 PROVIDER_COMMANDS: tuple[type[Command], ...] = (
     RegisterPerson,
+    ErasePerson,
     StartPlacement,
     EndPlacement,
     StartPartTimeTimetable,

@@ -9,14 +9,16 @@ from __future__ import annotations
 from typing import ClassVar
 
 from contracts import ap, provider
+from services.people import RegisteredPerson
 from services.provider.people import Pupil
 from services.provider.placements import ApPlacement, PartTimeTimetable
-from services.translation import Build, Translator, person_registered
+from services.translation import Build, Translator, person_erased, person_registered
 
 
 class ProviderContract(Translator):
     builders: ClassVar[dict[type, Build]] = {
         Pupil.Registered: person_registered,
+        RegisteredPerson.Erased: person_erased,
         ApPlacement.Started: lambda e: (
             ap.PlacementStarted(
                 placement_id=e.placement_id,

@@ -62,12 +62,20 @@ def test_an_erasure_needs_a_known_reason(la: Ingest) -> None:
     assert not answer["ok"] and "reason" in answer["error"]
 
 
-def test_the_icb_cannot_erase_people_from_the_shared_history(settings: Settings) -> None:
-    # the LA leads the EHC record; an NHS organisation's catalogue has no erase command
+def test_an_nhs_organisation_erases_what_it_shared_about_a_person_it_registered(
+    settings: Settings,
+) -> None:
+    # each organisation is controller of its own data: the ICB erases its own, like the LA
     org = organisation("QK1")
     app = IcbApplication(org, store_env(org, settings))
     try:
-        answer = Ingest(app, ICB_CATALOGUE).command("person.erase", ERASE)
+        icb = Ingest(app, ICB_CATALOGUE)
+        refused = icb.command("person.erase", ERASE)
+        icb.command("person.register", PERSON)
+        erased = icb.command("person.erase", ERASE)
     finally:
         app.factory.close()
-    assert not answer["ok"] and "unknown command 'person.erase'" in answer["error"]
+    assert not refused["ok"]
+    assert "no person with this NHS number is registered by NHS organisation QK1" in refused[
+        "error"]
+    assert erased["ok"] and len(erased["event_ids"]) == 1

@@ -3,8 +3,10 @@ models and a rebuild, on a real nats-server with real SQLite stores.
 
 Story: Amelia is registered by LA 856 and by the ICB (QK1); the LA issues her an EHC plan, the
 ICB flags the plan and records an autism diagnosis. A second child, Ben, has a plan too. Then the
-LA erases Amelia (through `sendx erase`). Her events stay on the stream and still verify; the
-counts stay; her birth month and diagnosis are unreadable everywhere, live and rebuilt.
+LA erases Amelia (through `sendx erase`): what the LA shared about her reads as erased, what the
+ICB shared is the ICB's to erase. Then the ICB erases her too (a partnership-wide erasure is each
+organisation erasing its own). Her events stay on the stream and still verify; the counts stay;
+her birth month and diagnosis are unreadable everywhere, live and rebuilt.
 """
 
 from __future__ import annotations
@@ -183,12 +185,29 @@ async def test_erasing_a_child_keeps_the_history_and_the_counts_but_not_their_de
         "erase", AMELIA["nhs_number"], "--org", "856", "--reason", "data_subject_request",
         "--on", "2025-06-20", "--nats", nats_url])
     assert code == 0
-    # and the ICB, which keeps its own record, records another diagnosis afterwards
     await p.settled(published + 1)
+    # then what the LA shared reads as erased, but the ICB's diagnosis and birth month are the
+    # ICB's: she stays in the tracker by the birth month the ICB registered
+    after_la = {(e.source_org, e.type): e for e in [
+        decode(m.data, subject=m.subject, keys=await _with(PersonKeyStore(p.js), m))
+        for m in await messages(p.js, f"send.evt.v1.*.*.*.{AMELIA_KEY}")]}
+    assert after_la[("856", "person.registered")].payload.birth_month is None
+    assert after_la[("QK1", "person.registered")].payload.birth_month == "2011-04"
+    assert after_la[("QK1", "health.diagnosis_recorded")].payload.condition == "autism"
+    assert [s.birth_month for s in amelia_in_tracker(p.tracker)] == ["2011-04"]
+    assert await PersonKeyStore(p.js).erased("856", AMELIA_KEY)
+    assert not await PersonKeyStore(p.js).erased("QK1", AMELIA_KEY)
+
+    # when the ICB erases her too, and then, keeping its own record, records another diagnosis
+    code = await asyncio.to_thread(sendx, [
+        "erase", AMELIA["nhs_number"], "--org", "QK1", "--reason", "data_subject_request",
+        "--on", "2025-06-21", "--nats", nats_url])
+    assert code == 0
+    await p.settled(published + 2)
     await p.command("QK1", "health.record_diagnosis", {
         "nhs_number": AMELIA["nhs_number"], "diagnosis_id": "QK1-D-2", "diagnosed_on": "2025-06-25",
         "condition": "adhd", "no_referral_reason": "historic_record"})
-    everything = await p.settled(published + 2)
+    everything = await p.settled(published + 3)
 
     # then (1) every message about her is still there and decodes, her details erased
     fresh = PersonKeyStore(p.js)
@@ -196,7 +215,8 @@ async def test_erasing_a_child_keeps_the_history_and_the_counts_but_not_their_de
     decoded = [decode(m.data, subject=m.subject, keys=await _with(fresh, m)) for m in amelia]
     assert [e.event_id for e in decoded][: len(amelia_before)] == [
         e.event_id for e in amelia_before]
-    assert [e.type for e in decoded][-2:] == ["person.erased", "health.diagnosis_recorded"]
+    assert [e.type for e in decoded][-3:] == [
+        "person.erased", "person.erased", "health.diagnosis_recorded"]
     personal = [e for e in decoded if e.type in ("person.registered", "health.diagnosis_recorded")]
     assert len(personal) == 4
     assert all(e.erased for e in personal)
@@ -234,12 +254,13 @@ async def test_erasing_a_child_keeps_the_history_and_the_counts_but_not_their_de
         finally:
             rebuilt.close()
 
-    # (5) her key is gone from the key store, no revision left, and none was minted again
-    assert await fresh.erased(AMELIA_KEY)
-    subject = f"$KV.{PERSON_KEYS_BUCKET}.{AMELIA_KEY}"
-    info = await p.js.stream_info(PERSON_KEYS_STREAM, subjects_filter=subject)
-    assert info.state.subjects == {subject: 1}
-    assert (await p.js.get_last_msg(PERSON_KEYS_STREAM, subject)).data in (b"", None)
+    # (5) both organisations' keys for her are gone, no revision left, none minted again
+    for org in ("856", "QK1"):
+        assert await fresh.erased(org, AMELIA_KEY)
+        subject = f"$KV.{PERSON_KEYS_BUCKET}.{org}.{AMELIA_KEY}"
+        info = await p.js.stream_info(PERSON_KEYS_STREAM, subjects_filter=subject)
+        assert info.state.subjects == {subject: 1}
+        assert (await p.js.get_last_msg(PERSON_KEYS_STREAM, subject)).data in (b"", None)
 
     # (6) no identifier, and none of her personal fields, ever travelled in clear
     for m in everything:
@@ -249,7 +270,7 @@ async def test_erasing_a_child_keeps_the_history_and_the_counts_but_not_their_de
 
 
 async def _with(keys: PersonKeyStore, msg) -> object:  # noqa: ANN001
-    """The key lookup for one message, its person's key fetched first."""
-    person = msg.subject.rsplit(".", 1)[1]
-    await keys.load([person])
+    """The key lookup for one message, its publisher's key for the person fetched first."""
+    parts = msg.subject.split(".")
+    await keys.load([(parts[3], parts[-1])])
     return keys.cached

@@ -12,7 +12,7 @@ import pytest
 from contracts import DecodeError, Envelope, decode, encode
 from contracts.health import DiagnosisRecorded
 from contracts.person import PersonErased, PersonRegistered
-from contracts.sealing import SealError, forget_erased, open_value, seal, seal_value
+from contracts.sealing import SealError, forget_erased, key_name, open_value, seal, seal_value
 
 PERSON = "p_" + "1" * 32
 OTHER = "p_" + "2" * 32
@@ -35,10 +35,10 @@ def diagnosed(person: str = PERSON) -> Envelope:
                          occurred_at=datetime(2025, 3, 1, tzinfo=UTC), source_position=3)
 
 
-def erasure(person: str = PERSON) -> Envelope:
+def erasure(person: str = PERSON, by: str = "856") -> Envelope:
     return Envelope.wrap(
         PersonErased(erased_on=date(2026, 1, 5), reason="data_subject_request"),
-        source_org="856", person_key=person, occurred_at=datetime(2026, 1, 5, tzinfo=UTC),
+        source_org=by, person_key=person, occurred_at=datetime(2026, 1, 5, tzinfo=UTC),
         source_position=9,
     )
 
@@ -50,7 +50,7 @@ def test_a_sealed_birth_month_is_not_on_the_wire_but_opens_with_the_persons_key(
     assert b"2011-04" not in wire
     assert orjson.loads(wire)["payload"] == {}
     # when it is decoded with the key
-    event = decode(wire, keys={PERSON: KEY}.get)
+    event = decode(wire, keys={key_name("856", PERSON): KEY}.get)
     # then the birth month is back, validated, and nothing is marked erased
     assert event.payload.birth_month == "2011-04"
     assert event.sealed is None and event.erased is None
@@ -91,7 +91,7 @@ def test_a_tampered_ciphertext_is_refused_naming_the_field() -> None:
     body["sealed"]["birth_month"] = token[:20] + ("A" if token[20] != "A" else "B") + token[21:]
     # when it is decoded with the key
     with pytest.raises(DecodeError) as caught:
-        decode(orjson.dumps(body), keys={PERSON: KEY}.get)
+        decode(orjson.dumps(body), keys={key_name("856", PERSON): KEY}.get)
     # then the GCM tag fails and the error says which field and why
     assert caught.value.reason == "bad_seal"
     assert "birth_month" in str(caught.value) and "does not authenticate" in str(caught.value)
@@ -144,17 +144,21 @@ def test_a_v1_registration_in_clear_still_decodes_as_the_current_version() -> No
     assert event.schema_version == 2 and event.payload.birth_month == "2011-04"
 
 
-def test_forgetting_an_erased_person_withholds_their_fields_only() -> None:
-    # given a history decoded with keys: one person later erased, another not
+def test_forgetting_an_erased_person_withholds_what_the_erasing_organisation_shared_only() -> None:
+    # given a history decoded with keys: one person later erased by LA 856, another not
     theirs = registered()
     history = [theirs, diagnosed(), registered(OTHER, "2009-01"), erasure()]
     # when the erased person is forgotten
     forgotten = {(e.person_key, e.type): e for e in forget_erased(history)}
-    # then their personal fields are gone and listed as erased, the other person's stay
+    # then the LA's personal fields about them are gone and listed as erased; the ICB's
+    # diagnosis is the ICB's to erase, and the other person's fields stay
     assert forgotten[(PERSON, "person.registered")].payload.birth_month is None
     assert forgotten[(PERSON, "person.registered")].erased == ("birth_month",)
-    assert forgotten[(PERSON, "health.diagnosis_recorded")].payload.condition is None
+    assert forgotten[(PERSON, "health.diagnosis_recorded")].payload.condition == "autism"
     assert forgotten[(OTHER, "person.registered")].payload.birth_month == "2009-01"
+    # and once the ICB erases them too, its diagnosis goes as well
+    both = {e.type: e for e in forget_erased([*history, erasure(by="QK1")])}
+    assert both["health.diagnosis_recorded"].payload.condition is None
     # and what a live read model then stores is what a replay without the key decodes
     replayed = decode(encode(seal(theirs, KEY)), keys=lambda person_key: None)
     assert encode(forgotten[(PERSON, "person.registered")]) == encode(replayed)

@@ -139,9 +139,9 @@ class WatchedKeys(PersonKeyStore):
     relay: Relay
     at_erasure: list[Position]
 
-    async def erase(self, person_key: str) -> None:
+    async def erase(self, org: str, person_key: str) -> None:
         self.at_erasure.append(checkpoint_for(self.relay.app).load())
-        await super().erase(person_key)
+        await super().erase(org, person_key)
 
 
 async def test_an_erasure_waits_until_every_batch_before_it_is_acknowledged(

@@ -1,0 +1,190 @@
+"""A partner that publishes around its relay, with its own service login, on the secured bus
+(the generated permissions): the projections dead-letter what its kind may not publish, never
+apply it, and `sendx audit chain` names that event rather than the partner's next genuine one.
+A partner's claims about a person never overwrite or erase another organisation's.
+
+Story: LA 856 registers Jay (born March 2005) and issues him a plan. The school (120001), with
+its service login, publishes an `ehc.plan_issued` of its own for him, then re-registers him as
+born in 2016, then publishes `person.erased`. Then the school's relay publishes its genuine
+first event, and its second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from nats.js import JetStreamContext
+
+from contracts import Envelope, encode
+from contracts.chain import bytes_hash
+from contracts.person import PersonErased
+from contracts.sealing import personal_fields, seal
+from contracts.subjects import event_subject
+from projections.api import create_app
+from projections.dataset.store import DatasetStore
+from projections.deadletters import dead_letters, retry_dead_letter
+from projections.runner import ProjectionRunner
+from projections.tracker.queries import statuses
+from projections.tracker.store import TrackerStore
+from services.bus.credentials import credentials_for
+from services.bus.streams import EVENTS_STREAM
+from services.keystore import PersonKeyStore
+from tests.bus.conftest import Connect, SecuredBus
+from tests.projections.audit.conftest import run_sendx_audit
+from tests.projections.conftest import FAST, EventFactory
+
+pytestmark = pytest.mark.integration
+
+EVENTS = EventFactory()
+JAY = EVENTS.person("jay")
+AS_OF = date(2025, 6, 1)
+
+
+@dataclass
+class Source:
+    """An organisation publishing with its service login, chaining as its relay does."""
+
+    org: str
+    js: JetStreamContext
+    position: int = 0
+    last_hash: str | None = None
+    seqs: list[int] = field(default_factory=list)
+
+    async def publish(self, envelope: Envelope, *, chained: bool = True) -> int:
+        """Seal, chain and publish; `chained=False`: published around the relay, starting a
+        chain of its own (as a forger with the login but not the relay's checkpoint does)."""
+        if personal_fields(envelope.payload):
+            key = await PersonKeyStore(self.js).key_for(self.org, envelope.person_key)
+            assert key is not None
+            envelope = seal(envelope, key)
+        position = self.position + 1 if chained else 1
+        envelope = envelope.model_copy(update={
+            "source_position": position, "prev_hash": self.last_hash if chained else None})
+        body = encode(envelope)
+        ack = await self.js.publish(
+            event_subject(self.org, envelope.type, envelope.person_key), body,
+            headers={"Nats-Msg-Id": str(envelope.event_id)},
+        )
+        if chained:
+            self.position, self.last_hash = position, bytes_hash(body)
+        self.seqs.append(ack.seq)
+        return ack.seq
+
+
+@dataclass
+class Projected:
+    dataset: DatasetStore
+    tracker: TrackerStore
+    runners: list[ProjectionRunner]
+
+    async def caught_up(self, js: JetStreamContext, timeout: float = 15.0) -> None:
+        last = (await js.stream_info(EVENTS_STREAM)).state.last_seq
+        async with asyncio.timeout(timeout):
+            while any(r.position < last for r in self.runners):
+                await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def projected(connect_as: Connect, tmp_path: Path) -> AsyncIterator[Projected]:
+    """The dataset and the tracker, projected live as the projector user."""
+    projector = await connect_as("projector")
+    dataset, tracker = DatasetStore(tmp_path / "dataset.sqlite"), TrackerStore(
+        tmp_path / "tracker.sqlite")
+    runners = [ProjectionRunner(projector.nc, "dataset", dataset, FAST),
+               ProjectionRunner(projector.nc, "tracker", tracker, FAST)]
+    tasks = [asyncio.create_task(r.run()) for r in runners]
+    try:
+        yield Projected(dataset, tracker, runners)
+    finally:
+        for runner in runners:
+            runner.stop()
+        await asyncio.gather(*tasks)
+        dataset.close()
+        tracker.close()
+
+
+async def test_a_schools_forged_plan_is_dead_lettered_and_its_claims_overwrite_nothing(
+    connect_as: Connect, secured_bus: SecuredBus, projected: Projected,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    la = Source("856", (await connect_as("856")).nc.jetstream())
+    school = Source("120001", (await connect_as("120001")).nc.jetstream())
+    admin = (await connect_as("admin")).nc.jetstream()
+    # given LA 856's registration of Jay and his plan
+    await la.publish(EVENTS.registered("jay", "2005-03", by="856"))
+    await la.publish(EVENTS.plan_issued("jay", date(2019, 9, 2), plan="856-P-1"))
+    # when the school, with its own login, publishes a plan of its own for him (the server lets
+    # it: the subject is under its own prefix), re-registers him as born in 2016 and erases him
+    forged = await school.publish(
+        EVENTS.plan_issued("jay", date(2024, 1, 8), la="120001", plan="X-1"), chained=False)
+    await school.publish(EVENTS.registered("jay", "2016-01", by="120001"))
+    await school.publish(EVENTS.wrap(
+        PersonErased(erased_on=date(2025, 1, 6), reason="other"), "jay", "120001",
+        date(2025, 1, 6)))
+    await projected.caught_up(admin)
+
+    # then the forged plan is dead-lettered with the rule it broke, and in no read model
+    letters = await dead_letters(admin)
+    assert [(d.reason, d.original_sequence) for d in letters] == [("not_permitted", forged)]
+    assert letters[0].error.startswith(
+        "ehc.plan_issued from 120001: a provider may not publish it")
+    with projected.dataset.snapshot() as snapshot:
+        assert [(p.la_code, p.plan_id) for p in snapshot.rows("ehc_plans")] == [("856", "856-P-1")]
+    # and a retry refuses it again for the same reason
+    retried = await retry_dead_letter(
+        (await connect_as("retrier")).nc.jetstream(), letters[0].seq, retried_by="test")
+    assert retried.result == "still_invalid" and "not_permitted" in retried.detail
+    # the school's registration and erasure are its own claims: Jay keeps the birth month his
+    # responsible LA registered, and stays in the transition tracker
+    jay = [s for s in statuses(projected.tracker, AS_OF)[1] if s.person_key == JAY]
+    assert [(s.birth_month, s.la_code) for s in jay] == [("2005-03", "856")]
+
+    # and the disagreement is shown as a data-quality discrepancy until the school erased its
+    # claim: afterwards only the LA's registration has a birth month, so nothing disagrees
+    api = TestClient(create_app(projected.dataset))
+    answer = api.get("/api/data-quality/birth-months").json()
+    assert answer["people"] == []
+    assert "responsible LA" in answer["rule"]
+
+    # when the chains are checked (`sendx audit chain`; as admin: on this branch the auditor's
+    # login may not create the named ephemeral consumer the audit reads with, which the
+    # auditor role's own permissions are to grant)
+    for name, value in credentials_for("admin", secured_bus.data_dir).items():
+        monkeypatch.setenv(f"SENDX_NATS_{name.upper()}", value)
+    capsys.readouterr()
+    status = await run_sendx_audit("chain", "--nats", secured_bus.server.url)
+    # then the forgery is named by its stream sequence and source, and nothing else is blamed
+    out = capsys.readouterr().out
+    assert status == 1
+    findings = [line.strip() for line in out.splitlines() if ": source " in line]
+    assert len(findings) == 1, out
+    assert findings[0].startswith(
+        f"not_permitted: source 120001 position 1, stream sequence {forged}")
+
+
+async def test_a_birth_month_another_organisation_disagrees_with_is_a_discrepancy(
+    connect_as: Connect, projected: Projected,
+) -> None:
+    la = Source("856", (await connect_as("856")).nc.jetstream())
+    school = Source("120001", (await connect_as("120001")).nc.jetstream())
+    admin = (await connect_as("admin")).nc.jetstream()
+    # given LA 856's registration and plan, and the school's registration with another birth
+    # month, the school's arriving first
+    await school.publish(EVENTS.registered("jay", "2016-01", by="120001"))
+    await la.publish(EVENTS.registered("jay", "2005-03", by="856"))
+    await la.publish(EVENTS.plan_issued("jay", date(2019, 9, 2), plan="856-P-1"))
+    await projected.caught_up(admin)
+    # then the tracker takes the responsible LA's birth month, whatever arrived first
+    jay = [s for s in statuses(projected.tracker, AS_OF)[1] if s.person_key == JAY]
+    assert [s.birth_month for s in jay] == ["2005-03"]
+    # and the dataset API shows who disagrees, for whom
+    answer = TestClient(create_app(projected.dataset)).get(
+        "/api/data-quality/birth-months").json()
+    assert answer["people"] == [{"person_key": JAY, "registrations": [
+        {"org": "120001", "birth_month": "2016-01"}, {"org": "856", "birth_month": "2005-03"}]}]
