@@ -22,8 +22,8 @@ Why retries are recorded as they are:
   republishing on an organisation's subject is a power only the `retrier` NATS user has
   (`services.bus.permissions`), so each use of it is attributable.
 - Bytes that decode but fail the topology (`topology_refusal`: the subject is not exactly the
-  event's own, its organisation is not in the partnership, or its kind may not publish that
-  type, `contracts.topology.Organisation.may_publish`) are refused: never republished, never
+  event's own, or the claim is one its source may not make, `contracts.ownership`, the rule the
+  projections apply) are refused: never republished, never
   dead-lettered again (nothing new to learn), and the refusal is recorded with who tried. The
   retrier publishes on every organisation's subjects, so this is what keeps a letter from
   turning it into a way of publishing as an organisation what that organisation may not.
@@ -43,9 +43,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from contracts import DecodeError, Envelope, decode
+from contracts.ownership import PARTNERSHIP_RULE
 from contracts.subjects import ALL_DEADLETTERS, DEADLETTER_ROOT, deadletter_subject, event_subject
-from contracts.topology import DEMO_PARTNERSHIP, Organisation, organisation
-from projections.batch import admitted
 from projections.deadletter import (
     DECODE_STAGE,
     ERROR,
@@ -289,31 +288,22 @@ async def show_dead_letter(js: JetStreamContext, seq: int) -> DeadLetter:
 
 
 def redecode(letter: DeadLetter) -> Envelope | DecodeError:
-    """Pure: what the current contracts make of the letter's bytes on its original subject,
-    including the ownership rule the projections apply (`projections.batch.admitted`)."""
+    """Pure: what the current contracts make of the letter's bytes on its original subject."""
     try:
-        return admitted(decode(letter.data, subject=letter.original_subject))
+        return decode(letter.data, subject=letter.original_subject)
     except DecodeError as error:
         return error
 
 
-def topology_refusal(
-    letter: DeadLetter, envelope: Envelope, partnership: tuple[Organisation, ...] = DEMO_PARTNERSHIP
-) -> str | None:
+def topology_refusal(letter: DeadLetter, envelope: Envelope) -> str | None:
     """Pure: why republishing `envelope` on the letter's original subject would break the
-    topology, or None when its source may publish it there."""
+    topology, or None: the subject must be the event's own, and the claim one its source may
+    make (`contracts.ownership`, the rule the projections apply)."""
     expected = event_subject(envelope.source_org, envelope.type, envelope.person_key)
     if letter.original_subject != expected:
         return (f"original subject {letter.original_subject!r} is not the event's own "
                 f"({expected!r}: source {envelope.source_org}, type {envelope.type})")
-    try:
-        org = organisation(envelope.source_org, partnership)
-    except LookupError as exc:
-        return str(exc)
-    if not org.may_publish(envelope.type):
-        return (f"{org.code} ({org.kind.value}) may not publish {envelope.type} "
-                "(contracts.topology)")
-    return None
+    return PARTNERSHIP_RULE.refusal(envelope)
 
 
 async def retry_dead_letter(

@@ -139,7 +139,7 @@ async def test_a_schools_forged_plan_is_dead_lettered_and_its_claims_overwrite_n
     # and a retry refuses it again for the same reason
     retried = await retry_dead_letter(
         (await connect_as("retrier")).nc.jetstream(), letters[0].seq, retried_by="test")
-    assert retried.result == "still_invalid" and "not_permitted" in retried.detail
+    assert retried.result == "refused" and "a provider may not publish it" in retried.detail
     # the school's registration and erasure are its own claims: Jay keeps the birth month his
     # responsible LA registered, and stays in the transition tracker
     jay = [s for s in statuses(projected.tracker, AS_OF)[1] if s.person_key == JAY]

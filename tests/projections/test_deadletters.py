@@ -308,8 +308,8 @@ async def test_the_retrier_refuses_a_letter_whose_source_may_not_publish_it_and_
     # then it is refused, saying why, and nothing reached the shared history
     out = capsys.readouterr().out
     assert code == 1, out
-    assert ("dead letter 1: refused: not republished: 120001 (provider) may not publish "
-            "ehc.plan_issued (contracts.topology)") in out
+    assert ("dead letter 1: refused: not republished: ehc.plan_issued from 120001: a provider "
+            "may not publish it") in out
     assert "1 retried: 0 republished, 0 still invalid, 1 refused" in out
     js = admin.jetstream()
     assert (await js.stream_info(EVENTS_STREAM)).state.messages == 0
