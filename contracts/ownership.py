@@ -58,7 +58,7 @@ class OwnershipRule:
         """`refusal` from the parts it reads, so a reader that has not validated the body (the
         chain audit) applies the same rule: `payload_field(name)` is the field's value."""
         source = self._orgs.get(source_org)
-        if source is not None and not source.may_publish(event_type):
+        if source is not None and not source.may_publish(event_type) and _in_topology(event_type):
             return (
                 f"{event_type} from {source_org}: a {source.kind.value} may not publish it "
                 f"(contracts.topology.PUBLISHES[{source.kind.name}]; kinds that may: "
@@ -75,6 +75,12 @@ class OwnershipRule:
                 f"{org.kind.value}, not a local authority"
             )
         return None
+
+
+def _in_topology(event_type: str) -> bool:
+    """A type the topology names (a type added to the contracts but not yet to the topology is
+    judged when the topology names it)."""
+    return any(event_type in types for types in PUBLISHES.values())
 
 
 def _kinds_publishing(event_type: str) -> str:

@@ -1,0 +1,108 @@
+"""The one rule every reader applies to a partner's claims (contracts.ownership), the birth month
+the read models take (projections.dataset.registrations), and the chain audit setting refused
+claims aside (projections.audit.tamper). Pure: no server."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from contracts import Envelope, Payload, encode
+from contracts.chain import bytes_hash
+from contracts.ehc import PlanCeased
+from contracts.health import EhcPlanFlagSet
+from contracts.ownership import refusal
+from contracts.person import PersonErased
+from contracts.subjects import event_subject
+from projections.audit.stream import StoredMessage
+from projections.audit.tamper import chain_findings, link_of
+from projections.batch import RawEvent, decode_batch
+from projections.dataset.registrations import birth_month_of, conflicts, registered
+from tests.projections.conftest import EventFactory
+
+EVENTS = EventFactory()
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def by(org: str, payload: Payload, position: int = 1, prev_hash: str | None = None) -> Envelope:
+    return Envelope.wrap(payload, source_org=org, person_key=EVENTS.person("kai"),
+                         occurred_at=NOW, source_position=position, prev_hash=prev_hash)
+
+
+def test_an_la_may_issue_a_plan_but_a_school_or_a_trust_may_not() -> None:
+    assert refusal(EVENTS.plan_issued("kai", date(2025, 1, 6), la="856")) is None
+    assert refusal(EVENTS.plan_issued("kai", date(2025, 1, 6), la="120001")) == (
+        "ehc.plan_issued from 120001: a provider may not publish it "
+        "(contracts.topology.PUBLISHES[PROVIDER]; kinds that may: la)"
+    )
+    ceased = by("RT5", PlanCeased(plan_id="856-P-1", ceased_on=date(2025, 2, 1),
+                                  reason="needs_met"))
+    assert refusal(ceased).startswith("ehc.plan_ceased from RT5: a icb may not publish it")
+
+
+def test_health_may_not_say_a_school_maintains_a_plan() -> None:
+    assert refusal(by("QK1", EhcPlanFlagSet(set_on=date(2025, 1, 6), la_code="856"))) is None
+    flagged = by("QK1", EhcPlanFlagSet(set_on=date(2025, 1, 6), la_code="120001"))
+    assert refusal(flagged) == (
+        "health.ehc_plan_flag_set from QK1: payload.la_code 120001 names a provider, "
+        "not a local authority"
+    )
+
+
+def test_every_kind_may_erase_what_it_shared() -> None:
+    erased = PersonErased(erased_on=date(2025, 1, 6), reason="data_subject_request")
+    assert [refusal(by(org, erased)) for org in ("856", "QK1", "120001")] == [None, None, None]
+
+
+def test_a_refused_claim_is_invalid_in_a_batch_with_the_reason_and_the_rest_applies() -> None:
+    forged = EVENTS.plan_issued("kai", date(2025, 1, 6), la="120001")
+    genuine = EVENTS.plan_issued("kai", date(2025, 1, 6), la="856")
+    raws = [RawEvent(seq, _subject(e), encode(e)) for seq, e in ((1, forged), (2, genuine))]
+    batch = decode_batch(raws, after=0)
+    assert [(i, e.reason) for i, e in batch.invalid] == [(0, "not_permitted")]
+    assert [e.envelope.event_id for e in batch.events] == [genuine.event_id]
+    assert batch.highest == 2
+
+
+def test_the_chain_audit_names_a_refused_claim_not_the_sources_next_genuine_event() -> None:
+    # given a school whose first event on the stream is a plan published around its relay
+    # (no predecessor, position 1), then its relay's genuine first two events
+    forged = by("120001", _plan())
+    first = by("120001", EVENTS.registered("kai", "2011-04", by="120001").payload)
+    second = by("120001", _erased(), position=2, prev_hash=bytes_hash(encode(first)))
+    stored = [StoredMessage(seq, _subject(e), encode(e), NOW)
+              for seq, e in enumerate((forged, first, second), 1)]
+    # when the chains are checked
+    findings, heads = chain_findings(link_of(m) for m in stored)
+    # then the forged plan alone is named, and the school's chain is its genuine events
+    assert [(f.kind, f.stream_seq, f.source_org) for f in findings] == [
+        ("not_permitted", 1, "120001")]
+    assert [(h.source_org, h.events, h.stream_seq) for h in heads] == [("120001", 2, 3)]
+
+
+def test_no_registration_overwrites_another_organisations_birth_month() -> None:
+    months = registered({}, "120001", "2016-01")
+    months = registered(months, "856", "2005-03")
+    months = registered(months, "856", "2007-07")  # the LA's first registration stands
+    assert months == {"120001": "2016-01", "856": "2005-03"}
+    # the responsible LA's month first, else the earliest registration that has one
+    assert birth_month_of(months, "856") == "2005-03"
+    assert birth_month_of(months, None) == "2016-01"
+    assert birth_month_of(months, "855") == "2016-01"
+    # an organisation that erased the person has no claim left, and does not conflict
+    erased = registered({"120001": None}, "120001", None)
+    assert birth_month_of({**erased, "856": "2005-03"}, None) == "2005-03"
+    assert [(c.org, c.birth_month) for c in conflicts("p", months)] == [
+        ("120001", "2016-01"), ("856", "2005-03")]
+    assert list(conflicts("p", {"856": "2005-03", "QK1": "2005-03", "120001": None})) == []
+
+
+def _plan() -> Payload:
+    return EVENTS.plan_issued("kai", date(2025, 1, 6), la="120001").payload
+
+
+def _erased() -> Payload:
+    return PersonErased(erased_on=date(2025, 1, 6), reason="other")
+
+
+def _subject(envelope: Envelope) -> str:
+    return event_subject(envelope.source_org, envelope.type, envelope.person_key)
