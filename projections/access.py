@@ -12,7 +12,9 @@ Wiring (`projections.api`): `AccessControl` is an app-level FastAPI dependency, 
 lists people is marked `PERSON_LEVEL` (refused to dashboards up front); and because a marker
 can be forgotten, `AccessRoute` also screens *every* JSON answer: any answer that carries a
 person key is treated as person-level — filtered to what the reader may see, and logged.
-No token is 401, a token that may not read this is 403; both say why in `detail`.
+No token is 401, a token that may not read this is 403, a token past its budget is 429 with
+`Retry-After` (`projections.rate_limit`); each says why in `detail` and is written to the access
+log with the token's holder and organisation where known (the client address where not).
 """
 
 from __future__ import annotations
@@ -21,18 +23,29 @@ import asyncio
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, NoReturn
 
 import orjson
-from fastapi import HTTPException, Request, Response
+from fastapi import HTTPException, Request, Response, Security
+from fastapi.dependencies.utils import get_dependant
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials
 
 from contracts.envelope import PERSON_KEY_PATTERN
 from contracts.topology import OrgKind
 from projections.access_log import AccessLog, AccessRecord
+from projections.api_contract import FORBIDDEN, INVALID, RATE_LIMITED, UNAUTHORISED, bearer
 from projections.mentions import EventIndex, people_mentioned_by
-from projections.tokens import Principal, Role, TokenRegistry, load_tokens, tokens_file
+from projections.rate_limit import RateLimit, rate_limit_from
+from projections.tokens import (
+    Principal,
+    Role,
+    TokenRegistry,
+    hash_token,
+    load_tokens,
+    tokens_file,
+)
 
 ACCESS_KEY = "x-access"
 PUBLIC: dict[str, Any] = {ACCESS_KEY: "public"}
@@ -41,6 +54,8 @@ AUDITORS_ONLY: dict[str, Any] = {ACCESS_KEY: "auditors-only"}
 """Pass as `openapi_extra=` on an endpoint; unmarked endpoints are aggregates (any token)."""
 
 TOKEN_COOKIE = "sendx_token"
+UNIDENTIFIED = "-"
+"""token_name and role in the access log of a request without a recognised token."""
 _PERSON_KEY = re.compile(PERSON_KEY_PATTERN)
 _PERSON_KEY_BYTES = re.compile(rb'"p_[0-9a-f]{32}"')
 
@@ -125,30 +140,52 @@ def access_level(route: Any) -> str:
 class AccessControl:
     """The app-level dependency and the answer screen; one per API process."""
 
-    def __init__(self, tokens: TokenRegistry, log: AccessLog, index: EventIndex | None) -> None:
+    def __init__(self, tokens: TokenRegistry, log: AccessLog, index: EventIndex | None,
+                 rate_limit: RateLimit | None = None) -> None:
         self.tokens, self.log, self.index = tokens, log, index
+        self.rate_limit = rate_limit or rate_limit_from()
 
-    async def __call__(self, request: Request) -> None:
+    async def __call__(
+        self, request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
+    ) -> None:
         level = access_level(request.scope.get("route"))
-        token = presented_token(request)
+        token = credentials.credentials if credentials else presented_token(request)
         principal = self.tokens.identify(token) if token else None
         request.state.principal = principal
         if level == PUBLIC[ACCESS_KEY]:
             return
+        await self._within_budget(request, token, principal)
         if token is None:
-            raise HTTPException(401, "no access token: send 'Authorization: Bearer <token>' "
-                                "(or sign in on the dashboard at /)",
-                                headers={"WWW-Authenticate": "Bearer"})
+            await self._refuse(request, None, 401, "no access token: send 'Authorization: "
+                               "Bearer <token>' (or sign in on the dashboard at /)",
+                               {"WWW-Authenticate": "Bearer"})
         if principal is None:
-            raise HTTPException(401, "this access token is not recognised (wrong, or revoked): "
-                                "ask the partnership's administrator for one",
-                                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            await self._refuse(request, None, 401, "this access token is not recognised (wrong, "
+                               "or revoked): ask the partnership's administrator for one",
+                               {"WWW-Authenticate": 'Bearer error="invalid_token"'})
         reason = refusal(principal, level, request.query_params.get("la"),
                          f"{request.method} {request.url.path}")
         if reason is not None:
-            if level == PERSON_LEVEL[ACCESS_KEY]:
-                await self._record(request, principal, 403, 0, 0, reason)
-            raise HTTPException(403, reason)
+            await self._refuse(request, principal, 403, reason)
+
+    async def _within_budget(self, request: Request, token: str | None,
+                             principal: Principal | None) -> None:
+        """429 with `Retry-After` past the token's budget (a client's, without a known token)."""
+        client = request.client.host if request.client else "unknown"
+        key = f"token:{hash_token(token)}" if principal and token else f"client:{client}"
+        wait = self.rate_limit.retry_after(key)
+        if wait is not None:
+            who = str(principal) if principal else f"client {client} (no recognised token)"
+            await self._refuse(request, principal, 429,
+                               f"{who} sent more than {self.rate_limit.spec} requests: retry "
+                               f"after {wait} s", {"Retry-After": str(wait)})
+
+    async def _refuse(self, request: Request, principal: Principal | None, status: int,
+                      reason: str, headers: dict[str, str] | None = None) -> NoReturn:
+        """Log the refusal (who, where known), then answer it."""
+        await self._record(request, principal, status, 0, 0, reason)
+        raise HTTPException(status, reason, headers=headers)
 
     async def screen_answer(self, request: Request, response: Response, level: str) -> Response:
         """Filter and log an answer that carries person keys (marked person-level or not)."""
@@ -180,18 +217,33 @@ class AccessControl:
             return set()
         return await asyncio.to_thread(people_mentioned_by, self.index, principal.org.code, keys)
 
-    async def _record(self, request: Request, principal: Principal, status: int, kept: int,
-                      withheld: int, reason: str | None) -> None:
+    async def _record(self, request: Request, principal: Principal | None, status: int,
+                      kept: int, withheld: int, reason: str | None) -> None:
         await self.log.arecord(AccessRecord(
-            at=datetime.now(UTC), token_name=principal.name, role=principal.role.value,
-            org=principal.org.code if principal.org else None, method=request.method,
+            at=datetime.now(UTC), token_name=principal.name if principal else UNIDENTIFIED,
+            role=principal.role.value if principal else UNIDENTIFIED,
+            org=principal.org.code if principal and principal.org else None,
+            method=request.method,
             path=request.url.path, query=request.url.query, status=status,
             person_rows=kept, withheld_rows=withheld, reason=reason,
         ))
 
 
 class AccessRoute(APIRoute):
-    """Every endpoint's answer passes `AccessControl.screen_answer` (when access is configured)."""
+    """Every endpoint's answer passes `AccessControl.screen_answer` (when access is configured);
+    its document lists the refusals its access level can answer, with their `Problem` bodies."""
+
+    def __init__(self, path: str, endpoint: Any, **kwargs: Any) -> None:
+        level = str((kwargs.get("openapi_extra") or {}).get(ACCESS_KEY, "aggregate"))
+        documented: dict[int | str, Any] = {}
+        if get_dependant(path=path, call=endpoint).query_params:
+            documented.update(INVALID)
+        if level != PUBLIC[ACCESS_KEY]:
+            documented.update({**UNAUTHORISED, **RATE_LIMITED})
+        if level in (PERSON_LEVEL[ACCESS_KEY], AUDITORS_ONLY[ACCESS_KEY]):
+            documented.update(FORBIDDEN)
+        kwargs["responses"] = {**documented, **(kwargs.get("responses") or {})}
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Any:
         handler = super().get_route_handler()

@@ -11,13 +11,25 @@ import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from projections.access import PERSON_LEVEL, PUBLIC, AccessControl, AccessRoute
+from projections.access import ACCESS_KEY, PERSON_LEVEL, PUBLIC, AccessControl, AccessRoute
+from projections.api_contract import (
+    BAD_RANGE,
+    UNKNOWN_LA,
+    AsOfParam,
+    FromParam,
+    LaParam,
+    MonthParam,
+    ToParam,
+    day_of,
+    install_contract,
+)
 from projections.dataset import figures, quality, queries
 from projections.dataset.areas import Partnership, UnknownArea
 from projections.dataset.indicators import (
@@ -39,12 +51,15 @@ from projections.partitions import Progress, ReadModelProgress
 from projections.tracker import queries as tracker_queries
 from projections.tracker.milestones import MILESTONE_IDS
 from projections.tracker.models import TrackerRows, TrackerSummary
-from projections.tracker.queries import BadFilter, TrackerFilter, TrackerReadModel
+from projections.tracker.queries import RAGS, BadFilter, TrackerFilter, TrackerReadModel
 from projections.web import install_dashboard
+from projections.web.docs import install_docs
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_MONTHS = 12
+Rag = StrEnum("Rag", {rag: rag for rag in RAGS})
+MilestoneId = StrEnum("MilestoneId", {m: m for m in MILESTONE_IDS})
 
 StreamLastSequence = Callable[[], Awaitable[int | None]]
 """Returns SEND_EVENTS' last sequence, or None when the bus cannot be reached."""
@@ -111,22 +126,6 @@ def position_of(progress: Progress, stream_last: int | None) -> Position:
     )
 
 
-LaParam = Annotated[
-    str | None, Query(description="DfE LA code, e.g. 856; omit for every LA and the partnership.")
-]
-FromParam = Annotated[
-    str | None, Query(alias="from", description="First month, YYYY-MM (default: 11 months back).")
-]
-ToParam = Annotated[
-    str | None, Query(alias="to", description="Last month, YYYY-MM (default: this month).")
-]
-
-
-AsOfParam = Annotated[
-    date | None, Query(description="The day to judge milestones on, YYYY-MM-DD (default today).")
-]
-
-
 @dataclass(frozen=True)
 class Monthly:
     """An indicator served by month: its definition, its query and what it returns."""
@@ -159,7 +158,7 @@ MONTHLY: tuple[Monthly, ...] = (
 _MONTHLY_ERRORS = (
     " Per LA and for the partnership; counts of 1 to 4 are shown as \"<5\" and counts hidden so "
     "that those cannot be derived as \"c\" (see the definition). 404 for an LA outside the "
-    "partnership, 422 for a malformed month or range."
+    "partnership, 422 for a malformed month, 400 for a range that cannot be served."
 )
 
 
@@ -173,6 +172,7 @@ def default_host() -> str:
 
 
 def period(first: str | None, last: str | None, today: date) -> list[Month]:
+    """The months from `first` to `last` (YYYY-MM, checked by the parameters' pattern)."""
     end = Month.parse(last, name="'to'") if last else Month.of(today)
     start = Month.parse(first, name="'from'") if first else end.plus(1 - DEFAULT_MONTHS)
     return months_between(start, end)
@@ -199,7 +199,10 @@ def create_app(
         ),
         version="1",
         dependencies=[Depends(access)] if access else None,
+        docs_url=None, redoc_url=None,
     )
+    install_contract(app, access_key=ACCESS_KEY)
+    install_docs(app)
     # Access (projections.access): a token for every endpoint not marked PUBLIC, and every
     # answer that carries person keys filtered to what the reader may see, and logged.
     app.router.route_class = AccessRoute
@@ -207,7 +210,7 @@ def create_app(
 
     @app.exception_handler(BadPeriod)
     async def bad_period(_: Request, exc: BadPeriod) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": str(exc)})
+        return JSONResponse(status_code=400, content={"detail": str(exc)})
 
     @app.exception_handler(BadFilter)
     async def bad_filter(_: Request, exc: BadFilter) -> JSONResponse:
@@ -254,11 +257,12 @@ def create_app(
             f"/api/indicators/{spec.indicator.id}", _monthly(spec, read_model, area, today),
             methods=["GET"], response_model=spec.model, summary=spec.summary,
             description=f"{spec.indicator.title}, by month.{_MONTHLY_ERRORS}",
+            responses={**UNKNOWN_LA, **BAD_RANGE},
         )
 
     @app.get(
         "/api/indicators/active-plans/discrepancy/people",
-        openapi_extra=PERSON_LEVEL,
+        openapi_extra=PERSON_LEVEL, responses=UNKNOWN_LA,
         summary="Indicator 1: the people counted by one side only (person keys)",
         description=(
             "For one month end: the person keys the LA counts as having an active plan and "
@@ -266,10 +270,7 @@ def create_app(
             "(not suppressed). 404 for an LA outside the partnership, 422 for a malformed month."
         ),
     )
-    def discrepancy_people(
-        la: LaParam = None,
-        month: Annotated[str | None, Query(description="YYYY-MM (default: this month).")] = None,
-    ) -> figures.DiscrepancyList:
+    def discrepancy_people(la: LaParam = None, month: MonthParam = None) -> figures.DiscrepancyList:
         chosen = Month.parse(month, name="'month'") if month else Month.of(today())
         return queries.discrepancy_people(read_model, chosen, area, la)
 
@@ -313,7 +314,7 @@ def _tracker_routes(
 
     @app.get(
         "/api/tracker",
-        openapi_extra=PERSON_LEVEL,
+        openapi_extra=PERSON_LEVEL, responses=UNKNOWN_LA,
         summary="Transition from 14: young people and their milestones (person level)",
         description=(
             "Everyone aged 14-25 with an EHC plan, a learning disability or an autism "
@@ -328,15 +329,18 @@ def _tracker_routes(
     def tracker_people(
         as_of: AsOfParam = None,
         la: LaParam = None,
-        owner: Annotated[str | None, Query(description="An organisation code, e.g. QK1.")] = None,
-        rag: Annotated[str | None, Query(description="red, amber or green.")] = None,
-        milestone: Annotated[str | None, Query(description="A milestone id.")] = None,
+        owner: Annotated[str | None, Query(
+            max_length=16, description="An organisation code, e.g. QK1.")] = None,
+        rag: Annotated[Rag | None, Query(description="red, amber or green.")] = None,
+        milestone: Annotated[MilestoneId | None, Query(description="A milestone id.")] = None,
     ) -> TrackerRows:
-        where = TrackerFilter(la=la, owner=owner, rag=rag, milestone=milestone)
-        return tracker_queries.tracker_rows(tracker, as_of or today(), area, where)
+        where = TrackerFilter(la=la, owner=owner, rag=rag and rag.value,
+                              milestone=milestone and milestone.value)
+        day = day_of(as_of, "as_of") or today()
+        return tracker_queries.tracker_rows(tracker, day, area, where)
 
     @app.get(
-        "/api/tracker/summary",
+        "/api/tracker/summary", responses=UNKNOWN_LA,
         summary="Indicator 7: transition tracker counts by RAG and overdue owner",
         description=(
             "Young people in the tracker on the as-of date by RAG status, and red milestones by "
@@ -345,4 +349,5 @@ def _tracker_routes(
         ),
     )
     def tracker_summary(as_of: AsOfParam = None, la: LaParam = None) -> TrackerSummary:
-        return tracker_queries.tracker_summary(tracker, as_of or today(), area, la)
+        day = day_of(as_of, "as_of") or today()
+        return tracker_queries.tracker_summary(tracker, day, area, la)

@@ -10,9 +10,8 @@ cannot read is out of reach of any script injected into the page. API clients se
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
@@ -22,6 +21,14 @@ from fastapi.staticfiles import StaticFiles
 
 from projections.access import AUDITORS_ONLY, PUBLIC, TOKEN_COOKIE, AccessControl, presented_token
 from projections.access_log import AccessLogPage
+from projections.api_contract import (
+    FiguresParam,
+    FromParam,
+    LaParam,
+    SinceParam,
+    ToParam,
+    time_of,
+)
 from projections.dataset.areas import Partnership
 from projections.live import LiveFeed, change_stream
 from projections.web.api_reader import ApiReader
@@ -29,7 +36,17 @@ from projections.web.dashboard import View, page, read_everything, signin_page
 
 STATIC = __file__.rsplit("/", 1)[0] + "/static"
 SESSION_SECONDS = 8 * 3600
-_FIGURE_ID = re.compile(r"^[a-z0-9-]{1,64}$")
+SSE_EVENT = {
+    "type": "object", "required": ["event", "data"],
+    "properties": {
+        "event": {"enum": ["snapshot", "change"]},
+        "id": {"type": "string", "pattern": "^[0-9]+$",
+               "description": "The stream position the event brings the reader to."},
+        "data": {"type": "string", "contentMediaType": "application/json",
+                 "description": "The snapshot or the change, as JSON (see above)."},
+    },
+}
+"""One event of /api/live as a Server-Sent Events parser sees it (heartbeats are comments)."""
 _TRACKER_FILTERS = ("owner", "rag", "milestone")
 
 
@@ -102,19 +119,14 @@ def install_dashboard(
             "`id` = position; nothing between the snapshot and the first change is missed."
         ),
         response_class=StreamingResponse,
+        responses={200: {"description": "The snapshot, then the changes, as Server-Sent Events.",
+                         "content": {"text/event-stream": {"schema": SSE_EVENT}}}},
     )
     async def live_feed(
-        request: Request,
-        figures: Annotated[str | None, Query(description="Indicator ids, comma-separated.")] = None,
-        la: str | None = None,
-        first: Annotated[str | None, Query(alias="from")] = None,
-        last: Annotated[str | None, Query(alias="to")] = None,
+        request: Request, figures: FiguresParam = None, la: LaParam = None,
+        first: FromParam = None, last: ToParam = None,
     ) -> StreamingResponse:
-        ids = [i.strip() for i in (figures or "").split(",") if i.strip()]
-        bad = [i for i in ids if not _FIGURE_ID.match(i)]
-        if bad:
-            raise HTTPException(422, f"figures: {bad[0]!r} is not an indicator id "
-                                "(lower-case letters, digits and '-'; see /api/indicators)")
+        ids = (figures or "").split(",") if figures else []
         token = presented_token(request)
 
         async def snapshot() -> tuple[dict[str, int], dict[str, Any]]:
@@ -147,10 +159,9 @@ def install_dashboard(
             openapi_extra=AUDITORS_ONLY,
         )
         async def access_log(
-            since: datetime | None = None,
-            limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+            since: SinceParam = None,
+            limit: Annotated[int, Query(ge=1, le=1000, description="At most this many.")] = 100,
         ) -> AccessLogPage:
-            if since is not None and since.tzinfo is None:
-                raise HTTPException(422, "since needs a UTC offset, e.g. 2025-06-30T00:00:00Z")
-            entries = await asyncio.to_thread(access.log.entries, since=since, limit=limit)
+            entries = await asyncio.to_thread(access.log.entries, since=time_of(since, "since"),
+                                              limit=limit)
             return AccessLogPage(entries=entries)
