@@ -33,6 +33,7 @@ from services.bus.streams import EVENTS_STREAM, ensure_streams
 from services.client import ServiceClient, ServiceUnavailable
 from services.config import Settings
 from services.process import OrganisationService, definition_for
+from tests.waiting import eventually
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
 from stories import PARTNERSHIP_KEY, person_fields  # noqa: E402
@@ -107,14 +108,11 @@ async def send(client: ServiceClient, record_id: str, name: str, fields: dict[st
 
 
 async def until(what: str, check: Any, deadline: float) -> None:
-    while True:
-        try:
-            if await check():
-                return
-        except (nats.errors.Error, TimeoutError):
-            pass
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting: {what}"
-        await asyncio.sleep(0.2)
+    """`check` holds before `deadline` (loop time), through a bus that is electing a leader."""
+    await eventually(
+        check, timeout=deadline - asyncio.get_running_loop().time(), what=what, interval=0.2,
+        ignore=(nats.errors.Error, TimeoutError),
+    )
 
 
 async def stream_bodies(js: JetStreamContext, last_seq: int) -> dict[int, tuple[str, bytes]]:

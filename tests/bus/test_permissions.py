@@ -15,6 +15,7 @@ from services.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM, ensure_partit
 from services.client import ServiceClient
 from services.stopping import registered
 from tests.bus.conftest import Connect, Principal
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -27,14 +28,6 @@ def plan_issued_by(org: str) -> str:
 
 async def events_in_stream(admin: Principal) -> int:
     return (await admin.nc.jetstream().stream_info(EVENTS_STREAM)).state.messages
-
-
-async def until(condition, timeout: float = 3.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            return
-        await asyncio.sleep(0.05)
 
 
 async def test_an_la_publishes_its_own_events(connect_as: Connect) -> None:
@@ -51,7 +44,7 @@ async def test_the_server_refuses_an_la_publishing_as_another_la(connect_as: Con
     with pytest.raises(nats.errors.TimeoutError):
         await la_856.nc.jetstream().publish(plan_issued_by("855"), b"{}", timeout=1)
     # then the server says why, and nothing reached the shared history
-    await until(la_856.violations)
+    await eventually(la_856.violations, timeout=3.0)
     assert la_856.violations() == [
         f'nats: permissions violation for publish to "{plan_issued_by("855")}"'
     ]
@@ -74,7 +67,7 @@ async def test_the_dashboard_reads_the_streams_extent_but_no_event_and_publishes
     # nor is publishing an event
     with pytest.raises(nats.errors.TimeoutError):
         await dashboard.nc.jetstream().publish(plan_issued_by("856"), b"{}", timeout=1)
-    await until(lambda: len(dashboard.violations()) == 3)
+    await eventually(lambda: len(dashboard.violations()) == 3, timeout=3.0)
     assert all("permissions violation for publish" in v for v in dashboard.violations())
     assert (await dashboard.nc.jetstream().stream_info(EVENTS_STREAM)).state.messages == 1
 
@@ -165,7 +158,7 @@ async def test_no_user_can_read_other_users_inboxes(connect_as: Connect) -> None
     la_855 = await connect_as("855")
     await la_855.nc.subscribe("_INBOX.>")
     await la_855.nc.flush()
-    await until(la_855.violations)
+    await eventually(la_855.violations, timeout=3.0)
     assert la_855.violations() == ['nats: permissions violation for subscription to "_inbox.>"']
 
 
@@ -235,7 +228,7 @@ async def test_the_retrier_republishes_events_and_records_retries_but_nothing_el
     ):
         with pytest.raises(nats.errors.TimeoutError):
             await retrier.nc.request(subject, b"{}", timeout=0.5)
-    await until(lambda: len(retrier.violations()) == 4)
+    await eventually(lambda: len(retrier.violations()) == 4, timeout=3.0)
     assert all("permissions violation for publish" in v for v in retrier.violations())
     assert (await js.stream_info(DEADLETTER_STREAM)).state.messages == 1
 

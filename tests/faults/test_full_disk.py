@@ -25,6 +25,7 @@ from projections.dataset.projection import DATASET
 from projections.rebuild import rebuild
 from services.bus.streams import EVENTS_STREAM
 from services.client import ServiceClient
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -72,12 +73,6 @@ async def test_a_service_whose_disk_is_full_refuses_commands_clearly_and_shares_
     assert service.process.poll() is None
 
 
-async def wait_for(condition, timeout: float = 30) -> None:
-    async with asyncio.timeout(timeout):
-        while not await condition():
-            await asyncio.sleep(0.1)
-
-
 async def test_a_projector_whose_disk_is_full_stalls_without_advancing_past_its_data(
     nats_url: str, nc: Client, js: JetStreamContext, processes: Processes, tmp_path: Path
 ) -> None:
@@ -122,7 +117,7 @@ async def test_a_projector_whose_disk_is_full_stalls_without_advancing_past_its_
             return False
         return info.ack_floor is not None and info.ack_floor.stream_seq >= last
 
-    await wait_for(caught_up, timeout=60)
+    await eventually(caught_up, timeout=60, interval=0.1)
     assert processes.stop(projector) == 0
     full = tmp_path / "full.sqlite"
     replay = DATASET.open_store(full)

@@ -25,6 +25,7 @@ from projections.dataset.projection import DATASET
 from projections.partitions import Partition
 from projections.rebuild import rebuild
 from services.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -124,12 +125,6 @@ async def publish_population(
     return junk
 
 
-async def wait_for(condition, timeout: float = 60) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.1)
-
-
 async def test_a_worker_killed_mid_stream_and_replaced_leaves_the_read_model_of_a_replay(
     nats_url: str, nc: Client, js: JetStreamContext, processes: Processes, tmp_path: Path,
     shared_read_model: SharedReadModel,
@@ -142,7 +137,7 @@ async def test_a_worker_killed_mid_stream_and_replaced_leaves_the_read_model_of_
     owners: dict[int, str] = {}
     publishing = asyncio.create_task(publish_population(js, owners))
     victim = PARTITIONS[1]
-    await wait_for(lambda: committed().get(victim.name, 0) > 300)
+    await eventually(lambda: committed().get(victim.name, 0) > 300, timeout=60, interval=0.1)
     assert not publishing.done(), "the stream ended before the kill"
     processes.kill(workers[victim])
     killed_at = committed()[victim.name]
@@ -151,7 +146,7 @@ async def test_a_worker_killed_mid_stream_and_replaced_leaves_the_read_model_of_
     # then every partition applies everything it owns
     last_owned = {p.name: max(s for s, person in owners.items() if p.owns(person))
                   for p in PARTITIONS}
-    await wait_for(lambda: committed() == last_owned)
+    await eventually(lambda: committed() == last_owned, timeout=60, interval=0.1)
     assert killed_at < last_owned[victim.name]
     for worker in workers.values():
         assert processes.stop(worker) == 0

@@ -16,6 +16,7 @@ from projections.projection import durable_name
 from projections.rebuild import rebuild
 from projections.runner import ConsumerSettings, ProjectionRunner, bind_consumer
 from services.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -32,10 +33,11 @@ async def acked(js: JetStreamContext) -> int:
 
 
 async def wait_for_ack_past(js: JetStreamContext, seq: int, timeout: float = 30) -> int:
-    async with asyncio.timeout(timeout):
-        while (floor := await acked(js)) <= seq:
-            await asyncio.sleep(0.02)
-    return floor
+    async def floor_past() -> int:
+        floor = await acked(js)
+        return floor if floor > seq else 0
+
+    return await eventually(floor_past, timeout, what=f"the ack floor past {seq}", interval=0.02)
 
 
 async def stream_in(js: JetStreamContext, until: asyncio.Event, junk_every: int = 50) -> int:

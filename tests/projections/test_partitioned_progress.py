@@ -23,6 +23,7 @@ from projections.partitions import Partition, ReadModelProgress
 from projections.runner import ConsumerSettings, ProjectionRunner, bind_consumer
 from services.bus.streams import EVENTS_STREAM, ensure_partitioned_stream
 from tests.projections.test_partitions import mirrored, publish_wire
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -62,9 +63,10 @@ async def workers(nc: Client, db: Path, partitions: Sequence[Partition]) -> Asyn
 async def until_committed(db: Path, wanted: dict[str, int], timeout: float = 30) -> None:
     store = DATASET.open_store(db)
     try:
-        async with asyncio.timeout(timeout):
-            while any(store.position(name) < seq for name, seq in wanted.items()):
-                await asyncio.sleep(0.05)
+        await eventually(
+            lambda: all(store.position(name) >= seq for name, seq in wanted.items()), timeout,
+            what=f"committed positions {wanted}",
+        )
     finally:
         store.close()
 

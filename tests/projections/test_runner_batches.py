@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, ConsumerInfo, DeliverPolicy
 
 from projections.dataset.periods import Month
 from projections.dataset.store import SqliteDatasetStore
@@ -20,6 +20,7 @@ from projections.projection import StreamEvent, durable_name
 from projections.runner import ConsumerSettings, ProjectionRunner
 from services.bus.connection import connect_bus
 from services.bus.streams import EVENTS_STREAM
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -45,9 +46,9 @@ class CountingStore:
 
 
 async def run_until(runner: ProjectionRunner, position: int, timeout: float = 20) -> None:
-    async with asyncio.timeout(timeout):
-        while runner.position < position:
-            await asyncio.sleep(0.01)
+    await eventually(
+        lambda: runner.position >= position, timeout, what=f"position {position}", interval=0.01
+    )
 
 
 async def test_a_backlog_is_applied_in_a_few_large_batches_each_acked_once(
@@ -63,7 +64,13 @@ async def test_a_backlog_is_applied_in_a_few_large_batches_each_acked_once(
     # when the runner catches up
     task = asyncio.create_task(runner.run())
     await run_until(runner, 300)
-    info = await js.consumer_info(EVENTS_STREAM, CONSUMER)
+
+    # the ack follows the commit: wait for the ack floor, not only the runner's position
+    async def acked_all() -> ConsumerInfo | None:
+        info = await js.consumer_info(EVENTS_STREAM, CONSUMER)
+        return info if info.ack_floor.stream_seq >= 300 else None
+
+    info = await eventually(acked_all, 20, what="the ack floor at 300")
     runner.stop()
     await task
     # then it took far fewer transactions than batches of 20 would, every plan is counted,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from services.config import Settings
 from services.health import metrics_port
 from services.metrics import ServiceMetrics, command_outcomes
 from services.process import OrganisationService, definition_for
+from tests.waiting import eventually
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -42,12 +42,6 @@ async def scrape(url: str) -> Samples:
         response = await http.get(f"{url}/metrics")
     assert response.status_code == 200, response.text
     return parse(response.text)
-
-
-async def eventually(condition, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await condition():
-            await asyncio.sleep(0.05)
 
 
 def test_an_import_counts_each_row_by_outcome() -> None:

@@ -22,6 +22,7 @@ from services.client import NO_RESPONDERS_GRACE, ServiceClient, ServiceUnavailab
 from services.config import Settings
 from services.process import OrganisationService, definition_for
 from services.stopping import finish_within, registered
+from tests.waiting import eventually
 
 
 @pytest.fixture
@@ -48,12 +49,10 @@ async def stream_count(js: JetStreamContext) -> int:
 
 
 async def wait_for_stream(js: JetStreamContext, count: int, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while await stream_count(js) < count:
-        assert asyncio.get_running_loop().time() < deadline, (
-            f"stream has {await stream_count(js)} of {count}"
-        )
-        await asyncio.sleep(0.05)
+    async def enough() -> bool:
+        return await stream_count(js) >= count
+
+    await eventually(enough, timeout, what=f"{count} events on the stream")
 
 
 @pytest.mark.integration
