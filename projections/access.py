@@ -20,7 +20,10 @@ log with the token's holder and organisation where known (the client address whe
 from __future__ import annotations
 
 import asyncio
+import hmac
 import re
+import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -137,6 +140,21 @@ def access_level(route: Any) -> str:
     return str(extra.get(ACCESS_KEY, "aggregate"))
 
 
+INTERNAL_HEADER = "Sendx-Internal-Read"
+_INTERNAL_SECRET = secrets.token_urlsafe(32)
+"""Made anew in each process and never sent outside it: a request carrying it came from this
+process's own dashboard (`projections.web.api_reader`), whose page request was already counted
+against the token's budget."""
+
+
+def is_internal_read(headers: Mapping[str, str]) -> bool:
+    return hmac.compare_digest(headers.get(INTERNAL_HEADER, ""), _INTERNAL_SECRET)
+
+
+def internal_read_headers() -> dict[str, str]:
+    return {INTERNAL_HEADER: _INTERNAL_SECRET}
+
+
 class AccessControl:
     """The app-level dependency and the answer screen; one per API process."""
 
@@ -171,7 +189,12 @@ class AccessControl:
 
     async def _within_budget(self, request: Request, token: str | None,
                              principal: Principal | None) -> None:
-        """429 with `Retry-After` past the token's budget (a client's, without a known token)."""
+        """429 with `Retry-After` past the token's budget (a client's, without a known token).
+
+        The dashboard's own in-process reads (`projections.web.api_reader`) are not counted:
+        the page request that caused them was, and a page reads a dozen endpoints at once."""
+        if is_internal_read(request.headers):
+            return
         client = request.client.host if request.client else "unknown"
         key = f"token:{hash_token(token)}" if principal and token else f"client:{client}"
         wait = self.rate_limit.retry_after(key)

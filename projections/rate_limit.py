@@ -20,7 +20,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 RATE_LIMIT_ENV = "SENDX_API_RATE_LIMIT"
 DEFAULT_RATE_LIMIT = "20/second;600/minute"
-"""A dashboard page reads ~12 endpoints in process, so 20 a second leaves room for a reload."""
+"""Per token; the dashboard's own in-process reads are not counted (`projections.access`)."""
 
 
 class RateLimit:

@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from projections.access import internal_read_headers
+
 INTERNAL_BASE = "http://sendx.internal"
 
 
@@ -46,7 +48,9 @@ class ApiReader:
 
     async def get(self, path: str, params: dict[str, Any] | None = None,
                   token: str | None = None) -> Answer:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = internal_read_headers()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         query = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         async with httpx.AsyncClient(transport=self._transport, base_url=INTERNAL_BASE) as client:
             response = await client.get(path, params=query, headers=headers)

@@ -29,7 +29,7 @@ async def test_without_the_data_directory_the_refusal_names_the_variables_to_set
     monkeypatch.setenv("SENDX_DATA_DIR", str(tmp_path / "elsewhere"))
     # when they check the chains, then they are told at once who was refused and what to set
     with pytest.raises(ConnectionError, match=(
-        "refused a login without a user .*SENDX_DATA_DIR to its data directory; elsewhere set "
+        "refused no user .*SENDX_DATA_DIR to its data directory; elsewhere set "
         "SENDX_NATS_USER=auditor and SENDX_NATS_PASSWORD"
     )):
         await asyncio.wait_for(run_sendx_audit("chain", "--nats", nats_server.url), 12)
