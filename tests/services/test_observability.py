@@ -136,7 +136,9 @@ async def test_a_service_is_not_ready_while_nats_is_down_and_ready_again_after(
         assert (await http.get("/healthz")).status_code == 200
         ready = await http.get("/readyz")
         assert ready.status_code == 200
-        assert ready.json() == {"ready": True, "checks": ["commands", "nats", "relay", "store"]}
+        assert ready.json() == {
+            "ready": True, "checks": ["commands", "nats", "quarantine", "relay", "store"]
+        }
         # when nats-server stops
         nats_server.stop()
 
