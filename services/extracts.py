@@ -87,12 +87,16 @@ def _csv_rows(path: Path, text: str) -> Iterator[Row]:
     delimiter = delimiter_of(path, lines[0])
     if not any(line.strip() for line in lines[1:]):
         raise ExtractError(f"{path}: only a header, no rows to import")
-    return _csv_records(text, lines, delimiter)
+    return _csv_records(path, text, lines, delimiter)
 
 
-def _csv_records(text: str, lines: list[str], delimiter: str) -> Iterator[Row]:
+def _csv_records(path: Path, text: str, lines: list[str], delimiter: str) -> Iterator[Row]:
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter, strict=True)
-    width = len(reader.fieldnames or ())  # reads the header line
+    try:
+        width = len(reader.fieldnames or ())  # reads the header line
+    except csv.Error as exc:
+        raise ExtractError(f"{path}: line 1, the header, cannot be read as CSV ({exc}): a "
+                           "quote opened in it is not closed on that line; close it") from None
     number = 0
     while True:
         first_line = reader.reader.line_num + 1
