@@ -21,7 +21,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import nats
 import orjson
-from hypothesis import assume
+from hypothesis import HealthCheck, assume, settings
 from hypothesis import strategies as st
 
 from contracts.topology import DEMO_PARTNERSHIP, Organisation, OrgKind
@@ -214,3 +214,13 @@ def assert_clear_refusal_or_success(answer: dict[str, Any]) -> None:
 def examples(default: int) -> int:
     """Modest in the suite; `SENDX_FUZZ_EXAMPLES=2000 pytest tests/fuzz` for a long local run."""
     return int(os.environ.get("SENDX_FUZZ_EXAMPLES", default))
+
+
+def against_a_live_service(default_examples: int) -> settings:
+    """Hypothesis settings for properties run against one live service (shared fixture)."""
+    return settings(
+        max_examples=examples(default_examples),
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                               HealthCheck.data_too_large],
+    )

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from service_harness import (
     KINDS,
     LiveService,
+    against_a_live_service,
     assert_clear_refusal_or_success,
-    examples,
     field_value,
 )
 
@@ -37,12 +37,7 @@ from services.provider.demo import ap_rows, school_rows
 
 pytestmark = pytest.mark.integration
 
-PROPERTY = settings(
-    max_examples=examples(100),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                           HealthCheck.data_too_large],
-)
+PROPERTY = against_a_live_service(100)
 CHILDREN = children(80)
 
 

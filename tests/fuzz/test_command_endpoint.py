@@ -9,15 +9,15 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from service_harness import (
     KINDS,
     LiveService,
+    against_a_live_service,
     assert_clear_refusal_or_success,
     command_bodies,
     command_names,
-    examples,
     json_values,
 )
 
@@ -27,12 +27,7 @@ from services.ingest import IMPORT_COMMAND, read_extract
 
 pytestmark = pytest.mark.integration
 
-FUZZ = settings(
-    max_examples=examples(60),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                           HealthCheck.data_too_large],
-)
+FUZZ = against_a_live_service(60)
 VALID_PROBES: dict[OrgKind, tuple[str, dict[str, Any]]] = {
     OrgKind.LA: (
         "person.register",
