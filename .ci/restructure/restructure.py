@@ -106,7 +106,14 @@ OPTIONAL: dict[str, str] = {
     "services.extracts": "services.endpoint.extracts",
     "services.data_dir_lock": "sendx.data_dir_lock",  # one `sendx run` per data directory
     "services.command_reference": "sendx.command_reference",  # renders docs/partners.md
+    "services.quarantine": "services.sharing.quarantine",  # events the relay could not share
+    "projections.rate_limit": "projections.access.rate_limit",  # per-token API rate limit
+    "projections.api_contract": "projections.serving.api_contract",  # OpenAPI kept exact
     "tests.services.test_extracts": "tests.services.endpoint.test_extracts",
+    "tests.services.test_relay_quarantine": "tests.services.sharing.test_relay_quarantine",
+    "tests.services.test_quarantine_service": "tests.services.sharing.test_quarantine_service",
+    "tests.projections.test_api_contract": "tests.projections.serving.test_api_contract",
+    "tests.projections.test_api_limits": "tests.projections.serving.test_api_limits",
     "tests.contracts.asyncapi-spec": "tests.sendx.asyncapi-spec",  # beside test_asyncapi.py
 }
 
