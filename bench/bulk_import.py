@@ -20,9 +20,9 @@ from typing import Any
 from bench.la_store import LA_856, fill_la_store, la_extract_rows
 from bench.report import BenchRun, Figure
 from contracts.topology import Organisation
-from services.ingest import Ingest
+from runtime.store import store_env
+from services.endpoint.ingest import Ingest
 from services.la.service import LA_SERVICE
-from services.store import store_env
 
 IMPORT_CHILDREN = {"tiny": 200, "small": 600, "partnership": 1_000, "national": 1_000}
 REQUEST_ROWS = 200  # `ServiceClient.import_rows` default batch size

@@ -1,13 +1,13 @@
 """An LA's eventsourcing store filled quickly with real LA events, for the relay and import benches.
 
-The rows are the demo extract rows (`services.la.demo.la_rows`) of synthetic children of one LA,
+The rows are the demo extract rows (`sendx.demo.la.la_rows`) of synthetic children of one LA,
 parsed by the LA's own command catalogue and decided by the LA application's own `@handles`
 methods, so every stored event is one the service would store. What differs from the ingest
 path is the saving and the bookkeeping: the changed aggregates are held in the application's
-staging view (`services.application.StagingRepository`, where a command that names an aggregate
-changed earlier in the same batch finds it with its pending events) and saved together with
-eventsourcing's `app.save(*aggregates)` every `batch` commands, with no `ImportedRecord` per row
-and no per-row outcome.
+staging view (`services.domain.application.StagingRepository`, where a command that names an
+aggregate changed earlier in the same batch finds it with its pending events) and saved together
+with eventsourcing's `app.save(*aggregates)` every `batch` commands, with no `ImportedRecord` per
+row and no per-row outcome.
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from contracts.topology import DEMO_PARTNERSHIP, Organisation
-from services.command import Command
-from services.demo import children
+from contracts.topology import Organisation
+from runtime.partnership import DEMO_PARTNERSHIP
+from runtime.store import store_env
+from sendx.demo.children import children
+from sendx.demo.la import la_rows
+from services.domain.command import Command
 from services.la.application import LaApplication
-from services.la.demo import la_rows
 from services.la.ingest import LA_CATALOGUE
-from services.store import store_env
 
 LA_856: Organisation = next(o for o in DEMO_PARTNERSHIP if o.code == "856")
 SAVE_BATCH = 2_000

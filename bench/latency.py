@@ -27,7 +27,7 @@ from bench.projection_bus import LATENCY_RATE, latency_events, projection_bus
 from bench.projection_process import POSITION_ONLY, ProjectionProcess, projection_named
 from bench.report import BenchRun, Figure, verdict
 from bench.yardstick import DEFAULT_WINDOW
-from projections.projection import ProjectionStore
+from projections.reading.projection import ProjectionStore
 
 POLL_INTERVAL = 0.005
 P99_TARGET_MS = 100.0

@@ -59,8 +59,8 @@ from bench.rebuild_rate import (
     rebuild_together,
 )
 from bench.report import BenchRun, Figure, Section, measured, print_section, render
-from services.bus.nats_server import NatsServer
-from services.bus.streams import EVENTS_STREAM
+from runtime.bus.nats_server import NatsServer
+from runtime.bus.streams import EVENTS_STREAM
 
 RESULTS = Path(__file__).with_name("RESULTS-national.md")
 YARDSTICK_EVENTS = 200_000

@@ -5,7 +5,7 @@ the yardstick's consumer): a fresh SQLite store and the real `ProjectionRunner` 
 consumer, batches following the backlog up to 4,096, decode, fold, position in the same
 transaction, one ack per batch after the commit) in its own process, the store where `sendx
 projector` would keep it on this machine (in a worker process from 4 cores up, else in a thread:
-`projections.store_worker.wanted`), timed until its committed
+`projections.reading.store_worker.wanted`), timed until its committed
 position covers every published event. Target: at least 0.7x the raw pull-consume rate. The
 caught-up stores (the position-only one too) stay for the latency bench, and so do their
 runners: each carries on live (idle, caught up) until the latency bench stops it, so that the

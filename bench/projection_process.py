@@ -10,7 +10,7 @@ position in the same transaction) until its committed position reaches N, and wi
 `--stay-live` reports then and carries on live until SIGTERM (so that the latency bench
 measures the runner that caught up, warm, as a long-running projector is); `live` runs a new
 runner until SIGTERM (for the latency bench, which watches the store's position); `rebuild` runs
-`projections.rebuild.rebuild` into the (fresh) store, or, given several projections,
+`projections.reading.rebuild.rebuild` into the (fresh) store, or, given several projections,
 `rebuild_all` into `DIR/projection-<name>.sqlite` (the stream read and decoded once, every store
 fed from it, in one process). Each prints one JSON line when done: events applied, seconds from
 the first fetch to the last commit (interpreter start-up and imports excluded) and the process's
@@ -44,12 +44,12 @@ import nats
 import orjson
 
 from projections.dataset.projection import DATASET
-from projections.projection import Projection, ProjectionStore, StreamEvent
+from projections.reading.projection import Projection, ProjectionStore, StreamEvent
+from projections.reading.rebuild import rebuild_all
+from projections.reading.runner import ProjectionRunner
+from projections.reading.store_worker import StoreWorker
+from projections.reading.store_worker import wanted as store_worker_wanted
 from projections.readmodel import heap
-from projections.rebuild import rebuild_all
-from projections.runner import ProjectionRunner
-from projections.store_worker import StoreWorker
-from projections.store_worker import wanted as store_worker_wanted
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 POLL = 0.01

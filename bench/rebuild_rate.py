@@ -3,9 +3,9 @@
 Every projection in the catalogue is rebuilt from stream sequence 1 to the last event on the
 server into fresh SQLite stores, in the two ways a deployment can do it:
 
-- one reader for all (`projections.rebuild.rebuild_all`, what `sendx rebuild --projection A
+- one reader for all (`projections.reading.rebuild.rebuild_all`, what `sendx rebuild --projection A
   --projection B` does): the stream read once by batched direct gets, every store decoding and
-  folding in its own worker process (`projections.store_worker`);
+  folding in its own worker process (`projections.reading.store_worker`);
 - one process per projection, at once: every process reads the stream, each with its worker.
 
 Figures: wall time for all of them (process start-up included), each one's events/s (from its

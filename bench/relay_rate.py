@@ -1,7 +1,7 @@
 """(b) How fast the relay drains an LA's store to JetStream, as a ratio of raw `publish_async`.
 
 The LA store is pre-filled (batched saves, `bench.la_store`) and closed; then a fresh LA
-application opens it, as a restarted service would, and the real `services.relay.Relay` (LA
+application opens it, as a restarted service would, and the real `services.sharing.relay.Relay` (LA
 translator, topology checks, hash chain, checkpoint after each acknowledged batch) publishes
 everything to a fresh nats-server. Timed from the first notification read to the last
 checkpoint written; every published event is checked to be in the stream.
@@ -19,12 +19,12 @@ import nats
 
 from bench.la_store import LA_856, FilledStore, fill_la_store, la_extract_rows
 from bench.report import BenchRun, Figure
-from services.bus.nats_server import NatsServer
-from services.bus.streams import EVENTS_STREAM, ensure_streams
-from services.config import DEMO_PARTNERSHIP_KEY
+from runtime.bus.nats_server import NatsServer
+from runtime.bus.streams import EVENTS_STREAM, ensure_streams
+from runtime.settings import DEMO_PARTNERSHIP_KEY
+from runtime.store import store_env
 from services.la.service import LA_SERVICE
-from services.relay import Relay
-from services.store import store_env
+from services.sharing.relay import Relay
 
 RELAY_CHILDREN = {"tiny": 400, "small": 2_000, "partnership": 10_000, "national": 10_000}
 """Synthetic demo children; about 46% belong to LA 856 and give ~11.5 events each."""

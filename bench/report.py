@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from bench.population import WireEvent
 from bench.yardstick import Yardstick
-from services.bus.nats_server import nats_server_binary
+from runtime.bus.nats_server import nats_server_binary
 
 if TYPE_CHECKING:
     from bench.projection_bus import ProjectionBus

@@ -28,8 +28,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from bench.population import WireEvent
 from contracts.subjects import ALL_EVENTS
-from services.bus.nats_server import NatsServer
-from services.bus.streams import EVENTS_STREAM, ensure_streams
+from runtime.bus.nats_server import NatsServer
+from runtime.bus.streams import EVENTS_STREAM, ensure_streams
 
 DEFAULT_WINDOW = 4_000  # nats-py default publish_async_max_pending
 DEFAULT_BATCH = 1_000

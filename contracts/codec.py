@@ -33,7 +33,7 @@ person's fields under, or None when it is gone (that organisation erased the per
 
 class DecodeError(ValueError):
     """Why a message is not an event to apply; `not_permitted` is raised by readers applying
-    `contracts.ownership` to a decoded event (its source may not make that claim)."""
+    `runtime.ownership` to a decoded event (its source may not make that claim)."""
 
     def __init__(self, reason: DecodeReason, message: str) -> None:
         super().__init__(message)

@@ -5,7 +5,7 @@ Why: the shared history is immutable (SEND_EVENTS denies deletes, and every even
 chained by `prev_hash`), yet a person may have to be erased. So the fields that describe the
 person rather than the process (`Payload.personal_fields`: the birth month, a diagnosed
 condition) travel encrypted under a key of that person's own, held in a key store outside the
-stream (`services.keystore`). Erasing the person deletes the key: every copy of those fields on
+stream (`runtime.keystore`). Erasing the person deletes the key: every copy of those fields on
 the bus becomes unreadable, while the events, their clear fields (dates, organisation codes:
 what the counts need) and the hash chains over their bytes stay exactly as they were
 ("crypto-shredding"). Each organisation seals under a key of its own for the person
@@ -152,7 +152,7 @@ def key_name(source_org: str, person_key: str) -> str:
 
     Per organisation, because each organisation is controller of what it shares: erasing a
     person deletes the erasing organisation's key only, and NATS permissions let a service
-    create and purge keys under its own prefix only (`services.bus.permissions`)."""
+    create and purge keys under its own prefix only (`runtime.bus.permissions`)."""
     return f"{source_org}.{person_key}"
 
 

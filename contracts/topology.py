@@ -1,4 +1,7 @@
-"""Who publishes what: organisation kinds, the event types each may publish, the demo partnership.
+"""Who publishes what: organisation kinds and the event types each may publish.
+
+Which organisations a partnership holds (the demo one by default) is data:
+`runtime/partnership.py`.
 
 Every kind registers people and erases what it published about them (`person.erased`): each
 organisation is controller of its own data, so erasure is per organisation, and a partnership-
@@ -61,24 +64,3 @@ class Organisation:
     @property
     def command_subjects(self) -> str:
         return org_commands(self.code)
-
-
-DEMO_PARTNERSHIP: tuple[Organisation, ...] = (
-    Organisation("856", OrgKind.LA, "Leicester City Council"),
-    Organisation("855", OrgKind.LA, "Leicestershire County Council"),
-    Organisation("857", OrgKind.LA, "Rutland County Council"),
-    Organisation("QK1", OrgKind.ICB, "NHS Leicester, Leicestershire and Rutland ICB"),
-    Organisation("RT5", OrgKind.ICB, "Leicestershire Partnership NHS Trust"),
-    Organisation("120001", OrgKind.PROVIDER, "Demo Secondary School"),
-    Organisation("AP001", OrgKind.PROVIDER, "Demo Alternative Provision Academy"),
-)
-
-
-def organisation(
-    code: str, partnership: tuple[Organisation, ...] = DEMO_PARTNERSHIP
-) -> Organisation:
-    for org in partnership:
-        if org.code == code:
-            return org
-    known = ", ".join(o.code for o in partnership)
-    raise LookupError(f"organisation {code!r} is not in the partnership (known: {known})")

@@ -4,7 +4,7 @@ and a new read model is audited as soon as it is added here."""
 from __future__ import annotations
 
 from projections.dataset.projection import DATASET
-from projections.projection import Projection
+from projections.reading.projection import Projection
 from projections.tracker.store import TRACKER
 
 CATALOGUE: tuple[Projection, ...] = (DATASET, TRACKER)

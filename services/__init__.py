@@ -1,2 +1,3 @@
-"""Organisation services (LA, ICB/NHS, providers) and the plumbing they share once:
-bus, relay, identity, stores, ingestion, CLI."""
+"""Organisation services (LA, ICB/NHS, providers) and what they share once:
+domain building blocks (`domain/`), the partner-facing endpoint (`endpoint/`),
+sharing on the bus (`sharing/`)."""

@@ -11,8 +11,8 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from services.bus.nats_server import NatsServer
-from services.bus.streams import ensure_streams
+from runtime.bus.nats_server import NatsServer
+from runtime.bus.streams import ensure_streams
 from tests.needed import unavailable
 
 

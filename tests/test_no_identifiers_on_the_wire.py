@@ -21,16 +21,17 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from contracts import decode
-from contracts.topology import DEMO_PARTNERSHIP, OrgKind, organisation
-from services.bus.streams import EVENTS_STREAM
-from services.client import ServiceClient
-from services.config import Settings
-from services.demo import children
-from services.icb.demo import icb_extract
-from services.identity import person_key
-from services.la.demo import la_extract
-from services.process import OrganisationService, definition_for
-from services.provider.demo import provider_extract
+from contracts.topology import OrgKind
+from runtime.bus.streams import EVENTS_STREAM
+from runtime.partnership import DEMO_PARTNERSHIP, organisation
+from runtime.settings import Settings
+from sendx.demo.children import children
+from sendx.demo.icb import icb_extract
+from sendx.demo.la import la_extract
+from sendx.demo.provider import provider_extract
+from services.domain.identity import person_key
+from services.endpoint.client import ServiceClient
+from services.endpoint.process import OrganisationService, definition_for
 
 KEY = b"wire-test-partnership-key"
 KIDS = children(40)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Ensure a Docker Compose v2 binary for `compose config` (the check that deploy/compose/compose.yaml
 # is a valid compose file; it needs no Docker engine), idempotently, and print its path.
-# Used by `make test` (tests/deploy/test_compose_config.py reads the path from $SENDX_COMPOSE).
+# Used by `make test` (tests/sendx/deployment/test_compose_config.py reads the path from $SENDX_COMPOSE).
 #
 # Order: the project-local copy (.sendx/tools/docker-compose), then a v2 `docker-compose` on
 # PATH, else Debian's package docker-compose 2.26.1-4 (the static compose plugin, which also runs

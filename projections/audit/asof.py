@@ -15,8 +15,8 @@ Two questions, two cuts of the same history:
   whose `occurred_at` is at or before T, including those that reached the bus long after T
   (late returns, backlogs). The position is the stream's last sequence when the replay ran.
 
-Replays read through an ephemeral consumer into a fresh store (`projections.rebuild`): the live
-durable consumers and stores are never touched.
+Replays read through an ephemeral consumer into a fresh store (`projections.reading.rebuild`): the
+live durable consumers and stores are never touched.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from nats.aio.client import Client
 
 from contracts import Envelope
 from projections.audit.stream import last_sequence_stored_by
-from projections.batch import EventFilter
-from projections.projection import Projection, ProjectionStore
-from projections.rebuild import rebuild
+from projections.reading.batch import EventFilter
+from projections.reading.projection import Projection, ProjectionStore
+from projections.reading.rebuild import rebuild
 
 REPLAY_BATCH = 2_000
 

@@ -14,7 +14,7 @@ the retention settings of every protected stream. The next run fails loudly when
   and recreated stream or a restored older copy removes its head;
 - it ends before the last sequence verified, or holds fewer messages (`truncated`);
 - a source head verified last time is gone or has other bytes (`altered`);
-- a protected stream's retention differs from its declaration (`services.bus.streams`) or from
+- a protected stream's retention differs from its declaration (`runtime.bus.streams`) or from
   what the last audit saw (`reconfigured`).
 
 The checkpoint is only as safe as the auditor's directory: keep it where the partnership's
@@ -35,12 +35,12 @@ from nats.aio.client import Client
 from nats.js.errors import NotFoundError
 
 from projections.audit.findings import TamperFinding, TamperKind
-from services.bus.streams import EVENTS_STREAM, declared_streams, retention_drift, retention_of
+from runtime.bus.streams import EVENTS_STREAM, declared_streams, retention_drift, retention_of
 
 CHECKPOINT_DIR = "auditor"
 CHECKPOINT_FILE = "checkpoint.json"
 Retention = dict[str, dict[str, object]]
-"""Stream name -> its retention settings (`services.bus.streams.retention_of`)."""
+"""Stream name -> its retention settings (`runtime.bus.streams.retention_of`)."""
 
 
 def default_checkpoint(data_dir: Path) -> Path:

@@ -31,7 +31,7 @@ from contracts import DecodeError, Envelope, decode
 from contracts.envelope import PERSON_KEY_PATTERN
 from contracts.sealing import ERASURE_TYPE
 from projections.audit.stream import person_subject, read_stream
-from services.keystore import PersonKeyStore
+from runtime.keystore import PersonKeyStore
 
 _PERSON_KEY = re.compile(PERSON_KEY_PATTERN)
 FIXED_COLUMNS = (

@@ -1,8 +1,8 @@
 """Reading SEND_EVENTS for audits: fast, read-only, and invisible to the live consumers.
 
-Why batched direct gets (`projections.direct`, as rebuilds read): an audit only reads, so it
+Why batched direct gets (`projections.reading.direct`, as rebuilds read): an audit only reads, so it
 needs no consumer at all, only the read permission the `auditor` user has
-(`services.bus.permissions.read_stream`); the live durable consumers (`projection-<name>`)
+(`runtime.bus.permissions.read_stream`); the live durable consumers (`projection-<name>`)
 never see it, and nothing is left on the server afterwards. An ephemeral pull consumer would
 need the consumer API the auditor is not given (it could pull from the projector's durable).
 The audit reads a fixed range, the stream's last sequence when it started, so events published
@@ -23,9 +23,9 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from contracts.subjects import ALL_EVENTS, EVENT_PREFIX
-from projections.direct import SEQUENCE_HEADER, DirectReader
-from services.bus.streams import EVENTS_STREAM
-from services.progress import task
+from projections.reading.direct import SEQUENCE_HEADER, DirectReader
+from runtime.bus.streams import EVENTS_STREAM
+from runtime.progress import task
 
 READ_BATCH = 2_000
 TIME_HEADER = "Nats-Time-Stamp"

@@ -17,13 +17,14 @@ stream (a link) or it does not (a break). The shape around a break tells what ha
 | the same, with a gap in source positions | `missing`: events between were dropped |
 | the source's first event on the stream names a predecessor | `missing`: its start is gone |
 | stream sequences skipped | `deleted` from the stream itself |
-| E is a claim its source may not make (`contracts.ownership`) | `not_permitted`, set aside |
+| E is a claim its source may not make (`runtime.ownership`) | `not_permitted`, set aside |
 
 Source positions are the source's notification ids, and a source may store events it does not
 share, so a gap alone is not evidence; it only separates "altered" from "missing" once the
 chain has already broken. A chain proves order and integrity relative to an anchor: a forger
 who rewrites a source's whole chain from some point on is caught by comparing the chain head
-(`ChainHead`) with the hash the source's relay recorded in its own store (`services.checkpoint`).
+(`ChainHead`) with the hash the source's relay recorded in its own store
+(`services.sharing.checkpoint`).
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ import orjson
 from nats.aio.client import Client
 
 from contracts.chain import bytes_hash
-from contracts.ownership import PARTNERSHIP_RULE
 from projections.audit.checkpoint import Checkpoint, Snapshot, history_findings, snapshot
 from projections.audit.findings import TamperFinding, TamperKind
 from projections.audit.stream import StoredMessage, read_stream
+from runtime.ownership import PARTNERSHIP_RULE
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,7 @@ class Link:
     hash: str
     subject_org: str
     refused: str | None = None
-    """Why the partnership's ownership rule refuses the event (`contracts.ownership`), if it
+    """Why the partnership's ownership rule refuses the event (`runtime.ownership`), if it
     does: a claim its source may not make, published with the source's own login."""
 
 
@@ -266,8 +267,8 @@ def chain_findings(links: Iterable[Link]) -> tuple[list[TamperFinding], list[Cha
     """Every source's verdicts, in stream order, and each source's chain head.
 
     An event the ownership rule refuses is named as `not_permitted` and set aside before the
-    chains are checked: its relay would never have published it (`services.relay`), so it was
-    published around the relay with the source's login, and it is no link of the source's
+    chains are checked: its relay would never have published it (`services.sharing.relay`), so it
+    was published around the relay with the source's login, and it is no link of the source's
     chain. Judged with it, the chain would blame the source's next genuine event instead."""
     by_source: dict[str, list[Link]] = defaultdict(list)
     findings: list[TamperFinding] = []

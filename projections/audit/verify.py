@@ -42,8 +42,8 @@ from projections.audit.digest import (
     differences,
     store_contents,
 )
-from projections.projection import Projection, StreamEvent
-from projections.rebuild import rebuild
+from projections.reading.projection import Projection, StreamEvent
+from projections.reading.rebuild import rebuild
 
 PEOPLE_EXAMINED = 5
 REBUILD_BATCH = 2_000

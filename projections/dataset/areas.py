@@ -13,8 +13,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from contracts.topology import DEMO_PARTNERSHIP, Organisation, OrgKind
+from contracts.topology import Organisation, OrgKind
 from projections.suppression import Cell, Sum, suppress
+from runtime.partnership import DEMO_PARTNERSHIP
 
 PARTNERSHIP_AREA = "partnership"
 UNKNOWN_AREA = "unknown"

@@ -2,7 +2,7 @@
 organisations disagree about their birth month (`registrations.py`).
 
 Person-level: served to authorised users only, each reader seeing the people its own events
-mention (`projections.access`), like the other person-level lists.
+mention (`projections.access.policy`), like the other person-level lists.
 """
 
 from __future__ import annotations

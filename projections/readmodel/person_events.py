@@ -15,7 +15,7 @@ from typing import Any
 
 from contracts import Envelope, decode, encode
 from contracts.sealing import forget_erased
-from projections.projection import StreamEvent
+from projections.reading.projection import StreamEvent
 from projections.readmodel.database import Transaction
 
 DDL = (

@@ -30,8 +30,8 @@ population (`bench/findings.md`, "Projections").
   redelivery and change nothing. What the store remembers is updated only once a batch has
   committed, so a failed batch leaves it describing what is stored.
 - `partition_position`: the same, per partition, when N workers share the store
-  (`projections.partitions`): each commits the highest sequence of *its* partition it handled,
-  so a replacement worker resumes where the dead one committed. People are disjoint across
+  (`projections.reading.partitions`): each commits the highest sequence of *its* partition it
+  handled, so a replacement worker resumes where the dead one committed. People are disjoint across
   partitions, so the workers' per-person writes never overlap (and a person another worker
   wrote meanwhile has a different stored count, so a worker's memory of them is not used).
 
@@ -55,7 +55,7 @@ from typing import Any
 
 from contracts import Envelope
 from contracts.sealing import ERASURE_TYPE, erased_people
-from projections.projection import StreamEvent
+from projections.reading.projection import StreamEvent
 from projections.readmodel import heap, person_events
 from projections.readmodel.database import Database, Transaction, open_database
 from projections.readmodel.derivation import Derivation

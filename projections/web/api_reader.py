@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from projections.access import internal_read_headers
+from projections.access.policy import internal_read_headers
 
 INTERNAL_BASE = "http://sendx.internal"
 

@@ -19,9 +19,16 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
-from projections.access import AUDITORS_ONLY, PUBLIC, TOKEN_COOKIE, AccessControl, presented_token
-from projections.access_log import AccessLogPage
-from projections.api_contract import (
+from projections.access.log import AccessLogPage
+from projections.access.policy import (
+    AUDITORS_ONLY,
+    PUBLIC,
+    TOKEN_COOKIE,
+    AccessControl,
+    presented_token,
+)
+from projections.dataset.areas import Partnership
+from projections.serving.api_contract import (
     FiguresParam,
     FromParam,
     LaParam,
@@ -29,8 +36,7 @@ from projections.api_contract import (
     ToParam,
     time_of,
 )
-from projections.dataset.areas import Partnership
-from projections.live import LiveFeed, change_stream
+from projections.serving.live import LiveFeed, change_stream
 from projections.web.api_reader import ApiReader
 from projections.web.dashboard import View, page, read_everything, signin_page
 

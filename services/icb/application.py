@@ -3,19 +3,19 @@
 Each `@handles` method loads what the command names, asks the domain to change it and returns
 the changed aggregates; `OrganisationApplication.execute` saves them in one transaction (with
 the partner's record id, when given). People are registered as in every kind
-(`services.people`).
+(`services.domain.people`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from services.aggregates import Aggregate, DomainError
-from services.application import handles
+from services.domain.aggregates import Aggregate, DomainError
+from services.domain.application import handles
+from services.domain.people import PeopleApplication
 from services.icb import commands as c
 from services.icb.pathways import AdviceReturn, Diagnosis, Referral
 from services.icb.people import Patient
-from services.people import PeopleApplication
 
 
 class IcbApplication(PeopleApplication):

@@ -11,8 +11,8 @@ from contracts.constraints import EventDate, PlannedDate
 from contracts.health import AdultService, DsrStatus, NoReferralReason, ReferralPriority
 from contracts.transition import WorkerRole
 from contracts.vocab import AdviceGiver, Condition, LocalId, OrgCode, Pathway
-from services.command import Command, NhsNumber
-from services.people import ErasePerson, RegisterPerson
+from services.domain.command import Command, NhsNumber
+from services.domain.people import ErasePerson, RegisterPerson
 
 
 class MakeReferral(Command):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
+from services.endpoint.ingest import CommandCatalogue
 from services.icb.commands import ICB_COMMANDS
-from services.ingest import CommandCatalogue
 
 ICB_CATALOGUE = CommandCatalogue(ICB_COMMANDS)

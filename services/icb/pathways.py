@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from services.aggregates import Aggregate, DomainError, reference_id
+from services.domain.aggregates import Aggregate, DomainError, reference_id
 
 
 class Referral(Aggregate):

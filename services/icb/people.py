@@ -1,6 +1,6 @@
 """What the NHS organisation's record says about a person, milestone by milestone.
 
-Raw identifiers (NHS number, name, full date of birth) live in `services.people` and stay in
+Raw identifiers (NHS number, name, full date of birth) live in `services.domain.people` and stay in
 the organisation's store. Public methods check the rules and raise `DomainError` naming the
 refused event and the reason; the private `@event` methods only record, and carry everything
 the shared event needs. No I/O.
@@ -13,7 +13,7 @@ from datetime import date
 from eventsourcing.domain import event
 
 from contracts import timescales
-from services.people import RegisteredPerson
+from services.domain.people import RegisteredPerson
 
 ANNUAL_HEALTH_CHECK_FROM_AGE = 14
 """GP learning-disability register annual health checks start at 14 (NHS England DES)."""

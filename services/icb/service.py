@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from contracts.topology import OrgKind
+from services.endpoint.process import ServiceDefinition
 from services.icb.application import IcbApplication
-from services.icb.contract import IcbContract
 from services.icb.ingest import ICB_CATALOGUE
-from services.process import ServiceDefinition
+from services.icb.translation import IcbContract
 
 ICB_SERVICE = ServiceDefinition(
     kind=OrgKind.ICB,

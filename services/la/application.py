@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from services.aggregates import Aggregate, DomainError
-from services.application import handles
+from services.domain.aggregates import Aggregate, DomainError
+from services.domain.application import handles
+from services.domain.people import PeopleApplication
 from services.la import commands as c
 from services.la.domain import EhcCase, PlanIndex
 from services.la.people import ApPlacement, Person
-from services.people import PeopleApplication
 
 
 class LaApplication(PeopleApplication):

@@ -14,8 +14,8 @@ from pydantic import BeforeValidator, Field
 from contracts import ap, ehc, transition
 from contracts.constraints import EventDate
 from contracts.vocab import AdviceGiver, LocalId, OrgCode, PrimaryNeed
-from services.command import Command, NhsNumber
-from services.people import ErasePerson, RegisterPerson
+from services.domain.command import Command, NhsNumber
+from services.domain.people import ErasePerson, RegisterPerson
 
 
 def _split_list(value: object) -> object:

@@ -18,7 +18,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from contracts import timescales
-from services.aggregates import Aggregate, Bookkeeping, DomainError, reference_id
+from services.domain.aggregates import Aggregate, Bookkeeping, DomainError, reference_id
 
 
 class CaseStatus(StrEnum):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.ingest import CommandCatalogue
+from services.endpoint.ingest import CommandCatalogue
 from services.la.commands import LA_COMMANDS
 
 LA_CATALOGUE = CommandCatalogue(LA_COMMANDS)

@@ -11,12 +11,13 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from services.aggregates import Aggregate, reference_id
-from services.people import RegisteredPerson
+from services.domain.aggregates import Aggregate, reference_id
+from services.domain.people import RegisteredPerson
 
 
 class Person(RegisteredPerson):
-    """A child or young person the LA holds a record for (registration: `services.people`)."""
+    """A child or young person the LA holds a record for (registration:
+    `services.domain.people`)."""
 
     org_label = "LA "
 

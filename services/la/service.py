@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from contracts.topology import OrgKind
+from services.endpoint.process import ServiceDefinition
 from services.la.application import LaApplication
-from services.la.contract import LaContract
 from services.la.ingest import LA_CATALOGUE
-from services.process import ServiceDefinition
+from services.la.translation import LaContract
 
 LA_SERVICE = ServiceDefinition(
     kind=OrgKind.LA,

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from uuid import UUID
 
-from services.aggregates import Aggregate, DomainError
-from services.application import handles
-from services.people import PeopleApplication
+from services.domain.aggregates import Aggregate, DomainError
+from services.domain.application import handles
+from services.domain.people import PeopleApplication
 from services.provider import commands as c
 from services.provider.people import Pupil
 from services.provider.placements import ActiveArrangements, ApPlacement, PartTimeTimetable

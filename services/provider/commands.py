@@ -14,8 +14,8 @@ from contracts import ap
 from contracts.constraints import EventDate, PlannedDate
 from contracts.provider import Post16Destination, TimetableReason
 from contracts.vocab import LocalId, OrgCode
-from services.command import Command, NhsNumber
-from services.people import ErasePerson, RegisterPerson
+from services.domain.command import Command, NhsNumber
+from services.domain.people import ErasePerson, RegisterPerson
 
 
 def _int_from_text(value: object) -> object:

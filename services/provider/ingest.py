@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.ingest import CommandCatalogue
+from services.endpoint.ingest import CommandCatalogue
 from services.provider.commands import PROVIDER_COMMANDS
 
 PROVIDER_CATALOGUE = CommandCatalogue(PROVIDER_COMMANDS)

@@ -1,6 +1,6 @@
 """The provider's pupils and students: who it holds a record for, and where they go next.
 
-Raw identifiers live in `services.people` and stay in the provider's store. No I/O.
+Raw identifiers live in `services.domain.people` and stay in the provider's store. No I/O.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from datetime import date
 
 from eventsourcing.domain import event
 
-from services.people import RegisteredPerson
+from services.domain.people import RegisteredPerson
 
 POST16_FROM_AGE = 15
 """The youngest age at which a young person moves on to a post-16 destination (end of Year 11)."""

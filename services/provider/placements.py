@@ -12,7 +12,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from services.aggregates import Aggregate, Bookkeeping, DomainError, reference_id
+from services.domain.aggregates import Aggregate, Bookkeeping, DomainError, reference_id
 
 
 class ApPlacement(Aggregate):

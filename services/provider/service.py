@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from contracts.topology import OrgKind
-from services.process import ServiceDefinition
+from services.endpoint.process import ServiceDefinition
 from services.provider.application import ProviderApplication
-from services.provider.contract import ProviderContract
 from services.provider.ingest import PROVIDER_CATALOGUE
+from services.provider.translation import ProviderContract
 
 PROVIDER_SERVICE = ServiceDefinition(
     kind=OrgKind.PROVIDER,

@@ -22,8 +22,8 @@ from bench.rebuild_rate import measure_rebuild
 from bench.relay_rate import measure_relay, run_relay
 from bench.report import BenchRun, Figure, Section, format_value, render, verdict
 from bench.yardstick import Yardstick, run_yardstick
+from runtime.store import store_env
 from services.la.service import LA_SERVICE
-from services.store import store_env
 
 
 def without_time(state: bytes) -> bytes:

@@ -17,9 +17,9 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from contracts.registry import all_events
-from contracts.topology import DEMO_PARTNERSHIP
-from services.cli import main
-from services.client import ServiceClient
+from runtime.partnership import DEMO_PARTNERSHIP
+from sendx.cli import main
+from services.endpoint.client import ServiceClient
 from tests.contracts.wire_examples import V1_REFERRAL
 from tests.test_no_identifiers_on_the_wire import (  # the demo-load fixture and its helpers
     extract,

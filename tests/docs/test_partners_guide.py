@@ -1,6 +1,6 @@
 """docs/partners.md cannot drift from the code: its command reference is the generated one, its
-person key test vector is what `services.identity` computes, its example requests are parsed by
-the services' own catalogues (the refused row refused with the error the guide shows), its
+person key test vector is what `services.domain.identity` computes, its example requests are parsed
+by the services' own catalogues (the refused row refused with the error the guide shows), its
 example replies are valid replies, every subject it names exists, and the users it says may read
 events are the ones the generated permissions let read them."""
 
@@ -15,16 +15,16 @@ import orjson
 import pytest
 from pydantic import BaseModel
 
-from contracts.asyncapi import CommandReply, ImportReply, ImportRequest
 from contracts.topology import OrgKind
-from services.bus.permissions import NatsUser, partnership_users
-from services.bus.streams import EVENTS_STREAM
-from services.cli import main
-from services.command_reference import END, reference, section_of
-from services.commands.schemas import service_commands
-from services.identity import person_key, validate_nhs_number
-from services.ingest import RowRejected
-from services.process import definition_for
+from runtime.bus.permissions import NatsUser, partnership_users
+from runtime.bus.streams import EVENTS_STREAM
+from sendx.asyncapi import CommandReply, ImportReply, ImportRequest
+from sendx.cli import main
+from sendx.command_reference import END, reference, section_of
+from sendx.commands.schemas import service_commands
+from services.domain.identity import person_key, validate_nhs_number
+from services.endpoint.ingest import RowRejected
+from services.endpoint.process import definition_for
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "partners.md"
@@ -67,7 +67,7 @@ def test_the_person_key_vector_is_what_the_code_computes() -> None:
     vector = {row[0]: row[1] for row in table_after("person key vector")}
     key = vector["partnership key"].encode("utf-8")
     message = vector["message (ASCII)"]
-    # the documented steps, done independently of services.identity
+    # the documented steps, done independently of services.domain.identity
     assert message == re.sub(r"[ -]", "", vector["NHS number"])
     assert validate_nhs_number(vector["NHS number"]) == message
     mac = hmac.new(key, message.encode("ascii"), hashlib.sha256).hexdigest()
@@ -77,7 +77,7 @@ def test_the_person_key_vector_is_what_the_code_computes() -> None:
     for spelling in (vector["NHS number"], message, "999-000-0018"):
         assert person_key(spelling, key) == vector["person key"]
     # the demo key of the vector is the one an embedded run uses
-    from services.config import DEMO_PARTNERSHIP_KEY
+    from runtime.settings import DEMO_PARTNERSHIP_KEY
 
     assert vector["partnership key"] == DEMO_PARTNERSHIP_KEY
 

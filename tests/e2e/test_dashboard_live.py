@@ -21,18 +21,19 @@ import pytest
 import uvicorn
 from nats.js import JetStreamContext
 
-from contracts.topology import OrgKind, organisation
-from projections.access import access_control_for
-from projections.api import create_app
+from contracts.topology import OrgKind
+from projections.access.policy import access_control_for
+from projections.access.tokens import TOKENS_ENV, Role, write_demo_tokens
 from projections.dataset.store import SqliteDatasetStore
-from projections.live import ChangeAnnouncer, LiveFeed
-from projections.runner import ConsumerSettings, ProjectionRunner
-from projections.tokens import TOKENS_ENV, Role, write_demo_tokens
-from services.bus.connection import connect_bus
-from services.bus.nats_server import free_port
-from services.client import ServiceClient
-from services.config import Settings
-from services.process import OrganisationService, definition_for
+from projections.reading.runner import ConsumerSettings, ProjectionRunner
+from projections.serving.api import create_app
+from projections.serving.live import ChangeAnnouncer, LiveFeed
+from runtime.bus.connection import connect_bus
+from runtime.bus.nats_server import free_port
+from runtime.partnership import organisation
+from runtime.settings import Settings
+from services.endpoint.client import ServiceClient
+from services.endpoint.process import OrganisationService, definition_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 

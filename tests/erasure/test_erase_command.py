@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from contracts.topology import organisation
-from services.config import Settings
+from runtime.partnership import organisation
+from runtime.settings import Settings
+from runtime.store import store_env
+from services.endpoint.ingest import Ingest
 from services.icb.application import IcbApplication
 from services.icb.ingest import ICB_CATALOGUE
-from services.ingest import Ingest
 from services.la.application import LaApplication
 from services.la.ingest import LA_CATALOGUE
-from services.store import store_env
 
 NHS = "9434765919"
 PERSON = {"nhs_number": NHS, "given_name": "Amelia", "family_name": "Okonkwo",

@@ -27,21 +27,21 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from contracts import Envelope, decode
 from contracts.chain import chain_breaks
-from contracts.topology import organisation
 from projections.dataset.periods import Month
 from projections.dataset.store import DatasetStore
 from projections.dataset.tallies import exact_counts
-from projections.rebuild import rebuild
-from projections.runner import ConsumerSettings, ProjectionRunner
+from projections.reading.rebuild import rebuild
+from projections.reading.runner import ConsumerSettings, ProjectionRunner
 from projections.tracker.queries import statuses
 from projections.tracker.store import TrackerStore
-from services.bus.streams import EVENTS_STREAM, PERSON_KEYS_BUCKET, PERSON_KEYS_STREAM
-from services.cli import main as sendx
-from services.client import ServiceClient
-from services.config import Settings
-from services.identity import person_key
-from services.keystore import PersonKeyStore
-from services.process import OrganisationService, definition_for
+from runtime.bus.streams import EVENTS_STREAM, PERSON_KEYS_BUCKET, PERSON_KEYS_STREAM
+from runtime.keystore import PersonKeyStore
+from runtime.partnership import organisation
+from runtime.settings import Settings
+from sendx.cli import main as sendx
+from services.domain.identity import person_key
+from services.endpoint.client import ServiceClient
+from services.endpoint.process import OrganisationService, definition_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

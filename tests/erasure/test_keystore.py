@@ -13,9 +13,9 @@ from nats.js import JetStreamContext
 from nats.js.api import Header
 from nats.js.kv import KV_OP, KV_PURGE, MSG_ROLLUP_SUBJECT
 
-from services.bus.streams import PERSON_KEYS_BUCKET, PERSON_KEYS_STREAM
-from services.keystore import KeyStoreUnavailable, PersonKeyStore
-from tests.bus.conftest import Connect, connect_as, secured_bus  # noqa: F401  (fixtures)
+from runtime.bus.streams import PERSON_KEYS_BUCKET, PERSON_KEYS_STREAM
+from runtime.keystore import KeyStoreUnavailable, PersonKeyStore
+from tests.runtime.bus.conftest import Connect, connect_as, secured_bus  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
 

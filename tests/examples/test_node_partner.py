@@ -23,18 +23,18 @@ import orjson
 import pytest
 
 from contracts import decode
-from services.bus.connection import connect_bus
-from services.bus.credentials import credentials_for, embedded_auth
-from services.bus.nats_server import NatsServer, ServerTls
-from services.bus.streams import EVENTS_STREAM, ensure_streams
-from services.commands.schemas import asyncapi_document
-from services.identity import person_key
-from services.supervisor import sendx_command
-from tests.bus.conftest import (
+from runtime.bus.connection import connect_bus
+from runtime.bus.credentials import credentials_for, embedded_auth
+from runtime.bus.nats_server import NatsServer, ServerTls
+from runtime.bus.streams import EVENTS_STREAM, ensure_streams
+from sendx.commands.schemas import asyncapi_document
+from sendx.supervisor import sendx_command
+from services.domain.identity import person_key
+from tests.npm import node, npm_ci
+from tests.runtime.bus.conftest import (
     Certificates,
     certificates,  # noqa: F401 - a fixture, used by name
 )
-from tests.npm import node, npm_ci
 
 jsonschema = pytest.importorskip("jsonschema")
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -28,7 +28,7 @@ from contracts import Envelope, Payload, encode
 from contracts.ehc import AssessmentRequested, PlanCeased, PlanIssued
 from contracts.health import EhcPlanFlagSet
 from contracts.subjects import event_subject
-from services.identity import nhs_check_digit
+from services.domain.identity import nhs_check_digit
 
 HERE = Path(__file__).parent
 PROJECTOR = HERE / "projector_process.py"

@@ -12,8 +12,8 @@ import logging
 import sys
 from pathlib import Path
 
-from projections.runner import ConsumerSettings
-from projections.serve import run_projector
+from projections.reading.runner import ConsumerSettings
+from projections.serving.processes import run_projector
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

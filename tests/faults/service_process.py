@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from services.commands import service
+from sendx.commands import service
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="sendx")

@@ -13,10 +13,10 @@ from nats.js import JetStreamContext
 
 from contracts import decode
 from contracts.chain import chain_breaks
-from services.bus.connection import connect_bus
-from services.bus.nats_server import NatsServer
-from services.bus.streams import EVENTS_STREAM
-from services.client import ServiceClient, ServiceUnavailable
+from runtime.bus.connection import connect_bus
+from runtime.bus.nats_server import NatsServer
+from runtime.bus.streams import EVENTS_STREAM
+from services.endpoint.client import ServiceClient, ServiceUnavailable
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

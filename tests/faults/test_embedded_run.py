@@ -23,14 +23,14 @@ import pytest
 from fault_harness import nhs_numbers, pid_alive
 
 from projections.catalogue import CATALOGUE
-from projections.serve import open_store
-from services.bus.connection import connect_bus
-from services.bus.credentials import credentials_for
-from services.bus.nats_server import free_port
-from services.bus.streams import EVENTS_STREAM
-from services.client import ServiceClient
-from services.commands.run import port_is_free
-from services.supervisor import sendx_command
+from projections.serving.processes import open_store
+from runtime.bus.connection import connect_bus
+from runtime.bus.credentials import credentials_for
+from runtime.bus.nats_server import free_port
+from runtime.bus.streams import EVENTS_STREAM
+from sendx.commands.run import port_is_free
+from sendx.supervisor import sendx_command
+from services.endpoint.client import ServiceClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -22,9 +22,9 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from projections.dataset.projection import DATASET
-from projections.rebuild import rebuild
-from services.bus.streams import EVENTS_STREAM
-from services.client import ServiceClient
+from projections.reading.rebuild import rebuild
+from runtime.bus.streams import EVENTS_STREAM
+from services.endpoint.client import ServiceClient
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

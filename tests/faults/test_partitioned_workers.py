@@ -22,9 +22,9 @@ from bench.population import generate_wire
 from contracts.subjects import event_subject, parse_event_subject
 from projections.audit.digest import POSITION_TABLE, store_contents
 from projections.dataset.projection import DATASET
-from projections.partitions import Partition
-from projections.rebuild import rebuild
-from services.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM
+from projections.reading.partitions import Partition
+from projections.reading.rebuild import rebuild
+from runtime.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -12,10 +12,10 @@ from nats.js import JetStreamContext
 
 from contracts.subjects import event_subject
 from projections.dataset.projection import DATASET
-from projections.projection import durable_name
-from projections.rebuild import rebuild
-from projections.runner import ConsumerSettings, ProjectionRunner, bind_consumer
-from services.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM
+from projections.reading.projection import durable_name
+from projections.reading.rebuild import rebuild
+from projections.reading.runner import ConsumerSettings, ProjectionRunner, bind_consumer
+from runtime.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -1,4 +1,4 @@
-"""`services.supervisor`: what `sendx run` does with a process that dies, and with itself.
+"""`sendx.supervisor`: what `sendx run` does with a process that dies, and with itself.
 
 Small stand-in children (a sleeping Python) instead of the partnership: the whole run is in
 `tests/faults/test_embedded_run.py`.
@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from fault_harness import pid_alive
 
-from services.data_dir_lock import DataDirInUse, DataDirLock
-from services.supervisor import Backoff, ManagedProcess, Supervisor
+from sendx.data_dir_lock import DataDirInUse, DataDirLock
+from sendx.supervisor import Backoff, ManagedProcess, Supervisor
 
 SLEEPER = [sys.executable, "-c", "import time; print('sleeping', flush=True); time.sleep(600)"]
 QUICK = Backoff(first=0.01, longest=0.04, healthy_after=60.0)
@@ -124,7 +124,7 @@ def test_a_supervisor_killed_outright_takes_its_children_with_it(tmp_path: Path)
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from services.supervisor import Supervisor\n"
+        "from sendx.supervisor import Supervisor\n"
         f"child = Supervisor(Path({str(tmp_path / 'logs')!r})).launch('sleeper', {SLEEPER!r})\n"
         "print(child.pid, flush=True)\n"
         "time.sleep(600)\n"

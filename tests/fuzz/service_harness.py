@@ -24,11 +24,12 @@ import orjson
 from hypothesis import HealthCheck, assume, settings
 from hypothesis import strategies as st
 
-from contracts.topology import DEMO_PARTNERSHIP, Organisation, OrgKind
-from services.command import Command
-from services.config import Settings
-from services.process import SERVICE_DEFINITIONS, OrganisationService, definition_for
-from services.stopping import awaiting
+from contracts.topology import Organisation, OrgKind
+from runtime.partnership import DEMO_PARTNERSHIP
+from runtime.settings import Settings
+from runtime.stopping import awaiting
+from services.domain.command import Command
+from services.endpoint.process import SERVICE_DEFINITIONS, OrganisationService, definition_for
 
 T = TypeVar("T")
 KINDS = sorted(SERVICE_DEFINITIONS, key=lambda k: k.value)

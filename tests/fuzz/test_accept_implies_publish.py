@@ -26,14 +26,14 @@ from service_harness import (
 
 from contracts.constraints import PLANNED_HORIZON, today
 from contracts.topology import OrgKind
-from services.bus.streams import EVENTS_STREAM
-from services.command import Command
-from services.demo import DEMO_TODAY, children
-from services.icb.demo import icb_rows, trust_rows
-from services.identity import nhs_check_digit
-from services.ingest import IMPORT_COMMAND
-from services.la.demo import la_rows
-from services.provider.demo import ap_rows, school_rows
+from runtime.bus.streams import EVENTS_STREAM
+from sendx.demo.children import DEMO_TODAY, children
+from sendx.demo.icb import icb_rows, trust_rows
+from sendx.demo.la import la_rows
+from sendx.demo.provider import ap_rows, school_rows
+from services.domain.command import Command
+from services.domain.identity import nhs_check_digit
+from services.endpoint.ingest import IMPORT_COMMAND
 
 pytestmark = pytest.mark.integration
 

@@ -22,8 +22,8 @@ from service_harness import (
 )
 
 from contracts.topology import OrgKind
-from services.client import ServiceClient
-from services.ingest import IMPORT_COMMAND, read_extract
+from services.endpoint.client import ServiceClient
+from services.endpoint.ingest import IMPORT_COMMAND, read_extract
 
 pytestmark = pytest.mark.integration
 

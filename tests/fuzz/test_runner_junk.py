@@ -20,10 +20,10 @@ from contracts import DecodeError, Envelope, decode, encode
 from contracts.ehc import PlanIssued
 from contracts.subjects import event_subject
 from projections.dataset.projection import DATASET
-from projections.deadletter import ORIGINAL_SEQUENCE, REASON
-from projections.runner import ConsumerSettings, ProjectionRunner
-from services.bus.connection import connect_bus
-from services.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM, ensure_streams
+from projections.reading.dead_lettering import ORIGINAL_SEQUENCE, REASON
+from projections.reading.runner import ConsumerSettings, ProjectionRunner
+from runtime.bus.connection import connect_bus
+from runtime.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM, ensure_streams
 
 pytestmark = pytest.mark.integration
 

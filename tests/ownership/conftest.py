@@ -1,3 +1,4 @@
-"""The secured bus (tests/bus/conftest.py): the generated permissions, one login per principal."""
+"""The secured bus (tests/runtime/bus/conftest.py): the generated permissions, one login per
+principal."""
 
-from tests.bus.conftest import connect_as, secured_bus  # noqa: F401  (fixtures)
+from tests.runtime.bus.conftest import connect_as, secured_bus  # noqa: F401  (fixtures)

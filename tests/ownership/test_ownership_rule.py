@@ -1,4 +1,4 @@
-"""The one rule every reader applies to a partner's claims (contracts.ownership), the birth month
+"""The one rule every reader applies to a partner's claims (runtime.ownership), the birth month
 the read models take (projections.dataset.registrations), and the chain audit setting refused
 claims aside (projections.audit.tamper). Pure: no server."""
 
@@ -10,13 +10,13 @@ from contracts import Envelope, Payload, encode
 from contracts.chain import bytes_hash
 from contracts.ehc import PlanCeased
 from contracts.health import EhcPlanFlagSet
-from contracts.ownership import refusal
 from contracts.person import PersonErased
 from contracts.subjects import event_subject
 from projections.audit.stream import StoredMessage
 from projections.audit.tamper import chain_findings, link_of
-from projections.batch import RawEvent, decode_batch
 from projections.dataset.registrations import birth_month_of, conflicts, registered
+from projections.reading.batch import RawEvent, decode_batch
+from runtime.ownership import refusal
 from tests.projections.conftest import EventFactory
 
 EVENTS = EventFactory()

@@ -26,18 +26,18 @@ from contracts.chain import bytes_hash
 from contracts.person import PersonErased
 from contracts.sealing import personal_fields, seal
 from contracts.subjects import event_subject
-from projections.api import create_app
 from projections.dataset.store import DatasetStore
-from projections.deadletters import dead_letters, retry_dead_letter
-from projections.runner import ProjectionRunner
+from projections.deadletter_queue import dead_letters, retry_dead_letter
+from projections.reading.runner import ProjectionRunner
+from projections.serving.api import create_app
 from projections.tracker.queries import statuses
 from projections.tracker.store import TrackerStore
-from services.bus.credentials import credentials_for
-from services.bus.streams import EVENTS_STREAM
-from services.keystore import PersonKeyStore
-from tests.bus.conftest import Connect, SecuredBus
+from runtime.bus.credentials import credentials_for
+from runtime.bus.streams import EVENTS_STREAM
+from runtime.keystore import PersonKeyStore
 from tests.projections.audit.conftest import run_sendx_audit
 from tests.projections.conftest import FAST, EventFactory
+from tests.runtime.bus.conftest import Connect, SecuredBus
 
 pytestmark = pytest.mark.integration
 

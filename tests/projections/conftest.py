@@ -54,11 +54,11 @@ from contracts.transition import (
 from projections.dataset.periods import Month
 from projections.dataset.store import DatasetStore, SqliteDatasetStore
 from projections.dataset.tallies import exact_counts
-from projections.projection import StreamEvent
-from projections.runner import ConsumerSettings, ProjectionRunner
+from projections.reading.projection import StreamEvent
+from projections.reading.runner import ConsumerSettings, ProjectionRunner
 from projections.tracker.store import TrackerStore
-from services.bus.connection import connect_bus
-from services.bus.streams import EVENTS_STREAM
+from runtime.bus.connection import connect_bus
+from runtime.bus.streams import EVENTS_STREAM
 
 FAST = ConsumerSettings(batch_size=50, fetch_timeout=0.2, retry_delay=0.2)
 

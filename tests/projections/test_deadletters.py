@@ -15,13 +15,7 @@ from contracts import DecodeError, Payload, encode, registry
 from contracts.subjects import event_subject
 from contracts.topology import PUBLISHES, OrgKind
 from projections.dataset.projection import DATASET
-from projections.deadletter import (
-    ORIGINAL_SEQUENCE,
-    ORIGINAL_SUBJECT,
-    REASON,
-    deadletter_headers,
-)
-from projections.deadletters import (
+from projections.deadletter_queue import (
     RETRIED_BY,
     RETRY_OF,
     AlreadyRetried,
@@ -32,12 +26,18 @@ from projections.deadletters import (
     retry_dead_letters,
     show_dead_letter,
 )
-from projections.runner import ProjectionRunner
-from services.bus.connection import connect_bus
-from services.bus.credentials import credentials_for, embedded_auth
-from services.bus.nats_server import NatsServer
-from services.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM, ensure_streams
-from services.commands.deadletters import run_counts, run_list, run_retry, run_show
+from projections.reading.dead_lettering import (
+    ORIGINAL_SEQUENCE,
+    ORIGINAL_SUBJECT,
+    REASON,
+    deadletter_headers,
+)
+from projections.reading.runner import ProjectionRunner
+from runtime.bus.connection import connect_bus
+from runtime.bus.credentials import credentials_for, embedded_auth
+from runtime.bus.nats_server import NatsServer
+from runtime.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM, ensure_streams
+from sendx.commands.deadletters import run_counts, run_list, run_retry, run_show
 from tests.projections.conftest import FAST
 
 pytestmark = pytest.mark.integration

@@ -7,8 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from contracts.topology import DEMO_PARTNERSHIP
-from projections.tokens import DEMO_TOKENS_KEPT, TokenRegistry, tokens_file, write_demo_tokens
+from projections.access.tokens import (
+    DEMO_TOKENS_KEPT,
+    TokenRegistry,
+    tokens_file,
+    write_demo_tokens,
+)
+from runtime.partnership import DEMO_PARTNERSHIP
 
 
 def test_a_second_run_keeps_every_holders_token(tmp_path: Path) -> None:

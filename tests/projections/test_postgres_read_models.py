@@ -17,11 +17,11 @@ from projections.dataset import queries
 from projections.dataset.areas import Partnership
 from projections.dataset.periods import Month, months_between
 from projections.dataset.store import DatasetStore
-from projections.projection import StreamEvent
-from projections.serve import read_model_dsn, store_location
+from projections.reading.projection import StreamEvent
+from projections.serving.processes import read_model_dsn, store_location
 from projections.tracker.queries import tracker_rows, tracker_summary
 from projections.tracker.store import TRACKER, TrackerStore
-from services.config import Settings
+from runtime.settings import Settings
 
 LLR = Partnership.of()
 MONTHS = months_between(Month(2025, 1), Month(2025, 12))

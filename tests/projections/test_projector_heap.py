@@ -20,7 +20,7 @@ from pathlib import Path
 from bench.population import generate_wire
 from contracts import decode
 from projections.catalogue import projection_named
-from projections.projection import StreamEvent
+from projections.reading.projection import StreamEvent
 from projections.readmodel import heap
 from projections.readmodel.people import KnownPerson
 

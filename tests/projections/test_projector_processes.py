@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from projections.catalogue import CATALOGUE
-from projections.serve import open_store
-from services.supervisor import Supervisor
+from projections.serving.processes import open_store
+from sendx.supervisor import Supervisor
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

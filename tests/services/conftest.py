@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from stories import PARTNERSHIP_KEY
 
-from contracts.topology import Organisation, organisation
-from services.config import Settings
+from contracts.topology import Organisation
+from runtime.partnership import organisation
+from runtime.settings import Settings
+from runtime.store import store_env
 from services.la.application import LaApplication
-from services.store import store_env
 
 
 @pytest.fixture

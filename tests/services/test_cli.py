@@ -19,13 +19,13 @@ import pytest
 from openpyxl import Workbook
 from stories import as_rows, person_fields, story
 
-from services.bus.credentials import credentials_for, embedded_auth
-from services.bus.nats_server import NatsServer, free_port
-from services.cli import main
-from services.commands.nats import create_streams
-from services.demo import write_extract
-from services.la.demo import la_columns
-from services.supervisor import sendx_command
+from runtime.bus.credentials import credentials_for, embedded_auth
+from runtime.bus.nats_server import NatsServer, free_port
+from sendx.cli import main
+from sendx.commands.nats import create_streams
+from sendx.demo.children import write_extract
+from sendx.demo.la import la_columns
+from sendx.supervisor import sendx_command
 
 pytestmark = pytest.mark.integration
 
@@ -269,6 +269,6 @@ def test_another_organisations_client_is_refused_at_once(
 
 
 def test_version_comes_from_the_package_metadata() -> None:
-    done = subprocess.run([sys.executable, "-m", "services.cli", "--version"],
+    done = subprocess.run([sys.executable, "-m", "sendx.cli", "--version"],
                           capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == f"sendx {version('send-exchange')}"

@@ -6,11 +6,11 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from services.demo import DEMO_TODAY, children
-from services.identity import validate_nhs_number
-from services.ingest import Ingest, read_extract
+from sendx.demo.children import DEMO_TODAY, children
+from sendx.demo.la import la_extract, la_rows, write_la_extracts
+from services.domain.identity import validate_nhs_number
+from services.endpoint.ingest import Ingest, read_extract
 from services.la.application import LaApplication
-from services.la.demo import la_extract, la_rows, write_la_extracts
 from services.la.ingest import LA_CATALOGUE
 
 

@@ -11,14 +11,15 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from stories import as_rows, story
 
-from contracts.topology import OrgKind, organisation
-from services.bus.nats_server import NatsServer, free_port
-from services.bus.streams import EVENTS_STREAM, ensure_streams
-from services.client import ServiceClient
-from services.config import Settings
-from services.health import metrics_port
-from services.metrics import ServiceMetrics, command_outcomes
-from services.process import OrganisationService, definition_for
+from contracts.topology import OrgKind
+from runtime.bus.nats_server import NatsServer, free_port
+from runtime.bus.streams import EVENTS_STREAM, ensure_streams
+from runtime.health import metrics_port
+from runtime.metrics import ServiceMetrics, command_outcomes
+from runtime.partnership import organisation
+from runtime.settings import Settings
+from services.endpoint.client import ServiceClient
+from services.endpoint.process import OrganisationService, definition_for
 from tests.waiting import eventually
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

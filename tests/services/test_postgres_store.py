@@ -11,10 +11,10 @@ from nats.js import JetStreamContext
 from stories import PARTNERSHIP_KEY
 from test_relay import assert_complete_chain, record_stories, relay, stream
 
-from contracts.topology import organisation
-from services.config import Settings
+from runtime.partnership import organisation
+from runtime.settings import Settings
+from runtime.store import store_env
 from services.la.application import LaApplication
-from services.store import store_env
 
 pytestmark = pytest.mark.integration
 

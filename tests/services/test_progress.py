@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from services.progress import Display, mode_for, shown, task
+from runtime.progress import Display, mode_for, shown, task
 
 
 def test_plain_lines_say_how_far_how_fast_and_how_long_still() -> None:

@@ -8,11 +8,11 @@ import pytest
 from eventsourcing.application import LRUCache
 from stories import story
 
-from contracts.topology import organisation
-from services.config import Settings
+from runtime.partnership import organisation
+from runtime.settings import Settings
+from runtime.store import AGGREGATE_CACHE, application_name, store_env
 from services.la.application import LaApplication
 from services.la.ingest import LA_CATALOGUE
-from services.store import AGGREGATE_CACHE, application_name, store_env
 
 
 def test_sqlite_store_is_one_file_per_organisation(tmp_path: Path) -> None:

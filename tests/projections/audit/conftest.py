@@ -21,11 +21,11 @@ from nats.js.api import PubAck
 from bench.population import LLR, WireEvent, generate_wire, kind_of
 from contracts.topology import Organisation, OrgKind
 from projections.audit.stream import StoredMessage, read_stream
-from services.bus.connection import connect_bus
-from services.bus.credentials import credentials_for, embedded_auth
-from services.bus.nats_server import NatsServer
-from services.bus.streams import ensure_streams
-from services.commands import audit
+from runtime.bus.connection import connect_bus
+from runtime.bus.credentials import credentials_for, embedded_auth
+from runtime.bus.nats_server import NatsServer
+from runtime.bus.streams import ensure_streams
+from sendx.commands import audit
 from tests.projections.conftest import LiveProjection
 
 PARTNERSHIP = tuple(

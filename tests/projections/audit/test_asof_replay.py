@@ -22,8 +22,8 @@ from projections.audit.digest import Contents, store_contents
 from projections.audit.person import person_history
 from projections.audit.tamper import check_chains
 from projections.catalogue import projection_named
-from projections.projection import durable_name
-from services.bus.streams import EVENTS_STREAM
+from projections.reading.projection import durable_name
+from runtime.bus.streams import EVENTS_STREAM
 from tests.projections.audit.conftest import publish_wire, run_sendx_audit, tiny_population
 
 DATASET = projection_named("dataset")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from services.bus.nats_server import NatsServer
-from services.commands.login import login_as
-from services.config import Settings
+from runtime.bus.nats_server import NatsServer
+from runtime.settings import Settings
+from sendx.commands.login import login_as
 from tests.projections.audit.conftest import run_sendx_audit
 
 pytestmark = pytest.mark.integration

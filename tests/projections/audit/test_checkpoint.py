@@ -16,7 +16,7 @@ from projections.audit.checkpoint import (
     next_checkpoint,
     save,
 )
-from services.bus.streams import declared_streams, retention_of
+from runtime.bus.streams import declared_streams, retention_of
 
 DECLARED = {config.name: retention_of(config) for config in declared_streams()}
 

@@ -24,8 +24,8 @@ from contracts.subjects import event_subject
 from projections.audit.stream import StoredMessage
 from projections.audit.tamper import chain_findings, check_chains, link_of
 from projections.catalogue import projection_named
-from projections.rebuild import rebuild
-from services.bus.nats_server import NatsServer
+from projections.reading.rebuild import rebuild
+from runtime.bus.nats_server import NatsServer
 from tests.projections.audit.conftest import (
     body,
     copy_history,

@@ -18,8 +18,8 @@ from bench.population import WireEvent
 from contracts import decode
 from projections.audit.verify import LiveStoreMissing, verify_projection
 from projections.catalogue import projection_named
-from projections.projection import StreamEvent
-from projections.rebuild import rebuild
+from projections.reading.projection import StreamEvent
+from projections.reading.rebuild import rebuild
 from tests.projections.audit.conftest import (
     child_known_to_everyone,
     publish_wire,

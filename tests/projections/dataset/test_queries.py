@@ -10,7 +10,7 @@ import pytest
 from projections.dataset.areas import Partnership, UnknownArea
 from projections.dataset.periods import Month, months_between
 from projections.dataset.queries import active_plans, discrepancy_people, twenty_week_timeliness
-from projections.projection import StreamEvent
+from projections.reading.projection import StreamEvent
 
 LLR = Partnership.of()
 JAN, FEB, MAR, APR = (Month(2025, m) for m in range(1, 5))

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from projections.access import AccessControl
-from projections.access_log import AccessLog
-from projections.api import create_app
-from projections.tokens import TokenEntry, TokenRegistry, hash_token
+from projections.access.log import AccessLog
+from projections.access.policy import AccessControl
+from projections.access.tokens import TokenEntry, TokenRegistry, hash_token
+from projections.serving.api import create_app
 from projections.web.charts import Series, figure_table, trend_chart
 
 TOKENS = {"leicester": ("partner", "856"), "auditor": ("auditor", None),

@@ -17,15 +17,15 @@ import uvicorn
 from nats.js import JetStreamContext
 
 from contracts.subjects import projection_changes
-from projections.access import AccessControl
-from projections.access_log import AccessLog
-from projections.api import create_app
+from projections.access.log import AccessLog
+from projections.access.policy import AccessControl
+from projections.access.tokens import TokenEntry, TokenRegistry, hash_token
 from projections.dataset.store import SqliteDatasetStore
-from projections.live import ChangeAnnouncer, LiveFeed, ProjectionChange
-from projections.runner import ConsumerSettings, ProjectionRunner
-from projections.tokens import TokenEntry, TokenRegistry, hash_token
-from services.bus.connection import connect_bus
-from services.bus.nats_server import free_port
+from projections.reading.runner import ConsumerSettings, ProjectionRunner
+from projections.serving.api import create_app
+from projections.serving.live import ChangeAnnouncer, LiveFeed, ProjectionChange
+from runtime.bus.connection import connect_bus
+from runtime.bus.nats_server import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from contracts.topology import organisation
-from services.config import Settings
+from runtime.partnership import organisation
+from runtime.settings import Settings
+from runtime.store import store_env
+from services.endpoint.ingest import Ingest
 from services.icb.application import IcbApplication
 from services.icb.ingest import ICB_CATALOGUE
-from services.ingest import Ingest
-from services.store import store_env
 
 
 @pytest.fixture

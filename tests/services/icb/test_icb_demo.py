@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from services.demo import children
-from services.icb.demo import icb_extract
-from services.ingest import Ingest
-from services.la.demo import la_rows
+from sendx.demo.children import children
+from sendx.demo.icb import icb_extract
+from sendx.demo.la import la_rows
+from services.endpoint.ingest import Ingest
 
 
 def test_the_same_seed_gives_the_same_rows() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from stories import NHS_NUMBER, person_fields
 
-from services.ingest import Ingest
+from services.endpoint.ingest import Ingest
 
 OTHER_CHILD = "9999999468"
 

@@ -14,18 +14,18 @@ from eventsourcing.persistence import StoredEvent
 from stories import NHS_NUMBER, PARTNERSHIP_KEY, as_rows, person_fields
 
 from contracts.health import ReferralMade
-from contracts.topology import organisation
-from services.config import Settings
-from services.demo import write_extract
+from runtime.partnership import organisation
+from runtime.settings import Settings
+from runtime.store import store_env
+from sendx.demo.children import write_extract
+from sendx.demo.icb import icb_columns
+from services.domain.identity import person_key
+from services.endpoint.ingest import Ingest, read_extract
 from services.icb.application import IcbApplication
-from services.icb.contract import IcbContract
-from services.icb.demo import icb_columns
 from services.icb.ingest import ICB_CATALOGUE
 from services.icb.pathways import Referral
-from services.identity import person_key
-from services.ingest import Ingest, read_extract
-from services.relay import Stamp
-from services.store import store_env
+from services.icb.translation import IcbContract
+from services.sharing.relay import Stamp
 
 
 def pathway() -> list[tuple[str, dict]]:

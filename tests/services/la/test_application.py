@@ -8,12 +8,12 @@ import pytest
 from stories import NHS_NUMBER, person_fields, story
 
 from contracts.topology import Organisation
-from services.aggregates import DomainError
-from services.config import Settings
+from runtime.settings import Settings
+from runtime.store import store_env
+from services.domain.aggregates import DomainError
 from services.la import commands as c
 from services.la.application import LaApplication
 from services.la.ingest import LA_CATALOGUE
-from services.store import store_env
 
 
 def run(

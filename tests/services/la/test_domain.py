@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import pytest
 
-from services.aggregates import DomainError
+from services.domain.aggregates import DomainError
 from services.la.domain import CaseStatus, EhcCase
 from services.la.people import Person
 

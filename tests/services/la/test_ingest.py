@@ -8,10 +8,10 @@ import orjson
 import pytest
 from stories import as_rows, person_fields, story
 
-from services.demo import write_extract
-from services.ingest import Ingest, read_extract
+from sendx.demo.children import write_extract
+from sendx.demo.la import la_columns
+from services.endpoint.ingest import Ingest, read_extract
 from services.la.application import LaApplication
-from services.la.demo import la_columns
 from services.la.ingest import LA_CATALOGUE
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from services.demo import children
-from services.ingest import Ingest
-from services.la.demo import la_rows
-from services.provider.demo import provider_extract
+from sendx.demo.children import children
+from sendx.demo.la import la_rows
+from sendx.demo.provider import provider_extract
+from services.endpoint.ingest import Ingest
 
 
 def test_every_school_and_ap_demo_row_is_accepted(provider: Ingest) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from stories import NHS_NUMBER, person_fields
 
-from services.ingest import Ingest
+from services.endpoint.ingest import Ingest
 
 
 def send(provider: Ingest, *commands: tuple[str, dict[str, Any]]) -> dict[str, Any]:

@@ -8,13 +8,13 @@ from uuid import uuid4
 
 from stories import NHS_NUMBER, PARTNERSHIP_KEY, as_rows, person_fields
 
-from services.demo import write_extract
-from services.identity import person_key
-from services.ingest import Ingest, read_extract
+from sendx.demo.children import write_extract
+from sendx.demo.provider import provider_columns
+from services.domain.identity import person_key
+from services.endpoint.ingest import Ingest, read_extract
 from services.provider.application import ProviderApplication
-from services.provider.contract import ProviderContract
-from services.provider.demo import provider_columns
-from services.relay import Stamp
+from services.provider.translation import ProviderContract
+from services.sharing.relay import Stamp
 
 
 def placement() -> list[tuple[str, dict]]:

@@ -1,0 +1,126 @@
+"""Decoding a batch and applying it to a store in one step, wherever the store runs.
+
+Why one function: the live runner and the rebuild hand a store the same thing (the messages'
+`RawEvent`s and the sealing keys they need) and want the same answer back (`Applied`: the new
+position, how many events, what was invalid, and a summary for the live feed), whether the
+store is in a thread of their process (`LocalApplier`) or in a worker process of its own
+(`projections.reading.store_worker.StoreWorker`, which calls `decode_and_apply` there). Everything
+crossing that boundary is plain data: bytes, strings, numbers.
+
+Invalid messages. Unless told to commit anyway, a batch with an invalid message is not
+committed: the live runner must first copy it to the dead-letter stream (nothing is ever
+dropped), then asks again with `commit_invalid=True`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from contracts import Envelope
+from projections.reading.batch import EventFilter, KeyTable, RawEvent, decode_batch
+from projections.reading.projection import ProjectionStore
+
+MAX_MONTHS = 24
+"""Months a summary lists (the latest ones): keeps live-feed announcements small."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a committed batch touched: for the live feed's announcement
+    (`projections.serving.live`)."""
+
+    events: int = 0
+    people: int = 0
+    months: tuple[str, ...] = ()
+    source_orgs: tuple[str, ...] = ()
+
+
+def summarise(envelopes: Sequence[Envelope]) -> Summary:
+    months = sorted({e.occurred_at.strftime("%Y-%m") for e in envelopes})
+    return Summary(
+        events=len(envelopes), people=len({e.person_key for e in envelopes}),
+        months=tuple(months[-MAX_MONTHS:]),
+        source_orgs=tuple(sorted({e.source_org for e in envelopes})),
+    )
+
+
+@dataclass
+class Applied:
+    """The outcome of `decode_and_apply`."""
+
+    position: int | None
+    """The store's position after the commit; None when nothing was committed."""
+    highest: int = 0
+    """The highest sequence the batch handled (applied, invalid or filtered out)."""
+    applied: int = 0
+    filtered_out: int = 0
+    invalid: list[tuple[int, str, str]] = field(default_factory=list)
+    """(index in the batch, `DecodeError.reason`, message) of each event that failed to decode."""
+    summary: Summary = Summary()
+
+
+def decode_and_apply(
+    store: ProjectionStore,
+    raws: Sequence[RawEvent],
+    *,
+    after: int,
+    until: int | None = None,
+    accept: EventFilter | None = None,
+    keys: KeyTable | None = None,
+    commit_invalid: bool = False,
+) -> Applied:
+    """Decode the events past `after` (up to `until`) and apply them in one transaction."""
+    batch = decode_batch(raws, after=after, until=until, accept=accept, keys=keys)
+    invalid = [(index, error.reason, str(error)) for index, error in batch.invalid]
+    outcome = Applied(None, batch.highest, 0, batch.filtered_out, invalid)
+    if batch.highest <= after or (invalid and not commit_invalid):
+        return outcome
+    outcome.position = store.apply_batch(batch.events, batch.highest)
+    outcome.applied = len(batch.events)
+    outcome.summary = summarise([e.envelope for e in batch.events])
+    return outcome
+
+
+class Applier(Protocol):
+    """A store as the runner and the rebuild drive it (blocking calls: run them in a thread)."""
+
+    def position(self) -> int: ...
+
+    def decode_and_apply(
+        self,
+        raws: Sequence[RawEvent],
+        *,
+        after: int,
+        until: int | None = None,
+        accept: EventFilter | None = None,
+        keys: KeyTable | None = None,
+        commit_invalid: bool = False,
+    ) -> Applied: ...
+
+    def close(self) -> None: ...
+
+
+class LocalApplier:
+    """A store in this process: decoded and applied in the caller's thread."""
+
+    def __init__(self, store: ProjectionStore) -> None:
+        self.store = store
+
+    def position(self) -> int:
+        return self.store.position()
+
+    def decode_and_apply(self, raws: Sequence[RawEvent], **options: Any) -> Applied:
+        """`decode_and_apply(self.store, raws, **options)` (the options are its keywords)."""
+        return decode_and_apply(self.store, raws, **options)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def applier_for(store: ProjectionStore | Applier) -> Applier:
+    """A worker (or anything with `decode_and_apply`) as it is; a plain store in a thread."""
+    if hasattr(store, "decode_and_apply"):
+        return store  # type: ignore[return-value]
+    return LocalApplier(store)  # type: ignore[arg-type]

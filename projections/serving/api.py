@@ -1,0 +1,353 @@
+"""The query API over the shared dataset (FastAPI; OpenAPI docs at /docs).
+
+Handlers are thin: parse the period, call one query, return its figures. Query errors become
+HTTP errors whose `detail` says what to change: a malformed month or range is 422, an LA that
+is not in the partnership is 404.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from projections.access.policy import ACCESS_KEY, PERSON_LEVEL, PUBLIC, AccessControl, AccessRoute
+from projections.dataset import figures, quality, queries
+from projections.dataset.areas import Partnership, UnknownArea
+from projections.dataset.indicators import (
+    ACTIVE_PLANS,
+    ADVICE_TIMELINESS,
+    ALTERNATIVE_PROVISION,
+    AMENDMENT_TIMELINESS,
+    DECISION_TIMELINESS,
+    HEALTH_WAITS,
+    INDICATORS,
+    REVIEW_TIMELINESS,
+    TWENTY_WEEK_TIMELINESS,
+    IndicatorDefinition,
+)
+from projections.dataset.periods import BadPeriod, Month, months_between
+from projections.dataset.queries import DatasetReadModel
+from projections.reading.partitions import Progress, ReadModelProgress
+from projections.serving.api_contract import (
+    BAD_RANGE,
+    UNKNOWN_LA,
+    AsOfParam,
+    FromParam,
+    LaParam,
+    MonthParam,
+    ToParam,
+    day_of,
+    install_contract,
+)
+from projections.serving.live import LiveFeed
+from projections.tracker import queries as tracker_queries
+from projections.tracker.milestones import MILESTONE_IDS
+from projections.tracker.models import TrackerRows, TrackerSummary
+from projections.tracker.queries import RAGS, BadFilter, TrackerFilter, TrackerReadModel
+from projections.web import install_dashboard
+from projections.web.docs import install_docs
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_MONTHS = 12
+Rag = StrEnum("Rag", {rag: rag for rag in RAGS})
+MilestoneId = StrEnum("MilestoneId", {m: m for m in MILESTONE_IDS})
+
+StreamLastSequence = Callable[[], Awaitable[int | None]]
+"""Returns SEND_EVENTS' last sequence, or None when the bus cannot be reached."""
+
+
+class PositionedReadModel(DatasetReadModel, Protocol):
+    def position(self) -> int: ...
+
+
+class Health(BaseModel):
+    status: str = "ok"
+
+
+class PartitionPosition(BaseModel):
+    partition: str = Field(description="`p<index>-of-<count>`: one projector worker's people.")
+    applied_sequence: int = Field(
+        description="Highest SEND_EVENTS sequence of this partition its worker has committed."
+    )
+    pending_from: int | None = Field(
+        description="Sequence of its first message not yet applied; null when caught up or "
+        "when the bus cannot be reached."
+    )
+    lag: int | None = Field(
+        description="Its messages not yet applied (counted by its worker's consumer); null "
+        "when unknown (no bus, or its worker has never run)."
+    )
+
+
+class Position(BaseModel):
+    projection: str = "dataset"
+    applied_sequence: int = Field(
+        description="Every SEND_EVENTS sequence up to this one has been applied (with "
+        "partitioned projectors: by every partition's worker)."
+    )
+    stream_last_sequence: int | None = Field(
+        description="Last sequence in SEND_EVENTS; null when the bus cannot be reached."
+    )
+    lag: int | None = Field(
+        description="Messages published but not yet applied (partitioned: the partitions' lags "
+        "added up, null if any is unknown)."
+    )
+    partitions: list[PartitionPosition] = Field(
+        default_factory=list,
+        description="Each partition's worker, when the read model is kept by partitioned "
+        "projectors (`sendx projector --partition i --partitions n`); empty otherwise.",
+    )
+
+
+def position_of(progress: Progress, stream_last: int | None) -> Position:
+    """Pure: what /api/position says about a read model's progress."""
+    if progress.partitions:
+        lag = progress.lag
+    else:
+        lag = None if stream_last is None else max(stream_last - progress.position, 0)
+    return Position(
+        applied_sequence=progress.position,
+        stream_last_sequence=stream_last,
+        lag=lag,
+        partitions=[
+            PartitionPosition(partition=p.partition.name, applied_sequence=p.applied,
+                              pending_from=p.pending_from, lag=p.lag)
+            for p in progress.partitions
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class Monthly:
+    """An indicator served by month: its definition, its query and what it returns."""
+
+    indicator: IndicatorDefinition
+    query: Callable[..., Any]
+    model: type
+    summary: str
+
+
+MONTHLY: tuple[Monthly, ...] = (
+    Monthly(ACTIVE_PLANS, queries.active_plans, figures.ActivePlans,
+            "Indicator 1: active EHC plans, LA and health, and the discrepancy"),
+    Monthly(TWENTY_WEEK_TIMELINESS, queries.twenty_week_timeliness,
+            figures.TwentyWeekTimeliness, "Indicator 2: new EHC plans issued within 20 weeks"),
+    Monthly(DECISION_TIMELINESS, queries.decision_timeliness, figures.DecisionTimeliness,
+            "Indicator 3: decisions whether to assess within 6 weeks"),
+    Monthly(ADVICE_TIMELINESS, queries.advice_timeliness, figures.AdviceTimeliness,
+            "Indicator 3: advice returned within 6 weeks, by advice giver"),
+    Monthly(REVIEW_TIMELINESS, queries.review_timeliness, figures.ReviewTimeliness,
+            "Indicator 4: annual reviews held within 12 months"),
+    Monthly(AMENDMENT_TIMELINESS, queries.amendment_timeliness, figures.AmendmentTimeliness,
+            "Indicator 4: amended plans issued within 12 weeks of the review"),
+    Monthly(HEALTH_WAITS, queries.health_waits, figures.HealthWaits,
+            "Indicator 5: health pathway waits"),
+    Monthly(ALTERNATIVE_PROVISION, queries.alternative_provision, figures.AlternativeProvision,
+            "Indicator 6: alternative provision placements"),
+)
+
+_MONTHLY_ERRORS = (
+    " Per LA and for the partnership; counts of 1 to 4 are shown as \"<5\" and counts hidden so "
+    "that those cannot be derived as \"c\" (see the definition). 404 for an LA outside the "
+    "partnership, 422 for a malformed month, 400 for a range that cannot be served."
+)
+
+
+def default_port() -> int:
+    return int(os.environ.get("PORT", DEFAULT_PORT))
+
+
+def default_host() -> str:
+    """`$SENDX_API_HOST`: loopback unless a container or host sets `0.0.0.0` (deploy/)."""
+    return os.environ.get("SENDX_API_HOST", DEFAULT_HOST)
+
+
+def period(first: str | None, last: str | None, today: date) -> list[Month]:
+    """The months from `first` to `last` (YYYY-MM, checked by the parameters' pattern)."""
+    end = Month.parse(last, name="'to'") if last else Month.of(today)
+    start = Month.parse(first, name="'from'") if first else end.plus(1 - DEFAULT_MONTHS)
+    return months_between(start, end)
+
+
+def create_app(
+    read_model: PositionedReadModel,
+    *,
+    partnership: Partnership | None = None,
+    tracker: TrackerReadModel | None = None,
+    stream_last_sequence: StreamLastSequence | None = None,
+    today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+    access: AccessControl | None = None,
+    live: LiveFeed | None = None,
+) -> FastAPI:
+    """The API over the dataset (and the tracker, if given); `stream_last_sequence` lets
+    /api/position report the lag."""
+    area = partnership or Partnership.of()
+    app = FastAPI(
+        title="send-exchange shared dataset",
+        description=(
+            "Indicators of the local area partnership's shared SEND dataset, built from the "
+            "events every partner publishes. Each indicator is returned with its definition."
+        ),
+        version="1",
+        dependencies=[Depends(access)] if access else None,
+        docs_url=None, redoc_url=None,
+    )
+    install_contract(app, access_key=ACCESS_KEY)
+    install_docs(app)
+    # Access (projections.access.policy): a token for every endpoint not marked PUBLIC, and every
+    # answer that carries person keys filtered to what the reader may see, and logged.
+    app.router.route_class = AccessRoute
+    app.state.access = access
+
+    @app.exception_handler(BadPeriod)
+    async def bad_period(_: Request, exc: BadPeriod) -> JSONResponse:
+        return JSONResponse(status_code=400, content={"detail": str(exc)})
+
+    @app.exception_handler(BadFilter)
+    async def bad_filter(_: Request, exc: BadFilter) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+    @app.exception_handler(UnknownArea)
+    async def unknown_area(_: Request, exc: UnknownArea) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+    @app.get("/healthz", summary="Liveness", description="Answers 200 while the API is up.",
+             openapi_extra=PUBLIC)
+    def healthz() -> Health:
+        return Health()
+
+    feed = live or LiveFeed(("dataset", "tracker") if tracker is not None else ("dataset",))
+    dataset_progress = ReadModelProgress(read_model, "dataset", feed.jetstream)
+    feed.follow("dataset", dataset_progress)
+    if tracker is not None and hasattr(tracker, "snapshot"):
+        feed.follow("tracker", ReadModelProgress(tracker, "tracker", feed.jetstream))
+
+    @app.get(
+        "/api/position",
+        summary="How far the read model has got",
+        description=(
+            "The stream sequence up to which the dataset has applied everything, the stream's "
+            "last, and the lag; with partitioned projectors, each partition's worker too."
+        ),
+    )
+    async def position() -> Position:
+        progress = await dataset_progress()
+        last = await stream_last_sequence() if stream_last_sequence else None
+        return position_of(progress, last)
+
+    @app.get(
+        "/api/indicators",
+        summary="The indicators and their definitions",
+        description="Every indicator this API serves, with its written definition and source.",
+    )
+    def indicators() -> list[IndicatorDefinition]:
+        return list(INDICATORS)
+
+    for spec in MONTHLY:
+        app.add_api_route(
+            f"/api/indicators/{spec.indicator.id}", _monthly(spec, read_model, area, today),
+            methods=["GET"], response_model=spec.model, summary=spec.summary,
+            description=f"{spec.indicator.title}, by month.{_MONTHLY_ERRORS}",
+            responses={**UNKNOWN_LA, **BAD_RANGE},
+        )
+
+    @app.get(
+        "/api/indicators/active-plans/discrepancy/people",
+        openapi_extra=PERSON_LEVEL, responses=UNKNOWN_LA,
+        summary="Indicator 1: the people counted by one side only (person keys)",
+        description=(
+            "For one month end: the person keys the LA counts as having an active plan and "
+            "health does not, and the reverse, per LA. Person-level data for authorised users "
+            "(not suppressed). 404 for an LA outside the partnership, 422 for a malformed month."
+        ),
+    )
+    def discrepancy_people(la: LaParam = None, month: MonthParam = None) -> figures.DiscrepancyList:
+        chosen = Month.parse(month, name="'month'") if month else Month.of(today())
+        return queries.discrepancy_people(read_model, chosen, area, la)
+
+    @app.get(
+        "/api/data-quality/birth-months",
+        openapi_extra=PERSON_LEVEL,
+        summary="People whose organisations registered different birth months (person keys)",
+        description=(
+            "A data-quality discrepancy, shown rather than resolved: for each person, every "
+            "organisation's registered birth month, where they disagree, and the rule the read "
+            "models take the birth month by meanwhile. Person-level data for authorised users."
+        ),
+    )
+    def birth_month_discrepancies() -> quality.BirthMonthDiscrepancies:
+        return quality.birth_month_discrepancies(read_model)
+
+    if tracker is not None:
+        _tracker_routes(app, tracker, area, today)
+    positions = {"dataset": read_model.position}
+    if tracker is not None and hasattr(tracker, "position"):
+        positions["tracker"] = tracker.position
+    install_dashboard(app, read_positions=positions, partnership=area, today=today, live=feed,
+                      access=access)
+    return app
+
+
+def _monthly(
+    spec: Monthly, read_model: DatasetReadModel, area: Partnership, today: Callable[[], date]
+) -> Callable[..., Any]:
+    def handler(la: LaParam = None, first: FromParam = None, last: ToParam = None) -> Any:
+        return spec.query(read_model, period(first, last, today()), area, la)
+
+    handler.__name__ = spec.indicator.id.replace("-", "_")
+    return handler
+
+
+def _tracker_routes(
+    app: FastAPI, tracker: TrackerReadModel, area: Partnership, today: Callable[[], date]
+) -> None:
+    milestones: Sequence[str] = MILESTONE_IDS
+
+    @app.get(
+        "/api/tracker",
+        openapi_extra=PERSON_LEVEL, responses=UNKNOWN_LA,
+        summary="Transition from 14: young people and their milestones (person level)",
+        description=(
+            "Everyone aged 14-25 with an EHC plan, a learning disability or an autism "
+            "diagnosis on the as-of date, with each milestone's due date, done date, owner and "
+            "RAG. Filters: `la` (the person's LA), `owner` (people with a red milestone owned by "
+            "this organisation), `rag` (the person's status, or with `milestone` that "
+            "milestone's), `milestone` (people to whom it applies: "
+            f"{', '.join(milestones)}). Person-level data for authorised users. 404 for an LA "
+            "outside the partnership, 422 for a bad date, RAG or milestone."
+        ),
+    )
+    def tracker_people(
+        as_of: AsOfParam = None,
+        la: LaParam = None,
+        owner: Annotated[str | None, Query(
+            max_length=16, description="An organisation code, e.g. QK1.")] = None,
+        rag: Annotated[Rag | None, Query(description="red, amber or green.")] = None,
+        milestone: Annotated[MilestoneId | None, Query(description="A milestone id.")] = None,
+    ) -> TrackerRows:
+        where = TrackerFilter(la=la, owner=owner, rag=rag and rag.value,
+                              milestone=milestone and milestone.value)
+        day = day_of(as_of, "as_of") or today()
+        return tracker_queries.tracker_rows(tracker, day, area, where)
+
+    @app.get(
+        "/api/tracker/summary", responses=UNKNOWN_LA,
+        summary="Indicator 7: transition tracker counts by RAG and overdue owner",
+        description=(
+            "Young people in the tracker on the as-of date by RAG status, and red milestones by "
+            "owning organisation and by milestone, per LA and for the partnership, suppressed "
+            "(\"<5\", \"c\"). 404 for an LA outside the partnership, 422 for a bad date."
+        ),
+    )
+    def tracker_summary(as_of: AsOfParam = None, la: LaParam = None) -> TrackerSummary:
+        day = day_of(as_of, "as_of") or today()
+        return tracker_queries.tracker_summary(tracker, day, area, la)

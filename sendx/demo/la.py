@@ -1,0 +1,225 @@
+"""The LA's demo extract rows for the shared demo children (see `sendx.demo.children`).
+
+Realistic on purpose: most requests decided within 6 weeks, some refused, about half the plans
+within 20 weeks and the rest late, a few regulation 13(3) exceptions, a few decisions not to
+issue, annual reviews (preparing for adulthood from 14) with outcomes and amendments, some
+ceased plans (max age, moved away, needs met), transition milestones for young people aged
+14-25 (some missed), and some commissioned AP.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from contracts import timescales
+from sendx.demo.children import (
+    DEMO_AP_PROVIDER,
+    DEMO_ICB,
+    DEMO_LAS,
+    DEMO_SCHOOL,
+    DEMO_TODAY,
+    Child,
+    ChildRows,
+    children,
+    columns_for,
+    write_extract,
+)
+from sendx.demo.children import days_between_weeks as _days
+from services.la.commands import LA_COMMANDS
+
+
+def la_rows(child: Child, today: date = DEMO_TODAY) -> list[dict[str, Any]]:
+    """The home LA's extract rows for one child, oldest first."""
+    rng, out = child.rng("la"), ChildRows(child, child.la)
+    out.add(
+        "person.register",
+        nhs_number=child.nhs_number,
+        given_name=child.given_name,
+        family_name=child.family_name,
+        born_on=child.born_on,
+    )
+    earliest = max(child.born_on + timedelta(days=3 * 365), today - timedelta(days=7 * 365))
+    if earliest >= today - timedelta(weeks=30):
+        return out.rows
+    requested = earliest + timedelta(
+        days=rng.randrange((today - timedelta(weeks=30) - earliest).days)
+    )
+    case_id, plan_id = f"{child.la}-C-{child.ref}", f"{child.la}-P-{child.ref}"
+    out.add(
+        "ehc.request_assessment",
+        nhs_number=child.nhs_number,
+        case_id=case_id,
+        requested_on=requested,
+        requested_by=rng.choice(["parent", "parent", "school_or_college", "health"]),
+    )
+    decided = requested + _days(rng, 3, 6 if rng.random() < 0.85 else 9)
+    if rng.random() < 0.15:
+        out.add("ehc.decide_assessment", case_id=case_id, decided_on=decided, decision="refuse")
+        return out.rows
+    out.add("ehc.decide_assessment", case_id=case_id, decided_on=decided, decision="assess")
+    for n, giver in enumerate(["health", "educational_psychology", "social_care"], start=1):
+        out.add(
+            "ehc.request_advice",
+            case_id=case_id,
+            advice_request_id=f"{case_id}-A{n}",
+            requested_on=decided + timedelta(days=rng.randint(1, 7)),
+            advice_giver=giver,
+            requested_from=DEMO_ICB if giver == "health" else None,
+        )
+    if rng.random() < 0.08:
+        out.add(
+            "ehc.decide_not_to_issue",
+            case_id=case_id,
+            reason="needs_met_without_plan",
+            decided_on=requested + _days(rng, 12, 18),
+        )
+        return out.rows
+    roll = rng.random()
+    exception = (
+        rng.choice(["away_4_weeks", "exceptional_personal_circumstances"]) if roll > 0.92 else None
+    )
+    issued = requested + (_days(rng, 14, 20) if roll < 0.5 else _days(rng, 21, 36))
+    placement = (
+        "special"
+        if child.primary_need in ("SLD", "PMLD")
+        else rng.choice(["mainstream", "mainstream", "resourced_provision", "special"])
+    )
+    out.add(
+        "ehc.issue_plan",
+        case_id=case_id,
+        plan_id=plan_id,
+        issued_on=issued,
+        primary_need=child.primary_need,
+        placement=placement,
+        placement_provider=DEMO_SCHOOL if placement == "mainstream" else None,
+        exception=exception,
+    )
+    _plan_life(out, rng, plan_id, issued, today)
+    _transition(out, rng, child, today)
+    if rng.random() < 0.06:
+        out.add(
+            "ap.commission_placement",
+            nhs_number=child.nhs_number,
+            placement_id=f"{child.la}-AP-{child.ref}",
+            provider=DEMO_AP_PROVIDER,
+            commissioned_on=issued + timedelta(days=rng.randint(30, 200)),
+            tier=rng.choice([1, 2, 2, 3]),
+            reason=rng.choice(["exclusion", "medical", "send"]),
+        )
+    return out.rows
+
+
+def _plan_life(out: ChildRows, rng: random.Random, plan_id: str, issued: date, today: date) -> None:
+    """Annual reviews (some late), outcomes, amendments and, for some, the end of the plan."""
+    child, last = out.child, issued
+    max_end = timescales.plan_max_end(child.born_on)
+    while True:
+        held = last + _days(rng, 44, 56 if rng.random() < 0.8 else 64)
+        if held >= today or held >= max_end:
+            break
+        out.add(
+            "ehc.hold_annual_review",
+            plan_id=plan_id,
+            held_on=held,
+            preparing_for_adulthood=child.age_on(held) >= 14,
+        )
+        roll = rng.random()
+        outcome = "maintain" if roll < 0.55 else "amend" if roll < 0.94 else "cease"
+        decided = held + _days(rng, 1, 4 if rng.random() < 0.85 else 7)
+        if decided >= today:
+            break
+        out.add(
+            "ehc.decide_review_outcome",
+            plan_id=plan_id,
+            review_held_on=held,
+            decided_on=decided,
+            outcome=outcome,
+        )
+        if outcome == "amend":
+            amended = held + _days(rng, 6, 12 if rng.random() < 0.7 else 18)
+            if amended < today:
+                out.add(
+                    "ehc.amend_plan",
+                    plan_id=plan_id,
+                    amended_on=amended,
+                    trigger="annual_review",
+                    review_held_on=held,
+                )
+        if outcome == "cease":
+            reason = "needs_met" if child.age_on(held) < 16 else "left_education_or_training"
+            out.add(
+                "ehc.cease_plan",
+                plan_id=plan_id,
+                ceased_on=decided + timedelta(days=28),
+                reason=reason,
+            )
+            return
+        last = held
+    if max_end < today:
+        out.add("ehc.cease_plan", plan_id=plan_id, ceased_on=max_end, reason="max_age")
+    elif rng.random() < 0.04:
+        out.add(
+            "ehc.cease_plan",
+            plan_id=plan_id,
+            reason="moved_to_another_la",
+            ceased_on=min(today - timedelta(days=1), last + timedelta(days=rng.randint(30, 300))),
+        )
+
+
+def _transition(out: ChildRows, rng: random.Random, child: Child, today: date) -> None:
+    """Preparing-for-adulthood milestones for those old enough (some missed on purpose)."""
+
+    def around(due: date, early: int, late: int) -> date | None:
+        when = due + timedelta(days=rng.randint(-early, late))
+        return when if when < today else None
+
+    if child.age_on(today) < 14:
+        return
+    if rng.random() < 0.7 and (on := around(timescales.named_worker_due(child.born_on), 200, 150)):
+        out.add(
+            "transition.assign_named_worker",
+            nhs_number=child.nhs_number,
+            assigned_on=on,
+            worker_role=rng.choice(["send_officer", "social_worker"]),
+        )
+    if rng.random() < 0.55 and (
+        on := around(timescales.transition_plan_due(child.born_on), 200, 200)
+    ):
+        out.add(
+            "transition.agree_plan",
+            nhs_number=child.nhs_number,
+            agreed_on=on,
+            partners=[child.la, DEMO_ICB],
+        )
+    if (
+        child.age_on(today) >= 16
+        and rng.random() < 0.4
+        and (on := around(timescales.adult_social_care_assessment_due(child.born_on), 300, 200))
+    ):
+        out.add(
+            "adult_social_care.complete_transition_assessment",
+            nhs_number=child.nhs_number,
+            completed_on=on,
+            likely_eligible_needs=rng.random() < 0.6,
+        )
+
+
+def la_extract(la: str, kids: list[Child] | None = None) -> list[dict[str, Any]]:
+    """Every row of one LA's extract, child by child (each child's rows in date order)."""
+    return [row for child in (kids or children()) if child.la == la for row in la_rows(child)]
+
+
+def la_columns() -> list[str]:
+    return columns_for(LA_COMMANDS)
+
+
+def write_la_extracts(out_dir: Path, *, count: int = 300, suffix: str = ".csv") -> dict[str, Path]:
+    """`la-<code>.csv` (or `.jsonl`) per demo LA in `out_dir`."""
+    kids = children(count)
+    return {
+        la: write_extract(la_extract(la, kids), out_dir / f"la-{la}{suffix}", la_columns())
+        for la in DEMO_LAS
+    }

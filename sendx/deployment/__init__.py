@@ -1,0 +1,2 @@
+"""Deployment rendering from the topology: the production processes, NATS configs and cluster
+nodes, Docker Compose, Kubernetes."""

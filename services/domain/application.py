@@ -1,0 +1,313 @@
+"""The eventsourcing Application every organisation service builds on.
+
+It stores pydantic events as orjson bytes (eventsourcing's `aggregate8` pattern: one
+serialisation path), names itself after its organisation (so PostgreSQL tables do not
+collide), and executes partner commands idempotently: a command carrying the partner's
+`record_id` is saved atomically with an `ImportedRecord`, so sending it again changes nothing.
+
+An extract's rows are executed together (`execute_all`): decided in order against a staging
+view of the repository, and saved in one transaction, since one durable commit per row was
+most of the import's time (bench/findings.md, "Bulk import"). Every row still has its own
+outcome, exactly as if the rows had been executed one after another.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+from uuid import UUID
+
+import orjson
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import (
+    IntegrityError,
+    Mapper,
+    PersistenceError,
+    StoredEvent,
+    Transcoder,
+    Transcoding,
+)
+from eventsourcing.utils import get_topic, resolve_topic
+from pydantic import BaseModel
+
+from contracts import constraints
+from contracts.topology import Organisation
+from runtime.store import application_name
+from services.domain.aggregates import (
+    Aggregate,
+    Bookkeeping,
+    DomainError,
+    ImportedRecord,
+    event_id_for,
+)
+from services.domain.command import Command
+
+A = TypeVar("A", bound=Aggregate)
+C = TypeVar("C", bound=Command)
+Handler = Callable[[Any, Any], Iterable[Aggregate]]
+
+
+class PydanticMapper(Mapper):
+    """Stored event state = the pydantic event's fields as orjson bytes (then the cipher).
+
+    Versioned the eventsourcing way: an event class with `class_version = N` stores its
+    version, and an older stored state is lifted by the class's `upcast_v1_v2`, ... methods.
+    """
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        fields = cast(BaseModel, domain_event).model_dump()
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            fields["class_version"] = class_version
+        state = self.transcoder.encode(fields)
+        if self.compressor:
+            state = self.compressor.compress(state)
+        if self.cipher:
+            state = self.cipher.encrypt(state)
+        return StoredEvent(
+            originator_id=domain_event.originator_id,
+            originator_version=domain_event.originator_version,
+            topic=get_topic(type(domain_event)),
+            state=state,
+        )
+
+    def to_domain_event(self, stored: StoredEvent) -> Any:
+        state = stored.state
+        if self.cipher:
+            state = self.cipher.decrypt(state)
+        if self.compressor:
+            state = self.compressor.decompress(state)
+        cls, fields = resolve_topic(stored.topic), self.transcoder.decode(state)
+        version, target = fields.pop("class_version", 1), getattr(cls, "class_version", 1)
+        while version < target:
+            getattr(cls, f"upcast_v{version}_v{version + 1}")(fields)
+            version += 1
+        return cls(**fields)
+
+
+class OrjsonTranscoder(Transcoder):
+    def encode(self, obj: Any) -> bytes:
+        return orjson.dumps(obj)
+
+    def decode(self, data: bytes) -> Any:
+        return orjson.loads(data)
+
+    def register(self, transcoding: Transcoding) -> None:
+        raise NotImplementedError("events are pydantic models; no transcodings needed")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command produced: the ids of the shared events it caused (in order)."""
+
+    event_ids: list[UUID] = field(default_factory=list)
+    duplicate: bool = False
+
+
+def handles(command_type: type[C]) -> Callable[[Callable[[Any, C], Iterable[Aggregate]]], Handler]:
+    """Mark an application method as the one that decides what `command_type` changes."""
+
+    def mark(method: Callable[[Any, C], Iterable[Aggregate]]) -> Handler:
+        method._handles = command_type  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
+def new_shared_event_ids(changed: list[Aggregate], reported: dict[UUID, int]) -> list[UUID]:
+    """Ids the relay will publish for the aggregates' pending events not yet `reported` (how
+    many of each aggregate's pending events are already accounted for; updated here)."""
+    event_ids: list[UUID] = []
+    for aggregate in changed:
+        pending = aggregate.pending_events
+        already, reported[aggregate.id] = reported.get(aggregate.id, 0), len(pending)
+        if not isinstance(aggregate, Bookkeeping):
+            event_ids += (
+                event_id_for(e.originator_id, e.originator_version) for e in pending[already:]
+            )
+    return event_ids
+
+
+Result = Outcome | DomainError | PersistenceError
+"""What one command of `execute_all` came to: its outcome, the refusal, or the store's error."""
+
+
+class StagingRepository:
+    """The application's repository; while a thread is staging, the aggregates it changed and
+    has not saved yet are found first (with their pending events). Other threads (the relay,
+    a single command) never see another thread's staged aggregates."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self._local = threading.local()
+
+    @contextmanager
+    def staging(self) -> Iterator[dict[UUID, Aggregate]]:
+        self._local.staged = staged = {}
+        try:
+            yield staged
+        finally:
+            self._local.staged = None
+
+    def get(self, aggregate_id: UUID, *args: Any, **kwargs: Any) -> Any:
+        staged = getattr(self._local, "staged", None)
+        if staged and not args and not kwargs and aggregate_id in staged:
+            return staged[aggregate_id]
+        return self.inner.get(aggregate_id, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class OrganisationApplication(Application):
+    """One organisation's store. Subclasses add `@handles(Command)` methods that return the
+    aggregates they changed (unsaved); `execute` saves them in one transaction."""
+
+    _handlers: dict[type[Command], str] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._handlers = {
+            **cls._handlers,
+            **{fn._handles: name for name, fn in vars(cls).items() if hasattr(fn, "_handles")},
+        }
+
+    def __init__(self, org: Organisation, env: dict[str, str] | None = None) -> None:
+        self.org = org
+        self.name = application_name(org)
+        super().__init__(env)
+
+    def construct_mapper(self) -> Mapper:
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=PydanticMapper
+        )
+
+    def construct_transcoder(self) -> Transcoder:
+        return OrjsonTranscoder()
+
+    def construct_repository(self) -> Any:
+        return StagingRepository(super().construct_repository())
+
+    @classmethod
+    def commands(cls) -> list[type[Command]]:
+        return list(cls._handlers)
+
+    def execute(self, command: Command, record_id: str | None = None) -> Outcome:
+        """Apply one command; with a `record_id` the second identical send is a no-op."""
+        outcome, changed = self._decide(command, record_id)
+        if changed:
+            self._save(command, changed)
+        return outcome
+
+    def execute_all(self, commands: Sequence[tuple[Command, str | None]]) -> list[Result]:
+        """Each (command, record_id) in order, with the outcome `execute` would give it, saved
+        together: the accepted commands up to a refused one share one transaction.
+
+        A refused command may have changed staged aggregates half-way, so its staging is
+        dropped: the commands before it are decided again and saved, and it is run alone for
+        its own error. A save the store refuses (another writer got there first, a full disk)
+        is redone command by command, so every command still has its own outcome."""
+        results: list[Result] = []
+        while len(results) < len(commands):
+            rest = commands[len(results) :]
+            outcomes, changed, refused = self._decide_together(rest)
+            while refused and outcomes:
+                outcomes, changed, refused = self._decide_together(rest[: len(outcomes)])
+            if not outcomes:
+                results.append(self._execute_alone(*rest[0]))
+                continue
+            try:
+                if changed:
+                    self.save(*changed)
+            except PersistenceError:
+                results += [self._execute_alone(c, r) for c, r in rest[: len(outcomes)]]
+                continue
+            results += outcomes
+        return results
+
+    def _decide_together(
+        self, commands: Sequence[tuple[Command, str | None]]
+    ) -> tuple[list[Outcome], list[Aggregate], bool]:
+        """Decide commands in order against a staging view until one is refused; returns the
+        outcomes before it, every staged aggregate, and whether one was refused."""
+        outcomes: list[Outcome] = []
+        reported: dict[UUID, int] = {}
+        with self.repository.staging() as staged:
+            for command, record_id in commands:
+                try:
+                    outcome, changed = self._decide(command, record_id, reported)
+                except (DomainError, PersistenceError):
+                    return outcomes, list(staged.values()), True
+                staged.update((aggregate.id, aggregate) for aggregate in changed)
+                outcomes.append(outcome)
+            return outcomes, list(staged.values()), False
+
+    def _execute_alone(self, command: Command, record_id: str | None) -> Result:
+        try:
+            return self.execute(command, record_id)
+        except (DomainError, PersistenceError) as exc:
+            return exc
+
+    def _decide(
+        self, command: Command, record_id: str | None, reported: dict[UUID, int] | None = None
+    ) -> tuple[Outcome, list[Aggregate]]:
+        """The command's outcome and the aggregates it changed (unsaved); raises if refused.
+
+        `reported`: how many pending events of each staged aggregate earlier commands caused,
+        so that each command reports only the events it caused."""
+        if record_id is not None:
+            try:
+                record_id = constraints.record_id(record_id)
+            except ValueError as exc:
+                raise DomainError(f"{command.name}: field record_id: {exc}") from None
+            previous = self.find(ImportedRecord, ImportedRecord.create_id(self.org.code, record_id))
+            if previous is not None:
+                return self._replay(previous, command), []
+        handler = self._handlers.get(type(command))
+        if handler is None:
+            raise DomainError(f"{command.name}: not a command of {self.org.kind.value} services")
+        changed: list[Aggregate] = list(getattr(self, handler)(command))
+        event_ids = new_shared_event_ids(changed, {} if reported is None else reported)
+        if record_id is not None:
+            changed.append(
+                ImportedRecord(
+                    org=self.org.code,
+                    record_id=record_id,
+                    command=command.name,
+                    fingerprint=command.fingerprint(),
+                    event_ids=event_ids,
+                )
+            )
+        return Outcome(event_ids), changed
+
+    def _save(self, command: Command, changed: list[Aggregate]) -> None:
+        try:
+            self.save(*changed)
+        except IntegrityError:
+            raise DomainError(
+                f"{command.name}: the same record was changed at the same time by another "
+                "command; send it again"
+            ) from None
+
+    def _replay(self, previous: ImportedRecord, command: Command) -> Outcome:
+        if previous.fingerprint != command.fingerprint():
+            raise DomainError(
+                f"record_id {previous.record_id} was already imported as a different "
+                f"{previous.command} row; give every new row its own record_id"
+            )
+        return Outcome(list(previous.event_ids), duplicate=True)
+
+    def find(self, aggregate_type: type[A], aggregate_id: UUID) -> A | None:
+        """The aggregate, or None if nothing was ever recorded under that id."""
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(aggregate, aggregate_type):
+            raise DomainError(
+                f"{aggregate_id} is a {type(aggregate).__name__}, not a {aggregate_type.__name__}"
+            )
+        return aggregate

@@ -1,0 +1,35 @@
+"""The base of every partner-facing command: a strict pydantic model with a stable name.
+
+A command is what a partner system asks an organisation's service to record
+(`ehc.issue_plan`); the service's rules turn it into stored events. Field types shared by
+every service kind (the NHS number) live here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, ClassVar
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from services.domain.identity import validate_nhs_number
+
+NhsNumber = Annotated[
+    str,
+    BeforeValidator(lambda v: str(v) if isinstance(v, int) else v),
+    AfterValidator(validate_nhs_number),
+    Field(description="10-digit NHS number (spaces allowed); validated, never shared."),
+]
+
+
+class Command(BaseModel):
+    """Unknown fields are errors (a misspelt column must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+
+    def fingerprint(self) -> str:
+        """What the command says, hashed: tells a re-sent row from a reused record_id."""
+        return hashlib.sha256(f"{self.name}:{self.model_dump_json()}".encode()).hexdigest()
