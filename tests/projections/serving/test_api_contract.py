@@ -27,7 +27,7 @@ from runtime.bus.nats_server import free_port
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 AUDITOR_TOKEN = "token-of-the-auditor"
 MID_JUNE_2025 = date(2025, 6, 15)

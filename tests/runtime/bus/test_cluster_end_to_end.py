@@ -36,7 +36,7 @@ from services.endpoint.client import ServiceClient, ServiceUnavailable
 from services.endpoint.process import OrganisationService, definition_for
 from tests.waiting import eventually
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "services"))
 from stories import PARTNERSHIP_KEY, person_fields  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
