@@ -54,7 +54,13 @@ class Process:
     cipher: bool = False
     """Whether it keeps an event store that `SENDX_CIPHER_KEY` encrypts."""
     port: int = METRICS_PORT
-    """Where `/healthz`, `/readyz` and `/metrics` answer."""
+    """Where it answers (`/healthz` and `/readyz`, probed here); the API: its readers' port."""
+
+    @property
+    def metrics_port(self) -> int:
+        """Where Prometheus scrapes `/metrics` without a token: `SENDX_METRICS_PORT` of every
+        process, the API's too (on the API port `/metrics` needs the operator's token)."""
+        return METRICS_PORT
     env: dict[str, str] = field(default_factory=dict)
     secrets: str = ""
     """Whose secrets it reads (default: its own): processes of one NATS user share them."""

@@ -16,7 +16,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from contracts.subjects import event_subject
 from projections.access.log import AccessLog
 from projections.access.policy import AccessControl
-from projections.access.tokens import TokenEntry, TokenRegistry, hash_token
+from projections.access.tokens import (
+    Role,
+    TokenEntry,
+    TokenRegistry,
+    hash_token,
+    write_demo_tokens,
+)
 from projections.serving.api import create_app
 from projections.serving.monitoring import install_monitoring
 from runtime.bus.nats_server import free_port
@@ -238,3 +244,34 @@ async def test_the_api_is_not_ready_when_it_cannot_read_the_stream(
     assert ready.json()["reasons"] == [
         "nats: cannot read SEND_EVENTS (the lag in /api/position is unknown)"
     ]
+
+
+@pytest.mark.integration
+async def test_sendx_api_serves_prometheus_on_its_own_monitoring_port(
+    nats_url: str, js: JetStreamContext, tmp_path: Path
+) -> None:
+    # given `sendx api` as deployed: demo tokens, and a monitoring port of its own
+    data_dir = tmp_path / "data"
+    operator = next(t.token for t in write_demo_tokens(data_dir) if t.role is Role.OPERATOR)
+    api_port, monitoring_port = free_port(), free_port()
+    process = ManagedProcess(
+        "api", sendx_command("api", "--port", str(api_port)), tmp_path / "api.log",
+        env={"NATS_URL": nats_url, "SENDX_DATA_DIR": str(data_dir), "SENDX_STORE": "sqlite",
+             "SENDX_METRICS_PORT": str(monitoring_port)},
+    )
+    process.start()
+    try:
+        # when Prometheus scrapes the monitoring port without a token
+        samples = await scrape_until(
+            f"http://127.0.0.1:{monitoring_port}",
+            lambda s: value(s, "sendx_stream_last_sequence") is not None,
+        )
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=5) as http:
+            anonymous = await http.get("/metrics")
+            operators = await http.get("/metrics", headers={"Authorization": f"Bearer {operator}"})
+    finally:
+        process.stop()
+    # then it gets the API's metrics there; on the readers' port only the operator does
+    assert value(samples, "sendx_projection_position", projection="dataset") == 0
+    assert anonymous.status_code == 401
+    assert operators.status_code == 200 and "sendx_stream_last_sequence" in operators.text
