@@ -241,10 +241,22 @@ async def test_on_the_secured_server_the_retrier_republishes_a_letter_as_its_org
     upgrade_contracts(monkeypatch)
     monkeypatch.setenv("SENDX_DATA_DIR", str(data_dir))
     monkeypatch.delenv("SENDX_NATS_USER", raising=False)
-    options = dict(nats=url, reason=None, all=False, seq=1)
+    options = dict(nats=url, reason=None, all=False, seq=1, limit=None, open=False)
+    # (first listing and reading the letter, as the retrier too)
+    assert await asyncio.to_thread(run_list, argparse.Namespace(**options)) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert await asyncio.to_thread(run_show, argparse.Namespace(**options)) == 0
+    shown = capsys.readouterr().out
     code = await asyncio.to_thread(run_retry, argparse.Namespace(**options))
-    # then the original bytes are back on LA 856's subject, saying who retried them
-    assert code == 0, capsys.readouterr().out
+    retried = capsys.readouterr().out
+    assert await asyncio.to_thread(run_counts, argparse.Namespace(**{**options, "open": True})) == 0
+    counted = capsys.readouterr().out
+    # then the retrier read the letter and its reason, and none is left open
+    assert listed[1].startswith("1\t") and "\tunknown_type\t" + subject in listed[1]
+    assert "reason: unknown_type" in shown and body.decode() in shown
+    assert counted.splitlines() == ["total\t0"]
+    # and the original bytes are back on LA 856's subject, saying who retried them
+    assert code == 0, retried
     js = admin.jetstream()
     republished = await js.get_msg(EVENTS_STREAM, 2)
     assert (republished.subject, republished.data) == (subject, body)
