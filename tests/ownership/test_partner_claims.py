@@ -32,7 +32,6 @@ from projections.reading.runner import ProjectionRunner
 from projections.serving.api import create_app
 from projections.tracker.queries import statuses
 from projections.tracker.store import TrackerStore
-from runtime.bus.credentials import credentials_for
 from runtime.bus.streams import EVENTS_STREAM
 from runtime.keystore import PersonKeyStore
 from tests.projections.audit.conftest import run_sendx_audit
@@ -152,11 +151,11 @@ async def test_a_schools_forged_plan_is_dead_lettered_and_its_claims_overwrite_n
     assert answer["people"] == []
     assert "responsible LA" in answer["rule"]
 
-    # when the chains are checked (`sendx audit chain`; as admin: on this branch the auditor's
-    # login may not create the named ephemeral consumer the audit reads with, which the
-    # auditor role's own permissions are to grant)
-    for name, value in credentials_for("admin", secured_bus.data_dir).items():
-        monkeypatch.setenv(f"SENDX_NATS_{name.upper()}", value)
+    # when the auditor checks the chains (`sendx audit chain` beside the embedded server, no
+    # NATS user set: it logs in as `auditor` from the data directory)
+    monkeypatch.setenv("SENDX_DATA_DIR", str(secured_bus.data_dir))
+    for name in ("SENDX_NATS_USER", "SENDX_NATS_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
     capsys.readouterr()
     status = await run_sendx_audit("chain", "--nats", secured_bus.server.url)
     # then the forgery is named by its stream sequence and source, and nothing else is blamed
