@@ -187,3 +187,51 @@ async def test_a_birth_month_another_organisation_disagrees_with_is_a_discrepanc
         "/api/data-quality/birth-months").json()
     assert answer["people"] == [{"person_key": JAY, "registrations": [
         {"org": "120001", "birth_month": "2016-01"}, {"org": "856", "birth_month": "2005-03"}]}]
+
+
+async def test_an_la_acting_on_a_plan_it_never_issued_is_dead_lettered_and_named_by_the_audit(
+    connect_as: Connect, secured_bus: SecuredBus, projected: Projected,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    la = Source("856", (await connect_as("856")).nc.jetstream())
+    admin = (await connect_as("admin")).nc.jetstream()
+    # given LA 856's registration of Jay and the plan it issued him
+    await la.publish(EVENTS.registered("jay", "2005-03", by="856"))
+    await la.publish(EVENTS.plan_issued("jay", date(2019, 9, 2), plan="856-P-1"))
+    # when, with its own service login and around its relay, it reviews and ceases a plan it
+    # never issued him (the server lets it: the subject is under its own prefix)
+    reviewed = await la.publish(
+        EVENTS.review_held("jay", date(2024, 9, 1), plan="856-P-9"), chained=False)
+    ceased = await la.publish(
+        EVENTS.plan_ceased("jay", date(2024, 10, 1), plan="856-P-9"), chained=False)
+    # and then its relay reviews the plan it did issue
+    await la.publish(EVENTS.review_held("jay", date(2020, 9, 1), plan="856-P-1"))
+    await projected.caught_up(admin)
+
+    # then both are dead-lettered, naming the plan and the rule, and leave no row behind
+    letters = await dead_letters(admin)
+    assert [(d.reason, d.original_sequence) for d in letters] == [
+        ("not_permitted", reviewed), ("not_permitted", ceased)]
+    assert letters[0].error == (
+        "ehc.annual_review_held from 856: plan 856-P-9 was never issued by 856 for this person "
+        "(no earlier ehc.plan_issued of theirs on the stream)")
+    with projected.dataset.snapshot() as snapshot:
+        assert [(r.plan_id, r.held_on) for r in snapshot.rows("annual_reviews")] == [
+            ("856-P-1", date(2020, 9, 1))]
+        assert [(p.plan_id, p.ceased_on) for p in snapshot.rows("ehc_plans")] == [
+            ("856-P-1", None)]
+
+    # when the auditor checks the chains (beside the embedded server: logged in as `auditor`)
+    monkeypatch.setenv("SENDX_DATA_DIR", str(secured_bus.data_dir))
+    for name in ("SENDX_NATS_USER", "SENDX_NATS_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    capsys.readouterr()
+    status = await run_sendx_audit("chain", "--nats", secured_bus.server.url)
+    # then each is named by stream sequence and source, and the LA's genuine chain is intact
+    out = capsys.readouterr().out
+    assert status == 1
+    findings = [line.strip() for line in out.splitlines() if ": source " in line]
+    assert [f.split(",")[1].strip() for f in findings] == [
+        f"stream sequence {reviewed}", f"stream sequence {ceased}"], out
+    assert all(f.startswith("not_permitted: source 856") and "never issued" in f
+               for f in findings)
