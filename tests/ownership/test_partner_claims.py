@@ -108,6 +108,20 @@ async def projected(connect_as: Connect, tmp_path: Path) -> AsyncIterator[Projec
         tracker.close()
 
 
+async def audit_chain(
+    secured_bus: SecuredBus, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> tuple[int, list[str]]:
+    """`sendx audit chain` beside the embedded server with no NATS user set (so it logs in as
+    `auditor` from the data directory): its exit status and its finding lines."""
+    monkeypatch.setenv("SENDX_DATA_DIR", str(secured_bus.data_dir))
+    for name in ("SENDX_NATS_USER", "SENDX_NATS_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    capsys.readouterr()
+    status = await run_sendx_audit("chain", "--nats", secured_bus.server.url)
+    out = capsys.readouterr().out
+    return status, [line.strip() for line in out.splitlines() if ": source " in line]
+
+
 async def test_a_schools_forged_plan_is_dead_lettered_and_its_claims_overwrite_nothing(
     connect_as: Connect, secured_bus: SecuredBus, projected: Projected,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
@@ -151,18 +165,11 @@ async def test_a_schools_forged_plan_is_dead_lettered_and_its_claims_overwrite_n
     assert answer["people"] == []
     assert "responsible LA" in answer["rule"]
 
-    # when the auditor checks the chains (`sendx audit chain` beside the embedded server, no
-    # NATS user set: it logs in as `auditor` from the data directory)
-    monkeypatch.setenv("SENDX_DATA_DIR", str(secured_bus.data_dir))
-    for name in ("SENDX_NATS_USER", "SENDX_NATS_PASSWORD"):
-        monkeypatch.delenv(name, raising=False)
-    capsys.readouterr()
-    status = await run_sendx_audit("chain", "--nats", secured_bus.server.url)
+    # when the auditor checks the chains
+    status, findings = await audit_chain(secured_bus, monkeypatch, capsys)
     # then the forgery is named by its stream sequence and source, and nothing else is blamed
-    out = capsys.readouterr().out
     assert status == 1
-    findings = [line.strip() for line in out.splitlines() if ": source " in line]
-    assert len(findings) == 1, out
+    assert len(findings) == 1, findings
     assert findings[0].startswith(
         f"not_permitted: source 120001 position 1, stream sequence {forged}")
 
@@ -221,17 +228,11 @@ async def test_an_la_acting_on_a_plan_it_never_issued_is_dead_lettered_and_named
         assert [(p.plan_id, p.ceased_on) for p in snapshot.rows("ehc_plans")] == [
             ("856-P-1", None)]
 
-    # when the auditor checks the chains (beside the embedded server: logged in as `auditor`)
-    monkeypatch.setenv("SENDX_DATA_DIR", str(secured_bus.data_dir))
-    for name in ("SENDX_NATS_USER", "SENDX_NATS_PASSWORD"):
-        monkeypatch.delenv(name, raising=False)
-    capsys.readouterr()
-    status = await run_sendx_audit("chain", "--nats", secured_bus.server.url)
+    # when the auditor checks the chains
+    status, findings = await audit_chain(secured_bus, monkeypatch, capsys)
     # then each is named by stream sequence and source, and the LA's genuine chain is intact
-    out = capsys.readouterr().out
     assert status == 1
-    findings = [line.strip() for line in out.splitlines() if ": source " in line]
     assert [f.split(",")[1].strip() for f in findings] == [
-        f"stream sequence {reviewed}", f"stream sequence {ceased}"], out
+        f"stream sequence {reviewed}", f"stream sequence {ceased}"], findings
     assert all(f.startswith("not_permitted: source 856") and "never issued" in f
                for f in findings)
