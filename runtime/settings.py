@@ -284,13 +284,8 @@ def _parsed(environment: tuple[tuple[str, str | None], ...]) -> Settings:
 def settings() -> Settings:
     """This process's settings, parsed once per environment: cached by the variables' values,
     so a changed environment (a test's monkeypatch, a command setting one for itself) is
-    never answered from a stale copy."""
+    never answered from a stale copy, and tests need no reset (`_parsed.cache_clear()` is one)."""
     return _parsed(tuple((name, os.environ.get(name)) for name in VARIABLES))
-
-
-def reset() -> None:
-    """Forget the parsed settings (tests that swap the environment wholesale)."""
-    _parsed.cache_clear()
 
 
 def settings_table() -> str:
