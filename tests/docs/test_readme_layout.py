@@ -14,7 +14,7 @@ ROW = re.compile(r"^\| `(?P<package>[a-z_/]+)/` \| (?P<holds>.+?) \| (?P<modules
 
 
 def packages() -> dict[str, str]:
-    """Each package of the source layers -> its modules and sub-packages, as the table lists them."""
+    """Each source package -> its modules and sub-packages, as the table lists them."""
     found: dict[str, str] = {}
     for layer in LAYERS:
         for init in sorted((ROOT / layer).rglob("__init__.py")):
