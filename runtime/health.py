@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -34,10 +33,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
+from runtime.settings import Settings, settings
+
 CHECK_TIMEOUT = 2.0
 PORT_VARIABLE = "SENDX_METRICS_PORT"
-HOST_VARIABLE = "SENDX_METRICS_HOST"
-DEFAULT_HOST = "127.0.0.1"
 
 Check = Callable[[], Awaitable[str | None]]
 """A readiness check: None when ready, else the reason (one line an operator can act on)."""
@@ -162,22 +161,13 @@ def monitoring_app(monitor: Monitor) -> Starlette:
     return add_monitoring(Starlette(routes=[]), monitor)
 
 
-def metrics_port(flag: int | None = None, env: Mapping[str, str] = os.environ) -> int:
-    """`--metrics-port` if given, else `$SENDX_METRICS_PORT`, else 0 (off)."""
-    if flag is not None:
-        port, source = flag, "--metrics-port"
-    else:
-        raw = env.get(PORT_VARIABLE, "0").strip() or "0"
-        source = PORT_VARIABLE
-        try:
-            port = int(raw)
-        except ValueError:
-            raise ValueError(
-                f"{PORT_VARIABLE} must be a port number (0 = off), not {raw!r}"
-            ) from None
-    if not 0 <= port <= 65535:
-        raise ValueError(f"{source} must be between 0 (off) and 65535, not {port}")
-    return port
+def metrics_port(flag: int | None = None, config: Settings | None = None) -> int:
+    """`--metrics-port` if given, else `$SENDX_METRICS_PORT` (checked there), else 0 (off)."""
+    if flag is None:
+        return (config or settings()).metrics_port
+    if not 0 <= flag <= 65535:
+        raise ValueError(f"--metrics-port must be between 0 (off) and 65535, not {flag}")
+    return flag
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -226,7 +216,7 @@ async def start_monitoring(
     """Serve `monitor` on `host:port` from this event loop; None when `port` is 0 (off)."""
     if port == 0:
         return None
-    host = host or os.environ.get(HOST_VARIABLE) or DEFAULT_HOST
+    host = host or settings().metrics_host
     sock = _listening_socket(host, port)
     config = uvicorn.Config(
         monitoring_app(monitor), log_level="warning", access_log=False, lifespan="off"

@@ -14,7 +14,6 @@ context variable: `asyncio.run` and `asyncio.to_thread` carry it into the work.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -35,7 +34,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
-MODE_VAR = "SENDX_PROGRESS"
+from runtime.settings import settings
+
 PLAIN_EVERY = 10.0
 """Seconds between plain progress lines."""
 BAR_EVERY = 0.1
@@ -140,12 +140,7 @@ _current: ContextVar[Display | None] = ContextVar("sendx_progress", default=None
 
 def mode_for(stream: TextIO) -> str:
     """`SENDX_PROGRESS` if set, else a bar on a terminal and plain lines elsewhere."""
-    mode = os.environ.get(MODE_VAR, "").strip().lower() or (
-        "bar" if stream.isatty() else "plain"
-    )
-    if mode not in ("bar", "plain", "off"):
-        raise ValueError(f"{MODE_VAR}={mode!r}: must be bar, plain or off")
-    return mode
+    return settings().progress or ("bar" if stream.isatty() else "plain")
 
 
 @contextmanager

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,8 +32,9 @@ from typing import Any, TypeVar
 
 from contracts.topology import Organisation
 from runtime.settings import Settings
+from runtime.settings import settings as current_settings
 
-AGGREGATE_CACHE = 10_000
+AGGREGATE_CACHE: int = Settings.model_fields["aggregate_cache_maxsize"].default
 """Aggregates kept per application (a few KiB each, so tens of MiB at most): an import or a
 relay works through a partnership's people child by child, so recent ones are reused at once;
 rebuilding them was a third of the ingest path's time (bench/findings.md)."""
@@ -49,7 +49,7 @@ def store_env(
     org: Organisation, settings: Settings | None = None, *, sqlite_path: Path | None = None
 ) -> dict[str, str]:
     """The eventsourcing environment for `org`'s Application (merged over `os.environ`)."""
-    settings = settings or Settings()
+    settings = settings or current_settings()
     env: dict[str, str] = {}
     if settings.store == "postgres":
         env["PERSISTENCE_MODULE"] = "eventsourcing.postgres"
@@ -59,7 +59,8 @@ def store_env(
         env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
         env["SQLITE_DBNAME"] = str(path)
         env["SQLITE_LOCK_TIMEOUT"] = "10"
-    env["AGGREGATE_CACHE_MAXSIZE"] = os.environ.get("AGGREGATE_CACHE_MAXSIZE", str(AGGREGATE_CACHE))
+    cache = settings.aggregate_cache_maxsize
+    env["AGGREGATE_CACHE_MAXSIZE"] = "" if cache is None else str(cache)
     if settings.cipher_key:
         env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
         env["CIPHER_KEY"] = settings.cipher_key

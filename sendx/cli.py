@@ -13,6 +13,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 import nats.errors
 
+from runtime.settings import settings
+
 DISTRIBUTION = "send-exchange"
 
 COMMAND_MODULES = (
@@ -27,6 +29,7 @@ COMMAND_MODULES = (
     "sendx.commands.audit",
     "sendx.commands.erase",
     "sendx.commands.quarantine",
+    "sendx.commands.settings",
 )
 
 
@@ -50,6 +53,8 @@ def package_version() -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "reads_settings", True):
+            settings()  # a bad variable stops the command before it starts, in one line
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130

@@ -10,30 +10,22 @@ deploy/DEPLOYMENT.md): a restart forgets them, which errs on the side of serving
 from __future__ import annotations
 
 import math
-import os
 import time
-from collections.abc import Mapping
 
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
+from runtime.settings import Settings, settings
+
 RATE_LIMIT_ENV = "SENDX_API_RATE_LIMIT"
-DEFAULT_RATE_LIMIT = "20/second;600/minute"
-"""Per token; the dashboard's own in-process reads are not counted (`projections.access.policy`)."""
 
 
 class RateLimit:
     """Budgets by key (a token's hash, or a client address); `retry_after` counts a request."""
 
-    def __init__(self, spec: str = DEFAULT_RATE_LIMIT) -> None:
-        try:
-            self.limits: list[RateLimitItem] = parse_many(spec)
-        except ValueError:
-            raise ValueError(
-                f"{RATE_LIMIT_ENV} must be limits such as '20/second;600/minute' (a count per "
-                f"second, minute, hour or day, separated by ';'), not {spec!r}"
-            ) from None
+    def __init__(self, spec: str) -> None:
+        self.limits: list[RateLimitItem] = parse_many(spec)
         self.spec = spec
         self._window = MovingWindowRateLimiter(MemoryStorage())
 
@@ -48,5 +40,7 @@ class RateLimit:
         return max(1, math.ceil(max(waits)))
 
 
-def rate_limit_from(env: Mapping[str, str] = os.environ) -> RateLimit:
-    return RateLimit(env.get(RATE_LIMIT_ENV, "").strip() or DEFAULT_RATE_LIMIT)
+def rate_limit_from(config: Settings | None = None) -> RateLimit:
+    """`$SENDX_API_RATE_LIMIT` (checked by `runtime.settings`), per token; the dashboard's own
+    in-process reads are not counted (`projections.access.policy`)."""
+    return RateLimit((config or settings()).api_rate_limit)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 import tomllib
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from contracts.topology import Organisation
 from runtime.partnership import DEMO_PARTNERSHIP, organisation
 from runtime.private_file import write_private
+from runtime.settings import settings
 
 TOKENS_ENV = "SENDX_ACCESS_TOKENS"
 
@@ -121,8 +121,7 @@ def issue_token() -> tuple[str, str]:
 
 def tokens_file(data_dir: Path) -> Path:
     """Where the API reads its tokens: `$SENDX_ACCESS_TOKENS` or `<data dir>/access/tokens.toml`."""
-    configured = os.environ.get(TOKENS_ENV)
-    return Path(configured) if configured else data_dir / "access" / "tokens.toml"
+    return settings().access_tokens or data_dir / "access" / "tokens.toml"
 
 
 def load_tokens(data_dir: Path) -> TokenRegistry:

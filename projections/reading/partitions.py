@@ -46,7 +46,8 @@ from nats.js.errors import NotFoundError
 from contracts import DecodeError
 from contracts.subjects import deadletter_subject, event_subject_of, partition_events
 from projections.reading.dead_lettering import DECODE_STAGE, deadletter_headers, source_org_of
-from projections.reading.projection import StreamEvent, durable_name
+from projections.reading.projection import StreamEvent
+from runtime.bus.durables import partition_durable, partition_name
 from runtime.bus.streams import EVENTS_STREAM, partitioned_stream_name
 
 _PARTITION_NAME = re.compile(r"^p(?P<index>\d+)-of-(?P<count>\d+)$")
@@ -96,7 +97,7 @@ class Partition:
     @property
     def name(self) -> str:
         """The key of this partition's position in the store, and its consumers' suffix."""
-        return f"p{self.index}-of-{self.count}"
+        return partition_name(self.index, self.count)
 
     @classmethod
     def named(cls, name: str) -> Partition:
@@ -117,7 +118,7 @@ class Partition:
         return partition_events(self.count, self.index)
 
     def durable(self, projection_name: str) -> str:
-        return f"{durable_name(projection_name)}-{self.name}"
+        return partition_durable(projection_name, self.index, self.count)
 
     def owns(self, person_key: str) -> bool:
         return partition_of(person_key, self.count) == self.index

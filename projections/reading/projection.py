@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from contracts import Envelope
+from runtime.bus.durables import projection_durable
 
 
 class StreamEvent(NamedTuple):
@@ -51,4 +52,4 @@ class Projection(Protocol):
 
 
 def durable_name(projection_name: str) -> str:
-    return f"projection-{projection_name}"
+    return projection_durable(projection_name)

@@ -30,7 +30,7 @@ import os
 import signal
 import threading
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -40,6 +40,7 @@ from projections.reading.batch import RawEvent
 from projections.reading.partitions import Partition
 from projections.reading.projection import ProjectionStore
 from projections.readmodel import heap
+from runtime.settings import Settings, settings
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,6 @@ START_TIMEOUT = 120.0
 CLOSE_TIMEOUT = 30.0
 """Seconds for a worker to finish its call, close its store and exit before it is killed."""
 
-MODES = ("on", "off", "auto")
 AUTO_CORES = 4
 """`auto` gives a live projector a worker from this many cores up (see `wanted`)."""
 
@@ -57,7 +57,7 @@ StoreOpener = Callable[[], ProjectionStore]
 """Opens the store in the worker: a picklable callable (a module-level function or partial)."""
 
 
-def wanted(env: Mapping[str, str] = os.environ) -> bool:
+def wanted(config: Settings | None = None) -> bool:
     """Whether a live projector keeps its store in a worker: `SENDX_STORE_WORKER` on, off or
     auto (the default: on with at least `AUTO_CORES` cores available to this process).
 
@@ -66,9 +66,7 @@ def wanted(env: Mapping[str, str] = os.environ) -> bool:
     queue for them and publish-to-visible latency at 1,000 events/s went from p99 ~60 ms to
     100-170 ms while catch-up gained ~20-35% (`bench/findings.md`). A rebuild, where only
     throughput counts, always uses workers (`sendx rebuild`, the benches)."""
-    mode = env.get("SENDX_STORE_WORKER", "auto").strip().lower() or "auto"
-    if mode not in MODES:
-        raise ValueError(f"SENDX_STORE_WORKER={env['SENDX_STORE_WORKER']!r}: use on, off or auto")
+    mode = (config or settings()).store_worker
     if mode == "auto":
         return len(os.sched_getaffinity(0)) >= AUTO_CORES
     return mode == "on"

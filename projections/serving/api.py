@@ -7,7 +7,6 @@ is not in the partnership is 404.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -54,9 +53,8 @@ from projections.tracker.models import TrackerRows, TrackerSummary
 from projections.tracker.queries import RAGS, BadFilter, TrackerFilter, TrackerReadModel
 from projections.web import install_dashboard
 from projections.web.docs import install_docs
+from runtime.settings import settings
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
 DEFAULT_MONTHS = 12
 Rag = StrEnum("Rag", {rag: rag for rag in RAGS})
 MilestoneId = StrEnum("MilestoneId", {m: m for m in MILESTONE_IDS})
@@ -163,12 +161,13 @@ _MONTHLY_ERRORS = (
 
 
 def default_port() -> int:
-    return int(os.environ.get("PORT", DEFAULT_PORT))
+    """`$PORT` (runtime.settings)."""
+    return settings().api_port
 
 
 def default_host() -> str:
     """`$SENDX_API_HOST`: loopback unless a container or host sets `0.0.0.0` (deploy/)."""
-    return os.environ.get("SENDX_API_HOST", DEFAULT_HOST)
+    return settings().api_host
 
 
 def period(first: str | None, last: str | None, today: date) -> list[Month]:

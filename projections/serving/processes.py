@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import sys
 from collections.abc import Mapping
@@ -54,6 +53,7 @@ from runtime.bus.streams import EVENTS_STREAM, ensure_partitioned_stream
 from runtime.health import Monitor, metrics_port, start_monitoring, stop_monitoring
 from runtime.metrics import api_monitor, projector_monitor
 from runtime.settings import Settings
+from runtime.settings import settings as current_settings
 
 log = logging.getLogger(__name__)
 
@@ -61,26 +61,27 @@ Location = Path | str
 """A SQLite file path or a PostgreSQL DSN."""
 
 
-def read_model_dsn(env: Mapping[str, str] = os.environ) -> str:
+def read_model_dsn(config: Settings | None = None) -> str:
     """`SENDX_READ_MODEL_DSN`, or a DSN built from the POSTGRES_* variables."""
-    if env.get("SENDX_READ_MODEL_DSN"):
-        return env["SENDX_READ_MODEL_DSN"]
-    if not env.get("POSTGRES_DBNAME"):
+    config = config or current_settings()
+    if config.read_model_dsn:
+        return config.read_model_dsn
+    if not config.postgres_dbname:
         raise ValueError(
             "SENDX_STORE=postgres needs SENDX_READ_MODEL_DSN (postgresql://user:password@host"
             "/db) or POSTGRES_DBNAME (with POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, "
             "POSTGRES_PASSWORD) for the read models"
         )
-    user = quote(env.get("POSTGRES_USER", ""), safe="")
-    password = quote(env.get("POSTGRES_PASSWORD", ""), safe="")
+    user = quote(config.postgres_user, safe="")
+    password = quote(config.postgres_password, safe="")
     credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    host = f"{env.get('POSTGRES_HOST', '127.0.0.1')}:{env.get('POSTGRES_PORT', '5432')}"
-    return f"postgresql://{credentials}{host}/{quote(env['POSTGRES_DBNAME'], safe='')}"
+    host = f"{config.postgres_host}:{config.postgres_port}"
+    return f"postgresql://{credentials}{host}/{quote(config.postgres_dbname, safe='')}"
 
 
 def store_location(settings: Settings, projection: Projection) -> Location:
     if settings.store == "postgres":
-        return read_model_dsn()
+        return read_model_dsn(settings)
     return settings.sqlite_path(f"projection-{projection.name}")
 
 
@@ -180,7 +181,7 @@ def run_api(
                     connect=lambda url: connect_bus(url, name="sendx-api-live"))
     tail = StreamTail(nats_url)
     app = create_app(dataset, tracker=tracker, stream_last_sequence=tail,
-                     access=access_control_for(Settings().data_dir, dataset), live=live)
+                     access=access_control_for(current_settings().data_dir, dataset), live=live)
     monitor = api_monitor({DATASET.name: dataset, TRACKER.name: tracker}, tail)
     install_monitoring(app, monitor)
     # uvicorn re-raises SIGTERM after its graceful shutdown: make that a clean exit.

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -21,11 +20,11 @@ from collections.abc import Awaitable, Callable, Sequence
 import nats.errors
 from nats.aio.client import Client
 
+from runtime.settings import settings
+
 INBOX_ROOT = "_INBOX"
 CA_VAR, CERT_VAR, KEY_VAR = "SENDX_NATS_CA", "SENDX_NATS_CERT", "SENDX_NATS_KEY"
 TIMEOUT_VAR = "SENDX_CLI_TIMEOUT"
-DEFAULT_CLI_TIMEOUT = 15.0
-"""Seconds a CLI command waits for the server to answer (connecting, and each reply)."""
 RECONNECT_WAIT = 0.5
 """Seconds between attempts to reach the server again."""
 RETRY_LOG_EVERY = 10.0
@@ -44,8 +43,8 @@ def env_credentials() -> tuple[str | None, str | None]:
 
     Set per process by `sendx run`, compose and Kubernetes; (None, None) on an open server.
     """
-    user = os.environ.get("SENDX_NATS_USER") or None
-    return user, (os.environ.get("SENDX_NATS_PASSWORD") if user else None)
+    user = settings().nats_user
+    return user, (settings().nats_password if user else None)
 
 
 class BusTlsError(ValueError):
@@ -62,15 +61,16 @@ def env_tls() -> ssl.SSLContext | None:
     the embedded server on loopback). Read here so every process (services, relay, projector,
     API, CLI) is configured the same way; a wrong path fails at start, naming the variable.
     """
-    ca, cert, key = (os.environ.get(v) or None for v in (CA_VAR, CERT_VAR, KEY_VAR))
+    config = settings()
+    ca, cert, key = config.nats_ca, config.nats_cert, config.nats_key
     if ca is None and cert is None and key is None:
         return None
     if (cert is None) != (key is None):
         missing, given = (KEY_VAR, CERT_VAR) if key is None else (CERT_VAR, KEY_VAR)
         raise BusTlsError(f"{given} is set but {missing} is not: a client certificate needs both")
     for variable, path in ((CA_VAR, ca), (CERT_VAR, cert), (KEY_VAR, key)):
-        if path is not None and not os.path.isfile(path):
-            raise BusTlsError(f"{variable}={path!r}: no such file")
+        if path is not None and not path.is_file():
+            raise BusTlsError(f"{variable}={str(path)!r}: no such file")
     try:
         context = ssl.create_default_context(cafile=ca)
         if cert is not None:
@@ -181,13 +181,9 @@ async def connect_bus(
 
 def cli_timeout(given: float | None = None) -> float:
     """A CLI command's bound in seconds: `given` (its `--timeout`), else `$SENDX_CLI_TIMEOUT`,
-    else `DEFAULT_CLI_TIMEOUT`."""
+    else 15 (runtime.settings)."""
     if given is None:
-        text = os.environ.get(TIMEOUT_VAR) or str(DEFAULT_CLI_TIMEOUT)
-        try:
-            given = float(text)
-        except ValueError:
-            raise ValueError(f"{TIMEOUT_VAR}={text!r}: must be a number of seconds") from None
+        given = settings().cli_timeout
     if not given > 0:
         raise ValueError(f"timeout {given!r}: must be more than 0 seconds")
     return given

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEPLOY_DIR = Path(os.environ.get("SENDX_DEPLOY_DIR", REPO_ROOT / "deploy"))
+DEPLOY_DIR = REPO_ROOT / "deploy"
+"""The configs beside the source tree (the Docker image keeps both in /app): not package data."""
 EMBEDDED_CONFIG = DEPLOY_DIR / "nats" / "embedded.conf"
 EMBEDDED_SYNC_ALWAYS_CONFIG = DEPLOY_DIR / "nats" / "embedded-sync-always.conf"
 TLS_CONFIG = DEPLOY_DIR / "nats" / "tls.conf"

@@ -61,6 +61,7 @@ from enum import StrEnum
 from contracts.subjects import ALL_DEADLETTERS, DEADLETTER_ROOT, PROJECTION_ROOT
 from contracts.topology import Organisation
 from runtime.bus.connection import inbox_prefix_for
+from runtime.bus.durables import READ_MODELS, partition_durable, projection_durable
 from runtime.bus.streams import (
     DEADLETTER_STREAM,
     EVENTS_STREAM,
@@ -155,18 +156,11 @@ def protected_stream_subjects(streams: Iterable[str] = PROTECTED_STREAMS) -> tup
 
 
 def own_durables() -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """(stream, consumer names) the projector may delete: its own durables only.
-
-    Imported here rather than at the top: the read models import this package."""
-    from projections.catalogue import CATALOGUE
-    from projections.reading.partitions import Partition
-    from projections.reading.projection import durable_name
-
-    names = [p.name for p in CATALOGUE]
-    whole = (EVENTS_STREAM, tuple(durable_name(name) for name in names))
+    """(stream, consumer names) the projector may delete: its own durables only."""
+    whole = (EVENTS_STREAM, tuple(projection_durable(name) for name in READ_MODELS))
     mirrors = tuple(
         (partitioned_stream_name(count),
-         tuple(Partition(i, count).durable(name) for i in range(count) for name in names))
+         tuple(partition_durable(name, i, count) for i in range(count) for name in READ_MODELS))
         for count in PARTITION_COUNTS
     )
     return (whole, *mirrors)

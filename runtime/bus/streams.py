@@ -28,8 +28,6 @@ auditor checks the live configuration against (`retention_drift`, `sendx audit c
 
 from __future__ import annotations
 
-import os
-
 import nats.errors
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -44,20 +42,20 @@ from nats.js.api import (
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
 from contracts.subjects import ALL_DEADLETTERS, ALL_EVENTS, partition_transform
+from runtime.settings import GIB, settings
 
 EVENTS_STREAM = "SEND_EVENTS"
 DEADLETTER_STREAM = "SEND_DEADLETTER"
 PERSON_KEYS_BUCKET = "SEND_PERSON_KEYS"
 PERSON_KEYS_STREAM = f"KV_{PERSON_KEYS_BUCKET}"
 DUPLICATE_WINDOW_SECONDS = 24 * 3600
-GIB = 1024**3
-# Explicit ceilings (the server refuses writes past them: discard=new). Size them from bench/.
-EVENTS_MAX_BYTES = int(os.environ.get("SENDX_EVENTS_MAX_BYTES", 16 * GIB))
-DEADLETTER_MAX_BYTES = int(os.environ.get("SENDX_DEADLETTER_MAX_BYTES", 2 * GIB))
+# Explicit ceilings (the server refuses writes past them: discard=new): SENDX_EVENTS_MAX_BYTES
+# and SENDX_DEADLETTER_MAX_BYTES (runtime.settings), read when a stream is declared. Size them
+# from bench/.
 PERSON_KEYS_MAX_BYTES = 1 * GIB  # ~100 bytes a person: room for millions
 
 
-def events_stream(replicas: int = 1, max_bytes: int = EVENTS_MAX_BYTES) -> StreamConfig:
+def events_stream(replicas: int = 1, max_bytes: int | None = None) -> StreamConfig:
     return StreamConfig(
         name=EVENTS_STREAM,
         description="Every event published by every partner organisation (the shared history).",
@@ -66,7 +64,7 @@ def events_stream(replicas: int = 1, max_bytes: int = EVENTS_MAX_BYTES) -> Strea
         storage=StorageType.FILE,
         discard=DiscardPolicy.NEW,
         max_msgs=-1,
-        max_bytes=max_bytes,
+        max_bytes=settings().events_max_bytes if max_bytes is None else max_bytes,
         max_age=0,
         max_msgs_per_subject=-1,
         max_msg_size=1024 * 1024,
@@ -78,7 +76,7 @@ def events_stream(replicas: int = 1, max_bytes: int = EVENTS_MAX_BYTES) -> Strea
     )
 
 
-def deadletter_stream(replicas: int = 1, max_bytes: int = DEADLETTER_MAX_BYTES) -> StreamConfig:
+def deadletter_stream(replicas: int = 1, max_bytes: int | None = None) -> StreamConfig:
     return StreamConfig(
         name=DEADLETTER_STREAM,
         description="Messages that failed decoding or validation: reason and original bytes.",
@@ -87,7 +85,7 @@ def deadletter_stream(replicas: int = 1, max_bytes: int = DEADLETTER_MAX_BYTES) 
         storage=StorageType.FILE,
         discard=DiscardPolicy.NEW,
         max_msgs=-1,
-        max_bytes=max_bytes,
+        max_bytes=settings().deadletter_max_bytes if max_bytes is None else max_bytes,
         max_age=0,
         max_msg_size=2 * 1024 * 1024,
         duplicate_window=DUPLICATE_WINDOW_SECONDS,

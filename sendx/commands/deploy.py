@@ -111,14 +111,14 @@ def run_manifests(args: argparse.Namespace) -> int:
 def run_streams(args: argparse.Namespace) -> int:
     """In a deployment: `SENDX_NATS_USER=admin`, `SENDX_NATS_PASSWORD` from its Secret."""
     import asyncio
-    import os
 
-    from runtime.settings import Settings
+    from runtime.settings import settings
     from sendx.commands.nats import create_streams
 
-    user = os.environ.get("SENDX_NATS_USER")
-    credentials = {"user": user, "password": os.environ.get("SENDX_NATS_PASSWORD", "")}
-    url = args.nats or Settings().nats_url
+    config = settings()
+    user = config.nats_user
+    credentials = {"user": user, "password": config.nats_password or ""}
+    url = args.nats or config.nats_url
     asyncio.run(create_streams(url, args.replicas, credentials if user else None))
     print(f"streams ready on {url} with {args.replicas} replica(s)")
     return 0

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import socket
 import sys
@@ -31,7 +30,7 @@ from runtime.bus.nats_server import NatsServer, free_port
 from runtime.bus.permissions import client_user
 from runtime.health import PORT_VARIABLE
 from runtime.partnership import DEMO_PARTNERSHIP, organisation
-from runtime.settings import Settings
+from runtime.settings import settings
 from sendx.commands.nats import create_streams
 from sendx.data_dir_lock import DataDirLock
 from sendx.supervisor import ManagedBus, Supervisor, sendx_command
@@ -71,7 +70,7 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 def choose_ports(args: argparse.Namespace) -> tuple[int, int]:
     """(API port, NATS port). A port given explicitly (`--port`, `$PORT`, `--nats-port`) that
     is busy is refused, naming it; only the default NATS port moves to a free one, said aloud."""
-    api_port = args.port or int(os.environ.get("PORT", "8000"))
+    api_port = args.port or settings().api_port
     if not port_is_free(api_port):
         raise PortInUse(
             f"--port {api_port}: port {api_port} on 127.0.0.1 is in use; stop what uses it or "
@@ -120,7 +119,7 @@ def say(line: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    data_dir: Path = (args.data_dir or Settings().data_dir).resolve()
+    data_dir: Path = (args.data_dir or settings().data_dir).resolve()
     stop_on(signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     with DataDirLock(data_dir):
         return run_holding(args, data_dir)

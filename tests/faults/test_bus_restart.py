@@ -17,6 +17,7 @@ from runtime.bus.connection import connect_bus
 from runtime.bus.nats_server import NatsServer
 from runtime.bus.streams import EVENTS_STREAM
 from services.endpoint.client import ServiceClient, ServiceUnavailable
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -70,10 +71,11 @@ async def test_a_restarted_bus_loses_and_doubles_nothing_a_service_publishes(
     # when nats-server is stopped by PID mid-stream and started again on its port and store
     await asyncio.sleep(1.0)
     nats_server.stop()
-    await asyncio.sleep(1.0)
+    # kept down until a partner has had to resend (the positive marker that the outage fell
+    # among the commands: requests sent meanwhile wait in the client's buffer and time out)
+    await eventually(lambda: resends, timeout=30, what="a partner resending during the outage")
     nats_server.start()
     event_ids = [i for ids in await sending for i in ids]
-    assert resends, "the restart should have interrupted some commands"
     # then every command's event reaches the stream exactly once
     async with asyncio.timeout(30):
         while (await js.stream_info(EVENTS_STREAM)).state.messages < len(people):

@@ -120,7 +120,9 @@ def test_sendx_store_postgres_puts_each_read_model_in_its_schema(monkeypatch, tm
     )
 
 
-def test_the_dsn_can_come_from_the_postgres_variables_the_event_stores_use() -> None:
+def test_the_dsn_can_come_from_the_postgres_variables_the_event_stores_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     env = {
         "POSTGRES_DBNAME": "sendx",
         "POSTGRES_HOST": "db",
@@ -128,6 +130,10 @@ def test_the_dsn_can_come_from_the_postgres_variables_the_event_stores_use() -> 
         "POSTGRES_USER": "send x",
         "POSTGRES_PASSWORD": "p@ss",
     }
-    assert read_model_dsn(env) == "postgresql://send%20x:p%40ss@db:5433/sendx"
+    monkeypatch.delenv("SENDX_READ_MODEL_DSN", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert read_model_dsn() == "postgresql://send%20x:p%40ss@db:5433/sendx"
+    monkeypatch.delenv("POSTGRES_DBNAME")
     with pytest.raises(ValueError, match="SENDX_READ_MODEL_DSN .* or POSTGRES_DBNAME"):
-        read_model_dsn({})
+        read_model_dsn()

@@ -70,14 +70,19 @@ def test_two_services_in_one_interpreter_keep_separate_counts() -> None:
     ) == 0
 
 
-def test_a_bad_metrics_port_is_refused_naming_the_variable() -> None:
-    assert metrics_port(None, {}) == 0
-    assert metrics_port(None, {"SENDX_METRICS_PORT": "9101"}) == 9101
-    assert metrics_port(9200, {"SENDX_METRICS_PORT": "9101"}) == 9200
-    with pytest.raises(ValueError, match="SENDX_METRICS_PORT must be a port number.*'ninety'"):
-        metrics_port(None, {"SENDX_METRICS_PORT": "ninety"})
+def test_a_bad_metrics_port_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SENDX_METRICS_PORT", raising=False)
+    assert metrics_port(None) == 0
+    monkeypatch.setenv("SENDX_METRICS_PORT", "9101")
+    assert metrics_port(None) == 9101
+    assert metrics_port(9200) == 9200
+    monkeypatch.setenv("SENDX_METRICS_PORT", "ninety")
+    with pytest.raises(ValueError, match="SENDX_METRICS_PORT='ninety': must be a port number"):
+        metrics_port(None)
     with pytest.raises(ValueError, match="--metrics-port must be between 0"):
-        metrics_port(70000, {})
+        metrics_port(70000)
 
 
 @pytest.fixture

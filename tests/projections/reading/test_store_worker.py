@@ -132,9 +132,11 @@ def test_a_live_projector_uses_a_worker_as_configured(monkeypatch, setting, core
     # given SENDX_STORE_WORKER and the cores this process may use
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cores)))
     # then auto gives a worker from four cores up, and on/off decide alone
-    assert wanted({"SENDX_STORE_WORKER": setting}) is expected
+    monkeypatch.setenv("SENDX_STORE_WORKER", setting)
+    assert wanted() is expected
 
 
-def test_a_bad_store_worker_setting_is_named() -> None:
+def test_a_bad_store_worker_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENDX_STORE_WORKER", "sometimes")
     with pytest.raises(ValueError, match="SENDX_STORE_WORKER='sometimes': use on, off or auto"):
-        wanted({"SENDX_STORE_WORKER": "sometimes"})
+        wanted()

@@ -31,14 +31,17 @@ def bearer(holder: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def api(store: SqliteDatasetStore, tmp_path: Path) -> Iterator[TestClient]:
+def api(
+    store: SqliteDatasetStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
     registry = TokenRegistry([
         TokenEntry(name=name, sha256=hash_token(f"token-of-{name}"), role=role, org=org)
         for name, (role, org) in HOLDERS.items()
     ])
     log = AccessLog(tmp_path / "access-log.sqlite")
     # the limit as an operator sets it: through the environment variable
-    control = AccessControl(registry, log, store, rate_limit_from({RATE_LIMIT_ENV: LIMIT}))
+    monkeypatch.setenv(RATE_LIMIT_ENV, LIMIT)
+    control = AccessControl(registry, log, store, rate_limit_from())
     yield TestClient(create_app(store, access=control, today=lambda: MID_JUNE_2025))
     log.close()
 
