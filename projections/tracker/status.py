@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
+from projections.dataset.indicators.transition_tracker import RAGS
 from projections.tracker import milestones as m
 from projections.tracker.fold import TrackerFacts
 from projections.tracker.rules import RULES, Person, Rule, has_diagnosis, maintained_plan
@@ -23,7 +24,7 @@ from projections.tracker.rules import RULES, Person, Rule, has_diagnosis, mainta
 AMBER_DAYS = 90
 
 Rag = Literal["red", "amber", "green"]
-SEVERITY: dict[str, int] = {"green": 0, "amber": 1, "red": 2}
+SEVERITY: dict[str, int] = {rag: i for i, rag in enumerate(RAGS)}
 
 
 @dataclass(frozen=True)
