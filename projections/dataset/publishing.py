@@ -11,14 +11,16 @@ import statistics
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from projections.dataset import counting
 from projections.dataset.areas import Partnership, PublishedArea, Relations, publish_areas
-from projections.dataset.definition import IndicatorDefinition
+from projections.dataset.definition import IndicatorDefinition, Measure, Monthly
 from projections.dataset.periods import Month
 from projections.readmodel.store import Snapshot
 from projections.suppression import enough_values, percentage
+
+R = TypeVar("R")
 
 
 class DatasetReadModel(Protocol):
@@ -74,13 +76,13 @@ def area_values(values: counting.Values, key: tuple[str, str], area: str) -> lis
 
 
 @dataclass(frozen=True)
-class Timed:
+class Timed(Generic[R]):
     """How a timeliness indicator's counts become its published figure."""
 
     indicator: IndicatorDefinition
     counts: Any
     figure: type
-    result: type
+    result: type[R]
     fields: dict[str, str]
     """measure -> field of the figure ("within" -> e.g. within_six_weeks)."""
     relations: Relations
@@ -88,9 +90,23 @@ class Timed:
     groups: tuple[str, ...] = ("",)
     group_field: str | None = None
 
+    def publish(
+        self,
+        read_model: DatasetReadModel,
+        months: Sequence[Month],
+        partnership: Partnership,
+        la: str | None = None,
+    ) -> R:
+        """The indicator per LA (or `la`'s only) and the partnership, by month, suppressed."""
+        return timed_indicator(self, read_model, months, partnership, la)
+
+    def monthly(self, summary: str, measure: Measure) -> Monthly:
+        """The indicator as the API serves and the dashboard charts it."""
+        return Monthly(self.indicator, self.counts, self.publish, self.result, summary, measure)
+
 
 def timed_indicator(
-    spec: Timed,
+    spec: Timed[Any],
     read_model: DatasetReadModel,
     months: Sequence[Month],
     partnership: Partnership,

@@ -35,14 +35,17 @@ MONTHLY: tuple[Monthly, ...] = (
 )
 """Indicators 1-6, served by month per LA and for the partnership."""
 
+
 TRANSITION_TRACKER = transition_tracker.DEFINITION
 """Indicator 7, served by the tracker as of a day (`projections.tracker.queries`)."""
+
 
 INDICATORS: tuple[IndicatorDefinition, ...] = (
     *(spec.indicator for spec in MONTHLY),
     TRANSITION_TRACKER,
 )
 """Every indicator's definition, in the order the API lists them."""
+
 
 MEASURES: dict[str, Measure] = {spec.indicator.id: spec.measure for spec in MONTHLY}
 """Indicator id -> what the dashboard's tile charts."""

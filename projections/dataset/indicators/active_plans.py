@@ -40,6 +40,7 @@ DEFINITION = define(
     "as at the last day of the month",
 )
 
+
 @dataclass(frozen=True)
 class Sides:
     """Who each side counts as having an active plan from one LA on one day."""

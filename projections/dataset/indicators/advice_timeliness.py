@@ -9,17 +9,14 @@ from collections.abc import Iterable, Sequence
 from typing import get_args
 
 from contracts.vocab import AdviceGiver
-from projections.dataset.areas import Partnership
 from projections.dataset.counting import Tally, count_timed, month_of, new_tally
-from projections.dataset.definition import TIMED, Measure, Monthly, define
+from projections.dataset.definition import TIMED, Measure, define
 from projections.dataset.facts import AdviceFact
 from projections.dataset.figures import AreaFigure, Count, Figures, Percent
 from projections.dataset.periods import Month
 from projections.dataset.publishing import (
-    DatasetReadModel,
     Timed,
     same,
-    timed_indicator,
     timed_relations,
 )
 from projections.dataset.snapshot import advice_returned
@@ -39,6 +36,7 @@ DEFINITION = define(
     "SEND Regulations 2014 reg. 8(1) (advice within 6 weeks of the request).",
     "advice returned in the calendar month",
 )
+
 
 ADVICE_GIVERS: tuple[str, ...] = get_args(AdviceGiver)
 
@@ -75,7 +73,7 @@ class AdviceTimeliness(Figures):
     figures: list[AdviceFigure]
 
 
-TIMED_FIGURE = Timed(
+TIMED_FIGURE: Timed[AdviceTimeliness] = Timed(
     DEFINITION,
     counts,
     AdviceFigure,
@@ -87,18 +85,11 @@ TIMED_FIGURE = Timed(
 )
 
 
-def advice_timeliness(
-    read_model: DatasetReadModel,
-    months: Sequence[Month],
-    partnership: Partnership,
-    la: str | None = None,
-) -> AdviceTimeliness:
-    """Indicator 3: advice returned within 6 weeks of the LA's request, by advice giver."""
-    return timed_indicator(TIMED_FIGURE, read_model, months, partnership, la)
+advice_timeliness = TIMED_FIGURE.publish
+"""Indicator 3: advice returned within 6 weeks of the LA's request, by advice giver."""
 
 
-INDICATOR = Monthly(
-    DEFINITION, counts, advice_timeliness, AdviceTimeliness,
+INDICATOR = TIMED_FIGURE.monthly(
     "Indicator 3: advice returned within 6 weeks, by advice giver",
     Measure((("percent_within", "Within 6 weeks"),), "%", "advice_giver"),
 )

@@ -47,6 +47,7 @@ DEFINITION = define(
     "active as at the month's last day; placements ended in the calendar month",
 )
 
+
 def ap_counts(
     placements: Iterable[PlacementFact],
     timetables: Iterable[TimetableFact],

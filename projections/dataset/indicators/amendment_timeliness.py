@@ -7,17 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from projections.dataset.areas import Partnership
 from projections.dataset.counting import Tally, count_timed, month_of, new_tally
-from projections.dataset.definition import TIMED, Measure, Monthly, define
+from projections.dataset.definition import TIMED, Measure, define
 from projections.dataset.facts import AmendmentFact
 from projections.dataset.figures import AreaFigure, Count, Figures, Percent
 from projections.dataset.periods import Month
 from projections.dataset.publishing import (
-    DatasetReadModel,
     Timed,
     fixed,
-    timed_indicator,
 )
 from projections.dataset.snapshot import amendments_issued
 from projections.readmodel.store import Snapshot
@@ -33,6 +30,7 @@ DEFINITION = define(
     "SEND Regulations 2014 reg. 22 and Code of Practice 9.194; a Nottinghamshire KPI.",
     "amended plans issued in the calendar month",
 )
+
 
 def amendment_counts(amendments: Iterable[AmendmentFact], months: Sequence[Month]) -> Tally:
     tally = new_tally()
@@ -59,7 +57,7 @@ class AmendmentTimeliness(Figures):
     figures: list[AmendmentFigure]
 
 
-TIMED_FIGURE = Timed(
+TIMED_FIGURE: Timed[AmendmentTimeliness] = Timed(
     DEFINITION,
     counts,
     AmendmentFigure,
@@ -70,18 +68,11 @@ TIMED_FIGURE = Timed(
 )
 
 
-def amendment_timeliness(
-    read_model: DatasetReadModel,
-    months: Sequence[Month],
-    partnership: Partnership,
-    la: str | None = None,
-) -> AmendmentTimeliness:
-    """Indicator 4: amended plans issued within 12 weeks of the review meeting."""
-    return timed_indicator(TIMED_FIGURE, read_model, months, partnership, la)
+amendment_timeliness = TIMED_FIGURE.publish
+"""Indicator 4: amended plans issued within 12 weeks of the review meeting."""
 
 
-INDICATOR = Monthly(
-    DEFINITION, counts, amendment_timeliness, AmendmentTimeliness,
+INDICATOR = TIMED_FIGURE.monthly(
     "Indicator 4: amended plans issued within 12 weeks of the review",
     Measure((("percent_within", "Within 12 weeks"),), "%"),
 )

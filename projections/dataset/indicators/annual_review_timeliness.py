@@ -7,17 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from projections.dataset.areas import Partnership
 from projections.dataset.counting import Tally, count_timed, month_of, new_tally
-from projections.dataset.definition import TIMED, Measure, Monthly, define
+from projections.dataset.definition import TIMED, Measure, define
 from projections.dataset.facts import ReviewFact
 from projections.dataset.figures import AreaFigure, Count, Figures, Percent
 from projections.dataset.periods import Month
 from projections.dataset.publishing import (
-    DatasetReadModel,
     Timed,
     same,
-    timed_indicator,
     timed_relations,
 )
 from projections.dataset.snapshot import reviews_held
@@ -37,6 +34,7 @@ DEFINITION = define(
     "every 12 months).",
     "reviews held in the calendar month",
 )
+
 
 def review_counts(reviews: Iterable[ReviewFact], months: Sequence[Month]) -> Tally:
     tally = new_tally()
@@ -68,7 +66,7 @@ class ReviewTimeliness(Figures):
     figures: list[ReviewFigure]
 
 
-TIMED_FIGURE = Timed(
+TIMED_FIGURE: Timed[ReviewTimeliness] = Timed(
     DEFINITION,
     counts,
     ReviewFigure,
@@ -78,18 +76,11 @@ TIMED_FIGURE = Timed(
 )
 
 
-def review_timeliness(
-    read_model: DatasetReadModel,
-    months: Sequence[Month],
-    partnership: Partnership,
-    la: str | None = None,
-) -> ReviewTimeliness:
-    """Indicator 4: annual reviews held within 12 months of issue or the previous review."""
-    return timed_indicator(TIMED_FIGURE, read_model, months, partnership, la)
+review_timeliness = TIMED_FIGURE.publish
+"""Indicator 4: annual reviews held within 12 months of issue or the previous review."""
 
 
-INDICATOR = Monthly(
-    DEFINITION, counts, review_timeliness, ReviewTimeliness,
+INDICATOR = TIMED_FIGURE.monthly(
     "Indicator 4: annual reviews held within 12 months",
     Measure((("percent_within", "Within 12 months"),), "%"),
 )

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from projections.dataset.areas import Partnership
 from projections.dataset.counting import Tally, count_timed, month_of, new_tally
-from projections.dataset.definition import TIMED, Measure, Monthly, define
+from projections.dataset.definition import TIMED, Measure, define
 from projections.dataset.facts import DecisionFact
 from projections.dataset.figures import AreaFigure, Count, Figures, Percent
 from projections.dataset.periods import Month
 from projections.dataset.publishing import (
-    DatasetReadModel,
     Timed,
     same,
-    timed_indicator,
     timed_relations,
 )
 from projections.dataset.snapshot import decisions_made
@@ -35,6 +32,7 @@ DEFINITION = define(
     "SEND Regulations 2014 reg. 5(1); comparable with the LA's 6-week decision KPI.",
     "decisions dated in the calendar month",
 )
+
 
 def decision_counts(decisions: Iterable[DecisionFact], months: Sequence[Month]) -> Tally:
     tally = new_tally()
@@ -66,7 +64,7 @@ class DecisionTimeliness(Figures):
     figures: list[DecisionFigure]
 
 
-TIMED_FIGURE = Timed(
+TIMED_FIGURE: Timed[DecisionTimeliness] = Timed(
     DEFINITION,
     counts,
     DecisionFigure,
@@ -76,18 +74,11 @@ TIMED_FIGURE = Timed(
 )
 
 
-def decision_timeliness(
-    read_model: DatasetReadModel,
-    months: Sequence[Month],
-    partnership: Partnership,
-    la: str | None = None,
-) -> DecisionTimeliness:
-    """Indicator 3: decisions whether to assess within 6 weeks of the request."""
-    return timed_indicator(TIMED_FIGURE, read_model, months, partnership, la)
+decision_timeliness = TIMED_FIGURE.publish
+"""Indicator 3: decisions whether to assess within 6 weeks of the request."""
 
 
-INDICATOR = Monthly(
-    DEFINITION, counts, decision_timeliness, DecisionTimeliness,
+INDICATOR = TIMED_FIGURE.monthly(
     "Indicator 3: decisions whether to assess within 6 weeks",
     Measure((("percent_within", "Within 6 weeks"),), "%"),
 )

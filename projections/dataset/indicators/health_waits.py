@@ -57,6 +57,7 @@ DEFINITION = define(
     "waiting as at the month's last day; waits ended in the calendar month",
 )
 
+
 PATHWAYS: tuple[str, ...] = get_args(Pathway)
 
 

@@ -37,6 +37,7 @@ DEFINITION = define(
     "as at the as-of date",
 )
 
+
 RAGS: tuple[str, ...] = ("green", "amber", "red")
 """The RAG statuses, from best to worst."""
 
@@ -86,7 +87,6 @@ def _relations(measures: set[str]) -> list[tuple[str, Sequence[str]]]:
     ]
 
 
-
 class TrackerSummaryFigure(BaseModel):
     area: str = Field(description="LA code, `unknown` or `partnership`.")
     area_name: str
@@ -104,7 +104,6 @@ class TrackerSummary(BaseModel):
     as_of: date
     as_at_stream_sequence: int
     figures: list[TrackerSummaryFigure]
-
 
 
 def summary_figures(

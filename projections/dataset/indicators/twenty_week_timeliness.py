@@ -9,17 +9,14 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import Field
 
-from projections.dataset.areas import Partnership
 from projections.dataset.counting import Tally, count_timed, month_of, new_tally
-from projections.dataset.definition import TIMED, Measure, Monthly, define
+from projections.dataset.definition import TIMED, Measure, define
 from projections.dataset.facts import PlanFact
 from projections.dataset.figures import AreaFigure, Count, Figures, Percent
 from projections.dataset.periods import Month
 from projections.dataset.publishing import (
-    DatasetReadModel,
     Timed,
     same,
-    timed_indicator,
     timed_relations,
 )
 from projections.dataset.snapshot import plans_issued
@@ -41,6 +38,7 @@ DEFINITION = define(
     "issued within 20 weeks, excluding exception cases'.",
     "plans issued in the calendar month",
 )
+
 
 def twenty_week_counts(plans: Iterable[PlanFact], months: Sequence[Month]) -> Tally:
     tally = new_tally()
@@ -77,7 +75,7 @@ class TwentyWeekTimeliness(Figures):
     figures: list[TimelinessFigure]
 
 
-TIMED_FIGURE = Timed(
+TIMED_FIGURE: Timed[TwentyWeekTimeliness] = Timed(
     DEFINITION,
     counts,
     TimelinessFigure,
@@ -90,18 +88,11 @@ TIMED_FIGURE = Timed(
 )
 
 
-def twenty_week_timeliness(
-    read_model: DatasetReadModel,
-    months: Sequence[Month],
-    partnership: Partnership,
-    la: str | None = None,
-) -> TwentyWeekTimeliness:
-    """Indicator 2: new plans issued within 20 weeks, exceptions apart, by month of issue."""
-    return timed_indicator(TIMED_FIGURE, read_model, months, partnership, la)
+twenty_week_timeliness = TIMED_FIGURE.publish
+"""Indicator 2: new plans issued within 20 weeks, exceptions apart, by month of issue."""
 
 
-INDICATOR = Monthly(
-    DEFINITION, counts, twenty_week_timeliness, TwentyWeekTimeliness,
+INDICATOR = TIMED_FIGURE.monthly(
     "Indicator 2: new EHC plans issued within 20 weeks",
     Measure((("percent_within", "Within 20 weeks"),), "%"),
 )
