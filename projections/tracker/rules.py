@@ -231,20 +231,22 @@ def _adult_transfer(p: Person) -> Due:
 
 def _destination(p: Person) -> Due:
     """The first move (post-16, then post-19) not yet prepared for, or the last one."""
+    post16 = _move_prepared(p, 16)
+    return _move_prepared(p, 19) if post16.done else post16
+
+
+def _move_prepared(p: Person, age: int) -> Due:
+    """Due by 31 March before the move after the school year they turn `age`; done when a
+    destination for that move is confirmed and the plan amended for it (the later of the two)."""
+    move = m.move_after_school_year_turning(p.born, age)
+    around = (move - timedelta(days=183), move + timedelta(days=365))
     confirmed = [(d.on, date.fromisoformat(d.detail)) for d in p.facts.destinations
                  if d.on <= p.as_of]
+    dest = [on for on, moves in confirmed if around[0] <= moves < around[1]]
     amended = p.by(p.facts.post16_amendments)
-    due = Due(p.as_of, None, False)
-    for age in (16, 19):
-        move = m.move_after_school_year_turning(p.born, age)
-        around = (move - timedelta(days=183), move + timedelta(days=365))
-        dest = [on for on, moves in confirmed if around[0] <= moves < around[1]]
-        amend = [d for d in amended if move - timedelta(days=365) <= d < around[1]]
-        done = max(min(dest), min(amend)) if dest and amend else None
-        due = Due(m.march_before(move), done, done is not None)
-        if done is None:
-            return due
-    return due
+    amend = [d for d in amended if move - timedelta(days=365) <= d < around[1]]
+    done = max(min(dest), min(amend)) if dest and amend else None
+    return Due(m.march_before(move), done, done is not None)
 
 
 def _had_a_plan(p: Person) -> bool:
