@@ -97,6 +97,7 @@ def active_plan_counts(sides: dict[str, dict[str, Sides]]) -> Tally:
 
 
 def counts(s: Snapshot, months: Sequence[Month]) -> Tally:
+    """The exact counts, unsuppressed."""
     plans, flags = plans_in_force(s, months), flags_in_force(s, months)
     return active_plan_counts(plan_sides(plans, flags, months))
 

@@ -87,6 +87,7 @@ def ap_counts(
 def counts(
     s: Snapshot, months: Sequence[Month]
 ) -> tuple[Tally, Values]:
+    """The exact counts, unsuppressed, and the lengths of the placements that ended."""
     placements = placements_in_period(s, months)
     return ap_counts(placements, timetables_in_force(s, months), months)
 

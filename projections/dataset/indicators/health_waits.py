@@ -96,6 +96,7 @@ def wait_counts(referrals: Iterable[ReferralFact], months: Sequence[Month]) -> t
 
 
 def counts(s: Snapshot, months: Sequence[Month]) -> tuple[Tally, Values]:
+    """The exact counts, unsuppressed, and the waits that ended in each month."""
     return wait_counts(referrals_open_or_started(s, months), months)
 
 
