@@ -1,46 +1,22 @@
 """Indicator tiles: the headline figure, a monthly trend chart, the table, the definition.
 
-Which measure a tile charts is the only per-indicator knowledge here (`MEASURES`); everything
-else comes from the API's answer (figures by month and area, and the indicator's definition),
+Which measure a tile charts is the only per-indicator knowledge (`MEASURES`, from each
+indicator's module in `projections/dataset/indicators/`); everything else comes from the API's
+answer (figures by month and area, and the indicator's definition),
 so a new monthly indicator gets a tile with its table even before it gets a measure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from projections.dataset.indicators import MEASURES, Measure
 from projections.web.api_reader import Answer
 from projections.web.charts import Series, figure_table, legend, shown, trend_chart
 
 PARTNERSHIP = "partnership"
-
-
-@dataclass(frozen=True)
-class Measure:
-    fields: tuple[tuple[str, str], ...]
-    """(figure field, series name) charted together."""
-    unit: str = ""
-    split: str | None = None
-    """A figure field with one row per value (advice giver, pathway): one series per value."""
-
-    @property
-    def percent(self) -> bool:
-        return self.unit == "%"
-
-
-MEASURES: dict[str, Measure] = {
-    "active-plans": Measure((("la_count", "LA count"), ("health_count", "Health count"))),
-    "twenty-week-timeliness": Measure((("percent_within", "Within 20 weeks"),), "%"),
-    "decision-timeliness": Measure((("percent_within", "Within 6 weeks"),), "%"),
-    "advice-timeliness": Measure((("percent_within", "Within 6 weeks"),), "%", "advice_giver"),
-    "annual-review-timeliness": Measure((("percent_within", "Within 12 months"),), "%"),
-    "amendment-timeliness": Measure((("percent_within", "Within 12 weeks"),), "%"),
-    "health-waits": Measure((("waiting", "Waiting"),), "", "pathway"),
-    "alternative-provision": Measure((("active", "Active placements"),)),
-}
 
 
 def area_rows(figures: Sequence[dict[str, Any]], area: str) -> list[dict[str, Any]]:
