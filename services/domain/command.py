@@ -2,7 +2,7 @@
 
 A command is what a partner system asks an organisation's service to record
 (`ehc.issue_plan`); the service's rules turn it into stored events. Field types shared by
-every service kind (the NHS number) live here.
+more than one service kind (the NHS number, the AP tier) live here.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from contracts import ap
 from services.domain.identity import validate_nhs_number
 
 NhsNumber = Annotated[
@@ -20,6 +21,17 @@ NhsNumber = Annotated[
     AfterValidator(validate_nhs_number),
     Field(description="10-digit NHS number (spaces allowed); validated, never shared."),
 ]
+
+
+
+def _int_from_text(value: object) -> object:
+    """CSV cells are text: `2` must still match a numeric code such as the AP tier."""
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
+
+ApTier = Annotated[ap.Tier, BeforeValidator(_int_from_text)]
+"""The contract's AP tier, also read from a CSV cell's text (the LA commissions, a provider
+starts a placement)."""
 
 
 class Command(BaseModel):

@@ -67,7 +67,8 @@ class EhcCase(Aggregate):
         self.reviews: list[Review] = []
         self.last_amended_on: date | None = None
 
-    # -- statutory clocks (contracts.timescales) -------------------------------------------
+    # -- statutory clocks (contracts.timescales); whether a plan counts as on time, exceptions
+    # excluded, is the 20-week indicator's to say (projections/dataset), not the case's ----
     @property
     def decision_due(self) -> date:
         return timescales.decision_to_assess_due(self.requested_on)
@@ -75,10 +76,6 @@ class EhcCase(Aggregate):
     @property
     def plan_due(self) -> date:
         return timescales.twenty_week_deadline(self.requested_on)
-
-    @property
-    def issued_within_20_weeks(self) -> bool | None:
-        return None if self.issued_on is None else self.issued_on <= self.plan_due
 
     @property
     def next_review_due(self) -> date | None:
