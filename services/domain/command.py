@@ -8,7 +8,7 @@ more than one service kind (the NHS number, the AP tier) live here.
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -41,6 +41,16 @@ class Command(BaseModel):
 
     name: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def event_type(cls) -> str:
+        """The contract event it produces (its first alias): how refusals name what failed."""
+        return cls.aliases[0]
+
+    def fields(self, *omit: str) -> dict[str, Any]:
+        """Its fields as Python values, less those the handler used to find what changes: the
+        keyword arguments of the aggregate method it calls, so a new field is passed on."""
+        return {name: getattr(self, name) for name in type(self).model_fields if name not in omit}
 
     def fingerprint(self) -> str:
         """What the command says, hashed: tells a re-sent row from a reused record_id."""

@@ -19,7 +19,7 @@ stays, under its own retention.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Annotated, ClassVar
 from uuid import UUID
@@ -143,6 +143,13 @@ class PeopleApplication(OrganisationApplication):
                 f"send {RegisterPerson.name} first"
             )
         return found
+
+    def change_person(self, cmd: Command, change: Callable[..., object]) -> list[Aggregate]:
+        """The handler of a command that changes only the person it names: find them by NHS
+        number and call `change` (a method of `person_type`) with the command's other fields."""
+        person = self.person(cmd.nhs_number, cmd.event_type())  # type: ignore[attr-defined]
+        change(person, **cmd.fields("nhs_number"))
+        return [person]
 
     def person_key_of(self, aggregate_id: UUID, partnership_key: bytes) -> str:
         """The shared pseudonym of whoever the aggregate is about (the translator needs it)."""

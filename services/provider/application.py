@@ -112,8 +112,5 @@ class ProviderApplication(PeopleApplication):
 
     @handles(c.ConfirmPost16Destination)
     def confirm_post16_destination(self, cmd: c.ConfirmPost16Destination) -> Iterable[Aggregate]:
-        pupil = self.pupil(cmd.nhs_number, "provider.post16_destination_confirmed")
-        pupil.confirm_post16_destination(
-            confirmed_on=cmd.confirmed_on, destination=cmd.destination, moves_on=cmd.moves_on
-        )
-        return [pupil]
+        return self.change_person(cmd, Pupil.confirm_post16_destination)
+
