@@ -161,7 +161,7 @@ class PeopleApplication(OrganisationApplication):
     @handles(ErasePerson)
     def erase_person(self, cmd: ErasePerson) -> Iterable[Aggregate]:
         person = self.person(cmd.nhs_number, ErasePerson.name)
-        return [person] if person.erase(erased_on=cmd.erased_on, reason=cmd.reason) else []
+        return [person] if person.erase(**cmd.fields("nhs_number")) else []
 
     @handles(RegisterPerson)
     def register_person(self, cmd: RegisterPerson) -> Iterable[Aggregate]:
@@ -171,10 +171,7 @@ class PeopleApplication(OrganisationApplication):
             return [
                 self.person_type(
                     org=self.org.code,
-                    nhs_number=cmd.nhs_number,
-                    given_name=cmd.given_name,
-                    family_name=cmd.family_name,
-                    born_on=cmd.born_on,
+                    **cmd.fields(),
                 )
             ]
         if not existing.same_details(cmd.given_name, cmd.family_name, cmd.born_on):

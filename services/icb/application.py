@@ -50,18 +50,15 @@ class IcbApplication(PeopleApplication):
         return [
             Referral(
                 org=self.org.code,
-                referral_id=cmd.referral_id,
                 person_id=patient.id,
-                referred_on=cmd.referred_on,
-                pathway=cmd.pathway,
-                priority=cmd.priority,
+                **cmd.fields("nhs_number"),
             )
         ]
 
     @handles(c.StartAssessment)
     def start_assessment(self, cmd: c.StartAssessment) -> Iterable[Aggregate]:
         referral = self.referral(cmd.referral_id, "health.assessment_started")
-        referral.start_assessment(started_on=cmd.started_on)
+        referral.start_assessment(**cmd.fields("referral_id"))
         return [referral]
 
     @handles(c.RecordDiagnosis)
@@ -93,13 +90,9 @@ class IcbApplication(PeopleApplication):
         return [
             Diagnosis(
                 org=self.org.code,
-                diagnosis_id=cmd.diagnosis_id,
                 person_id=patient.id,
-                diagnosed_on=cmd.diagnosed_on,
-                condition=cmd.condition,
-                referral_id=cmd.referral_id,
                 referral_org=referral_org,
-                no_referral_reason=cmd.no_referral_reason,
+                **cmd.fields("nhs_number", "referral_org"),
             )
         ]
 
@@ -119,11 +112,7 @@ class IcbApplication(PeopleApplication):
             AdviceReturn(
                 org=self.org.code,
                 person_id=patient.id,
-                case_id=cmd.case_id,
-                advice_request_id=cmd.advice_request_id,
-                requesting_la=cmd.requesting_la,
-                returned_on=cmd.returned_on,
-                advice_giver=cmd.advice_giver,
+                **cmd.fields("nhs_number"),
             )
         ]
 

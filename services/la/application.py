@@ -86,12 +86,8 @@ class LaApplication(PeopleApplication):
         return [
             ApPlacement(
                 org=self.org.code,
-                placement_id=cmd.placement_id,
                 person_id=person.id,
-                commissioned_on=cmd.commissioned_on,
-                provider=cmd.provider,
-                tier=cmd.tier,
-                reason=cmd.reason,
+                **cmd.fields("nhs_number"),
             )
         ]
 
@@ -110,10 +106,8 @@ class LaApplication(PeopleApplication):
         return [
             EhcCase(
                 org=self.org.code,
-                case_id=cmd.case_id,
                 person_id=person.id,
-                requested_on=cmd.requested_on,
-                requested_by=cmd.requested_by,
+                **cmd.fields("nhs_number"),
             )
         ]
 
