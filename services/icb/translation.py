@@ -11,44 +11,33 @@ from __future__ import annotations
 from typing import ClassVar
 
 from contracts import ehc, health, transition
-from services.domain.people import RegisteredPerson
 from services.icb.pathways import AdviceReturn, Diagnosis, Referral
 from services.icb.people import Patient
-from services.sharing.translation import (
-    Build,
-    Copy,
-    Translator,
-    copies,
-    person_erased,
-    person_registered,
-)
+from services.sharing.translation import Build, Copy, Translator, kind_builders
 
 
 class IcbContract(Translator):
-    builders: ClassVar[dict[type, Build]] = {
-        Patient.Registered: person_registered,
-        RegisteredPerson.Erased: person_erased,
-        **copies(
-            Copy(Referral.Made, health.ReferralMade, "referred_on"),
-            Copy(Referral.AssessmentStarted, health.HealthAssessmentStarted, "started_on"),
-            Copy(Diagnosis.Recorded, health.DiagnosisRecorded, "diagnosed_on"),
-            Copy(AdviceReturn.Returned, ehc.AdviceReturned, "returned_on"),
-            Copy(
-                Patient.AnnualHealthCheckCompleted, health.AnnualHealthCheckCompleted,
-                "completed_on",
-            ),
-            Copy(Patient.DsrStatusChanged, health.DsrStatusChanged, "changed_on"),
-            Copy(Patient.CareSummaryUpdated, health.CareSummaryUpdated, "updated_on"),
-            Copy(Patient.EhcPlanFlagSet, health.EhcPlanFlagSet, "set_on"),
-            Copy(Patient.EhcPlanFlagCleared, health.EhcPlanFlagCleared, "cleared_on"),
-            Copy(Patient.NamedWorkerAssigned, transition.NamedWorkerAssigned, "assigned_on"),
-            Copy(
-                Patient.AdultServicesReferralAccepted, health.AdultServicesReferralAccepted,
-                "accepted_on",
-            ),
-            Copy(
-                Patient.TransferredToAdultServices, health.TransferredToAdultServices,
-                "transferred_on",
-            ),
+    builders: ClassVar[dict[type, Build]] = kind_builders(
+        Patient,
+        Copy(Referral.Made, health.ReferralMade, "referred_on"),
+        Copy(Referral.AssessmentStarted, health.HealthAssessmentStarted, "started_on"),
+        Copy(Diagnosis.Recorded, health.DiagnosisRecorded, "diagnosed_on"),
+        Copy(AdviceReturn.Returned, ehc.AdviceReturned, "returned_on"),
+        Copy(
+            Patient.AnnualHealthCheckCompleted, health.AnnualHealthCheckCompleted,
+            "completed_on",
         ),
-    }
+        Copy(Patient.DsrStatusChanged, health.DsrStatusChanged, "changed_on"),
+        Copy(Patient.CareSummaryUpdated, health.CareSummaryUpdated, "updated_on"),
+        Copy(Patient.EhcPlanFlagSet, health.EhcPlanFlagSet, "set_on"),
+        Copy(Patient.EhcPlanFlagCleared, health.EhcPlanFlagCleared, "cleared_on"),
+        Copy(Patient.NamedWorkerAssigned, transition.NamedWorkerAssigned, "assigned_on"),
+        Copy(
+            Patient.AdultServicesReferralAccepted, health.AdultServicesReferralAccepted,
+            "accepted_on",
+        ),
+        Copy(
+            Patient.TransferredToAdultServices, health.TransferredToAdultServices,
+            "transferred_on",
+        ),
+    )

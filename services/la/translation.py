@@ -16,19 +16,10 @@ from uuid import UUID
 
 from contracts import ap, ehc, transition
 from runtime.lru import Remembered
-from services.domain.people import RegisteredPerson
 from services.la.application import LaApplication
 from services.la.domain import EhcCase
 from services.la.people import ApPlacement, Person
-from services.sharing.translation import (
-    REMEMBERED,
-    Build,
-    Copy,
-    Translator,
-    copies,
-    person_erased,
-    person_registered,
-)
+from services.sharing.translation import REMEMBERED, Build, Copy, Translator, kind_builders
 
 
 class CaseRefs(NamedTuple):
@@ -41,28 +32,25 @@ class CaseRefs(NamedTuple):
 CASE = ("case_id", "plan_id")
 """What a case's later events leave to the translator (`CaseRefs`)."""
 
-BUILDERS: dict[type, Build] = {
-    Person.Registered: person_registered,
-    RegisteredPerson.Erased: person_erased,
-    **copies(
-        Copy(Person.NamedWorkerAssigned, transition.NamedWorkerAssigned, "assigned_on"),
-        Copy(Person.TransitionPlanAgreed, transition.TransitionPlanAgreed, "agreed_on"),
-        Copy(
-            Person.TransitionAssessmentCompleted, transition.TransitionAssessmentCompleted,
-            "completed_on",
-        ),
-        Copy(ApPlacement.PlacementCommissioned, ap.PlacementCommissioned, "commissioned_on"),
-        Copy(EhcCase.AssessmentRequested, ehc.AssessmentRequested, "requested_on"),
-        Copy(EhcCase.AssessmentDecided, ehc.AssessmentDecided, "decided_on", CASE),
-        Copy(EhcCase.AdviceRequested, ehc.AdviceRequested, "requested_on", CASE),
-        Copy(EhcCase.PlanIssued, ehc.PlanIssued, "issued_on", CASE),
-        Copy(EhcCase.PlanNotIssued, ehc.PlanNotIssued, "decided_on", CASE),
-        Copy(EhcCase.AnnualReviewHeld, ehc.AnnualReviewHeld, "held_on", CASE),
-        Copy(EhcCase.ReviewOutcomeDecided, ehc.ReviewOutcome, "decided_on", CASE),
-        Copy(EhcCase.PlanAmended, ehc.PlanAmended, "amended_on", CASE),
-        Copy(EhcCase.PlanCeased, ehc.PlanCeased, "ceased_on", CASE),
+BUILDERS: dict[type, Build] = kind_builders(
+    Person,
+    Copy(Person.NamedWorkerAssigned, transition.NamedWorkerAssigned, "assigned_on"),
+    Copy(Person.TransitionPlanAgreed, transition.TransitionPlanAgreed, "agreed_on"),
+    Copy(
+        Person.TransitionAssessmentCompleted, transition.TransitionAssessmentCompleted,
+        "completed_on",
     ),
-}
+    Copy(ApPlacement.PlacementCommissioned, ap.PlacementCommissioned, "commissioned_on"),
+    Copy(EhcCase.AssessmentRequested, ehc.AssessmentRequested, "requested_on"),
+    Copy(EhcCase.AssessmentDecided, ehc.AssessmentDecided, "decided_on", CASE),
+    Copy(EhcCase.AdviceRequested, ehc.AdviceRequested, "requested_on", CASE),
+    Copy(EhcCase.PlanIssued, ehc.PlanIssued, "issued_on", CASE),
+    Copy(EhcCase.PlanNotIssued, ehc.PlanNotIssued, "decided_on", CASE),
+    Copy(EhcCase.AnnualReviewHeld, ehc.AnnualReviewHeld, "held_on", CASE),
+    Copy(EhcCase.ReviewOutcomeDecided, ehc.ReviewOutcome, "decided_on", CASE),
+    Copy(EhcCase.PlanAmended, ehc.PlanAmended, "amended_on", CASE),
+    Copy(EhcCase.PlanCeased, ehc.PlanCeased, "ceased_on", CASE),
+)
 
 _CASE_EVENTS = frozenset(
     stored for stored, build in BUILDERS.items() if isinstance(build, Copy) and build.known

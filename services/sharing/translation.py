@@ -88,9 +88,14 @@ class Copy:
         return self.payload(**fields), getattr(event, self.happened)
 
 
-def copies(*builders: Copy) -> dict[type, Build]:
-    """`Translator.builders` entries, by the stored event class each copies from."""
-    return {builder.stored: builder for builder in builders}
+def kind_builders(person_type: type[RegisteredPerson], *copied: Copy) -> dict[type, Build]:
+    """A kind's `Translator.builders`: its people's registration and erasure, as in every kind,
+    and the kind's own events, by the stored event class each is copied from."""
+    return {
+        person_type.Registered: person_registered,
+        RegisteredPerson.Erased: person_erased,
+        **{builder.stored: builder for builder in copied},
+    }
 
 
 class Translator:
