@@ -1,10 +1,12 @@
 """The command API a service runs is the one the AsyncAPI document publishes: every documented
 subject of every kind, and every alias, is answered by the running service's endpoint with that
 operation's reply (a refusal naming the command for an empty body, never "unknown command"), and
-the operator's quarantine requests are answered though they are not published."""
+the operator's quarantine requests are answered though they are not published. The row report an
+import sends (`services.endpoint.ingest.RowReport`) is checked against the documented one."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from contracts.topology import OrgKind
 from runtime.partnership import organisation
 from runtime.settings import Settings
 from sendx.commands.schemas import asyncapi_document
-from services.endpoint.command_api import CommandReply, Desk, ImportReply
+from services.endpoint.command_api import CommandReply, Desk, ImportReply, RowReport
 from services.endpoint.process import SERVICE_DEFINITIONS, OrganisationService, definition_for
 
 ORG_OF_KIND = {OrgKind.LA: "856", OrgKind.ICB: "QK1", OrgKind.PROVIDER: "120001"}
@@ -66,3 +68,17 @@ async def test_every_documented_subject_is_answered_by_the_running_service(
             assert "quarantine.list" not in subjects
     finally:
         service.app.factory.close()
+
+
+def test_the_row_reports_an_import_sends_are_the_documented_row_report() -> None:
+    from services.endpoint import ingest
+
+    accepted = ingest.RowReport(1, "A-1", True, ["7d1c5e0e-2f6a-4c7e-9a51-0a8f9b1d2c3e"], True)
+    rejected = ingest.RowReport(2, None, False, error="row 2, field record_id: required")
+    for report in (accepted, rejected):
+        assert RowReport.model_validate(report.to_json()).model_dump(exclude_unset=True) == (
+            report.to_json()
+        )
+    assert set(RowReport.model_fields) == {
+        f.name for f in dataclasses.fields(ingest.RowReport)
+    }
