@@ -83,32 +83,68 @@ def publish_areas(
     With `la`, only that LA's row is published (no partnership sum, so nothing to derive from).
     Every measure in `measures` appears in every row (0 when nothing was counted).
     """
+    areas = _areas_published(counts, partnership, la)
+    present, within_area = _measures(counts, measures, relations)
+    raw = _raw_counts(counts, areas, present, partnership_sum=la is None)
+    names = dict(areas) | {PARTNERSHIP_AREA: partnership.name}
+    cells = {(code, m): raw[code][m] for code in raw for m in present}
+    published = suppress(cells, _sums(raw, areas, present, within_area, partnership_sum=la is None))
+    return [
+        PublishedArea(code, names[code], {m: published[(code, m)] for m in present}, raw[code])
+        for code in raw
+    ]
+
+
+def _areas_published(
+    counts: AreaCounts, partnership: Partnership, la: str | None
+) -> list[tuple[str, str]]:
+    """The LA asked for, or every LA and the unknown LA when anyone is counted under it."""
     areas = partnership.areas(la)
     if la is None and any(counts.get(None, {}).values()):
         areas.append((UNKNOWN_AREA, UNKNOWN_AREA_NAME))
+    return areas
+
+
+def _measures(
+    counts: AreaCounts, measures: Sequence[str], relations: Relations
+) -> tuple[set[str], list[tuple[str, tuple[str, ...]]]]:
+    """Every measure a row shows (asked for, counted, or in a sum) and the sums within an area."""
     present = set(measures) | {m for c in counts.values() for m in c}
     within_area = [(total, tuple(parts)) for total, parts in relations(present)]
     present |= {m for total, parts in within_area for m in (total, *parts)}
+    return present, within_area
+
+
+def _raw_counts(
+    counts: AreaCounts, areas: list[tuple[str, str]], present: set[str], partnership_sum: bool
+) -> dict[str, Counter[str]]:
+    """The exact counts of each published row, the partnership's the sum of the others."""
     raw: dict[str, Counter[str]] = {
         code: Counter({m: counts.get(_la(code), Counter())[m] for m in present})
         for code, _ in areas
     }
-    if la is None:
+    if partnership_sum:
         raw[PARTNERSHIP_AREA] = Counter({m: sum(raw[c][m] for c, _ in areas) for m in present})
-    names = dict(areas) | {PARTNERSHIP_AREA: partnership.name}
-    cells = {(code, m): raw[code][m] for code in raw for m in present}
+    return raw
+
+
+def _sums(
+    raw: dict[str, Counter[str]],
+    areas: list[tuple[str, str]],
+    present: set[str],
+    within_area: list[tuple[str, tuple[str, ...]]],
+    partnership_sum: bool,
+) -> list[Sum]:
+    """The sums suppression must not let anyone subtract through: within each row, and the
+    partnership's row as the sum of the areas'."""
     sums = [
         Sum((code, total), tuple((code, p) for p in parts))
         for code in raw
         for total, parts in within_area
     ]
-    if la is None:
+    if partnership_sum:
         sums += [Sum((PARTNERSHIP_AREA, m), tuple((code, m) for code, _ in areas)) for m in present]
-    published = suppress(cells, sums)
-    return [
-        PublishedArea(code, names[code], {m: published[(code, m)] for m in present}, raw[code])
-        for code in raw
-    ]
+    return sums
 
 
 def _la(code: str) -> str | None:

@@ -11,7 +11,7 @@ from itertools import groupby
 
 from pydantic import BaseModel, Field
 
-from projections.dataset.queries import DatasetReadModel
+from projections.dataset.publishing import DatasetReadModel
 
 
 class BirthMonthClaim(BaseModel):

@@ -1,6 +1,6 @@
-"""Each indicator's exact counts from one snapshot: fetch the period's facts, count them.
+"""Each indicator's exact counts from one snapshot (`Monthly.counts` of each indicator module).
 
-These are the unsuppressed counts; only `queries.py` publishes them (with suppression). The
+These are the unsuppressed counts; only the indicators' queries publish them (suppressed). The
 golden tests and the audit tools read them to check the counting rules exactly.
 """
 
@@ -9,56 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from projections.dataset import counting, snapshot
+from projections.dataset.indicators import MONTHLY
 from projections.dataset.periods import Month
 from projections.readmodel.store import Snapshot
 
-
-def active_plans(s: Snapshot, months: Sequence[Month]) -> counting.Tally:
-    plans, flags = snapshot.plans_in_force(s, months), snapshot.flags_in_force(s, months)
-    return counting.active_plan_counts(counting.plan_sides(plans, flags, months))
-
-
-def twenty_week(s: Snapshot, months: Sequence[Month]) -> counting.Tally:
-    return counting.twenty_week_counts(snapshot.plans_issued(s, months), months)
-
-
-def decisions(s: Snapshot, months: Sequence[Month]) -> counting.Tally:
-    return counting.decision_counts(snapshot.decisions_made(s, months), months)
-
-
-def advice(s: Snapshot, months: Sequence[Month]) -> counting.Tally:
-    return counting.advice_counts(snapshot.advice_returned(s, months), months)
-
-
-def reviews(s: Snapshot, months: Sequence[Month]) -> counting.Tally:
-    return counting.review_counts(snapshot.reviews_held(s, months), months)
-
-
-def amendments(s: Snapshot, months: Sequence[Month]) -> counting.Tally:
-    return counting.amendment_counts(snapshot.amendments_issued(s, months), months)
-
-
-def waits(s: Snapshot, months: Sequence[Month]) -> tuple[counting.Tally, counting.Values]:
-    return counting.wait_counts(snapshot.referrals_open_or_started(s, months), months)
-
-
-def alternative_provision(
-    s: Snapshot, months: Sequence[Month]
-) -> tuple[counting.Tally, counting.Values]:
-    placements = snapshot.placements_in_period(s, months)
-    return counting.ap_counts(placements, snapshot.timetables_in_force(s, months), months)
-
-
 TALLIES: dict[str, Callable[[Snapshot, Sequence[Month]], Any]] = {
-    "active-plans": active_plans,
-    "twenty-week-timeliness": twenty_week,
-    "decision-timeliness": decisions,
-    "advice-timeliness": advice,
-    "annual-review-timeliness": reviews,
-    "amendment-timeliness": amendments,
-    "health-waits": waits,
-    "alternative-provision": alternative_provision,
+    spec.indicator.id: spec.counts for spec in MONTHLY
 }
 """Indicator id -> its exact counts (health waits and AP also return their values)."""
 

@@ -8,7 +8,6 @@ is not in the partnership is 404.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Protocol
@@ -18,22 +17,19 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from projections.access.policy import ACCESS_KEY, PERSON_LEVEL, PUBLIC, AccessControl, AccessRoute
-from projections.dataset import figures, quality, queries
+from projections.dataset import quality
 from projections.dataset.areas import Partnership, UnknownArea
 from projections.dataset.indicators import (
-    ACTIVE_PLANS,
-    ADVICE_TIMELINESS,
-    ALTERNATIVE_PROVISION,
-    AMENDMENT_TIMELINESS,
-    DECISION_TIMELINESS,
-    HEALTH_WAITS,
     INDICATORS,
-    REVIEW_TIMELINESS,
-    TWENTY_WEEK_TIMELINESS,
+    MONTHLY,
     IndicatorDefinition,
+    Monthly,
+    active_plans,
 )
+from projections.dataset.indicators.active_plans import DiscrepancyList
+from projections.dataset.indicators.transition_tracker import TrackerSummary
 from projections.dataset.periods import BadPeriod, Month, months_between
-from projections.dataset.queries import DatasetReadModel
+from projections.dataset.publishing import DatasetReadModel
 from projections.reading.partitions import Progress, ReadModelProgress
 from projections.serving.api_contract import (
     BAD_RANGE,
@@ -49,7 +45,7 @@ from projections.serving.api_contract import (
 from projections.serving.live import LiveFeed
 from projections.tracker import queries as tracker_queries
 from projections.tracker.milestones import MILESTONE_IDS
-from projections.tracker.models import TrackerRows, TrackerSummary
+from projections.tracker.models import TrackerRows
 from projections.tracker.queries import RAGS, BadFilter, TrackerFilter, TrackerReadModel
 from projections.web import install_dashboard
 from projections.web.docs import install_docs
@@ -123,35 +119,6 @@ def position_of(progress: Progress, stream_last: int | None) -> Position:
         ],
     )
 
-
-@dataclass(frozen=True)
-class Monthly:
-    """An indicator served by month: its definition, its query and what it returns."""
-
-    indicator: IndicatorDefinition
-    query: Callable[..., Any]
-    model: type
-    summary: str
-
-
-MONTHLY: tuple[Monthly, ...] = (
-    Monthly(ACTIVE_PLANS, queries.active_plans, figures.ActivePlans,
-            "Indicator 1: active EHC plans, LA and health, and the discrepancy"),
-    Monthly(TWENTY_WEEK_TIMELINESS, queries.twenty_week_timeliness,
-            figures.TwentyWeekTimeliness, "Indicator 2: new EHC plans issued within 20 weeks"),
-    Monthly(DECISION_TIMELINESS, queries.decision_timeliness, figures.DecisionTimeliness,
-            "Indicator 3: decisions whether to assess within 6 weeks"),
-    Monthly(ADVICE_TIMELINESS, queries.advice_timeliness, figures.AdviceTimeliness,
-            "Indicator 3: advice returned within 6 weeks, by advice giver"),
-    Monthly(REVIEW_TIMELINESS, queries.review_timeliness, figures.ReviewTimeliness,
-            "Indicator 4: annual reviews held within 12 months"),
-    Monthly(AMENDMENT_TIMELINESS, queries.amendment_timeliness, figures.AmendmentTimeliness,
-            "Indicator 4: amended plans issued within 12 weeks of the review"),
-    Monthly(HEALTH_WAITS, queries.health_waits, figures.HealthWaits,
-            "Indicator 5: health pathway waits"),
-    Monthly(ALTERNATIVE_PROVISION, queries.alternative_provision, figures.AlternativeProvision,
-            "Indicator 6: alternative provision placements"),
-)
 
 _MONTHLY_ERRORS = (
     " Per LA and for the partnership; counts of 1 to 4 are shown as \"<5\" and counts hidden so "
@@ -269,9 +236,9 @@ def create_app(
             "(not suppressed). 404 for an LA outside the partnership, 422 for a malformed month."
         ),
     )
-    def discrepancy_people(la: LaParam = None, month: MonthParam = None) -> figures.DiscrepancyList:
+    def discrepancy_people(la: LaParam = None, month: MonthParam = None) -> DiscrepancyList:
         chosen = Month.parse(month, name="'month'") if month else Month.of(today())
-        return queries.discrepancy_people(read_model, chosen, area, la)
+        return active_plans.discrepancy_people(read_model, chosen, area, la)
 
     @app.get(
         "/api/data-quality/birth-months",

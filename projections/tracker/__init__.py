@@ -3,5 +3,6 @@ disability or an autism diagnosis, and for each the preparing-for-adulthood mile
 
 `fold.py` (pure: a person's events → the dated facts the milestones need) → `store.py` (one row
 per person, with the stream position) → `milestones.py` (the school-year rules and the
-milestone table) and `status.py` (RAG as of any date, evaluated at query time) → `queries.py`.
+milestone list), `rules.py` (the milestone table: applies to, owner, due rule) and `status.py`
+(the table evaluated, RAG as of any date, at query time) → `queries.py`.
 """

@@ -1,14 +1,11 @@
-"""What the tracker API publishes: person-level rows (for authorised users) and the suppressed
-summary that is indicator 7."""
+"""What the tracker API publishes person by person (for authorised users); the suppressed
+summary is indicator 7 (`projections.dataset.indicators.transition_tracker`)."""
 
 from __future__ import annotations
 
 from datetime import date
 
 from pydantic import BaseModel, Field
-
-from projections.dataset.figures import Count
-from projections.dataset.indicators import IndicatorDefinition
 
 
 class MilestoneRow(BaseModel):
@@ -37,22 +34,3 @@ class TrackerRows(BaseModel):
     as_at_stream_sequence: int
     count: int
     people: list[TrackedPerson]
-
-
-class TrackerSummaryFigure(BaseModel):
-    area: str = Field(description="LA code, `unknown` or `partnership`.")
-    area_name: str
-    young_people: Count = Field(description="Aged 14-25 with a plan, LD or autism diagnosis.")
-    red: Count
-    amber: Count
-    green: Count
-    overdue_milestones: Count
-    overdue_by_owner: dict[str, Count] = Field(description="Red milestones by owning organisation.")
-    overdue_by_milestone: dict[str, Count] = Field(description="Red milestones by milestone.")
-
-
-class TrackerSummary(BaseModel):
-    indicator: IndicatorDefinition
-    as_of: date
-    as_at_stream_sequence: int
-    figures: list[TrackerSummaryFigure]

@@ -3,24 +3,17 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
-from projections.dataset.areas import Partnership, publish_areas
+from projections.dataset.areas import Partnership
 from projections.dataset.indicators import TRANSITION_TRACKER
+from projections.dataset.indicators.transition_tracker import TrackerSummary, summary_figures
 from projections.readmodel.store import Snapshot
 from projections.tracker.milestones import MILESTONE_IDS
-from projections.tracker.models import (
-    MilestoneRow,
-    TrackedPerson,
-    TrackerRows,
-    TrackerSummary,
-    TrackerSummaryFigure,
-)
+from projections.tracker.models import MilestoneRow, TrackedPerson, TrackerRows
 from projections.tracker.status import SEVERITY, PersonStatus, status_of
 
 RAGS = tuple(SEVERITY)
@@ -123,54 +116,13 @@ def tracker_rows(
     return TrackerRows(as_of=as_of, as_at_stream_sequence=position, count=len(rows), people=rows)
 
 
-def summary_counts(people: Sequence[PersonStatus]) -> dict[str | None, Counter[str]]:
-    """Per LA: people by RAG, and red milestones in all, by owner and by milestone."""
-    counts: dict[str | None, Counter[str]] = defaultdict(Counter)
-    for person in people:
-        tally = counts[person.la_code]
-        tally.update(["young_people", person.rag])
-        for overdue in person.overdue:
-            tally.update(["overdue", f"owner:{overdue.owner}", f"milestone:{overdue.milestone.id}"])
-    return counts
-
-
-def _relations(measures: set[str]) -> list[tuple[str, Sequence[str]]]:
-    return [
-        ("young_people", RAGS),
-        ("overdue", sorted(m for m in measures if m.startswith("owner:"))),
-        ("overdue", sorted(m for m in measures if m.startswith("milestone:"))),
-    ]
-
-
 def tracker_summary(
     read_model: TrackerReadModel, as_of: date, partnership: Partnership, la: str | None = None
 ) -> TrackerSummary:
     """Indicator 7: young people by RAG, red milestones by owner and milestone, suppressed."""
     partnership.check(la)
     position, people = statuses(read_model, as_of, la)
-    measures = ["young_people", *RAGS, "overdue"]
-    figures = []
-    for area in publish_areas(summary_counts(people), measures, partnership, la, _relations):
-        c = area.cells
-        figures.append(
-            TrackerSummaryFigure(
-                area=area.area,
-                area_name=area.area_name,
-                young_people=c["young_people"],
-                red=c["red"],
-                amber=c["amber"],
-                green=c["green"],
-                overdue_milestones=c["overdue"],
-                overdue_by_owner={
-                    k.split(":", 1)[1]: v for k, v in sorted(c.items()) if k.startswith("owner:")
-                },
-                overdue_by_milestone={
-                    k.split(":", 1)[1]: v
-                    for k, v in sorted(c.items())
-                    if k.startswith("milestone:")
-                },
-            )
-        )
     return TrackerSummary(
-        indicator=TRANSITION_TRACKER, as_of=as_of, as_at_stream_sequence=position, figures=figures
+        indicator=TRANSITION_TRACKER, as_of=as_of, as_at_stream_sequence=position,
+        figures=summary_figures(people, partnership, la),
     )

@@ -13,8 +13,14 @@ from datetime import date
 
 import pytest
 
-from projections.dataset import queries
 from projections.dataset.areas import Partnership
+from projections.dataset.indicators import (
+    active_plans,
+    advice_timeliness,
+    alternative_provision,
+    amendment_timeliness,
+    health_waits,
+)
 from projections.dataset.periods import Month, months_between
 from projections.dataset.store import DatasetStore
 from projections.reading.projection import StreamEvent
@@ -82,11 +88,11 @@ def test_postgres_and_sqlite_give_the_same_answers(
     assert pg_tracker.facts() == tracker_store.facts()
     assert pg_dataset.position() == store.position() == len(arrived)
     for fn in (
-        queries.active_plans,
-        queries.advice_timeliness,
-        queries.health_waits,
-        queries.alternative_provision,
-        queries.amendment_timeliness,
+        active_plans.active_plans,
+        advice_timeliness.advice_timeliness,
+        health_waits.health_waits,
+        alternative_provision.alternative_provision,
+        amendment_timeliness.amendment_timeliness,
     ):
         assert fn(pg_dataset, MONTHS, LLR) == fn(store, MONTHS, LLR)
     as_of = date(2025, 12, 31)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import date
 
 from projections.dataset.areas import Partnership
+from projections.dataset.indicators.alternative_provision import alternative_provision
+from projections.dataset.indicators.health_waits import health_waits
 from projections.dataset.periods import Month
-from projections.dataset.queries import alternative_provision, health_waits
 
 LLR = Partnership.of()
 MARCH, MAY, JUNE = Month(2025, 3), Month(2025, 5), Month(2025, 6)

@@ -8,8 +8,9 @@ from datetime import date
 import pytest
 
 from projections.dataset.areas import Partnership, UnknownArea
+from projections.dataset.indicators.active_plans import active_plans, discrepancy_people
+from projections.dataset.indicators.twenty_week_timeliness import twenty_week_timeliness
 from projections.dataset.periods import Month, months_between
-from projections.dataset.queries import active_plans, discrepancy_people, twenty_week_timeliness
 from projections.reading.projection import StreamEvent
 
 LLR = Partnership.of()

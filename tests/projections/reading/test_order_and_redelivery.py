@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contracts import Envelope
-from projections.dataset import queries
+from projections.dataset import indicators
 from projections.dataset.areas import Partnership
 from projections.dataset.facts import dataset_facts
 from projections.dataset.periods import Month, months_between
@@ -29,16 +29,7 @@ LLR = Partnership.of()
 MONTHS = months_between(Month(2024, 1), Month(2026, 6))
 AS_OF = (date(2024, 6, 30), date(2025, 9, 1), date(2026, 6, 30))
 PEOPLE = {"amira": "2010-09", "ben": "2011-04", "cara": "2008-02", "dev": "2012-12"}
-MONTHLY = (
-    queries.active_plans,
-    queries.twenty_week_timeliness,
-    queries.decision_timeliness,
-    queries.advice_timeliness,
-    queries.review_timeliness,
-    queries.amendment_timeliness,
-    queries.health_waits,
-    queries.alternative_provision,
-)
+MONTHLY = tuple(spec.query for spec in indicators.MONTHLY)
 
 Kind = Callable[..., Envelope]
 KINDS: dict[str, Callable[[object, str, date], Envelope]] = {

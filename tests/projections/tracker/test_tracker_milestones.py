@@ -181,3 +181,10 @@ def test_the_tracker_ends_at_26_and_needs_a_plan_or_a_diagnosis(events) -> None:
     assert status_of(key, autism, date(2037, 4, 30)) is None  # 26 that day
     adhd_only = _person(events, events.diagnosis("amira", date(2015, 1, 1), "adhd"))
     assert status_of(key, adhd_only, date(2026, 1, 1)) is None
+
+
+def test_the_rule_table_has_one_row_per_milestone_in_the_tracker_s_order() -> None:
+    from projections.tracker.milestones import MILESTONES
+    from projections.tracker.rules import RULES
+
+    assert tuple(rule.milestone for rule in RULES) == MILESTONES

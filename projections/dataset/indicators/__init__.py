@@ -1,0 +1,54 @@
+"""The shared dataset's indicators, one module each: its written definition (the text the API
+and the dashboard show beside every figure), how it counts from the facts, and its published
+figure (counts of 1-4 as "<5", others hidden as "c" where they could be derived,
+`projections.suppression`).
+
+The definition text is the contract with the reader: change the counting, change the text.
+This registry is where the API, the audit counts (`tallies.py`) and the dashboard's tiles take
+them from; the README lists each with a link to its module.
+"""
+
+from __future__ import annotations
+
+from projections.dataset.definition import IndicatorDefinition, Measure, Monthly
+from projections.dataset.indicators import (
+    active_plans,
+    advice_timeliness,
+    alternative_provision,
+    amendment_timeliness,
+    annual_review_timeliness,
+    decision_timeliness,
+    health_waits,
+    transition_tracker,
+    twenty_week_timeliness,
+)
+
+MONTHLY: tuple[Monthly, ...] = (
+    active_plans.INDICATOR,
+    twenty_week_timeliness.INDICATOR,
+    decision_timeliness.INDICATOR,
+    advice_timeliness.INDICATOR,
+    annual_review_timeliness.INDICATOR,
+    amendment_timeliness.INDICATOR,
+    health_waits.INDICATOR,
+    alternative_provision.INDICATOR,
+)
+"""Indicators 1-6, served by month per LA and for the partnership."""
+
+
+TRANSITION_TRACKER = transition_tracker.DEFINITION
+"""Indicator 7, served by the tracker as of a day (`projections.tracker.queries`)."""
+
+
+INDICATORS: tuple[IndicatorDefinition, ...] = (
+    *(spec.indicator for spec in MONTHLY),
+    TRANSITION_TRACKER,
+)
+"""Every indicator's definition, in the order the API lists them."""
+
+
+MEASURES: dict[str, Measure] = {spec.indicator.id: spec.measure for spec in MONTHLY}
+"""Indicator id -> what the dashboard's tile charts."""
+
+__all__ = ["INDICATORS", "MEASURES", "MONTHLY", "TRANSITION_TRACKER", "IndicatorDefinition",
+           "Measure", "Monthly"]
