@@ -16,7 +16,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
@@ -29,6 +28,7 @@ from contracts.ehc import AssessmentRequested, PlanCeased, PlanIssued
 from contracts.health import EhcPlanFlagSet
 from contracts.subjects import event_subject
 from services.domain.identity import nhs_check_digit
+from tests.waiting import logged_sync
 
 HERE = Path(__file__).parent
 PROJECTOR = HERE / "projector_process.py"
@@ -52,11 +52,7 @@ class Child:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def wait_for_output(self, text: str, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.output():
-            assert self.process.poll() is None, f"{self.name} exited:\n{self.output()[-3000:]}"
-            assert time.monotonic() < deadline, f"no {text!r}:\n{self.output()[-3000:]}"
-            time.sleep(0.05)
+        logged_sync(self.process, self.log, text, timeout)
 
 
 @dataclass

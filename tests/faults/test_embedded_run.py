@@ -13,7 +13,6 @@ import os
 import re
 import signal
 import subprocess
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from runtime.bus.streams import EVENTS_STREAM
 from sendx.commands.run import port_is_free
 from sendx.supervisor import sendx_command
 from services.endpoint.client import ServiceClient
+from tests.waiting import eventually_sync
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -45,11 +45,7 @@ TOKEN = re.compile(r"^\s+(\w+)\s+(\S+)\s+(sendx_\S+)\s", re.MULTILINE)
 
 def wait_for(what: str, condition: Callable[[], object], timeout: float = 60.0) -> object:
     """Poll `condition` until it is truthy (a PID, a line, a port): bounded, never a sleep."""
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, f"no {what} within {timeout}s"
-        time.sleep(0.05)
-    return result
+    return eventually_sync(condition, timeout, what=what)
 
 
 @dataclass
