@@ -113,9 +113,7 @@ async def test_a_batch_held_by_a_crashed_runner_is_applied_before_newer_events(
     store = DATASET.open_store(tmp_path / "dataset.sqlite")
     runner = ProjectionRunner(nc, DATASET.name, store, settings)
     task = asyncio.create_task(runner.run())
-    async with asyncio.timeout(20):
-        while runner.position < last:
-            await asyncio.sleep(0.05)
+    await eventually(lambda: runner.position >= last, 20, what="runner.position >= last")
     await asyncio.sleep(1.5)  # past the held batch's ack wait: a late redelivery is harmless
     runner.stop()
     await task

@@ -34,6 +34,7 @@ from runtime.bus.streams import (
     ensure_partitioned_stream,
     partitioned_stream_name,
 )
+from tests.waiting import eventually
 
 FAST = ConsumerSettings(batch_size=20, fetch_timeout=0.2, retry_delay=0.2)
 
@@ -138,9 +139,9 @@ async def test_three_partition_workers_build_the_read_model_a_replay_of_the_stre
     tasks = [asyncio.create_task(r.run()) for r in runners]
     owned_last = {p: max(s for s, person in [*published, (junk_seq, published[10][1])]
                          if p.owns(person)) for p in partitions}
-    async with asyncio.timeout(30):
-        while any(shared.position(p.name) < last for p, last in owned_last.items()):
-            await asyncio.sleep(0.05)
+    await eventually(
+        lambda: all(shared.position(p.name) >= last for p, last in owned_last.items()), 30
+    )
     for runner in runners:
         runner.stop()
     await asyncio.gather(*tasks)
