@@ -21,7 +21,9 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
 
+import httpx
 from nats.js import JetStreamContext
+from prometheus_client.parser import text_string_to_metric_families
 
 from contracts import Envelope, Payload, encode
 from contracts.ehc import AssessmentRequested, PlanCeased, PlanIssued
@@ -204,3 +206,17 @@ async def publish_event(js: JetStreamContext, envelope: Envelope) -> int:
     headers = {"Nats-Msg-Id": str(envelope.event_id)}
     ack = await js.publish(subject, encode(envelope), headers=headers)
     return ack.seq
+
+
+async def scraped(metrics_url: str, name: str) -> float | None:
+    """One sample of a process's `/metrics` (the first of the family `name`); None while the
+    process is not serving yet."""
+    try:
+        async with httpx.AsyncClient(timeout=5) as http:
+            response = await http.get(f"{metrics_url}/metrics")
+    except httpx.TransportError:
+        return None
+    for family in text_string_to_metric_families(response.text):
+        if family.name == name and family.samples:
+            return family.samples[0].value
+    return None
