@@ -201,10 +201,15 @@ def child_story(n: int, position: int) -> list[Envelope]:
     return events
 
 
+PUBLISH_TIMEOUT = 30.0
+"""Seconds a test publish waits for JetStream's ack: the default 5 s expires on a loaded machine
+(a kill test's stream then stops short and the test waits for an ack floor that never comes)."""
+
+
 async def publish_event(js: JetStreamContext, envelope: Envelope) -> int:
     subject = event_subject(envelope.source_org, envelope.type, envelope.person_key)
     headers = {"Nats-Msg-Id": str(envelope.event_id)}
-    ack = await js.publish(subject, encode(envelope), headers=headers)
+    ack = await js.publish(subject, encode(envelope), headers=headers, timeout=PUBLISH_TIMEOUT)
     return ack.seq
 
 
