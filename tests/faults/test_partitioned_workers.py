@@ -18,13 +18,13 @@ from fault_harness import PUBLISH_TIMEOUT, Child, Processes
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from bench.population import generate_wire
 from contracts.subjects import event_subject, parse_event_subject
 from projections.audit.digest import POSITION_TABLE, store_contents
 from projections.dataset.projection import DATASET
 from projections.reading.partitions import Partition
 from projections.reading.rebuild import rebuild
 from runtime.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM
+from sendx.demo.population import generate_wire
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -15,7 +15,6 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerInfo
 
-from bench.population import WireEvent
 from projections.audit.asof import ReplayBy, StoreExists, replay_as_of
 from projections.audit.digest import Contents, store_contents
 from projections.audit.person import person_history
@@ -23,6 +22,7 @@ from projections.audit.tamper import check_chains
 from projections.catalogue import projection_named
 from projections.reading.projection import durable_name
 from runtime.bus.streams import EVENTS_STREAM
+from sendx.demo.population import WireEvent
 from tests.projections.audit.conftest import publish_wire, run_sendx_audit, tiny_population
 from tests.waiting import eventually
 

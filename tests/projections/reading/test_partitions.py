@@ -13,7 +13,6 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from bench.population import generate_wire
 from contracts.subjects import event_subject, event_subject_of, parse_event_subject
 from projections.dataset.projection import DATASET
 from projections.reading.dead_lettering import ORIGINAL_SEQUENCE, ORIGINAL_STREAM, ORIGINAL_SUBJECT
@@ -34,6 +33,7 @@ from runtime.bus.streams import (
     ensure_partitioned_stream,
     partitioned_stream_name,
 )
+from sendx.demo.population import generate_wire
 from tests.waiting import eventually
 
 FAST = ConsumerSettings(batch_size=20, fetch_timeout=0.2, retry_delay=0.2)
