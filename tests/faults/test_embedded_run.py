@@ -7,7 +7,6 @@ test kills it outright and starts the next run on the same data directory.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -30,7 +29,7 @@ from runtime.bus.streams import EVENTS_STREAM
 from sendx.commands.run import port_is_free
 from sendx.supervisor import sendx_command
 from services.endpoint.client import ServiceClient
-from tests.waiting import eventually_sync
+from tests.waiting import eventually, eventually_sync
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -175,9 +174,10 @@ async def published_ids(run: EmbeddedRun) -> set[str]:
 
 
 async def published(run: EmbeddedRun, event_ids: list[str]) -> None:
-    async with asyncio.timeout(60):
-        while not set(event_ids) <= await published_ids(run):
-            await asyncio.sleep(0.1)
+    async def all_there() -> bool:
+        return set(event_ids) <= await published_ids(run)
+
+    await eventually(all_there, 60, what=f"{len(event_ids)} events published", interval=0.1)
 
 
 def healthz(run: EmbeddedRun) -> bool:

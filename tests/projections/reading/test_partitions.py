@@ -95,9 +95,10 @@ async def publish_wire(js: JetStreamContext, count: int, seed: int = 5) -> list[
 
 
 async def mirrored(js: JetStreamContext, count: int, last: int) -> None:
-    async with asyncio.timeout(20):
-        while (await js.stream_info(partitioned_stream_name(count))).state.last_seq < last:
-            await asyncio.sleep(0.05)
+    async def copied() -> bool:
+        return (await js.stream_info(partitioned_stream_name(count))).state.last_seq >= last
+
+    await eventually(copied, 20, what=f"the mirror at sequence {last}")
 
 
 @pytest.mark.integration
