@@ -282,13 +282,12 @@ async def test_a_stop_ends_after_its_grace_naming_the_import_it_could_not_wait_f
         # given an import whose deciding outlasts the stop's grace
         importing = asyncio.create_task(client.import_rows(list(enumerate(as_rows(story()), 1))))
         await held.until_deciding()
-        # when the service is stopped
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+        # when the service is stopped (the import stays held for 30 s, so a stop that waited
+        # for it would be cut short here)
         with caplog.at_level(logging.WARNING, logger="services.endpoint.process"):
             await asyncio.wait_for(service.stop(), 15)
-        # then the stop ends soon after the grace, saying what it could not wait for
-        assert loop.time() - started < 5
+        # then the stop ends after the grace, without the import, saying what it could not
+        # wait for
         assert "waiting 0.5s for the commands in flight (import (4 rows))" in caplog.text
         assert "a store call (import (4 rows)) outlived shutdown" in caplog.text
         # and the partner is told there was no reply (resending is safe: imports are idempotent)
