@@ -37,6 +37,7 @@ from runtime.keystore import PersonKeyStore
 from tests.projections.audit.conftest import run_sendx_audit
 from tests.projections.conftest import FAST, EventFactory
 from tests.runtime.bus.conftest import Connect, SecuredBus
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -84,9 +85,8 @@ class Projected:
 
     async def caught_up(self, js: JetStreamContext, timeout: float = 15.0) -> None:
         last = (await js.stream_info(EVENTS_STREAM)).state.last_seq
-        async with asyncio.timeout(timeout):
-            while any(r.position < last for r in self.runners):
-                await asyncio.sleep(0.05)
+        await eventually(lambda: all(r.position >= last for r in self.runners), timeout,
+                         what="all(r.position >= last for r in self.runners)")
 
 
 @pytest.fixture

@@ -39,6 +39,7 @@ from runtime.bus.nats_server import NatsServer
 from runtime.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM, ensure_streams
 from sendx.commands.deadletters import run_counts, run_list, run_retry, run_show
 from tests.projections.conftest import FAST
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -233,9 +234,8 @@ async def test_on_the_secured_server_the_retrier_republishes_a_letter_as_its_org
     store = DATASET.open_store(tmp_path / "dataset.sqlite")
     runner = ProjectionRunner(projector, DATASET.name, store, FAST)
     running = asyncio.create_task(runner.run())
-    async with asyncio.timeout(10):
-        while runner.dead_lettered < 1:
-            await asyncio.sleep(0.02)
+    await eventually(lambda: runner.dead_lettered >= 1, 20,
+                     what="runner.dead_lettered >= 1", interval=0.02)
     # when the contracts are upgraded and an operator retries it from the command line, with
     # no NATS user of their own set (the CLI logs in as the retrier of the embedded server)
     upgrade_contracts(monkeypatch)
@@ -263,9 +263,7 @@ async def test_on_the_secured_server_the_retrier_republishes_a_letter_as_its_org
     assert republished.headers[RETRY_OF] == "1"
     assert republished.headers[RETRIED_BY].startswith("retrier (login ")
     # and the projection applies them, and the letter's record names the retrier
-    async with asyncio.timeout(10):
-        while runner.applied < 1:
-            await asyncio.sleep(0.02)
+    await eventually(lambda: runner.applied >= 1, 20, what="runner.applied >= 1", interval=0.02)
     letter = await show_dead_letter(js, 1)
     assert letter.status.startswith("retried by retrier (login ")
     runner.stop()

@@ -24,6 +24,7 @@ from projections.dataset.store import SqliteDatasetStore
 from projections.serving.api import create_app
 from projections.tracker.store import TrackerStore
 from runtime.bus.nats_server import free_port
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -61,9 +62,7 @@ async def api_url(store: SqliteDatasetStore, tracker_store: TrackerStore, record
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     serving = asyncio.create_task(server.serve())
     try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                await asyncio.sleep(0.02)
+        await eventually(lambda: server.started, 20, what="server.started", interval=0.02)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True

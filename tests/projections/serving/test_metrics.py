@@ -3,7 +3,6 @@ on the API port, /metrics for the operator's token only."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -28,6 +27,7 @@ from projections.serving.monitoring import install_monitoring
 from runtime.bus.nats_server import free_port
 from runtime.metrics import api_monitor
 from sendx.supervisor import ManagedProcess, sendx_command
+from tests.waiting import eventually
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -46,15 +46,15 @@ def value(samples: Samples, name: str, **labels: str) -> float | None:
 
 async def scrape_until(url: str, done, timeout: float = 30.0) -> Samples:
     """Scrape until `done(samples)`; the projector process takes a moment to start."""
-    async with httpx.AsyncClient(timeout=5) as http, asyncio.timeout(timeout):
-        while True:
-            try:
-                response = await http.get(f"{url}/metrics")
-                if response.status_code == 200 and done(samples := parse(response.text)):
-                    return samples
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
+    async with httpx.AsyncClient(timeout=5) as http:
+
+        async def scrape() -> Samples | None:
+            response = await http.get(f"{url}/metrics")
+            samples = parse(response.text) if response.status_code == 200 else None
+            return samples if samples is not None and done(samples) else None
+
+        return await eventually(scrape, timeout, what=f"metrics at {url} as expected",
+                                interval=0.2, ignore=(httpx.TransportError,))
 
 
 @pytest.fixture
