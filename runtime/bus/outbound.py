@@ -16,16 +16,22 @@ so the webhook delivery can read it and tests can stand in for the feed process.
 
 from __future__ import annotations
 
+import os
+
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 
 from contracts.alerts import ALL_ALERTS
-from runtime.bus.streams import DUPLICATE_WINDOW_SECONDS, GIB
+from runtime.bus.streams import DUPLICATE_WINDOW_SECONDS
 
 ALERTS_STREAM = "SEND_ALERTS"
 FEEDS_STREAM = "SEND_FEEDS"
 FEED_ROOT = "send.feed"
 ALL_FEEDS = f"{FEED_ROOT}.>"
 OUTBOUND_MAX_AGE_DAYS = 400
+OUTBOUND_MAX_BYTES = int(os.environ.get("SENDX_OUTBOUND_MAX_BYTES", 512 * 1024**2))
+"""Each stream's ceiling (oldest discarded past it): ~500,000 alerts of ~1 KiB. The server
+reserves it up front beside SEND_EVENTS' 16 GiB, so it is kept modest; raise it with the
+server's storage."""
 
 
 def org_feed(recipient_org: str) -> str:
@@ -37,7 +43,7 @@ def _outbound(name: str, subjects: str, description: str, replicas: int) -> Stre
     return StreamConfig(
         name=name, description=description, subjects=[subjects],
         retention=RetentionPolicy.LIMITS, storage=StorageType.FILE, discard=DiscardPolicy.OLD,
-        max_msgs=-1, max_bytes=2 * GIB, max_age=OUTBOUND_MAX_AGE_DAYS * 86_400.0,
+        max_msgs=-1, max_bytes=OUTBOUND_MAX_BYTES, max_age=OUTBOUND_MAX_AGE_DAYS * 86_400.0,
         max_msg_size=1024 * 1024, duplicate_window=DUPLICATE_WINDOW_SECONDS,
         num_replicas=replicas, allow_direct=True,
     )
