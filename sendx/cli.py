@@ -27,6 +27,8 @@ COMMAND_MODULES = (
     "sendx.commands.audit",
     "sendx.commands.erase",
     "sendx.commands.quarantine",
+    "sendx.commands.alerts",
+    "sendx.commands.webhooks",
 )
 
 
