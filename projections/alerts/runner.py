@@ -24,10 +24,12 @@ from nats.aio.client import Client
 
 from contracts.alerts import AlertRaised
 from contracts.subjects import projection_changes
+from projections.alerts.counts import alert_counts
 from projections.alerts.evaluate import alerts_due
 from projections.alerts.rules import Raised
 from projections.alerts.sent import SentAlerts
 from projections.dataset.queries import DatasetReadModel
+from projections.serving.live import ProjectionChange
 from projections.tracker.queries import TrackerReadModel
 from runtime.bus.outbound import alerts_stream
 from runtime.bus.streams import ensure_stream
@@ -64,6 +66,7 @@ class AlertRunner:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self.rounds = 0
+        self._announced = 0
         """Evaluations completed (tests wait on it rather than sleeping)."""
 
     async def evaluate_once(self) -> int:
@@ -74,7 +77,7 @@ class AlertRunner:
         unsent = await asyncio.to_thread(self._sent.unsent, [r.payload.alert_id for r in due])
         js = self._nc.jetstream()
         position = self._sent.next_position()
-        sent = 0
+        sent, news = 0, []
         for raised in due:
             if raised.payload.alert_id not in unsent:
                 continue
@@ -88,10 +91,28 @@ class AlertRunner:
             unsent.discard(raised.payload.alert_id)
             position += 1
             sent += 1
+            news.append(raised)
         self.rounds += 1
         if sent:
             log.info("alerts as of %s: %d new of %d due", as_of, sent, len(due))
+            await self._announce(news)
         return sent
+
+    async def _announce(self, news: list[Raised]) -> None:
+        """Ring the live feed (`/api/live`): the new alerts' owners and everyone's counts.
+        A doorbell, like a projector's: lost, it costs the dashboards nothing but freshness."""
+        try:
+            position, counts = await alert_counts(self._nc.jetstream())
+            change = ProjectionChange(
+                projection="alerts", position=position, previous_position=self._announced,
+                events=len(news), people=len({r.person_key for r in news}), months=[],
+                source_orgs=sorted({r.payload.owner_org for r in news}),
+                committed_at=datetime.now(UTC), alert_counts=counts,
+            )
+            await self._nc.publish(projection_changes("alerts"), change.model_dump_json().encode())
+            self._announced = position
+        except (nats.errors.Error, OSError, TimeoutError) as exc:
+            log.warning("could not announce the new alerts: %s", exc)
 
     async def _doorbell(self, _msg: object) -> None:
         self._wake.set()

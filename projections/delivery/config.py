@@ -70,9 +70,14 @@ class Endpoint(BaseModel):
         return f"webhook-{self.name}-{source}"
 
     def stream_and_filter(self, source: Source) -> tuple[str, str]:
+        return self.stream_and_filter_for(self.org, source)
+
+    @staticmethod
+    def stream_and_filter_for(org: str, source: Source) -> tuple[str, str]:
+        """The stream and subject filter of one organisation's `source`."""
         if source == "alerts":
-            return ALERTS_STREAM, org_alerts(self.org)
-        return FEEDS_STREAM, org_feed(self.org)
+            return ALERTS_STREAM, org_alerts(org)
+        return FEEDS_STREAM, org_feed(org)
 
 
 class WebhookConfig(BaseModel):

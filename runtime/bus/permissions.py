@@ -243,7 +243,7 @@ def alerter_user() -> NatsUser:
         publish=(
             f"{JS_API}.INFO", f"{JS_API}.STREAM.INFO.{ALERTS_STREAM}",
             f"{JS_API}.STREAM.CREATE.{ALERTS_STREAM}", f"{JS_API}.STREAM.UPDATE.{ALERTS_STREAM}",
-            ALL_ALERTS,
+            ALL_ALERTS, f"{PROJECTION_ROOT}.alerts.changed",
         ),
         subscribe=(ALL_PROJECTION_CHANGES,),
     )
