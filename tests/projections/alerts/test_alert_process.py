@@ -58,7 +58,12 @@ async def test_alerts_are_published_once_and_again_only_when_what_they_say_chang
     sent = SentAlerts(tmp_path / "sent.sqlite")
     runner = AlertRunner(nc, tracker_store, store, sent, default_health="QK1", today=clock)
     await runner._ensure_stream()
+    rung: asyncio.Queue = asyncio.Queue()
+    doorbell = await nc.subscribe(projection_changes("alerts"), cb=rung.put)
     assert await runner.evaluate_once() > 0
+    # the live feed hears of it, with the alerts sent so far per owning organisation
+    change = orjson.loads((await asyncio.wait_for(rung.get(), 5)).data)
+    await doorbell.unsubscribe()
     first = await alerts_on(js, f"send.alert.856.milestone.{amira}")
     plans = [a for a in first if a["payload"]["about"] == "transition_plan"]
     assert [(p["payload"]["severity"], p["payload"]["due_on"], p["payload"]["owner_org"])
@@ -71,6 +76,8 @@ async def test_alerts_are_published_once_and_again_only_when_what_they_say_chang
     # LA 856's milestones to 856; its plan, unflagged by health since 2020, to the ICB
     assert {tuple(a["_subject"].split(".")[2:4]) for a in everything} == {
         ("856", "milestone"), ("QK1", "discrepancy")}
+    assert change["projection"] == "alerts"
+    assert change["alert_counts"] == {"856": len(first), "QK1": len(everything) - len(first)}
     # evaluated again the same day, and by a restarted process: nothing is sent twice
     assert await runner.evaluate_once() == 0
     sent.close()
