@@ -4,6 +4,8 @@ the delivery and of nats-server: nothing lost, duplicates only with the same Clo
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -18,6 +20,7 @@ from projections.delivery.deliverer import Delivery
 from projections.delivery.replay import messages_after
 from runtime.bus.outbound import ALERTS_STREAM, FEEDS_STREAM, alerts_stream, feeds_stream
 from runtime.bus.streams import ensure_stream
+from sendx.supervisor import sendx_command
 from tests.projections.delivery.receiver import Receiver
 from tests.waiting import eventually
 
@@ -169,3 +172,40 @@ async def test_a_feed_endpoint_receives_its_feed_with_the_agreement_named(
     [delivered] = receiver.accepted
     assert (delivered["sendxagreement"], delivered["sendxclause"]) == ("llr-2026", "icb-plans")
     assert delivered["sendxstream"] == FEEDS_STREAM
+
+
+async def test_the_delivery_process_killed_mid_delivery_loses_nothing(
+        nats_url, outbound, tmp_path) -> None:
+    js = outbound
+    (tmp_path / "webhooks.toml").write_text("\n".join([
+        "[[endpoint]]", 'name = "qk1"', 'org = "QK1"', 'url = "{url}"',
+        'secret_env = "TEST_WEBHOOK_SECRET"', 'sources = ["alerts"]', "first_retry_seconds = 0.1",
+        "max_retry_seconds = 0.5", "timeout_seconds = 1", "ack_wait_seconds = 2", ""]))
+    with Receiver(SECRET.encode()) as receiver:
+        config = tmp_path / "webhooks.toml"
+        config.write_text(config.read_text().replace("{url}", receiver.url))
+        env = {**os.environ, "NATS_URL": nats_url, "SENDX_DATA_DIR": str(tmp_path),
+               "TEST_WEBHOOK_SECRET": SECRET}
+
+        def delivery_process() -> subprocess.Popen:
+            return subprocess.Popen(sendx_command("webhooks", "run", "--endpoint", "qk1"),
+                                    env=env, stdout=subprocess.DEVNULL,
+                                    stderr=open(tmp_path / "delivery.log", "ab"))  # noqa: SIM115
+
+        sent = await publish_alerts(js, "QK1", 3)
+        process = delivery_process()
+        try:
+            await eventually(lambda: len(receiver.ids()) == 3, timeout=30, what="the first three")
+            receiver.mode = "stall"  # the next one is in flight, unacknowledged, when it dies
+            sent += await publish_alerts(js, "QK1", 3, start=3)
+            await eventually(lambda: receiver.attempts >= 4, what="an attempt in flight")
+            process.kill()
+            process.wait(10)
+            receiver.mode = "ok"
+            process = delivery_process()
+            await eventually(lambda: set(receiver.ids()) == set(sent), timeout=30,
+                             what="every alert after the kill")
+        finally:
+            process.kill()
+            process.wait(10)
+    assert sorted(set(receiver.ids())) == sorted(sent)
