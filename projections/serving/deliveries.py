@@ -27,6 +27,7 @@ from projections.delivery.cloudevent import as_json, cloud_event
 from projections.delivery.config import Endpoint
 from projections.delivery.dead_letters import webhook_letters
 from projections.delivery.replay import MAX_PAGE, messages_after
+from projections.serving.api_contract import NEEDS_ORG, UNAVAILABLE
 
 JetStream = Callable[[], Awaitable[JetStreamContext | None]]
 After = Annotated[int, Query(ge=0, description="Cursor: only messages after this sequence.")]
@@ -91,7 +92,8 @@ async def _bus(jetstream: JetStream) -> JetStreamContext:
 
 def install_delivery_routes(app: FastAPI, jetstream: JetStream) -> None:
     @app.get("/api/alerts/counts", summary="Alerts sent so far, per owning organisation",
-             description="Counted on SEND_ALERTS; the live feed carries the same counts.")
+             description="Counted on SEND_ALERTS; the live feed carries the same counts. 503 "
+             "while the bus cannot be reached.", responses=UNAVAILABLE)
     async def counts() -> AlertCounts:
         position, by_owner = await alert_counts(await _bus(jetstream))
         return AlertCounts(as_at_alert_sequence=position, counts=by_owner)
@@ -102,15 +104,16 @@ def install_delivery_routes(app: FastAPI, jetstream: JetStream) -> None:
         description=(
             "The CloudEvents a webhook delivers, oldest first, after the cursor `after`: "
             "`alerts` (SEND_ALERTS) or `feed` (SEND_FEEDS). A partner token reads its own "
-            "organisation's; an auditor names it with `org`. 422 without one, 403 for "
+            "organisation's; an auditor names it with `org`. 400 without one, 403 for "
             "another's, 503 while the bus cannot be reached."),
+        responses={**NEEDS_ORG, **UNAVAILABLE},
     )
     async def deliveries(request: Request, source: Literal["alerts", "feed"],
                          after: After = 0, limit: Limit = 100, org: Org = None,
                          ) -> DeliveredEvents:
         chosen = whose(request, org)
         if chosen is None:
-            raise HTTPException(422, "name the organisation whose deliveries to read: org=")
+            raise HTTPException(400, "name the organisation whose deliveries to read: org=")
         stream, subject = Endpoint.stream_and_filter_for(chosen, source)
         found = await messages_after(await _bus(jetstream), stream, subject, after, limit)
         events = [
@@ -128,7 +131,9 @@ def install_delivery_routes(app: FastAPI, jetstream: JetStream) -> None:
         description=(
             "A partner's webhook dead letters (an auditor's: every organisation's, or `org`'s), "
             "oldest first, after the cursor `after`; replay each from `/api/deliveries/...` "
-            "with `after` = its original sequence minus one."),
+            "with `after` = its original sequence minus one. 403 for another partner's, 503 "
+            "while the bus cannot be reached."),
+        responses=UNAVAILABLE,
     )
     async def dead_letters(request: Request, after: After = 0, limit: Limit = 100,
                            org: Org = None) -> WebhookDeadLetters:
