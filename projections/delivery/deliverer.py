@@ -40,7 +40,9 @@ from projections.delivery.signing import SIGNATURE_HEADER, signature
 
 log = logging.getLogger(__name__)
 
-BATCH = 16
+BATCH = 1
+"""One message in flight per source: strict order, and nothing fetched waits out its ack_wait
+(to be redelivered behind our back) while an earlier one is being retried."""
 USER_AGENT = "send-exchange-webhooks/1"
 
 
@@ -71,14 +73,18 @@ class Delivery:
             ack_policy=AckPolicy.EXPLICIT, ack_wait=self.endpoint.ack_wait_seconds,
             max_deliver=-1, max_ack_pending=BATCH, filter_subject=subject,
         )
+        said = False
         while not self._stopping.is_set():
             try:
                 return await self._nc.jetstream().pull_subscribe(
                     subject, durable=config.durable_name, stream=stream, config=config)
             except NotFoundError:
-                log.warning("webhook %s: waiting for stream %s", self.endpoint.name, stream)
+                why = f"stream {stream} does not exist yet"
             except (nats.errors.Error, OSError, TimeoutError) as exc:
-                log.warning("webhook %s: waiting for the bus (%s)", self.endpoint.name, exc)
+                why = f"the bus: {exc}"
+            if not said:  # once, not every second of a long wait
+                log.warning("webhook %s: waiting for %s", self.endpoint.name, why)
+                said = True
             await self._pause(None, 1.0)
         return None
 

@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import uuid4
 
 import nats
@@ -14,7 +15,7 @@ import orjson
 import pytest
 from nats.js import JetStreamContext
 
-from projections.delivery.config import Endpoint
+from projections.delivery.config import BadWebhookConfig, Endpoint, load_webhooks
 from projections.delivery.dead_letters import UNDELIVERABLE, webhook_letters
 from projections.delivery.deliverer import Delivery
 from projections.delivery.replay import messages_after
@@ -209,3 +210,22 @@ async def test_the_delivery_process_killed_mid_delivery_loses_nothing(
             process.kill()
             process.wait(10)
     assert sorted(set(receiver.ids())) == sorted(sent)
+
+
+def test_the_shipped_example_configuration_is_valid_and_points_only_at_this_machine() -> None:
+    config = load_webhooks(Path(__file__).resolve().parents[3] / "deploy" / "sharing"
+                           / "webhooks.example.toml")
+    [example] = config.endpoint
+    assert example.url.host == "127.0.0.1"
+    with pytest.raises(BadWebhookConfig, match="SENDX_WEBHOOK_SECRET_QK1"):
+        example.key({})
+    assert example.key({"SENDX_WEBHOOK_SECRET_QK1": SECRET}) == SECRET.encode()
+
+
+def test_a_bad_webhook_file_is_refused_naming_the_file_and_the_field(tmp_path) -> None:
+    path = tmp_path / "webhooks.toml"
+    path.write_text('[[endpoint]]\nname = "x"\norg = "QK1"\nurl = "not a url"\nsecret = "s"\n')
+    with pytest.raises(BadWebhookConfig) as refused:
+        load_webhooks(path)
+    message = str(refused.value)
+    assert str(path) in message and "endpoint.0.url" in message and "endpoint.0.secret" in message
