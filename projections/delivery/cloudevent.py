@@ -37,8 +37,11 @@ def _time(body: Mapping[str, Any]) -> datetime:
 
 def cloud_event(stream: str, sequence: int, subject: str, data: bytes,
                 headers: Mapping[str, str] | None) -> CloudEvent:
+    """Raises ValueError when `data` is not a JSON object (not an event to deliver)."""
     headers = headers or {}
     body = orjson.loads(data)
+    if not isinstance(body, dict):
+        raise ValueError(f"the message is JSON but not an object ({type(body).__name__})")
     attributes: dict[str, Any] = {
         "id": headers.get("Nats-Msg-Id") or f"{stream}:{sequence}",
         "source": f"urn:send-exchange:{stream.lower()}",

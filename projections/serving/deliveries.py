@@ -116,12 +116,14 @@ def install_delivery_routes(app: FastAPI, jetstream: JetStream) -> None:
             raise HTTPException(400, "name the organisation whose deliveries to read: org=")
         stream, subject = Endpoint.stream_and_filter_for(chosen, source)
         found = await messages_after(await _bus(jetstream), stream, subject, after, limit)
-        events = [
-            DeliveredEvent(cursor=m.sequence, person_key=m.subject.rsplit(".", 1)[-1],
-                           event=as_json(cloud_event(m.stream, m.sequence, m.subject, m.data,
-                                                     m.headers)))
-            for m in found
-        ]
+        events = []
+        for m in found:
+            try:
+                event = as_json(cloud_event(m.stream, m.sequence, m.subject, m.data, m.headers))
+            except ValueError:  # not an event: the webhook dead-letters it; here it is skipped
+                continue
+            events.append(DeliveredEvent(cursor=m.sequence,
+                                         person_key=m.subject.rsplit(".", 1)[-1], event=event))
         return DeliveredEvents(org=chosen, source=source, count=len(events),
                                next_after=found[-1].sequence if found else after, events=events)
 

@@ -229,3 +229,18 @@ def test_a_bad_webhook_file_is_refused_naming_the_file_and_the_field(tmp_path) -
         load_webhooks(path)
     message = str(refused.value)
     assert str(path) in message and "endpoint.0.url" in message and "endpoint.0.secret" in message
+
+
+async def test_a_message_that_is_not_a_json_event_is_dead_lettered_at_once_saying_why(
+        nats_url, outbound) -> None:
+    js = outbound
+    with Receiver(SECRET.encode()) as receiver:
+        await js.publish(f"send.alert.QK1.milestone.{PERSON}", b"[1, 2]")
+        after = await publish_alerts(js, "QK1", 1)
+        delivery, task, conn = await start(nats_url, endpoint(receiver.url))
+        try:
+            await eventually(lambda: receiver.ids() == after, what="the event after it")
+        finally:
+            await stop(delivery, task, conn)
+    [letter] = await webhook_letters(js, "QK1")
+    assert letter.attempts == 0 and letter.error.startswith("not a JSON event")
