@@ -57,6 +57,10 @@ from runtime.settings import settings as current_settings
 
 log = logging.getLogger(__name__)
 
+ALERTS = "alerts"
+"""The alert process rings the live feed too (`projections.alerts.runner`): its changes carry
+the alert counts per organisation."""
+
 Location = Path | str
 """A SQLite file path or a PostgreSQL DSN."""
 
@@ -177,7 +181,7 @@ def run_api(
     and projectors do (`projections.serving.monitoring`)."""
     dataset = open_store(DATASET, locations[DATASET.name])
     tracker = open_store(TRACKER, locations[TRACKER.name])
-    live = LiveFeed((DATASET.name, TRACKER.name), nats_url=nats_url,
+    live = LiveFeed((DATASET.name, TRACKER.name, ALERTS), nats_url=nats_url,
                     connect=lambda url: connect_bus(url, name="sendx-api-live"))
     tail = StreamTail(nats_url)
     app = create_app(dataset, tracker=tracker, stream_last_sequence=tail,
@@ -214,7 +218,7 @@ async def serve(
     app = create_app(
         stores[DATASET.name], tracker=stores[TRACKER.name], stream_last_sequence=StreamTail(nc=nc),
         access=access_control_for(settings.data_dir, stores[DATASET.name]),
-        live=LiveFeed((DATASET.name, TRACKER.name), nc=nc),
+        live=LiveFeed((DATASET.name, TRACKER.name, ALERTS), nc=nc),
     )
     install_monitoring(app, projector_monitor(nc, dict(zip(stores, runners, strict=True)), stores))
     server = uvicorn.Server(uvicorn.Config(app, host=default_host(), port=port or default_port()))

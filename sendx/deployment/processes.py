@@ -90,7 +90,8 @@ def organisation_process(org: Organisation) -> Process:
 def partnership_processes(
     partnership: Iterable[Organisation] = DEMO_PARTNERSHIP,
 ) -> list[Process]:
-    """Every organisation's service, a projector per read model and the API, in start order.
+    """Every organisation's service, a projector per read model, the alert process and the
+    API, in start order (webhook deliveries are per partner endpoint: `sendx webhooks run`).
 
     One projector process per read model, as `sendx run` does: a fold is CPU-bound Python, so
     read models in one process would share one core (one GIL). They log in as one NATS user."""
@@ -111,7 +112,11 @@ def partnership_processes(
             "SENDX_ACCESS_TOKENS": "/var/lib/sendx/access/tokens.toml",
         },
     )
-    return [*services, *projectors, api]
+    alerts = Process(
+        name="alerts", args=("alerts", "run"), nats_user=Role.ALERTER.value,
+        database=READ_MODELS_DATABASE, role=READ_MODELS_ROLE,
+    )
+    return [*services, *projectors, alerts, api]
 
 
 def streams_job() -> Process:
