@@ -43,6 +43,7 @@ from nats.js.api import (
 )
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
+from contracts.feeds import ALL_FEEDS, FEEDS_STREAM
 from contracts.subjects import ALL_DEADLETTERS, ALL_EVENTS, partition_transform
 
 EVENTS_STREAM = "SEND_EVENTS"
@@ -55,6 +56,7 @@ GIB = 1024**3
 EVENTS_MAX_BYTES = int(os.environ.get("SENDX_EVENTS_MAX_BYTES", 16 * GIB))
 DEADLETTER_MAX_BYTES = int(os.environ.get("SENDX_DEADLETTER_MAX_BYTES", 2 * GIB))
 PERSON_KEYS_MAX_BYTES = 1 * GIB  # ~100 bytes a person: room for millions
+FEEDS_MAX_BYTES = int(os.environ.get("SENDX_FEEDS_MAX_BYTES", 8 * GIB))
 
 
 def events_stream(replicas: int = 1, max_bytes: int = EVENTS_MAX_BYTES) -> StreamConfig:
@@ -90,6 +92,31 @@ def deadletter_stream(replicas: int = 1, max_bytes: int = DEADLETTER_MAX_BYTES) 
         max_bytes=max_bytes,
         max_age=0,
         max_msg_size=2 * 1024 * 1024,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        num_replicas=replicas,
+        allow_direct=True,
+    )
+
+
+def feeds_stream(replicas: int = 1, max_bytes: int = FEEDS_MAX_BYTES) -> StreamConfig:
+    """SEND_FEEDS: each recipient's deliveries (`contracts.feeds`), kept for replay.
+
+    Derived (the feed process's store can publish it again), so not protected like the history,
+    but kept without an age limit: a recipient replays from any sequence or time, and the
+    auditor reads who was sent what from it. The duplicate window makes `Nats-Msg-Id`
+    (`<recipient>.<event_id>`) deliver each event to each recipient once across restarts."""
+    return StreamConfig(
+        name=FEEDS_STREAM,
+        description="Per-recipient deliveries of shared events under the data-sharing agreement.",
+        subjects=[ALL_FEEDS],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.NEW,
+        max_msgs=-1,
+        max_bytes=max_bytes,
+        max_age=0,
+        max_msgs_per_subject=-1,
+        max_msg_size=1024 * 1024,
         duplicate_window=DUPLICATE_WINDOW_SECONDS,
         num_replicas=replicas,
         allow_direct=True,
@@ -259,7 +286,7 @@ async def ensure_person_keys(js: JetStreamContext, replicas: int = 1) -> None:
 
 
 async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
-    for config in (events_stream(replicas), deadletter_stream(replicas)):
+    for config in (events_stream(replicas), deadletter_stream(replicas), feeds_stream(replicas)):
         await ensure_stream(js, config)
     await ensure_person_keys(js, replicas)
 
