@@ -30,6 +30,10 @@ ALERTS_STREAM = "SEND_ALERTS"
 ALERT_ROOT = "send.alert"
 ALL_ALERTS = f"{ALERT_ROOT}.>"
 
+FEED_READER = "feeds"
+"""The feed process's name as a reader of SEND_EVENTS: its durable consumer is
+`projection-feeds` (the shared runner's `projection-<name>`)."""
+
 MSG_ID_HEADER = "Nats-Msg-Id"
 AGREEMENT_HEADER = "Sendx-Agreement"
 CLAUSE_HEADER = "Sendx-Clause"

@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "sendx.commands.audit",
     "sendx.commands.erase",
     "sendx.commands.quarantine",
+    "sendx.commands.sharing",
 )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from nats.aio.client import Client
 
 from contracts.agreements import Agreement, AgreementError, check, parse_agreement
+from contracts.feeds import FEED_READER
 from contracts.topology import Organisation
 from projections.feeds.publisher import FeedPublisher
 from projections.feeds.store import Epoch, FeedStore
@@ -28,8 +29,6 @@ from runtime.partnership import DEMO_PARTNERSHIP
 
 log = logging.getLogger(__name__)
 
-FEEDS = "feeds"
-"""The runner's name: its durable consumer is `projection-feeds`."""
 DEFAULT_AGREEMENT = Path(__file__).resolve().parents[2] / "deploy" / "sharing" / "agreements.toml"
 
 
@@ -56,7 +55,7 @@ class FeedProcess:
     ) -> None:
         self.store = store
         self.publisher = FeedPublisher(nc, store)
-        self.runner = ProjectionRunner(nc, FEEDS, store, settings, on_commit=self._committed)
+        self.runner = ProjectionRunner(nc, FEED_READER, store, settings, on_commit=self._committed)
 
     async def _committed(self, summary: Summary, previous: int, position: int) -> None:
         self.publisher.wake()

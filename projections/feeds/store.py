@@ -108,7 +108,7 @@ class FeedStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._agreement: Agreement | None = None
         self._state: CohortState | None = None
 

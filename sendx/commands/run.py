@@ -1,7 +1,8 @@
 """`sendx run`: the whole partnership on this machine, until Ctrl-C (what `make run` calls).
 
 Starts the embedded JetStream server, one service process per organisation of the demo
-partnership, one projector per read model and the query API/dashboard; optionally loads the
+partnership, one projector per read model, the feed process (`sendx feeds`: each partner's feed
+under the data-sharing agreement) and the query API/dashboard; optionally loads the
 demo data; prints the dashboard URL and the access tokens (the same on every run over one data
 directory). While it serves, a process that dies is restarted, nats-server included
 (`sendx.supervisor`); on Ctrl-C, SIGTERM or a closed terminal it stops every process it
@@ -159,6 +160,7 @@ def run_holding(args: argparse.Namespace, data_dir: Path) -> int:
                 )
         tokens = write_demo_tokens(data_dir)
         supervisor.launch_projectors([p.name for p in CATALOGUE], env_as("projector"))
+        supervisor.launch("feeds", sendx_command("feeds"), env_as("feeder"))
         supervisor.launch(
             "api", sendx_command("api", "--port", str(api_port)), env_as("dashboard")
         )

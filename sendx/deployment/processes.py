@@ -84,7 +84,8 @@ def organisation_process(org: Organisation) -> Process:
 def partnership_processes(
     partnership: Iterable[Organisation] = DEMO_PARTNERSHIP,
 ) -> list[Process]:
-    """Every organisation's service, a projector per read model and the API, in start order.
+    """Every organisation's service, a projector per read model, the feed process (the
+    data-sharing agreement applied: `projections.feeds`) and the API, in start order.
 
     One projector process per read model, as `sendx run` does: a fold is CPU-bound Python, so
     read models in one process would share one core (one GIL). They log in as one NATS user."""
@@ -105,7 +106,11 @@ def partnership_processes(
             "SENDX_ACCESS_TOKENS": "/var/lib/sendx/access/tokens.toml",
         },
     )
-    return [*services, *projectors, api]
+    feeds = Process(
+        name="feeds", args=("feeds", "--store", "/var/lib/sendx/feeds/feeds.sqlite"),
+        nats_user=Role.FEEDER.value, database="", role="",
+    )
+    return [*services, *projectors, feeds, api]
 
 
 def streams_job() -> Process:
