@@ -56,9 +56,10 @@ GIB = 1024**3
 EVENTS_MAX_BYTES = int(os.environ.get("SENDX_EVENTS_MAX_BYTES", 16 * GIB))
 DEADLETTER_MAX_BYTES = int(os.environ.get("SENDX_DEADLETTER_MAX_BYTES", 2 * GIB))
 PERSON_KEYS_MAX_BYTES = 1 * GIB  # ~100 bytes a person: room for millions
-FEEDS_MAX_BYTES = int(os.environ.get("SENDX_FEEDS_MAX_BYTES", 1 * GIB))
-"""~1 KiB a delivery: a million deliveries. The embedded server has 20 GB for every stream's
-ceiling together (deploy/nats/embedded.conf): the history takes 16 GiB, the dead letters 2."""
+FEEDS_MAX_BYTES = int(os.environ.get("SENDX_FEEDS_MAX_BYTES", GIB // 2))
+"""~1 KiB a delivery: half a million deliveries. Every stream's ceiling is reserved out of the
+server's `max_file_store` (20 GiB in deploy/nats/): the history takes 16 GiB, the dead letters 2,
+the person keys 1, which leaves 1 GiB for SEND_FEEDS and SEND_ALERTS together."""
 
 
 def events_stream(replicas: int = 1, max_bytes: int = EVENTS_MAX_BYTES) -> StreamConfig:
