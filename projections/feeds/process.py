@@ -25,6 +25,8 @@ from projections.reading.consumer import ConsumerSettings
 from projections.reading.runner import ProjectionRunner
 from runtime.bus.connection import connect_bus
 from runtime.bus.streams import EVENTS_STREAM, ensure_stream, feeds_stream
+from runtime.health import metrics_port, start_monitoring, stop_monitoring
+from runtime.metrics import projector_monitor
 from runtime.partnership import DEMO_PARTNERSHIP
 
 log = logging.getLogger(__name__)
@@ -98,7 +100,12 @@ async def run_feeds(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, process.stop)
-        await process.run()
+        monitor = projector_monitor(nc, {FEED_READER: process.runner}, {FEED_READER: store})
+        monitoring = await start_monitoring(monitor, metrics_port(None))
+        try:
+            await process.run()
+        finally:
+            await stop_monitoring(monitoring)
     finally:
         store.close()
         await nc.drain()

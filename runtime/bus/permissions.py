@@ -18,8 +18,9 @@ keeps the streams an unsecured server already holds):
 - `<kind>-<org>-client` also reads its own feed and alerts (`recipient_subjects`): durable
   consumers `<org>-feed|alerts|replay|webhook` filtered inside `send.feed.<org>.>` and
   `send.alert.<org>.>`, nothing of another organisation's;
-- `auditor`: the read-only API on both streams (and SEND_FEEDS: who was sent what) (batched direct gets: `sendx audit` reads the
-  history as `projections.reading.direct` does) and ordered (ephemeral) consumers on SEND_EVENTS;
+- `auditor`: the read-only API on both streams and SEND_FEEDS (who was sent what; batched
+  direct gets: `sendx audit` reads the history as `projections.reading.direct` does) and
+  ordered (ephemeral) consumers on SEND_EVENTS;
 - `admin`: the JetStream API, except changing or removing what the history is kept in
   (`protected_stream_subjects`: update, delete, purge or message delete of SEND_EVENTS,
   SEND_DEADLETTER and the person-key bucket's stream) and purging the account; never events.

@@ -26,8 +26,8 @@ from nats.aio.client import Client
 from projections.audit import checkpoint
 from projections.audit.asof import ReplayBy, replay_as_of, require_aware
 from projections.audit.checkpoint import default_checkpoint
-from projections.audit.digest import store_contents
 from projections.audit.deliveries import deliveries
+from projections.audit.digest import store_contents
 from projections.audit.person import (
     check_person_key,
     erasure_of,

@@ -130,7 +130,8 @@ def by_hand(agreement: Agreement, history: list[Envelope]) -> dict[tuple[str, st
     return entitled
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(agreement=agreements(), drawn=st.lists(events, max_size=25),
        cuts=st.lists(st.integers(0, 25), max_size=4), reopen=st.booleans())
 def test_each_feed_is_the_agreement_applied_by_hand(
