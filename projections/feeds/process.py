@@ -18,6 +18,7 @@ from nats.aio.client import Client
 from contracts.agreements import Agreement, AgreementError, check, parse_agreement
 from contracts.feeds import FEED_READER
 from contracts.topology import Organisation
+from projections.access.log import AccessLog
 from projections.feeds.publisher import FeedPublisher
 from projections.feeds.store import Epoch, FeedStore
 from projections.reading.applying import Summary
@@ -53,10 +54,11 @@ class FeedProcess:
     """One runner and one publisher over one store, until `stop()`."""
 
     def __init__(
-        self, nc: Client, store: FeedStore, settings: ConsumerSettings | None = None
+        self, nc: Client, store: FeedStore, settings: ConsumerSettings | None = None,
+        access_log: AccessLog | None = None,
     ) -> None:
         self.store = store
-        self.publisher = FeedPublisher(nc, store)
+        self.publisher = FeedPublisher(nc, store, access_log=access_log)
         self.runner = ProjectionRunner(nc, FEED_READER, store, settings, on_commit=self._committed)
 
     async def _committed(self, summary: Summary, previous: int, position: int) -> None:
@@ -72,26 +74,32 @@ class FeedProcess:
 
 async def start_feeds(
     nc: Client, store: FeedStore, agreement: Agreement, backfill: str | None = None,
-    settings: ConsumerSettings | None = None,
+    settings: ConsumerSettings | None = None, access_log: AccessLog | None = None,
 ) -> tuple[FeedProcess, Epoch]:
     """Create SEND_FEEDS if missing, adopt the agreement from its recorded point."""
     js = nc.jetstream()
     await ensure_stream(js, feeds_stream())
     last = (await js.stream_info(EVENTS_STREAM)).state.last_seq
     epoch = await asyncio.to_thread(store.adopt, agreement, last, backfill)
-    return FeedProcess(nc, store, settings), epoch
+    return FeedProcess(nc, store, settings, access_log), epoch
 
 
 async def run_feeds(
-    nats_url: str, store_path: Path, agreement_path: Path, backfill: str | None = None
+    nats_url: str, store_path: Path, agreement_path: Path, backfill: str | None = None,
+    access_log_path: Path | None = None,
 ) -> None:
-    """`sendx feeds`: until SIGINT/SIGTERM."""
+    """`sendx feeds`: until SIGINT/SIGTERM; each delivery round in the access log if given."""
     agreement = load_agreement(agreement_path)
     store_path.parent.mkdir(parents=True, exist_ok=True)
     store = FeedStore(store_path)
+    access_log = None
+    if access_log_path is not None:
+        access_log_path.parent.mkdir(parents=True, exist_ok=True)
+        access_log = AccessLog(access_log_path)
     nc = await connect_bus(nats_url, name="sendx-feeds")
     try:
-        process, epoch = await start_feeds(nc, store, agreement, backfill)
+        process, epoch = await start_feeds(nc, store, agreement, backfill,
+                                           access_log=access_log)
         print(f"feeds: agreement {epoch.agreement_id} ({epoch.digest[:12]}) in effect after "
               f"stream sequence {epoch.effective_after}"
               + (f", backfill: {epoch.backfill_reason}" if epoch.backfill_reason else "")
@@ -108,4 +116,6 @@ async def run_feeds(
             await stop_monitoring(monitoring)
     finally:
         store.close()
+        if access_log is not None:
+            access_log.close()
         await nc.drain()

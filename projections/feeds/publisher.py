@@ -7,13 +7,19 @@ byte for byte what the source published, so its hash chain and sealed fields are
 `Nats-Msg-Id` is `<recipient>.<event_id>`: a delivery published but not marked before a crash
 is published again after the restart and the stream drops the copy (duplicate window 24 h).
 Only acknowledged deliveries are marked, so nothing is lost while the server is away.
+
+With an access log (`projections.access.log`, the one the API writes), each published round
+adds one line per recipient and clause: organisation, `FEED send.feed.<org>.>`, the clause and
+agreement, and how many person-level events were delivered, beside the API's reads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import nats.errors
 from nats.aio.client import Client
@@ -25,8 +31,10 @@ from contracts.feeds import (
     SOURCE_SEQ_HEADER,
     delivery_id,
     feed_subject,
+    org_feed,
 )
 from contracts.subjects import ALL_EVENTS
+from projections.access.log import AccessLog, AccessRecord
 from projections.feeds.store import FeedStore, PendingDelivery
 from projections.reading.direct import SEQUENCE_HEADER, DirectReader
 from runtime.bus.streams import EVENTS_STREAM
@@ -42,8 +50,12 @@ IDLE_WAIT = 1.0
 class FeedPublisher:
     """Publishes what `store` decided until `stop()`; `wake()` after each commit."""
 
-    def __init__(self, nc: Client, store: FeedStore, batch: int = BATCH) -> None:
+    def __init__(
+        self, nc: Client, store: FeedStore, batch: int = BATCH,
+        access_log: AccessLog | None = None,
+    ) -> None:
         self._nc, self._store, self._batch = nc, store, batch
+        self._access_log = access_log
         self._js = nc.jetstream(publish_async_max_pending=batch * 2)
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -74,6 +86,8 @@ class FeedPublisher:
                 continue
             await asyncio.to_thread(self._store.mark_delivered, acked)
             self.published += len(acked)
+            if self._access_log is not None:
+                await asyncio.to_thread(self._log, acked)
 
     async def publish(
         self, pending: Sequence[PendingDelivery]
@@ -93,6 +107,21 @@ class FeedPublisher:
             ))
         acks = await asyncio.wait_for(asyncio.gather(*futures), ACK_TIMEOUT)
         return [(d, ack.seq) for d, ack in zip(pending, acks, strict=True)]
+
+    def _log(self, acked: Sequence[tuple[PendingDelivery, int]]) -> None:
+        """One access-log line per (recipient, clause, agreement) of a published round."""
+        counts: Counter[tuple[str, str, str]] = Counter(
+            (d.recipient, d.clause_id, d.agreement_id) for d, _ in acked
+        )
+        at = datetime.now(UTC)
+        assert self._access_log is not None
+        for (recipient, clause, agreement), count in counts.items():
+            self._access_log.record(AccessRecord(
+                at=at, token_name="feed process", role="partner", org=recipient,
+                method="FEED", path=org_feed(recipient),
+                query=f"agreement={agreement}&clause={clause}", status=200,
+                person_rows=count, withheld_rows=0,
+            ))
 
     async def _bodies(self, seqs: set[int]) -> dict[int, bytes]:
         """The stored bytes of each SEND_EVENTS sequence in `seqs`: one batched direct get per

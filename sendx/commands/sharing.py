@@ -18,6 +18,8 @@ from pathlib import Path
 import orjson
 
 from contracts.agreements import AgreementError, check, explain, parse_agreement
+from projections.access.log import access_log_file
+from projections.access.tokens import tokens_file
 from projections.audit.deliveries import deliveries
 from projections.feeds.process import DEFAULT_AGREEMENT, load_agreement, run_feeds
 from runtime.bus.permissions import Role
@@ -116,5 +118,6 @@ def deliveries_command(args: argparse.Namespace) -> int:
 def feeds_command(args: argparse.Namespace) -> int:
     settings = Settings()
     store = args.store or settings.data_dir / FEED_STORE
-    asyncio.run(run_feeds(args.nats or settings.nats_url, store, args.agreement, args.backfill))
+    asyncio.run(run_feeds(args.nats or settings.nats_url, store, args.agreement, args.backfill,
+                          access_log_file(tokens_file(settings.data_dir))))
     return 0

@@ -16,6 +16,7 @@ from contracts import Envelope, encode
 from contracts.agreements import Agreement, parse_agreement
 from contracts.feeds import FEEDS_STREAM, org_feed
 from contracts.subjects import event_subject
+from projections.access.log import AccessLog
 from projections.feeds.process import FeedProcess, start_feeds
 from projections.feeds.store import FeedStore
 from runtime.bus.permissions import client_user
@@ -96,6 +97,7 @@ class FeedBus:
     process: FeedProcess | None = None
     task: asyncio.Task | None = None
     store: FeedStore | None = None
+    access_log: AccessLog | None = None
 
     async def publish(self, *envelopes: Envelope) -> list[int]:
         """Publish as each envelope's organisation (its service login); their sequences."""
@@ -115,8 +117,9 @@ class FeedBus:
         if self.feeder is None:
             self.feeder = await self.connect("feeder")
         self.store = FeedStore(self.store_path)
+        self.access_log = AccessLog(self.store_path.with_name("access-log.sqlite"))
         self.process, self.epoch = await start_feeds(
-            self.feeder.nc, self.store, agreement, backfill, FAST
+            self.feeder.nc, self.store, agreement, backfill, FAST, self.access_log
         )
         self.task = asyncio.create_task(self.process.run())
 
@@ -128,6 +131,9 @@ class FeedBus:
         if self.store is not None:
             self.store.close()
             self.store = None
+        if self.access_log is not None:
+            self.access_log.close()
+            self.access_log = None
 
     async def caught_up(self) -> bool:
         """The feed process decided and published everything on SEND_EVENTS so far."""

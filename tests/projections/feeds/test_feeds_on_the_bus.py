@@ -172,6 +172,10 @@ async def test_a_delivery_is_the_stored_event_with_its_agreement_clause_and_sequ
     [shared] = await deliveries(auditor.nc, person_key=issued.person_key)
     assert (shared.recipient, shared.event_id, shared.clause, shared.source_seq) == (
         "QK1", str(issued.event_id), "icb-plans", seq)
+    # and the access log has the delivery beside the API's reads
+    [logged] = bus.access_log.entries()
+    assert (logged.org, logged.method, logged.path, logged.query, logged.person_rows) == (
+        "QK1", "FEED", "send.feed.QK1.>", "agreement=test-agreement&clause=icb-plans", 1)
 
 
 async def test_the_first_agreement_applies_only_after_what_the_stream_already_held(
