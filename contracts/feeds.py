@@ -75,13 +75,3 @@ def delivery_id(recipient: str, event_id: str) -> str:
 
 def recipient_consumers(org: str) -> tuple[str, ...]:
     return tuple(f"{org}-{purpose}" for purpose in CONSUMER_PURPOSES)
-
-
-def recipient_of(feed_subject_: str) -> str:
-    parts = feed_subject_.split(".")
-    if len(parts) != 8 or ".".join(parts[:2]) != FEED_ROOT:
-        raise ValueError(
-            f"{feed_subject_!r} is not '{FEED_ROOT}.<recipient>.<source>.<family>.<name>"
-            ".<person_key>'"
-        )
-    return parts[2]

@@ -29,6 +29,7 @@ auditor checks the live configuration against (`retention_drift`, `sendx audit c
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import nats.errors
 from nats.js import JetStreamContext
@@ -104,25 +105,18 @@ def deadletter_stream(replicas: int = 1, max_bytes: int = DEADLETTER_MAX_BYTES) 
 def feeds_stream(replicas: int = 1, max_bytes: int = FEEDS_MAX_BYTES) -> StreamConfig:
     """SEND_FEEDS: each recipient's deliveries (`contracts.feeds`), kept for replay.
 
-    Derived (the feed process's store can publish it again), so not protected like the history,
-    but kept without an age limit: a recipient replays from any sequence or time, and the
-    auditor reads who was sent what from it. The duplicate window makes `Nats-Msg-Id`
-    (`<recipient>.<event_id>`) deliver each event to each recipient once across restarts."""
-    return StreamConfig(
+    Kept like the history (file storage, no age limit, `discard=new`, the same duplicate
+    window, which makes `Nats-Msg-Id` = `<recipient>.<event_id>` deliver each event to each
+    recipient once across restarts) but not protected: it is derived, and the feed process's
+    store can publish it again. A recipient replays from any sequence or time, and the auditor
+    reads who was sent what from it."""
+    return replace(
+        events_stream(replicas, max_bytes),
         name=FEEDS_STREAM,
         description="Per-recipient deliveries of shared events under the data-sharing agreement.",
         subjects=[ALL_FEEDS],
-        retention=RetentionPolicy.LIMITS,
-        storage=StorageType.FILE,
-        discard=DiscardPolicy.NEW,
-        max_msgs=-1,
-        max_bytes=max_bytes,
-        max_age=0,
-        max_msgs_per_subject=-1,
-        max_msg_size=1024 * 1024,
-        duplicate_window=DUPLICATE_WINDOW_SECONDS,
-        num_replicas=replicas,
-        allow_direct=True,
+        deny_delete=False,
+        deny_purge=False,
     )
 
 

@@ -301,7 +301,7 @@ def test_a_killed_run_leaves_no_child_and_the_next_run_on_its_data_dir_keeps_its
 ) -> None:
     # given every process the run started, and the tokens it printed
     children = run.child_pids()
-    assert len(children) == len(run.status()) == 11  # nats, 7 services, 2 projectors, API
+    assert len(children) == len(run.status()) == 12  # nats, 7 services, 2 projectors, feeds, API
     tokens = run.tokens()
     assert len(tokens) == 9
     # when `sendx run` itself is killed outright (no chance to stop anything)

@@ -27,6 +27,13 @@ pytestmark = pytest.mark.integration
 
 ON = date(2026, 3, 2)
 F = EventFactory()
+ALL_PLANS_TO_ICB = """
+id = "all"
+recipient = "QK1"
+sources = ["la"]
+events = ["ehc.plan_issued"]
+cohort = "everyone"
+"""
 ICB_PLANS = """
 id = "icb-plans"
 recipient = "QK1"
@@ -223,13 +230,7 @@ async def test_a_widened_agreement_never_reaches_back_without_a_recorded_backfil
 
 
 async def test_a_restarted_feed_process_loses_and_doubles_nothing(bus: FeedBus) -> None:
-    await bus.start(agreement_of("""
-id = "all"
-recipient = "QK1"
-sources = ["la"]
-events = ["ehc.plan_issued"]
-cohort = "everyone"
-"""))
+    await bus.start(agreement_of(ALL_PLANS_TO_ICB))
     icb = await bus.recipient("QK1")
     first = [F.plan_issued(f"p{i}", ON, la="856", plan=f"P{i}") for i in range(300)]
     await bus.publish(*first)
@@ -237,13 +238,7 @@ cohort = "everyone"
     await bus.stop()  # mid-stream
     second = [F.plan_issued(f"q{i}", ON, la="855", plan=f"Q{i}") for i in range(100)]
     await bus.publish(*second)
-    await bus.start(agreement_of("""
-id = "all"
-recipient = "QK1"
-sources = ["la"]
-events = ["ehc.plan_issued"]
-cohort = "everyone"
-"""))
+    await bus.start(agreement_of(ALL_PLANS_TO_ICB))
     await bus.settle(icb)
     assert icb.event_ids() == ids(*first, *second)
 
@@ -251,14 +246,7 @@ cohort = "everyone"
 async def test_a_restarted_nats_server_loses_and_doubles_nothing(
     bus: FeedBus, secured_bus: SecuredBus  # noqa: F811
 ) -> None:
-    clause = """
-id = "all"
-recipient = "QK1"
-sources = ["la"]
-events = ["ehc.plan_issued"]
-cohort = "everyone"
-"""
-    await bus.start(agreement_of(clause))
+    await bus.start(agreement_of(ALL_PLANS_TO_ICB))
     icb = await bus.recipient("QK1")
     first = [F.plan_issued(f"r{i}", ON, la="856", plan=f"R{i}") for i in range(200)]
     await bus.publish(*first)
