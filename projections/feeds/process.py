@@ -14,6 +14,7 @@ import signal
 from pathlib import Path
 
 from nats.aio.client import Client
+from nats.aio.msg import Msg
 
 from contracts.agreements import Agreement, AgreementError, check, parse_agreement
 from contracts.feeds import FEED_READER
@@ -22,6 +23,7 @@ from projections.access.log import AccessLog
 from projections.feeds.publisher import FeedPublisher
 from projections.feeds.store import Epoch, FeedStore
 from projections.reading.applying import Summary
+from projections.reading.batch import stream_seq
 from projections.reading.consumer import ConsumerSettings
 from projections.reading.runner import ProjectionRunner
 from runtime.bus.connection import connect_bus
@@ -50,6 +52,20 @@ def load_agreement(
     return agreement
 
 
+class FeedRunner(ProjectionRunner):
+    """The shared runner, handing each batch's stored bytes to the publisher before applying
+    it: what a delivery forwards is then usually in memory, not read back from the stream."""
+
+    def __init__(self, *args: object, bodies: dict[int, bytes], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._bodies = bodies
+
+    async def _apply(self, msgs: list[Msg]) -> None:
+        for msg in msgs:
+            self._bodies[stream_seq(msg)] = msg.data
+        await super()._apply(msgs)
+
+
 class FeedProcess:
     """One runner and one publisher over one store, until `stop()`."""
 
@@ -59,7 +75,8 @@ class FeedProcess:
     ) -> None:
         self.store = store
         self.publisher = FeedPublisher(nc, store, access_log=access_log)
-        self.runner = ProjectionRunner(nc, FEED_READER, store, settings, on_commit=self._committed)
+        self.runner = FeedRunner(nc, FEED_READER, store, settings, on_commit=self._committed,
+                                 bodies=self.publisher.bodies)
 
     async def _committed(self, summary: Summary, previous: int, position: int) -> None:
         self.publisher.wake()

@@ -1,9 +1,11 @@
 """Publishing decided deliveries to SEND_FEEDS, exactly once per (recipient, event).
 
 Each delivery the feed store recorded is published with `publish_async` (many in flight, one
-wait for all the acknowledgements), its body the event's bytes read back from SEND_EVENTS by
-sequence (batched direct gets, `projections.reading.direct`): what the recipient receives is
-byte for byte what the source published, so its hash chain and sealed fields are untouched.
+wait for all the acknowledgements), its body the event's bytes as the runner fetched them
+(`bodies`, filled by `projections.feeds.process.FeedRunner`) or, for a delivery decided before a
+restart or released late (`include_earlier`), read back from SEND_EVENTS by sequence (batched
+direct gets, `projections.reading.direct`): what the recipient receives is byte for byte what
+the source published, so its hash chain and sealed fields are untouched.
 `Nats-Msg-Id` is `<recipient>.<event_id>`: a delivery published but not marked before a crash
 is published again after the restart and the stream drops the copy (duplicate window 24 h).
 Only acknowledged deliveries are marked, so nothing is lost while the server is away.
@@ -56,6 +58,9 @@ class FeedPublisher:
     ) -> None:
         self._nc, self._store, self._batch = nc, store, batch
         self._access_log = access_log
+        self.bodies: dict[int, bytes] = {}
+        """SEND_EVENTS sequence -> stored bytes of events fetched but not yet past the
+        publisher (pruned each round below the first delivery still to publish)."""
         self._js = nc.jetstream(publish_async_max_pending=batch * 2)
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -72,6 +77,7 @@ class FeedPublisher:
         while not self._stopping.is_set():
             self._wakeup.clear()
             pending = await asyncio.to_thread(self._store.pending, self._batch)
+            self._prune(pending[0].seq if pending else None)
             if not pending:
                 try:
                     await asyncio.wait_for(self._wakeup.wait(), IDLE_WAIT)
@@ -123,11 +129,18 @@ class FeedPublisher:
                 person_rows=count, withheld_rows=0,
             ))
 
+    def _prune(self, first_pending: int | None) -> None:
+        """Forget bodies no delivery will need: below the first pending one, or (none pending)
+        every one the store has folded."""
+        limit = first_pending if first_pending is not None else self._store.position() + 1
+        for seq in [seq for seq in self.bodies if seq < limit]:
+            del self.bodies[seq]
+
     async def _bodies(self, seqs: set[int]) -> dict[int, bytes]:
-        """The stored bytes of each SEND_EVENTS sequence in `seqs`: one batched direct get per
-        run of nearby sequences (held events released late sit far behind the rest)."""
-        found: dict[int, bytes] = {}
-        for start, stop in _runs(sorted(seqs)):
+        """The stored bytes of each SEND_EVENTS sequence in `seqs`: from what the runner
+        fetched, else one batched direct get per run of nearby sequences."""
+        found = {seq: self.bodies[seq] for seq in seqs if seq in self.bodies}
+        for start, stop in _runs(sorted(seqs - found.keys())):
             reader = await DirectReader(
                 self._nc, EVENTS_STREAM, ALL_EVENTS, start=start, stop=stop,
                 batch=min(stop - start + 1, 10_000),
