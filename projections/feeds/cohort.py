@@ -3,9 +3,9 @@
 `apply(state, seq, envelope)` folds one event (in SEND_EVENTS order) into the cohort state and
 returns what changed: the deliveries it causes and the membership changes the store records in
 the same transaction. Membership is updated before delivery, so the event that puts a person in
-a cohort (an LA's `ehc.plan_issued` naming... or a health flag naming the LA) is itself
-delivered when the clause covers it. State is updated in place (the fold runs for every event of
-the history; copying it per event would dominate the cost).
+a cohort (a health flag naming the LA responsible) is itself delivered when the clause covers
+it. Deterministic and free of I/O, but the state is updated in place: the fold runs for every
+event of the history, and copying the state per event would dominate the cost.
 
 Rules (`contracts.agreements` says them in words):
 - a recipient never receives its own events;
