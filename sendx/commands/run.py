@@ -107,6 +107,27 @@ def wait_for_http(url: str, supervisor: Supervisor, timeout: float = 60.0) -> No
     raise RuntimeError(f"{url} did not answer within {timeout}s")
 
 
+FEEDS_READY = "feeds: agreement"
+"""What `sendx feeds` prints once the agreement is in effect (`projections.feeds.process`)."""
+
+
+def marks(log: Path, marker: str) -> int:
+    """How many times `log` (appended to by every run) holds `marker`."""
+    return log.read_text(errors="replace").count(marker) if log.exists() else 0
+
+
+def wait_for_mark(
+    log: Path, marker: str, before: int, supervisor: Supervisor, timeout: float = 60.0
+) -> None:
+    """Until `log` holds `marker` more often than `before` times (this run's process said it)."""
+    deadline = time.monotonic() + timeout
+    while marks(log, marker) <= before:
+        supervisor.check()
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"{log.name}: no {marker!r} within {timeout}s")
+        time.sleep(0.1)
+
+
 def stop_on(*signals: signal.Signals) -> None:
     """Each of `signals` stops the run in order (KeyboardInterrupt in the main thread).
 
@@ -160,12 +181,16 @@ def run_holding(args: argparse.Namespace, data_dir: Path) -> int:
                 )
         tokens = write_demo_tokens(data_dir)
         supervisor.launch_projectors([p.name for p in CATALOGUE], env_as("projector"))
-        supervisor.launch("feeds", sendx_command("feeds"), env_as("feeder"))
+        feeds_started = marks(data_dir / "logs" / "feeds.log", FEEDS_READY)
+        feeds = supervisor.launch("feeds", sendx_command("feeds"), env_as("feeder"))
         supervisor.launch(
             "api", sendx_command("api", "--port", str(api_port)), env_as("dashboard")
         )
         base = f"http://127.0.0.1:{api_port}"
         wait_for_http(f"{base}/healthz", supervisor)
+        # the agreement takes effect after what the stream holds when the feed process first
+        # records it: it must have done so before the demo publishes anything
+        wait_for_mark(feeds.log, FEEDS_READY, feeds_started, supervisor)
         for managed in supervisor.processes:
             print(f"started {managed.name} (pid {managed.pid}), log {managed.log}")
         print(f"watching them: one that dies is restarted (log {supervisor.log_dir / 'run.log'}, "
