@@ -77,7 +77,9 @@ class FeedPublisher:
         while not self._stopping.is_set():
             self._wakeup.clear()
             pending = await asyncio.to_thread(self._store.pending, self._batch)
-            self._prune(pending[0].seq if pending else None)
+            # (the store's lock may be held by a commit: never wait for it on the event loop)
+            self._prune(pending[0].seq if pending
+                        else await asyncio.to_thread(self._store.position) + 1)
             if not pending:
                 try:
                     await asyncio.wait_for(self._wakeup.wait(), IDLE_WAIT)
@@ -129,10 +131,9 @@ class FeedPublisher:
                 person_rows=count, withheld_rows=0,
             ))
 
-    def _prune(self, first_pending: int | None) -> None:
+    def _prune(self, limit: int) -> None:
         """Forget bodies no delivery will need: below the first pending one, or (none pending)
         every one the store has folded."""
-        limit = first_pending if first_pending is not None else self._store.position() + 1
         for seq in [seq for seq in self.bodies if seq < limit]:
             del self.bodies[seq]
 
