@@ -24,11 +24,10 @@ from uuid import UUID, uuid5
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.envelope import ORG_CODE_PATTERN, PERSON_KEY_PATTERN
+from contracts.feeds import ALERT_ROOT
 
 ALERT_TYPE = "alert.raised"
 ALERT_SCHEMA_VERSION = 1
-ALERT_ROOT = "send.alert"
-ALL_ALERTS = f"{ALERT_ROOT}.>"
 ALERTS_SOURCE = "SENDX"
 """`source_org` of every alert: the partnership's own alert process, not a partner."""
 ALERT_NAMESPACE = UUID("5d1f0b8e-3c51-4f0e-9a57-2f6f1c7c4a10")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -133,6 +134,17 @@ class Settings(BaseSettings):
         "explicit ceiling of the dead-letter stream (the server refuses writes beyond it)",
         problem="must be a positive number of bytes", shown="2 GiB",
     )
+    feeds_max_bytes: int = variable(
+        "SENDX_FEEDS_MAX_BYTES", GIB // 2,
+        "ceiling of SEND_FEEDS, every partner's feed (~1 KiB a delivery); reserved out of the "
+        "server's `max_file_store` beside the history's",
+        problem="must be a positive number of bytes", shown="512 MiB",
+    )
+    alerts_max_bytes: int = variable(
+        "SENDX_ALERTS_MAX_BYTES", GIB // 2,
+        "ceiling of SEND_ALERTS (~1 KiB an alert; the oldest are discarded past it)",
+        problem="must be a positive number of bytes", shown="512 MiB",
+    )
     metrics_port: int = variable(
         "SENDX_METRICS_PORT", 0,
         "Prometheus `/metrics`, `/healthz`, `/readyz` of services, projectors and the API on a "
@@ -142,6 +154,20 @@ class Settings(BaseSettings):
     )
     metrics_host: str = variable(
         "SENDX_METRICS_HOST", LOOPBACK, "address the metrics server listens on",
+    )
+    alerts_today: date | None = variable(
+        "SENDX_ALERTS_TODAY", None,
+        "fixes the day the alert process evaluates as of (YYYY-MM-DD: a demo or a test); unset, "
+        "today (UTC)", problem="must be a date YYYY-MM-DD",
+    )
+    alerts_interval: float = variable(
+        "SENDX_ALERTS_INTERVAL", 60.0,
+        "seconds between the alert process's evaluations when nothing is announced",
+        problem="must be a positive number of seconds",
+    )
+    webhooks: Path | None = variable(
+        "SENDX_WEBHOOKS", None,
+        "the webhook endpoints file (`sendx webhooks`); unset, `$SENDX_DATA_DIR/webhooks.toml`",
     )
     nats_user: str | None = variable(
         "SENDX_NATS_USER", None,
@@ -224,7 +250,10 @@ class Settings(BaseSettings):
             raise ValueError("out of range")
         return value
 
-    @field_validator("events_max_bytes", "deadletter_max_bytes", "cli_timeout")
+    @field_validator(
+        "events_max_bytes", "deadletter_max_bytes", "feeds_max_bytes", "alerts_max_bytes",
+        "cli_timeout", "alerts_interval",
+    )
     @classmethod
     def _positive(cls, value: float) -> float:
         if not value > 0:
@@ -287,6 +316,12 @@ def settings() -> Settings:
     so a changed environment (a test's monkeypatch, a command setting one for itself) is
     never answered from a stale copy, and tests need no reset (`_parsed.cache_clear()` is one)."""
     return _parsed(tuple((name, os.environ.get(name)) for name in VARIABLES))
+
+
+def named_secret(variable_name: str) -> str:
+    """A secret whose variable a configuration file names (a webhook endpoint's `secret_env`):
+    not a setting of its own, so read here, where every read of the environment is."""
+    return os.environ.get(variable_name, "")
 
 
 def settings_table() -> str:

@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "sendx.commands.settings",
     "sendx.commands.alerts",
     "sendx.commands.webhooks",
+    "sendx.commands.sharing",
 )
 
 

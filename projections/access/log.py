@@ -45,6 +45,11 @@ class AccessRecord(BaseModel):
     reason: str | None = Field(default=None, description="Why a read was refused.")
 
 
+def access_log_file(tokens: Path) -> Path:
+    """The access log beside the tokens file (the API's and the feed process's)."""
+    return tokens.parent / "access-log.sqlite"
+
+
 class AccessLogPage(BaseModel):
     entries: list[AccessRecord] = Field(description="Newest first.")
 

@@ -39,7 +39,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from contracts.envelope import PERSON_KEY_PATTERN
 from contracts.topology import OrgKind
-from projections.access.log import AccessLog, AccessRecord
+from projections.access.log import AccessLog, AccessRecord, access_log_file
 from projections.access.mentions import EventIndex, people_mentioned_by
 from projections.access.rate_limit import RateLimit, rate_limit_from
 from projections.access.tokens import (
@@ -297,5 +297,5 @@ def access_control_for(data_dir: Path, index: EventIndex | None) -> AccessContro
     tell readers apart must not start.
     """
     tokens = load_tokens(data_dir)
-    log = AccessLog(tokens_file(data_dir).parent / "access-log.sqlite")
+    log = AccessLog(access_log_file(tokens_file(data_dir)))
     return AccessControl(tokens, log, index)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from contracts.alerts import ALL_ALERTS
+from contracts.feeds import ALL_ALERTS
 from runtime.bus.outbound import ALERTS_STREAM
 
 

@@ -8,9 +8,7 @@ alerts is `$SENDX_DATA_DIR/alerts-sent.sqlite`.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-from datetime import date
 
 from contracts.topology import OrgKind
 from projections.alerts.runner import AlertRunner, Clock, utc_today
@@ -22,19 +20,11 @@ from runtime.bus.connection import connect_bus
 from runtime.partnership import DEMO_PARTNERSHIP
 from runtime.settings import Settings
 
-TODAY_VARIABLE = "SENDX_ALERTS_TODAY"
-INTERVAL_VARIABLE = "SENDX_ALERTS_INTERVAL"
 
-
-def clock_from_env(env: dict[str, str] | os._Environ[str] = os.environ) -> Clock:
-    fixed = env.get(TODAY_VARIABLE)
-    if not fixed:
-        return utc_today
-    try:
-        day = date.fromisoformat(fixed)
-    except ValueError:
-        raise ValueError(f"{TODAY_VARIABLE} must be YYYY-MM-DD, not {fixed!r}") from None
-    return lambda: day
+def clock_from(settings: Settings) -> Clock:
+    """Today (UTC), or the day `SENDX_ALERTS_TODAY` fixes."""
+    day = settings.alerts_today
+    return utc_today if day is None else (lambda: day)
 
 
 def partnership_icb() -> str:
@@ -50,8 +40,8 @@ async def run_alerts(settings: Settings, today: Clock | None = None) -> None:
     nc = await connect_bus(settings.nats_url, name="sendx-alerts")
     runner = AlertRunner(
         nc, tracker, dataset, sent, default_health=partnership_icb(),
-        today=today or clock_from_env(),
-        interval=float(os.environ.get(INTERVAL_VARIABLE, "60")),
+        today=today or clock_from(settings),
+        interval=settings.alerts_interval,
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -11,7 +11,8 @@ subject access response must not silently leave anything out. Sealed person-leve
 opened with the key of the organisation that published them; once that organisation erased the
 person they are listed as erased. The export says which organisations registered the person
 and which of them have erased what they shared (`erasure`): a partnership-wide erasure is done
-when every one has.
+when every one has; and what was shared about the person, with whom, by which clause of the
+data-sharing agreement, when (`shared`, from SEND_FEEDS).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from nats.aio.client import Client
 from contracts import DecodeError, Envelope, decode
 from contracts.envelope import PERSON_KEY_PATTERN
 from contracts.sealing import ERASURE_TYPE
+from projections.audit.deliveries import Shared
 from projections.audit.stream import person_subject, read_stream
 from runtime.keystore import PersonKeyStore
 
@@ -115,12 +117,17 @@ def erasure_of(events: Iterable[PersonEvent]) -> Erasure:
     return Erasure(tuple(registered), tuple(erased))
 
 
-def history_json(person_key: str, events: Sequence[PersonEvent]) -> bytes:
+def history_json(
+    person_key: str, events: Sequence[PersonEvent], shared: Sequence[Shared] = ()
+) -> bytes:
+    """The person's history and (`shared`) every delivery of it: with whom, by which clause,
+    when (`projections.audit.deliveries`)."""
     document = {
         "person_key": person_key,
         "erasure": erasure_of(events).as_record(),
         "events": [event.as_record() for event in events],
         "count": len(events),
+        "shared": [s.as_record() for s in shared],
     }
     return orjson.dumps(document, option=orjson.OPT_INDENT_2)
 

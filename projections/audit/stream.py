@@ -40,6 +40,8 @@ class StoredMessage:
     subject: str
     data: bytes
     stored_at: datetime
+    headers: dict[str, str] | None = None
+    """The headers stored with it (`Nats-Msg-Id`, and a feed delivery's `Sendx-*`)."""
 
 
 def person_subject(person_key: str) -> str:
@@ -61,18 +63,20 @@ async def read_stream(
     stop_seq: int | None = None,
     batch: int = READ_BATCH,
     fetch_timeout: float = 5.0,
+    stream: str = EVENTS_STREAM,
 ) -> AsyncIterator[StoredMessage]:
     """Yield the stored messages on `subject` with `start_seq <= seq <= stop_seq`, in order.
 
-    `stop_seq` defaults to the stream's last sequence when the read starts.
+    `stop_seq` defaults to the stream's last sequence when the read starts. `stream`: SEND_EVENTS
+    unless told (`projections.audit.deliveries` reads SEND_FEEDS the same way).
     """
     js = nc.jetstream()
-    state = (await js.stream_info(EVENTS_STREAM)).state
+    state = (await js.stream_info(stream)).state
     stop = state.last_seq if stop_seq is None else min(stop_seq, state.last_seq)
     start = max(start_seq, state.first_seq, 1)
     if start > stop or state.messages == 0:
         return
-    reader = await DirectReader(nc, EVENTS_STREAM, subject, start=start, stop=stop,
+    reader = await DirectReader(nc, stream, subject, start=start, stop=stop,
                                 batch=batch).open()
     try:
         tick = task("reading the stream", total=stop - start + 1)
@@ -83,7 +87,8 @@ async def read_stream(
                 if seq > stop:
                     return
                 tick(seq - start + 1)
-                yield StoredMessage(seq, msg.subject, msg.data, server_time(headers[TIME_HEADER]))
+                yield StoredMessage(seq, msg.subject, msg.data, server_time(headers[TIME_HEADER]),
+                                    dict(headers))
             # the server counts what is left on `subject`: none left, nothing more to ask for
             if (msgs[-1].headers or {}).get(PENDING_HEADER) == "0":
                 return

@@ -14,7 +14,6 @@ webhooks), validated here so a mistake is named at start, not at the first deliv
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,8 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, mod
 from contracts.alerts import org_alerts
 from contracts.envelope import ORG_CODE_PATTERN
 from runtime.bus.outbound import ALERTS_STREAM, FEEDS_STREAM, org_feed
+from runtime.settings import named_secret, settings
 
-WEBHOOKS_VARIABLE = "SENDX_WEBHOOKS"
 Source = Literal["alerts", "feed"]
 
 
@@ -55,11 +54,13 @@ class Endpoint(BaseModel):
             raise ValueError("give exactly one of secret or secret_env")
         return self
 
-    def key(self, env: Mapping[str, str] = os.environ) -> bytes:
-        """The HMAC key; a `secret_env` that is unset or short is an error naming it."""
+    def key(self, env: Mapping[str, str] | None = None) -> bytes:
+        """The HMAC key; a `secret_env` that is unset or short is an error naming it. `env`
+        stands in for the environment (tests)."""
         if self.secret is not None:
             return self.secret.encode()
-        value = env.get(self.secret_env or "", "")
+        name = self.secret_env or ""
+        value = named_secret(name) if env is None else env.get(name, "")
         if len(value) < 16:
             raise BadWebhookConfig(
                 f"webhook {self.name}: ${self.secret_env} must hold the HMAC secret (at least "
@@ -101,9 +102,10 @@ class WebhookConfig(BaseModel):
         raise BadWebhookConfig(f"no webhook endpoint named {name!r} (configured: {known})")
 
 
-def webhooks_file(data_dir: Path, env: Mapping[str, str] = os.environ) -> Path:
-    given = env.get(WEBHOOKS_VARIABLE)
-    return Path(given) if given else data_dir / "webhooks.toml"
+def webhooks_file(data_dir: Path, given: Path | None = None) -> Path:
+    """`SENDX_WEBHOOKS` (`Settings.webhooks`), else the data directory's `webhooks.toml`."""
+    given = settings().webhooks if given is None else given
+    return given if given else data_dir / "webhooks.toml"
 
 
 def load_webhooks(path: Path) -> WebhookConfig:

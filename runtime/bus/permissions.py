@@ -10,11 +10,17 @@ keeps the streams an unsecured server already holds):
   publishes `send.dlq.>` and `projections.>`; it may delete only its own durable consumers
   (`projection-<name>`, recreated when its store and consumer disagree), never another's;
 - `dashboard`: subscribes `projections.>` (the change notices) and reads the streams' info (their
-  last sequence, for lag), never an event of SEND_EVENTS; with partitioned projectors also the
-  workers' consumer info and the mirrors' messages (`Partition.next_seq`: which event each
-  partition has yet to apply);
-- `auditor`: the read-only API on both streams (batched direct gets: `sendx audit` reads the
-  history as `projections.reading.direct` does) and ordered (ephemeral) consumers on SEND_EVENTS;
+  last sequence, for lag), never an event; with partitioned projectors also the workers'
+  consumer info and the mirrors' messages (`Partition.next_seq`: which event each partition has
+  yet to apply);
+- `feeder`: the feed process (`projections.feeds`): a projector's reading of SEND_EVENTS (its
+  own durable only) and publishing every recipient's deliveries on `send.feed.>` (SEND_FEEDS);
+- `<kind>-<org>-client` also reads its own feed and alerts (`recipient_subjects`): durable
+  consumers `<org>-feed|alerts|replay|webhook` filtered inside `send.feed.<org>.>` and
+  `send.alert.<org>.>`, nothing of another organisation's;
+- `auditor`: the read-only API on both streams and SEND_FEEDS (who was sent what; batched
+  direct gets: `sendx audit` reads the history as `projections.reading.direct` does) and
+  ordered (ephemeral) consumers on SEND_EVENTS;
 - `admin`: the JetStream API, except changing or removing what the history is kept in
   (`protected_stream_subjects`: update, delete, purge or message delete of SEND_EVENTS,
   SEND_DEADLETTER and the person-key bucket's stream) and purging the account; never events.
@@ -68,12 +74,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from contracts.alerts import ALL_ALERTS
+from contracts.feeds import (
+    ALERTS_STREAM,
+    ALL_ALERTS,
+    ALL_FEEDS,
+    FEED_READER,
+    FEEDS_STREAM,
+    org_alerts,
+    org_feed,
+    recipient_consumers,
+)
 from contracts.subjects import ALL_DEADLETTERS, DEADLETTER_ROOT, PROJECTION_ROOT
 from contracts.topology import Organisation
 from runtime.bus.connection import inbox_prefix_for
 from runtime.bus.durables import READ_MODELS, partition_durable, projection_durable
-from runtime.bus.outbound import ALERTS_STREAM, FEEDS_STREAM
 from runtime.bus.streams import (
     DEADLETTER_STREAM,
     EVENTS_STREAM,
@@ -95,6 +109,7 @@ class Role(StrEnum):
     RETRIER = "retrier"
     ALERTER = "alerter"
     DELIVERER = "deliverer"
+    FEEDER = "feeder"
 
 
 BREAKGLASS = "breakglass"
@@ -204,6 +219,33 @@ def write_person_keys(org: Organisation) -> tuple[str, ...]:
     return (*read_person_keys(), f"$KV.{PERSON_KEYS_BUCKET}.{org.code}.>")
 
 
+def recipient_subjects(org: Organisation) -> tuple[str, ...]:
+    """An organisation's client reading its own feed and alerts: durable pull consumers named
+    `<org>-<purpose>` (`contracts.feeds.recipient_consumers`) on SEND_FEEDS and SEND_ALERTS,
+    created only with a filter inside its own subjects (the filtered create API carries the
+    filter in the subject, which the server checks against the request), inspected, deleted
+    (to replay from another sequence or time), pulled from and acked. No stream info (a subject
+    listing would show other recipients' person keys), no ephemeral or unfiltered consumers,
+    no direct gets: nothing of another organisation's feed."""
+    names = recipient_consumers(org.code)
+    return (
+        f"{JS_API}.INFO",
+        *(
+            subject
+            for stream, filter_subject in ((FEEDS_STREAM, org_feed(org.code)),
+                                           (ALERTS_STREAM, org_alerts(org.code)))
+            for name in names
+            for subject in (
+                f"{JS_API}.CONSUMER.CREATE.{stream}.{name}.{filter_subject}",
+                f"{JS_API}.CONSUMER.INFO.{stream}.{name}",
+                f"{JS_API}.CONSUMER.DELETE.{stream}.{name}",
+                f"{JS_API}.CONSUMER.MSG.NEXT.{stream}.{name}",
+                f"$JS.ACK.{stream}.{name}.>",
+            )
+        ),
+    )
+
+
 def organisation_users(org: Organisation) -> tuple[NatsUser, NatsUser]:
     service = NatsUser(
         service_user(org),
@@ -211,8 +253,31 @@ def organisation_users(org: Organisation) -> tuple[NatsUser, NatsUser]:
         subscribe=(org.command_subjects,),
         allow_responses=True,
     )
-    client = NatsUser(client_user(org), publish=(org.command_subjects,), subscribe=())
+    client = NatsUser(
+        client_user(org), publish=(org.command_subjects, *recipient_subjects(org)), subscribe=()
+    )
     return service, client
+
+
+def feeder_user() -> NatsUser:
+    """The feed process (`projections.feeds`): reads SEND_EVENTS as a projector does (its own
+    durable `projection-feeds`, direct gets for the bytes it forwards, the person keys the
+    shared runner loads), dead-letters what it cannot decode, keeps SEND_FEEDS declared and
+    publishes every recipient's deliveries on `send.feed.>`. It never publishes an event."""
+    return NatsUser(
+        Role.FEEDER.value,
+        publish=_unique(
+            *read_stream(EVENTS_STREAM),
+            *pull_from_stream(EVENTS_STREAM, (f"projection-{FEED_READER}",)),
+            *read_person_keys(),
+            ALL_DEADLETTERS,
+            f"{JS_API}.STREAM.CREATE.{FEEDS_STREAM}",
+            f"{JS_API}.STREAM.UPDATE.{FEEDS_STREAM}",
+            *read_stream_info(FEEDS_STREAM),
+            ALL_FEEDS,
+        ),
+        subscribe=(),
+    )
 
 
 def retrier_user(partnership: Iterable[Organisation] = DEMO_PARTNERSHIP) -> NatsUser:
@@ -264,6 +329,8 @@ def role_user(role: Role, partnership: Iterable[Organisation] = DEMO_PARTNERSHIP
         return alerter_user()
     if role is Role.DELIVERER:
         return deliverer_user()
+    if role is Role.FEEDER:
+        return feeder_user()
     if role is Role.PROJECTOR:
         own = dict(own_durables())
         return NatsUser(
@@ -306,6 +373,7 @@ def role_user(role: Role, partnership: Iterable[Organisation] = DEMO_PARTNERSHIP
                 *read_stream(events),
                 *replay_stream(events),
                 *read_stream(DEADLETTER_STREAM),
+                *read_stream(FEEDS_STREAM),
                 *read_person_keys(),
             ),
             subscribe=(),

@@ -28,6 +28,8 @@ auditor checks the live configuration against (`retention_drift`, `sendx audit c
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import nats.errors
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -41,6 +43,7 @@ from nats.js.api import (
 )
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
+from contracts.feeds import ALL_FEEDS, FEEDS_STREAM
 from contracts.subjects import ALL_DEADLETTERS, ALL_EVENTS, partition_transform
 from runtime.settings import GIB, settings
 
@@ -53,6 +56,9 @@ DUPLICATE_WINDOW_SECONDS = 24 * 3600
 # and SENDX_DEADLETTER_MAX_BYTES (runtime.settings), read when a stream is declared. Size them
 # from bench/.
 PERSON_KEYS_MAX_BYTES = 1 * GIB  # ~100 bytes a person: room for millions
+# SEND_FEEDS' and SEND_ALERTS' ceilings (SENDX_FEEDS_MAX_BYTES, SENDX_ALERTS_MAX_BYTES): every
+# stream's is reserved out of the server's `max_file_store` (20 GiB in deploy/nats/): the history
+# takes 16 GiB, the dead letters 2, the person keys 1, which leaves 1 GiB for the two together.
 
 
 def events_stream(replicas: int = 1, max_bytes: int | None = None) -> StreamConfig:
@@ -91,6 +97,24 @@ def deadletter_stream(replicas: int = 1, max_bytes: int | None = None) -> Stream
         duplicate_window=DUPLICATE_WINDOW_SECONDS,
         num_replicas=replicas,
         allow_direct=True,
+    )
+
+
+def feeds_stream(replicas: int = 1, max_bytes: int | None = None) -> StreamConfig:
+    """SEND_FEEDS: each recipient's deliveries (`contracts.feeds`), kept for replay.
+
+    Kept like the history (file storage, no age limit, `discard=new`, the same duplicate
+    window, which makes `Nats-Msg-Id` = `<recipient>.<event_id>` deliver each event to each
+    recipient once across restarts) but not protected: it is derived, and the feed process's
+    store can publish it again. A recipient replays from any sequence or time, and the auditor
+    reads who was sent what from it."""
+    return replace(
+        events_stream(replicas, settings().feeds_max_bytes if max_bytes is None else max_bytes),
+        name=FEEDS_STREAM,
+        description="Per-recipient deliveries of shared events under the data-sharing agreement.",
+        subjects=[ALL_FEEDS],
+        deny_delete=False,
+        deny_purge=False,
     )
 
 
@@ -257,7 +281,7 @@ async def ensure_person_keys(js: JetStreamContext, replicas: int = 1) -> None:
 
 
 async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
-    for config in (events_stream(replicas), deadletter_stream(replicas)):
+    for config in (events_stream(replicas), deadletter_stream(replicas), feeds_stream(replicas)):
         await ensure_stream(js, config)
     await ensure_person_keys(js, replicas)
 

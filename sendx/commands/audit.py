@@ -26,6 +26,7 @@ from nats.aio.client import Client
 from projections.audit import checkpoint
 from projections.audit.asof import ReplayBy, replay_as_of, require_aware
 from projections.audit.checkpoint import default_checkpoint
+from projections.audit.deliveries import deliveries
 from projections.audit.digest import store_contents
 from projections.audit.person import (
     check_person_key,
@@ -263,15 +264,16 @@ def chain(args: argparse.Namespace) -> int:
 
 
 def person(args: argparse.Namespace) -> int:
-    async def run() -> list:
+    async def run() -> tuple[list, list]:
         nc = await _connect(args)
         try:
-            return await person_history(nc, args.person_key)
+            return (await person_history(nc, args.person_key),
+                    await deliveries(nc, person_key=args.person_key))
         finally:
             await nc.drain()
 
-    events = asyncio.run(run())
-    data = (history_json(args.person_key, events) if args.format == "json"
+    events, shared = asyncio.run(run())
+    data = (history_json(args.person_key, events, shared) if args.format == "json"
             else history_csv(events).encode())
     if args.out is None:
         sys.stdout.buffer.write(data)
@@ -285,4 +287,7 @@ def person(args: argparse.Namespace) -> int:
     print(f"registered by: {', '.join(erasure.registered_by) or 'nobody'}; erased by: "
           f"{', '.join(erasure.erased_by) or 'nobody'}; not yet erased by: "
           f"{', '.join(erasure.not_erased_by) or 'nobody'}", file=sys.stderr)
+    recipients = sorted({s.recipient for s in shared})
+    print(f"shared {len(shared)} times under the data-sharing agreement, with: "
+          f"{', '.join(recipients) or 'nobody'}", file=sys.stderr)
     return 0

@@ -1,9 +1,10 @@
 """`sendx run`: the whole partnership on this machine, until Ctrl-C (what `make run` calls).
 
 Starts the embedded JetStream server, one service process per organisation of the demo
-partnership, one projector per read model, the alert process (`sendx alerts run`), a webhook
-delivery per endpoint of `$SENDX_DATA_DIR/webhooks.toml` (none unless that file exists) and
-the query API/dashboard; optionally loads the
+partnership, one projector per read model, the feed process (`sendx feeds`: each partner's feed
+under the data-sharing agreement), the alert process (`sendx alerts run`), a webhook delivery per
+endpoint of `$SENDX_DATA_DIR/webhooks.toml` (none unless that file exists) and the query
+API/dashboard; optionally loads the
 demo data; prints the dashboard URL and the access tokens (the same on every run over one data
 directory). While it serves, a process that dies is restarted, nats-server included
 (`sendx.supervisor`); on Ctrl-C, SIGTERM or a closed terminal it stops every process it
@@ -108,6 +109,27 @@ def wait_for_http(url: str, supervisor: Supervisor, timeout: float = 60.0) -> No
     raise RuntimeError(f"{url} did not answer within {timeout}s")
 
 
+FEEDS_READY = "feeds: agreement"
+"""What `sendx feeds` prints once the agreement is in effect (`projections.feeds.process`)."""
+
+
+def marks(log: Path, marker: str) -> int:
+    """How many times `log` (appended to by every run) holds `marker`."""
+    return log.read_text(errors="replace").count(marker) if log.exists() else 0
+
+
+def wait_for_mark(
+    log: Path, marker: str, before: int, supervisor: Supervisor, timeout: float = 60.0
+) -> None:
+    """Until `log` holds `marker` more often than `before` times (this run's process said it)."""
+    deadline = time.monotonic() + timeout
+    while marks(log, marker) <= before:
+        supervisor.check()
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"{log.name}: no {marker!r} within {timeout}s")
+        time.sleep(0.1)
+
+
 def stop_on(*signals: signal.Signals) -> None:
     """Each of `signals` stops the run in order (KeyboardInterrupt in the main thread).
 
@@ -161,6 +183,8 @@ def run_holding(args: argparse.Namespace, data_dir: Path) -> int:
                 )
         tokens = write_demo_tokens(data_dir)
         supervisor.launch_projectors([p.name for p in CATALOGUE], env_as("projector"))
+        feeds_started = marks(data_dir / "logs" / "feeds.log", FEEDS_READY)
+        feeds = supervisor.launch("feeds", sendx_command("feeds"), env_as("feeder"))
         supervisor.launch("alerts", sendx_command("alerts", "run"), env_as("alerter"))
         for endpoint in load_webhooks(webhooks_file(data_dir)).endpoint:
             supervisor.launch(
@@ -173,6 +197,9 @@ def run_holding(args: argparse.Namespace, data_dir: Path) -> int:
         )
         base = f"http://127.0.0.1:{api_port}"
         wait_for_http(f"{base}/healthz", supervisor)
+        # the agreement takes effect after what the stream holds when the feed process first
+        # records it: it must have done so before the demo publishes anything
+        wait_for_mark(feeds.log, FEEDS_READY, feeds_started, supervisor)
         for managed in supervisor.processes:
             print(f"started {managed.name} (pid {managed.pid}), log {managed.log}")
         print(f"watching them: one that dies is restarted (log {supervisor.log_dir / 'run.log'}, "

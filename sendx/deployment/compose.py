@@ -165,7 +165,7 @@ def init_databases_script() -> str:
     ]
     seen: set[str] = set()
     for process in partnership_processes():
-        if process.role in seen:
+        if process.role in seen or not process.database:
             continue
         seen.add(process.role)
         variable = f"PG_PASSWORD_{process.role.upper()}"

@@ -90,8 +90,9 @@ def organisation_process(org: Organisation) -> Process:
 def partnership_processes(
     partnership: Iterable[Organisation] = DEMO_PARTNERSHIP,
 ) -> list[Process]:
-    """Every organisation's service, a projector per read model, the alert process and the
-    API, in start order (webhook deliveries are per partner endpoint: `sendx webhooks run`).
+    """Every organisation's service, a projector per read model, the feed process (the
+    data-sharing agreement applied: `projections.feeds`), the alert process and the API, in
+    start order (webhook deliveries are per partner endpoint: `sendx webhooks run`).
 
     One projector process per read model, as `sendx run` does: a fold is CPU-bound Python, so
     read models in one process would share one core (one GIL). They log in as one NATS user."""
@@ -112,11 +113,15 @@ def partnership_processes(
             "SENDX_ACCESS_TOKENS": "/var/lib/sendx/access/tokens.toml",
         },
     )
+    feeds = Process(
+        name="feeds", args=("feeds", "--store", "/var/lib/sendx/feeds/feeds.sqlite"),
+        nats_user=Role.FEEDER.value, database="", role="",
+    )
     alerts = Process(
         name="alerts", args=("alerts", "run"), nats_user=Role.ALERTER.value,
         database=READ_MODELS_DATABASE, role=READ_MODELS_ROLE,
     )
-    return [*services, *projectors, alerts, api]
+    return [*services, *projectors, feeds, alerts, api]
 
 
 def streams_job() -> Process:

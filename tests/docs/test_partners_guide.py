@@ -15,6 +15,7 @@ import orjson
 import pytest
 from pydantic import BaseModel
 
+from contracts.feeds import ALERTS_STREAM, FEEDS_STREAM
 from contracts.topology import OrgKind
 from runtime.bus.permissions import NatsUser, partnership_users
 from runtime.bus.streams import EVENTS_STREAM
@@ -150,10 +151,15 @@ def test_the_users_said_to_read_events_are_those_the_permissions_let_read_them()
     # every listed user can read the stream; every other reader is the operator's admin
     assert listed <= readers, listed - readers
     assert readers - listed <= {"admin"}, readers - listed
-    # and no partner client can read events or subscribe to anything but its own inbox
+    # and no partner client can read SEND_EVENTS or subscribe to anything but its own inbox:
+    # its JetStream API is its own feed's and alerts' consumers (the guide's feed paragraph)
     for name, user in users.items():
         if name.endswith("-client"):
-            assert not any(p.startswith("$JS.") for p in user.publish), name
+            org = name.split("-")[1]
+            jetstream = [p for p in user.publish if p.startswith("$JS.")]
+            assert all(p == "$JS.API.INFO" or f".{FEEDS_STREAM}.{org}-" in p
+                       or f".{ALERTS_STREAM}.{org}-" in p for p in jetstream), name
+            assert not any(EVENTS_STREAM in p for p in jetstream), name
             assert user.subscribe == (), name
             assert user.inbox == f"_INBOX.{name}.>"
 

@@ -297,7 +297,8 @@ def test_a_killed_run_leaves_no_child_and_the_next_run_on_its_data_dir_keeps_its
 ) -> None:
     # given every process the run started, and the tokens it printed
     children = run.child_pids()
-    assert len(children) == len(run.status()) == 12  # nats, 7 services, 2 projectors, alerts, API
+    # nats, 7 services, 2 projectors, alerts, feeds, API
+    assert len(children) == len(run.status()) == 13
     tokens = run.tokens()
     assert len(tokens) == 10  # 7 organisations, the auditor, the dashboard, the operator
     # when `sendx run` itself is killed outright (no chance to stop anything)

@@ -1,0 +1,181 @@
+"""Publishing decided deliveries to SEND_FEEDS, exactly once per (recipient, event).
+
+Each delivery the feed store recorded is published with `publish_async` (many in flight, one
+wait for all the acknowledgements), its body the event's bytes as the runner fetched them
+(`bodies`, filled by `projections.feeds.process.FeedRunner`) or, for a delivery decided before a
+restart or released late (`include_earlier`), read back from SEND_EVENTS by sequence (batched
+direct gets, `projections.reading.direct`): what the recipient receives is byte for byte what
+the source published, so its hash chain and sealed fields are untouched.
+`Nats-Msg-Id` is `<recipient>.<event_id>`: a delivery published but not marked before a crash
+is published again after the restart and the stream drops the copy (duplicate window 24 h).
+Only acknowledged deliveries are marked, so nothing is lost while the server is away.
+
+With an access log (`projections.access.log`, the one the API writes), each published round
+adds one line per recipient and clause: organisation, `FEED send.feed.<org>.>`, the clause and
+agreement, and how many person-level events were delivered, beside the API's reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import nats.errors
+from nats.aio.client import Client
+
+from contracts.feeds import (
+    AGREEMENT_HEADER,
+    CLAUSE_HEADER,
+    MSG_ID_HEADER,
+    SOURCE_SEQ_HEADER,
+    delivery_id,
+    feed_subject,
+    org_feed,
+)
+from contracts.subjects import ALL_EVENTS
+from projections.access.log import AccessLog, AccessRecord
+from projections.feeds.store import FeedStore, PendingDelivery
+from projections.reading.direct import SEQUENCE_HEADER, DirectReader
+from runtime.bus.streams import EVENTS_STREAM
+
+log = logging.getLogger(__name__)
+
+BATCH = 2_000
+"""Deliveries published per round (all in flight at once, then one wait for their acks)."""
+ACK_TIMEOUT = 10.0
+IDLE_WAIT = 1.0
+
+
+class FeedPublisher:
+    """Publishes what `store` decided until `stop()`; `wake()` after each commit."""
+
+    def __init__(
+        self, nc: Client, store: FeedStore, batch: int = BATCH,
+        access_log: AccessLog | None = None,
+    ) -> None:
+        self._nc, self._store, self._batch = nc, store, batch
+        self._access_log = access_log
+        self.bodies: dict[int, bytes] = {}
+        """SEND_EVENTS sequence -> stored bytes of events fetched but not yet past the
+        publisher (pruned each round below the first delivery still to publish)."""
+        self._js = nc.jetstream(publish_async_max_pending=batch * 2)
+        self._wakeup = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self.published = 0
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            self._wakeup.clear()
+            pending = await asyncio.to_thread(self._store.pending, self._batch)
+            # (the store's lock may be held by a commit: never wait for it on the event loop)
+            self._prune(pending[0].seq if pending
+                        else await asyncio.to_thread(self._store.position) + 1)
+            if not pending:
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), IDLE_WAIT)
+                except TimeoutError:
+                    pass
+                continue
+            try:
+                acked = await self.publish(pending)
+            except (nats.errors.Error, TimeoutError) as exc:
+                log.warning("feed publisher: bus unavailable (%s); retrying", exc)
+                await self._pause()
+                continue
+            await asyncio.to_thread(self._store.mark_delivered, acked)
+            self.published += len(acked)
+            if self._access_log is not None:
+                await asyncio.to_thread(self._log, acked)
+
+    async def publish(
+        self, pending: Sequence[PendingDelivery]
+    ) -> list[tuple[PendingDelivery, int]]:
+        """Publish `pending`; (delivery, SEND_FEEDS sequence) of each, once all are acked."""
+        bodies = await self._bodies({d.seq for d in pending})
+        futures = []
+        for d in pending:
+            futures.append(await self._js.publish_async(
+                feed_subject(d.recipient, d.subject), bodies[d.seq],
+                headers={
+                    MSG_ID_HEADER: delivery_id(d.recipient, d.event_id),
+                    AGREEMENT_HEADER: d.agreement_id,
+                    CLAUSE_HEADER: d.clause_id,
+                    SOURCE_SEQ_HEADER: str(d.seq),
+                },
+            ))
+        acks = await asyncio.wait_for(asyncio.gather(*futures), ACK_TIMEOUT)
+        return [(d, ack.seq) for d, ack in zip(pending, acks, strict=True)]
+
+    def _log(self, acked: Sequence[tuple[PendingDelivery, int]]) -> None:
+        """One access-log line per (recipient, clause, agreement) of a published round."""
+        counts: Counter[tuple[str, str, str]] = Counter(
+            (d.recipient, d.clause_id, d.agreement_id) for d, _ in acked
+        )
+        at = datetime.now(UTC)
+        assert self._access_log is not None
+        for (recipient, clause, agreement), count in counts.items():
+            self._access_log.record(AccessRecord(
+                at=at, token_name="feed process", role="partner", org=recipient,
+                method="FEED", path=org_feed(recipient),
+                query=f"agreement={agreement}&clause={clause}", status=200,
+                person_rows=count, withheld_rows=0,
+            ))
+
+    def _prune(self, limit: int) -> None:
+        """Forget bodies no delivery will need: below the first pending one, or (none pending)
+        every one the store has folded."""
+        for seq in [seq for seq in self.bodies if seq < limit]:
+            del self.bodies[seq]
+
+    async def _bodies(self, seqs: set[int]) -> dict[int, bytes]:
+        """The stored bytes of each SEND_EVENTS sequence in `seqs`: from what the runner
+        fetched, else one batched direct get per run of nearby sequences."""
+        found = {seq: self.bodies[seq] for seq in seqs if seq in self.bodies}
+        for start, stop in _runs(sorted(seqs - found.keys())):
+            reader = await DirectReader(
+                self._nc, EVENTS_STREAM, ALL_EVENTS, start=start, stop=stop,
+                batch=min(stop - start + 1, 10_000),
+            ).open()
+            try:
+                while msgs := await reader.next(ACK_TIMEOUT):
+                    for msg in msgs:
+                        seq = int((msg.headers or {})[SEQUENCE_HEADER])
+                        if seq in seqs:
+                            found[seq] = msg.data
+            finally:
+                await reader.close()
+        missing = seqs - found.keys()
+        if missing:
+            raise nats.errors.Error(f"SEND_EVENTS did not return sequences {sorted(missing)[:5]}")
+        return found
+
+    async def _pause(self) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), IDLE_WAIT)
+        except TimeoutError:
+            pass
+
+
+RUN_GAP = 256
+"""Sequences further apart than this are read by separate direct gets."""
+
+
+def _runs(seqs: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted sequences as (first, last) ranges, split where they are more than RUN_GAP apart."""
+    runs: list[tuple[int, int]] = []
+    for seq in seqs:
+        if runs and seq - runs[-1][1] <= RUN_GAP:
+            runs[-1] = (runs[-1][0], seq)
+        else:
+            runs.append((seq, seq))
+    return runs

@@ -1,0 +1,126 @@
+"""Each recipient reads its own feed and alerts and nothing of another organisation's; the
+feed process publishes deliveries and no event; the auditor reads who was sent what."""
+
+from __future__ import annotations
+
+import nats.errors
+import pytest
+from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
+
+from contracts.feeds import ALERTS_STREAM, ALL_ALERTS, FEEDS_STREAM, org_alerts, org_feed
+from contracts.subjects import event_subject
+from tests.runtime.bus.conftest import Connect, Principal
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+PERSON = "p_" + "b" * 32
+ICB_CLIENT = "icb-QK1-client"
+LA_CLIENT = "la-856-client"
+
+
+def durable(name: str, filter_subject: str) -> ConsumerConfig:
+    return ConsumerConfig(name=name, durable_name=name, filter_subject=filter_subject,
+                          ack_policy=AckPolicy.EXPLICIT)
+
+
+async def a_delivery_to_the_icb(connect_as: Connect) -> Principal:
+    """The feeder publishes one delivery to QK1 (as the feed process does)."""
+    feeder = await connect_as("feeder")
+    subject = f"send.feed.QK1.856.ehc.plan_issued.{PERSON}"
+    await feeder.nc.jetstream().publish(subject, b"{}", headers={"Nats-Msg-Id": "QK1.e1"})
+    return feeder
+
+
+async def refused(principal: Principal, count: int) -> list[str]:
+    await eventually(lambda: len(principal.violations()) >= count, timeout=3.0,
+                     what=f"{count} permission violations")
+    return principal.violations()
+
+
+async def test_a_recipient_reads_its_own_feed_through_its_own_durable_consumer(
+    connect_as: Connect,
+) -> None:
+    await a_delivery_to_the_icb(connect_as)
+    icb = await connect_as(ICB_CLIENT)
+    js = icb.nc.jetstream()
+    await js.add_consumer(FEEDS_STREAM, durable("QK1-feed", org_feed("QK1")))
+    sub = await js.pull_subscribe_bind("QK1-feed", FEEDS_STREAM)
+    [msg] = await sub.fetch(1, timeout=5)
+    await msg.ack()
+    assert msg.subject == f"send.feed.QK1.856.ehc.plan_issued.{PERSON}"
+    assert icb.violations() == []
+
+
+async def test_the_server_refuses_a_recipient_anything_of_another_recipients_feed(
+    connect_as: Connect,
+) -> None:
+    await a_delivery_to_the_icb(connect_as)
+    icb = await connect_as(ICB_CLIENT)
+    await icb.nc.jetstream().add_consumer(FEEDS_STREAM, durable("QK1-feed", org_feed("QK1")))
+    la = await connect_as(LA_CLIENT)
+    js = la.nc.jetstream()
+    attempts = [
+        # its own consumer name, filtered on the ICB's feed
+        js.add_consumer(FEEDS_STREAM, durable("856-feed", org_feed("QK1")), timeout=0.5),
+        # a consumer under the ICB's name, or unfiltered
+        js.add_consumer(FEEDS_STREAM, durable("QK1-replay", org_feed("856")), timeout=0.5),
+        js.add_consumer(FEEDS_STREAM, durable("856-feed", "send.feed.>"), timeout=0.5),
+        # pulling from, inspecting or deleting the ICB's consumer
+        la.nc.request(f"$JS.API.CONSUMER.MSG.NEXT.{FEEDS_STREAM}.QK1-feed", b'{"batch":1}',
+                      timeout=0.5),
+        js.consumer_info(FEEDS_STREAM, "QK1-feed", timeout=0.5),
+        js.delete_consumer(FEEDS_STREAM, "QK1-feed"),
+        # reading the stream's messages or its subjects
+        la.nc.request(f"$JS.API.DIRECT.GET.{FEEDS_STREAM}", b'{"seq":1}', timeout=0.5),
+        la.nc.request(f"$JS.API.STREAM.INFO.{FEEDS_STREAM}", b'{"subjects_filter":">"}',
+                      timeout=0.5),
+    ]
+    for attempt in attempts:
+        with pytest.raises(nats.errors.TimeoutError):
+            await attempt
+    # nor a plain subscription to the ICB's subjects
+    await la.nc.subscribe(org_feed("QK1"))
+    await eventually(lambda: any(f'subscription to "{org_feed("QK1").lower()}"' in v
+                                 for v in la.violations()), timeout=3.0)
+    violations = await refused(la, len(attempts) + 1)
+    assert all("permissions violation" in v for v in violations)
+    # and the ICB's consumer is untouched, its delivery still waiting for it
+    info = await icb.nc.jetstream().consumer_info(FEEDS_STREAM, "QK1-feed")
+    assert info.num_pending == 1
+
+
+async def test_a_recipient_reads_its_own_alerts_and_no_one_elses(connect_as: Connect) -> None:
+    admin = await connect_as("admin")
+    await admin.nc.jetstream().add_stream(StreamConfig(  # (the alert evaluator declares it)
+        name=ALERTS_STREAM, subjects=[ALL_ALERTS], max_bytes=64 * 1024 * 1024))
+    la = await connect_as(LA_CLIENT)
+    js = la.nc.jetstream()
+    info = await js.add_consumer(ALERTS_STREAM, durable("856-alerts", org_alerts("856")))
+    assert info.config.filter_subject == "send.alert.856.>"
+    with pytest.raises(nats.errors.TimeoutError):
+        await js.add_consumer(ALERTS_STREAM, durable("856-alerts", org_alerts("QK1")),
+                              timeout=0.5)
+    await refused(la, 1)
+
+
+async def test_the_feeder_publishes_deliveries_but_never_an_event(connect_as: Connect) -> None:
+    feeder = await a_delivery_to_the_icb(connect_as)
+    js = feeder.nc.jetstream()
+    with pytest.raises(nats.errors.TimeoutError):
+        await js.publish(event_subject("856", "ehc.plan_issued", PERSON), b"{}", timeout=0.5)
+    with pytest.raises(nats.errors.TimeoutError):
+        await js.add_consumer(FEEDS_STREAM, durable("QK1-feed", org_feed("QK1")), timeout=0.5)
+    violations = await refused(feeder, 2)
+    assert all("permissions violation for publish" in v for v in violations)
+
+
+async def test_the_auditor_reads_the_deliveries_and_cannot_add_one(connect_as: Connect) -> None:
+    await a_delivery_to_the_icb(connect_as)
+    auditor = await connect_as("auditor")
+    js = auditor.nc.jetstream()
+    stored = await js.get_msg(FEEDS_STREAM, 1, direct=True)
+    assert stored.headers and stored.headers["Nats-Msg-Id"] == "QK1.e1"
+    with pytest.raises(nats.errors.TimeoutError):
+        await js.publish(f"send.feed.QK1.856.ehc.plan_issued.{PERSON}", b"{}", timeout=0.5)
+    await refused(auditor, 1)
