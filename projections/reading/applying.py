@@ -16,11 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from contracts import Envelope
 from projections.reading.batch import EventFilter, KeyTable, RawEvent, decode_batch
+from projections.reading.folding import Loaded, load_partition
 from projections.reading.projection import ProjectionStore
+from projections.readmodel import heap
+from projections.readmodel.bulk import BulkLoad, DuplicateEventId, StoreNotFresh
 
 MAX_MONTHS = 24
 """Months a summary lists (the latest ones): keeps live-feed announcements small."""
@@ -99,6 +103,17 @@ class Applier(Protocol):
         commit_invalid: bool = False,
     ) -> Applied: ...
 
+    def bulk_begin(self) -> bool:
+        """Start a bulk load (`folding`): False if the store cannot (not fresh, or no bulk path)."""
+        ...
+
+    def bulk_partition(self, path: Path, **options: Any) -> Loaded | None:
+        """Fold one spilled partition file (`folding.load_partition`'s options); None when an
+        event id under two people made the store give up and empty itself."""
+        ...
+
+    def bulk_finish(self, position: int) -> int: ...
+
     def close(self) -> None: ...
 
 
@@ -107,6 +122,7 @@ class LocalApplier:
 
     def __init__(self, store: ProjectionStore) -> None:
         self.store = store
+        self._bulk: BulkLoad | None = None
 
     def position(self) -> int:
         return self.store.position()
@@ -114,6 +130,34 @@ class LocalApplier:
     def decode_and_apply(self, raws: Sequence[RawEvent], **options: Any) -> Applied:
         """`decode_and_apply(self.store, raws, **options)` (the options are its keywords)."""
         return decode_and_apply(self.store, raws, **options)
+
+    def bulk_begin(self) -> bool:
+        start = getattr(self.store, "bulk_load", None)
+        if start is None:
+            return False
+        try:
+            self._bulk = start()
+        except StoreNotFresh:
+            return False
+        return True
+
+    def bulk_partition(self, path: Path, **options: Any) -> Loaded | None:
+        if self._bulk is None:
+            raise RuntimeError("bulk_partition before bulk_begin")
+        try:
+            loaded = load_partition(self._bulk, path, **options)
+        except DuplicateEventId:
+            self._bulk.abandon()
+            self._bulk = None
+            return None
+        heap.settle()
+        return loaded
+
+    def bulk_finish(self, position: int) -> int:
+        if self._bulk is None:
+            raise RuntimeError("bulk_finish before bulk_begin")
+        bulk, self._bulk = self._bulk, None
+        return bulk.finish(position)
 
     def close(self) -> None:
         self.store.close()
