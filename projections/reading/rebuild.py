@@ -64,6 +64,8 @@ class RebuildReport:
     filtered_out: int = 0
     invalid: list[tuple[int, str]] = field(default_factory=list)
     """(stream sequence, decode reason) of each message that could not be decoded."""
+    grouped: bool = False
+    """Whether the store was loaded person by person (a fresh store), not batch by batch."""
 
 
 @dataclass(frozen=True)
@@ -215,7 +217,7 @@ async def _grouped(
         position = max(outcome.highest, spill.highest)
         report.position = await asyncio.to_thread(applier.bulk_finish, position)
         report.applied, report.filtered_out = outcome.applied, outcome.filtered_out
-        report.invalid = sorted(outcome.invalid)
+        report.invalid, report.grouped = sorted(outcome.invalid), True
     return undone
 
 
