@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,6 +67,9 @@ class RebuildReport:
     """(stream sequence, decode reason) of each message that could not be decoded."""
     grouped: bool = False
     """Whether the store was loaded person by person (a fresh store), not batch by batch."""
+    phases: dict[str, float] = field(default_factory=dict)
+    """Wall seconds of a grouped load by phase: `read` (the stream, spilled by person), `fold`
+    (every person folded and written) and `index` (the indexes built last)."""
 
 
 @dataclass(frozen=True)
@@ -187,8 +191,11 @@ async def _grouped(
 ) -> list[int]:
     """Spill the range by person, then let every store fold each person once (in parallel,
     one partition file at a time). Returns the indexes of stores that gave up (emptied)."""
+    clock = time.perf_counter
+    started = clock()
     with tempfile.TemporaryDirectory(prefix="sendx-rebuild-", dir=spill_dir) as directory:
         spill = await _spill(nc, Path(directory), start, stop, batch_size, idle_timeout, tick)
+        read = clock()
         folded = task("folding each person once", total=len(spill.paths) * len(appliers))
         done = 0
 
@@ -207,6 +214,7 @@ async def _grouped(
             return total
 
         outcomes = await asyncio.gather(*(fold(a) for a in appliers))
+    folded_at = clock()
     undone = []
     for index, (applier, report, outcome) in enumerate(
         zip(appliers, reports, outcomes, strict=True)
@@ -218,6 +226,11 @@ async def _grouped(
         report.position = await asyncio.to_thread(applier.bulk_finish, position)
         report.applied, report.filtered_out = outcome.applied, outcome.filtered_out
         report.invalid, report.grouped = sorted(outcome.invalid), True
+    finished = clock()
+    for report in reports:
+        if report.grouped:
+            report.phases = {"read": read - started, "fold": folded_at - read,
+                             "index": finished - folded_at}
     return undone
 
 
