@@ -107,12 +107,20 @@ class Applier(Protocol):
         """Start a bulk load (`folding`): False if the store cannot (not fresh, or no bulk path)."""
         ...
 
+    def bulk_join(self) -> None:
+        """Take part in a bulk load another worker began on the same store (PostgreSQL)."""
+        ...
+
     def bulk_partition(self, path: Path, **options: Any) -> Loaded | None:
         """Fold one spilled partition file (`folding.load_partition`'s options); None when an
-        event id under two people made the store give up and empty itself."""
+        event id under two people means the store must be emptied (`bulk_abandon`)."""
         ...
 
     def bulk_finish(self, position: int) -> int: ...
+
+    def bulk_abandon(self) -> None:
+        """Empty the store again, for the incremental path."""
+        ...
 
     def close(self) -> None: ...
 
@@ -141,23 +149,29 @@ class LocalApplier:
             return False
         return True
 
+    def bulk_join(self) -> None:
+        self._bulk = self.store.bulk_join()  # type: ignore[attr-defined]
+
     def bulk_partition(self, path: Path, **options: Any) -> Loaded | None:
-        if self._bulk is None:
-            raise RuntimeError("bulk_partition before bulk_begin")
         try:
-            loaded = load_partition(self._bulk, path, **options)
+            loaded = load_partition(self._started(), path, **options)
         except DuplicateEventId:
-            self._bulk.abandon()
-            self._bulk = None
             return None
         heap.settle()
         return loaded
 
     def bulk_finish(self, position: int) -> int:
-        if self._bulk is None:
-            raise RuntimeError("bulk_finish before bulk_begin")
-        bulk, self._bulk = self._bulk, None
+        bulk, self._bulk = self._started(), None
         return bulk.finish(position)
+
+    def bulk_abandon(self) -> None:
+        bulk, self._bulk = self._started(), None
+        bulk.abandon()
+
+    def _started(self) -> BulkLoad:
+        if self._bulk is None:
+            raise RuntimeError("no bulk load begun (bulk_begin or bulk_join first)")
+        return self._bulk
 
     def close(self) -> None:
         self.store.close()

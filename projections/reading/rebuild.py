@@ -53,6 +53,10 @@ from runtime.bus.streams import EVENTS_STREAM
 from runtime.keystore import PersonKeyStore
 from runtime.progress import Tick, task
 
+LANE_FILES = 4
+"""Partition files per fold worker at least, when several fold one store (`FoldWorkers`): the
+files are shared out as workers become free, so smaller files even out their finishing times."""
+
 
 class ReplayStalled(RuntimeError):
     """The stream stopped delivering before the requested sequence was reached."""
@@ -194,23 +198,37 @@ async def _grouped(
     clock = time.perf_counter
     started = clock()
     with tempfile.TemporaryDirectory(prefix="sendx-rebuild-", dir=spill_dir) as directory:
-        spill = await _spill(nc, Path(directory), start, stop, batch_size, idle_timeout, tick)
+        lanes = max(len(getattr(a, "workers", [a])) for a in appliers)
+        files = max(partition_count(stop - start + 1), 1 if lanes == 1 else LANE_FILES * lanes)
+        spill = await _spill(nc, Path(directory), files, start, stop, batch_size, idle_timeout,
+                             tick)
         read = clock()
         folded = task("folding each person once", total=len(spill.paths) * len(appliers))
         done = 0
 
         async def fold(applier: Applier) -> Loaded | None:
-            nonlocal done
-            total = Loaded()
-            for path in spill.paths:
-                loaded = await asyncio.to_thread(
-                    functools.partial(applier.bulk_partition, path, until=stop, accept=accept)
-                )
-                if loaded is None:
-                    return None
-                total.add(loaded)
-                done += 1
-                folded(done)
+            """Every file into one store, by each of its workers (`FoldWorkers`) as it is free."""
+            total, paths, gave_up = Loaded(), iter(spill.paths), False
+
+            async def lane(worker: Applier) -> None:
+                nonlocal done, gave_up
+                for path in paths:  # shared: a worker takes the next file when it is free
+                    if gave_up:
+                        return
+                    loaded = await asyncio.to_thread(
+                        functools.partial(worker.bulk_partition, path, until=stop, accept=accept)
+                    )
+                    if loaded is None:
+                        gave_up = True
+                        return
+                    total.add(loaded)
+                    done += 1
+                    folded(done)
+
+            await asyncio.gather(*(lane(w) for w in getattr(applier, "workers", [applier])))
+            if gave_up:  # once every worker has stopped: nothing is written after the emptying
+                await asyncio.to_thread(applier.bulk_abandon)
+                return None
             return total
 
         outcomes = await asyncio.gather(*(fold(a) for a in appliers))
@@ -235,11 +253,12 @@ async def _grouped(
 
 
 async def _spill(
-    nc: Client, directory: Path, start: int, stop: int, batch_size: int, idle_timeout: float,
-    tick: Tick,
+    nc: Client, directory: Path, files: int, start: int, stop: int, batch_size: int,
+    idle_timeout: float, tick: Tick,
 ) -> SpillFiles:
-    """Read SEND_EVENTS[start..stop] into partition files by person, with the keys it needs."""
-    writer = SpillWriter(directory, partition_count(stop - start + 1))
+    """Read SEND_EVENTS[start..stop] into `files` partition files by person, with the keys
+    it needs."""
+    writer = SpillWriter(directory, files)
     reader = await DirectReader(
         nc, EVENTS_STREAM, ALL_EVENTS, start=start, stop=stop, batch=batch_size
     ).open()

@@ -119,8 +119,14 @@ class StoreWorker:
         """`LocalApplier.bulk_partition` in the worker: it folds, this process only waits."""
         return self._call("bulk_partition", path, **options)  # type: ignore[no-any-return]
 
+    def bulk_join(self) -> None:
+        self._call("bulk_join")
+
     def bulk_finish(self, position: int) -> int:
         return int(self._call("bulk_finish", position))
+
+    def bulk_abandon(self) -> None:
+        self._call("bulk_abandon")
 
     def close(self) -> None:
         """Ask the worker to close its store and exit; kill it by its PID if it does not."""

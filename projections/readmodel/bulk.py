@@ -57,8 +57,12 @@ def _indexes(derivation: Derivation) -> list[tuple[str, str]]:
 class BulkLoad:
     """One bulk load of a fresh `PersonHistoryStore`: `people()` per partition, then `finish`."""
 
-    def __init__(self, db: Any, derivation: Derivation) -> None:
+    def __init__(self, db: Any, derivation: Derivation, *, joining: bool = False) -> None:
+        """Check the store is fresh and drop its secondary indexes; `joining`: another
+        connection already did (several workers loading one PostgreSQL store at once)."""
         self.db, self.derivation = db, derivation
+        if joining:
+            return
         with db.write() as tx:
             position = tx.execute("SELECT seq FROM projection_position").fetchone()[0]
             stored = tx.execute("SELECT 1 FROM person_events LIMIT 1").fetchone()

@@ -132,6 +132,11 @@ class PersonHistoryStore:
         """Start loading this fresh store in bulk (`readmodel.bulk`: a rebuild's fast path)."""
         return BulkLoad(self.db, self.derivation)
 
+    def bulk_join(self) -> BulkLoad:
+        """Load partitions into a store another worker began loading (PostgreSQL: the workers'
+        people are disjoint, and each commits its own transactions)."""
+        return BulkLoad(self.db, self.derivation, joining=True)
+
     @classmethod
     def open(
         cls, location: Path | str, derivation: Derivation, *, schema: str

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import tempfile
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -23,8 +24,10 @@ from projections.catalogue import CATALOGUE
 from projections.dataset.store import DatasetStore
 from projections.reading.applying import LocalApplier
 from projections.reading.batch import RawEvent
+from projections.reading.fold_workers import FoldWorkers
 from projections.reading.rebuild import RecordedBy, rebuild, rebuild_all
 from projections.reading.spill import SpillWriter
+from projections.reading.store_worker import StoreWorker
 from projections.tracker.store import TrackerStore
 from tests.projections.audit.conftest import publish_wire, tiny_population
 from tests.projections.reading.test_order_and_redelivery import KINDS, event_specs
@@ -202,7 +205,35 @@ def test_an_event_id_under_two_people_empties_the_store_for_the_incremental_path
         assert applier.bulk_begin()
         # then it gives up, and is empty and fresh again for the incremental path
         assert applier.bulk_partition(path) is None
+        applier.bulk_abandon()
         assert store.position() == 0 and not any(store.facts().values())
         assert applier.bulk_begin()
         applier.bulk_finish(0)
         store.close()
+
+
+@pytest.mark.integration
+async def test_three_fold_workers_rebuild_one_postgresql_store_as_one_would(
+    nc: Client, js: JetStreamContext, postgres_dsn: str, postgres_schema: str, tmp_path: Path
+) -> None:
+    # given the tiny partnership on the stream, and a SQLite store applying it batch by batch
+    await publish_wire(js, tiny_population()[:1500])
+    by_batch = DatasetStore(tmp_path / "by-batch.sqlite")
+    await rebuild_all(nc, [by_batch], batch_size=1, stop_seq=1)
+    await rebuild_all(nc, [by_batch], batch_size=200)
+    # when three worker processes fold the people into one PostgreSQL schema at once
+    workers = FoldWorkers([
+        StoreWorker(f"dataset-{n}", partial(DatasetStore, postgres_dsn, schema=postgres_schema))
+        for n in range(3)
+    ])
+    try:
+        (report,) = await rebuild_all(nc, [workers], spill_dir=tmp_path)
+        pids = {w.pid for w in workers.workers}
+    finally:
+        workers.close()
+    # then each did part of it, and the store holds exactly what the incremental path holds
+    assert report.grouped and report.position == 1500 and len(pids) == 3
+    rebuilt = DatasetStore(postgres_dsn, schema=postgres_schema)
+    assert differences(store_contents(by_batch), store_contents(rebuilt)) == []
+    rebuilt.close()
+    by_batch.close()
