@@ -137,7 +137,9 @@ class PeopleWriter:
 
     def flush(self) -> None:
         tx = self._tx
-        self._events.sort(key=_first)  # the primary key's order: fewer pages touched
+        # In stream order, as the incremental path inserts them: a person's rows then come back
+        # in the same order from either store (SQLite returns them by rowid).
+        self._events.sort(key=_seq)
         insert_rows(tx, person_events.TABLE, person_events.COLUMNS, self._events)
         self._events.clear()
         for table in self._tables:
@@ -148,3 +150,7 @@ class PeopleWriter:
 
 def _first(item: tuple[Any, ...]) -> Any:
     return item[0]
+
+
+def _seq(row: tuple[Any, ...]) -> Any:
+    return row[2]
