@@ -28,7 +28,6 @@ from pathlib import Path
 import nats
 from nats.aio.msg import Msg
 
-from bench.population import WireEvent, generate_wire
 from bench.yardstick import consume_all, publish_all
 from contracts.agreements import Agreement, parse_agreement
 from contracts.feeds import ALL_FEEDS, MSG_ID_HEADER
@@ -36,6 +35,7 @@ from projections.feeds.process import DEFAULT_AGREEMENT, start_feeds
 from projections.feeds.store import FeedStore
 from runtime.bus.nats_server import NatsServer
 from runtime.bus.streams import EVENTS_STREAM, ensure_streams
+from sendx.demo.population import WireEvent, generate_wire
 
 RATE = 1_000
 TICK = 0.01

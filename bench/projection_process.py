@@ -139,6 +139,13 @@ def cpu_seconds(workers: Sequence[StoreWorker] = ()) -> float:
         process_cpu_seconds(w.pid) for w in workers if w.pid is not None)
 
 
+def cpu_parts(workers: Sequence[StoreWorker] = ()) -> dict[str, float]:
+    """CPU time so far of this process (`reader`) and of each running store worker."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"reader": usage.ru_utime + usage.ru_stime,
+            **{w.name: process_cpu_seconds(w.pid) for w in workers if w.pid is not None}}
+
+
 def process_cpu_seconds(pid: int) -> float:
     """CPU time (user + system) used so far by a running process (`/proc/<pid>/stat`)."""
     with open(f"/proc/{pid}/stat") as stat:
@@ -167,6 +174,10 @@ class ProcessResult:
     """CPU time (user + system) of the process and its store workers over `seconds`."""
     peak_rss_parts: dict[str, int] = field(default_factory=dict)
     """`peak_rss` by process: `reader` (this one) and each store worker by projection."""
+    cpu_parts: dict[str, float] = field(default_factory=dict)
+    """`cpu_seconds` by process, named as in `peak_rss_parts` (rebuilds)."""
+    phases: dict[str, float] = field(default_factory=dict)
+    """A grouped rebuild's wall seconds by phase (`RebuildReport.phases`)."""
 
     @property
     def rate(self) -> float:
@@ -221,10 +232,13 @@ async def run_rebuild(args: argparse.Namespace) -> ProcessResult:
     nc = await nats.connect(args.nats, name=f"bench-rebuild-{args.projection}")
     stores = [worker_for(p, location) for p, location in zip(projections, locations, strict=True)]
     try:
+        parts_before = cpu_parts(stores)
         cpu_before, started = cpu_seconds(stores), time.perf_counter()
-        reports = await rebuild_all(nc, stores, stop_seq=args.until)
+        reports = await rebuild_all(nc, stores, stop_seq=args.until,
+                                    spill_dir=locations[0].parent)
         seconds = time.perf_counter() - started
         cpu, peaks = cpu_seconds(stores) - cpu_before, peak_rss_parts(stores)
+        parts = {name: used - parts_before[name] for name, used in cpu_parts(stores).items()}
     finally:
         for store in stores:
             store.close()
@@ -234,7 +248,7 @@ async def run_rebuild(args: argparse.Namespace) -> ProcessResult:
         raise RuntimeError(f"{len(invalid)} events could not be decoded: {invalid[:3]}")
     return ProcessResult(args.projection, "rebuild", min(r.applied for r in reports),
                          min(r.position for r in reports), seconds, sum(peaks.values()), cpu,
-                         peaks)
+                         peaks, parts, reports[0].phases)
 
 
 def main(argv: list[str] | None = None) -> int:

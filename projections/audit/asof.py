@@ -15,8 +15,8 @@ Two questions, two cuts of the same history:
   whose `occurred_at` is at or before T, including those that reached the bus long after T
   (late returns, backlogs). The position is the stream's last sequence when the replay ran.
 
-Replays read through an ephemeral consumer into a fresh store (`projections.reading.rebuild`): the
-live durable consumers and stores are never touched.
+Replays read the stream with batched direct gets into a fresh store, each person folded once
+(`projections.reading.rebuild`): the live durable consumers and stores are never touched.
 """
 
 from __future__ import annotations
@@ -90,10 +90,13 @@ async def replay_as_of(
     try:
         if by is ReplayBy.RECORDED:
             stop = await last_sequence_stored_by(nc.jetstream(), as_of)
-            report = await rebuild(nc, store, stop_seq=stop, batch_size=REPLAY_BATCH)
+            report = await rebuild(
+                nc, store, stop_seq=stop, batch_size=REPLAY_BATCH, spill_dir=location.parent
+            )
         else:
             report = await rebuild(
-                nc, store, accept=occurred_by(as_of), batch_size=REPLAY_BATCH
+                nc, store, accept=occurred_by(as_of), batch_size=REPLAY_BATCH,
+                spill_dir=location.parent,
             )
     finally:
         store.close()

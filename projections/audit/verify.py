@@ -96,7 +96,9 @@ async def verify_projection(
     live = await asyncio.to_thread(_contents_at, projection, live_location)
     store = projection.open_store(workdir / f"{projection.name}.sqlite")
     try:
-        report = await rebuild(nc, store, stop_seq=live.position, batch_size=REBUILD_BATCH)
+        report = await rebuild(
+            nc, store, stop_seq=live.position, batch_size=REBUILD_BATCH, spill_dir=workdir
+        )
         if report.position < live.position:
             raise ValueError(
                 f"live {projection.name} store is at stream sequence {live.position} but "

@@ -23,11 +23,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from contracts import DecodeError, Envelope
 from projections.reading.batch import EventFilter, KeyTable, RawEvent, decode_batch
+from projections.reading.folding import Loaded, load_partition
 from projections.reading.projection import ProjectionStore, StreamEvent
+from projections.readmodel import heap
+from projections.readmodel.bulk import BulkLoad, DuplicateEventId, StoreNotFresh
 from runtime.ownership import PLAN_ISSUED, PLAN_REFERENCES, unissued_plan_refusal
 
 MAX_MONTHS = 24
@@ -136,6 +140,25 @@ class Applier(Protocol):
         commit_invalid: bool = False,
     ) -> Applied: ...
 
+    def bulk_begin(self) -> bool:
+        """Start a bulk load (`folding`): False if the store cannot (not fresh, or no bulk path)."""
+        ...
+
+    def bulk_join(self) -> None:
+        """Take part in a bulk load another worker began on the same store (PostgreSQL)."""
+        ...
+
+    def bulk_partition(self, path: Path, **options: Any) -> Loaded | None:
+        """Fold one spilled partition file (`folding.load_partition`'s options); None when an
+        event id under two people means the store must be emptied (`bulk_abandon`)."""
+        ...
+
+    def bulk_finish(self, position: int) -> int: ...
+
+    def bulk_abandon(self) -> None:
+        """Empty the store again, for the incremental path."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -144,6 +167,7 @@ class LocalApplier:
 
     def __init__(self, store: ProjectionStore) -> None:
         self.store = store
+        self._bulk: BulkLoad | None = None
 
     def position(self) -> int:
         return self.store.position()
@@ -151,6 +175,40 @@ class LocalApplier:
     def decode_and_apply(self, raws: Sequence[RawEvent], **options: Any) -> Applied:
         """`decode_and_apply(self.store, raws, **options)` (the options are its keywords)."""
         return decode_and_apply(self.store, raws, **options)
+
+    def bulk_begin(self) -> bool:
+        start = getattr(self.store, "bulk_load", None)
+        if start is None:
+            return False
+        try:
+            self._bulk = start()
+        except StoreNotFresh:
+            return False
+        return True
+
+    def bulk_join(self) -> None:
+        self._bulk = self.store.bulk_join()  # type: ignore[attr-defined]
+
+    def bulk_partition(self, path: Path, **options: Any) -> Loaded | None:
+        try:
+            loaded = load_partition(self._started(), path, **options)
+        except DuplicateEventId:
+            return None
+        heap.settle()
+        return loaded
+
+    def bulk_finish(self, position: int) -> int:
+        bulk, self._bulk = self._started(), None
+        return bulk.finish(position)
+
+    def bulk_abandon(self) -> None:
+        bulk, self._bulk = self._started(), None
+        bulk.abandon()
+
+    def _started(self) -> BulkLoad:
+        if self._bulk is None:
+            raise RuntimeError("no bulk load begun (bulk_begin or bulk_join first)")
+        return self._bulk
 
     def close(self) -> None:
         self.store.close()

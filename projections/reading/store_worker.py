@@ -33,10 +33,12 @@ import traceback
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 from projections.reading.applying import Applied, LocalApplier
 from projections.reading.batch import RawEvent
+from projections.reading.folding import Loaded
 from projections.reading.partitions import Partition
 from projections.reading.projection import ProjectionStore
 from projections.readmodel import heap
@@ -109,6 +111,22 @@ class StoreWorker:
     def decode_and_apply(self, raws: Sequence[RawEvent], **options: Any) -> Applied:
         """`applying.decode_and_apply` in the worker (the options are its keywords)."""
         return self._call("decode_and_apply", list(raws), **options)  # type: ignore[no-any-return]
+
+    def bulk_begin(self) -> bool:
+        return bool(self._call("bulk_begin"))
+
+    def bulk_partition(self, path: Path, **options: Any) -> Loaded | None:
+        """`LocalApplier.bulk_partition` in the worker: it folds, this process only waits."""
+        return self._call("bulk_partition", path, **options)  # type: ignore[no-any-return]
+
+    def bulk_join(self) -> None:
+        self._call("bulk_join")
+
+    def bulk_finish(self, position: int) -> int:
+        return int(self._call("bulk_finish", position))
+
+    def bulk_abandon(self) -> None:
+        self._call("bulk_abandon")
 
     def close(self) -> None:
         """Ask the worker to close its store and exit; kill it by its PID if it does not."""

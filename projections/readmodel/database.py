@@ -115,6 +115,35 @@ class _PostgresTransaction:
                 cursor.executemany(sql.replace("?", "%s"), [tuple(r) for r in rows])
 
 
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Load rows with `COPY … FROM STDIN`: the bulk path, far cheaper than INSERTs."""
+        if rows:
+            with self._conn.cursor() as cursor:
+                with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+
+
+def insert_rows(
+    tx: Transaction, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Plain inserts of many rows (a duplicate key raises, see `is_duplicate_key`): `COPY` on
+    PostgreSQL, one `executemany` on SQLite."""
+    copy = getattr(tx, "copy_rows", None)
+    if copy is not None:
+        copy(table, columns, rows)
+    elif rows:
+        marks = ", ".join("?" for _ in columns)
+        tx.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+
+def is_duplicate_key(error: BaseException) -> bool:
+    """Whether `error` is a primary key violation, from either database."""
+    if isinstance(error, sqlite3.IntegrityError):
+        return "UNIQUE" in str(error)
+    return getattr(error, "sqlstate", None) == "23505"  # PostgreSQL's unique_violation
+
+
 class PostgresDatabase:
     lock_position = " FOR UPDATE"
 

@@ -20,11 +20,18 @@ from contracts.sealing import forget_erased
 from projections.reading.projection import StreamEvent
 from projections.readmodel.database import Transaction
 
+TABLE = "person_events"
+COLUMNS = ("event_id", "person_key", "stream_seq", "body")
+INDEX_DDL = (
+    ("person_events_by_person",
+     "CREATE INDEX IF NOT EXISTS person_events_by_person ON person_events (person_key)"),
+)
+"""(name, statement) of the secondary indexes: a bulk load builds them after loading."""
 DDL = (
     "CREATE TABLE IF NOT EXISTS person_events ("
     " event_id TEXT PRIMARY KEY, person_key TEXT NOT NULL, stream_seq BIGINT NOT NULL,"
     " body TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS person_events_by_person ON person_events (person_key)",
+    *(create for _, create in INDEX_DDL),
 )
 _INSERT = (
     "INSERT INTO person_events (event_id, person_key, stream_seq, body)"

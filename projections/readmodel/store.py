@@ -57,6 +57,7 @@ from contracts import Envelope
 from contracts.sealing import ERASURE_TYPE, erased_people
 from projections.reading.projection import StreamEvent
 from projections.readmodel import heap, person_events
+from projections.readmodel.bulk import BulkLoad
 from projections.readmodel.database import Database, Transaction, open_database
 from projections.readmodel.derivation import Derivation
 from projections.readmodel.people import FactValues, KnownPeople, KnownPerson
@@ -123,6 +124,18 @@ class PersonHistoryStore:
             (version,) = tx.execute("SELECT fold_version FROM projection_position").fetchone()
             if version != derivation.version:
                 self._rederive_everyone(tx)
+            for table in derivation.tables:  # (a bulk load that stopped part way lacks them)
+                for _, create in table.index_ddl:
+                    tx.execute(create)
+
+    def bulk_load(self) -> BulkLoad:
+        """Start loading this fresh store in bulk (`readmodel.bulk`: a rebuild's fast path)."""
+        return BulkLoad(self.db, self.derivation)
+
+    def bulk_join(self) -> BulkLoad:
+        """Load partitions into a store another worker began loading (PostgreSQL: the workers'
+        people are disjoint, and each commits its own transactions)."""
+        return BulkLoad(self.db, self.derivation, joining=True)
 
     @classmethod
     def open(

@@ -88,12 +88,19 @@ class FactTable:
         columns = ", ".join(c.ddl for c in self.columns)
         key = ", ".join(self.key)
         statements = [f"CREATE TABLE IF NOT EXISTS {self.name} ({columns}, PRIMARY KEY ({key}))"]
-        statements += [
-            f"CREATE INDEX IF NOT EXISTS {self.name}_by_{'_'.join(index)}"
-            f" ON {self.name} ({', '.join(index)})"
+        return statements + [create for _, create in self.index_ddl]
+
+    @cached_property
+    def index_ddl(self) -> tuple[tuple[str, str], ...]:
+        """(name, CREATE INDEX statement) of each secondary index: a bulk load drops them and
+        builds them after loading (`readmodel.bulk`)."""
+        return tuple(
+            (
+                name := f"{self.name}_by_{'_'.join(index)}",
+                f"CREATE INDEX IF NOT EXISTS {name} ON {self.name} ({', '.join(index)})",
+            )
             for index in self.indexes
-        ]
-        return statements
+        )
 
     @cached_property
     def insert(self) -> str:

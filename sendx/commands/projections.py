@@ -162,7 +162,10 @@ async def _rebuild(args: argparse.Namespace, paths: dict[str, Path]) -> list[Reb
     try:
         await asyncio.gather(*(asyncio.to_thread(s.start) for s in stores))
         accept = recorded_by(args.recorded_by) if args.recorded_by else None
-        return await rebuild_all(nc, stores, stop_seq=args.to_seq, accept=accept)
+        spill_dir = next(iter(paths.values())).parent  # the partition files, beside the stores
+        return await rebuild_all(
+            nc, stores, stop_seq=args.to_seq, accept=accept, spill_dir=spill_dir
+        )
     finally:
         for store in stores:
             store.close()
