@@ -19,6 +19,7 @@ from services.la.application import LaApplication
 from services.la.ingest import LA_CATALOGUE
 from services.sharing.checkpoint import Position, checkpoint_for
 from services.sharing.relay import Relay, RelayError
+from services.sharing.stream_order import deliver_refusals
 
 pytestmark = pytest.mark.integration
 
@@ -27,6 +28,7 @@ class JetStreamStandIn:
     """The real JetStream; subclasses change how `publish_async` answers."""
 
     def __init__(self, js: JetStreamContext) -> None:
+        deliver_refusals(js)
         self.js = js
 
     def __getattr__(self, name: str) -> Any:
