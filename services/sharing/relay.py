@@ -234,6 +234,7 @@ class Relay:
         expects it."""
         self._predecessor: str | None = None
         """The event id of the last event sent in this round (None: the round starts)."""
+        self._acknowledged_events = 0
 
     def poke(self) -> None:
         """Something was just saved: publish now rather than at the next poll."""
@@ -262,19 +263,19 @@ class Relay:
         and sent; they are settled (checkpointed) strictly in order. A window the server cut
         short only because an event was out of turn is resent at once while that makes
         progress (each round stores at least its first event once the sequence is known)."""
-        published = [0]
+        acknowledged = self._acknowledged_events
         while True:
             before, known = self.position, self._last_seq is not None
             try:
-                await self._publish_window(published)
-                return published[0]
+                await self._publish_window()
+                return self._acknowledged_events - acknowledged
             except RelayError as exc:
                 progressed = self.position != before or (not known and self._last_seq is not None)
                 if not (exc.out_of_turn and progressed):
                     raise
 
-    async def _publish_window(self, published: list[int]) -> None:
-        """Send and settle batches until the log is exhausted; adds to `published[0]`."""
+    async def _publish_window(self) -> None:
+        """Send and settle batches until the log is exhausted, or one is not stored."""
         sent: deque[SentBatch] = deque()
         self._predecessor = None
         try:
@@ -285,20 +286,18 @@ class Relay:
                     if translated is None:
                         break
                     if sent and _is_erasure(translated[0].envelope):
-                        published[0] += await self._settle_all(sent)  # the key goes after them
+                        await self._settle_all(sent)  # the key goes after them
                         ahead = self.position
                     probe = self._last_seq is None
-                    if probe:  # one event alone: stored, or refused naming the sequence
-                        translated = translated[: _first_shared(translated) + 1]
-                    sent.append(await self._send(translated, ahead))
+                    sent.append(await self._send(self._probing(translated), ahead))
                     if probe:
-                        published[0] += await self._settle_all(sent)
+                        await self._settle_all(sent)
                 except Exception:
-                    published[0] += await self._settle_all(sent)  # record the acknowledged
+                    await self._settle_all(sent)  # record the acknowledged
                     raise
                 while len(sent) > self.in_flight:
-                    published[0] += await self._settle(sent.popleft())
-            published[0] += await self._settle_all(sent)
+                    await self._settle(sent.popleft())
+            await self._settle_all(sent)
         finally:
             for batch in sent:  # cancelled, or failed: none of these can be stored out of turn
                 for ack in batch.acks:
@@ -312,9 +311,14 @@ class Relay:
         if translated is None:
             return None
         self._predecessor = None
-        if self._last_seq is None:
-            translated = translated[: _first_shared(translated) + 1]
-        return await self._settle(await self._send(translated, self.position))
+        return await self._settle(await self._send(self._probing(translated), self.position))
+
+    def _probing(self, translated: list[Outgoing]) -> list[Outgoing]:
+        """The batch, or while the organisation's last stream sequence is unknown only up to
+        its first shared event: sent alone, it is stored or refused naming the sequence."""
+        if self._last_seq is not None:
+            return translated
+        return translated[: _first_shared(translated) + 1]
 
     def on_acknowledged(self, published: int) -> None:
         """Called with the events of each batch JetStream acknowledged (a hook for metrics)."""
@@ -387,9 +391,12 @@ class Relay:
         for problem in problems:
             self.on_quarantined(problem)
         if published:
+            self._acknowledged_events += published
             self.on_acknowledged(published)
         if failure is not None:
-            self._last_seq = last_sequence_in_refusal(failure)  # None: learnt again
+            # what the acks said stands (nothing after a failure is stored), unless the server
+            # named where the organisation's events really end (an ack lost, a restart)
+            self._last_seq = last_sequence_in_refusal(failure) or self._last_seq
             raise RelayError(
                 f"JetStream did not store an event: {failure}",
                 out_of_turn=is_out_of_turn(failure),

@@ -2,8 +2,8 @@
 
 A publish with `Nats-Expected-Last-Subject-Sequence` that does not match is refused with error
 code 10071, "wrong last sequence: <n>", `n` being the sequence of the last stored message on the
-subjects checked; a clustered leader still applying the previous one refuses with the same code
-and no number.
+subjects checked (a clustered leader still applying the previous one refuses with the same code
+and no number); one with `Nats-Expected-Last-Msg-Id` with 10070, "wrong last msg ID: <id>".
 """
 
 from __future__ import annotations
@@ -19,18 +19,22 @@ log = logging.getLogger(__name__)
 
 WRONG_LAST_SEQUENCE = 10071
 """JetStream's JSStreamWrongLastSequenceErrF."""
+WRONG_LAST_MSG_ID = 10070
+"""JetStream's JSStreamWrongLastMsgIDErrF."""
 
 _NAMED = re.compile(r"wrong last sequence: (\d+)")
 
 
 def is_out_of_turn(failure: BaseException) -> bool:
     """Whether JetStream refused the event only because another was expected before it."""
-    return isinstance(failure, APIError) and failure.err_code == WRONG_LAST_SEQUENCE
+    return isinstance(failure, APIError) and failure.err_code in (
+        WRONG_LAST_SEQUENCE, WRONG_LAST_MSG_ID
+    )
 
 
 def last_sequence_in_refusal(failure: BaseException) -> int | None:
     """The stream sequence of the last stored message the refusal names, if it names one."""
-    if not is_out_of_turn(failure):
+    if not isinstance(failure, APIError) or failure.err_code != WRONG_LAST_SEQUENCE:
         return None
     found = _NAMED.search(str(getattr(failure, "description", "") or ""))
     return int(found.group(1)) if found else None
