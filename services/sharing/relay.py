@@ -15,6 +15,19 @@ once it and every batch before it were acknowledged, and the first failure stops
 the relay resumes from the longest acknowledged prefix. Waiting for every batch before reading
 the next held the relay to a fraction of what JetStream takes (bench/findings.md, "Relay").
 
+Pipelining alone would let a later event be stored while an earlier one is refused or lost (a
+leader crash, a full stream): resent, the earlier one would land after it and break the
+organisation's chain in stream order. So every event is published on a condition the server
+checks: the first of a round expects the organisation's last stored event at the stream
+sequence the relay knows (`Nats-Expected-Last-Subject-Sequence` over the organisation's own
+subjects), each later one that the stream's last message is the event sent just before it
+(`Nats-Expected-Last-Msg-Id`; event ids are unique, so this cannot match by accident). What
+JetStream stores of a pipelined round is therefore always a prefix, in order; the rest is
+refused and resent from the checkpoint. The sequence comes from the acknowledgements or, when
+unknown (a start, a failure), from one event sent alone: stored, or refused by the server naming
+the real sequence. Another organisation's event landing between two of ours only makes the relay
+resend at once from the first refused event, on the sequence the server named.
+
 Personal payload fields are sealed under the organisation's key for the person
 (`contracts.sealing`, keys from `runtime.keystore`) before the bytes are chained, so the chain
 covers the ciphertext and survives erasure. Sealing is deterministic, so a republished event
@@ -47,6 +60,7 @@ import nats.errors
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification, PersistenceError
 from nats.js import JetStreamContext
+from nats.js.api import Header
 
 from contracts.chain import bytes_hash
 from contracts.codec import encode
@@ -60,6 +74,11 @@ from runtime.store import RunBlocking
 from services.domain.aggregates import event_id_for
 from services.sharing.checkpoint import Checkpoint, Position, checkpoint_for
 from services.sharing.quarantine import Problem, QuarantineTable, Release, quarantine_for
+from services.sharing.stream_order import (
+    deliver_refusals,
+    is_out_of_turn,
+    last_sequence_in_refusal,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +98,12 @@ class TopologyViolation(RuntimeError):
 
 class RelayError(RuntimeError):
     """JetStream did not acknowledge a batch; it will be retried from the checkpoint."""
+
+    def __init__(self, message: str, *, out_of_turn: bool = False) -> None:
+        super().__init__(message)
+        self.out_of_turn = out_of_turn
+        """Refused only because the organisation's last stored event was not the one expected
+        (resent at once, from the sequence the server named)."""
 
 
 @dataclass(frozen=True)
@@ -182,6 +207,8 @@ class Relay:
         max_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self.app, self.org, self.translate, self.js = app, org, translate, js
+        if isinstance(js, JetStreamContext):
+            deliver_refusals(js)  # an out-of-turn refusal must not wait for the ack timeout
         self.run_blocking = run_blocking
         self.keys = keys or PersonKeyStore(js)
         self.checkpoint = checkpoint or checkpoint_for(app)
@@ -201,6 +228,13 @@ class Relay:
             )
         self.in_flight = in_flight
         self._poked = asyncio.Event()
+        self._last_seq: int | None = None
+        """The stream sequence of the organisation's last stored event, as far as the relay
+        knows (None: unknown, learnt by sending one event alone); a round's first event
+        expects it."""
+        self._predecessor: str | None = None
+        """The event id of the last event sent in this round (None: the round starts)."""
+        self._acknowledged_events = 0
 
     def poke(self) -> None:
         """Something was just saved: publish now rather than at the next poll."""
@@ -226,9 +260,24 @@ class Relay:
         """Publish everything not yet acknowledged; returns how many events were published.
 
         Up to `in_flight` batches await their acknowledgements while the next one is prepared
-        and sent; they are settled (checkpointed) strictly in order."""
-        total = 0
+        and sent; they are settled (checkpointed) strictly in order. A window the server cut
+        short only because an event was out of turn is resent at once while that makes
+        progress (each round stores at least its first event once the sequence is known)."""
+        acknowledged = self._acknowledged_events
+        while True:
+            before, known = self.position, self._last_seq is not None
+            try:
+                await self._publish_window()
+                return self._acknowledged_events - acknowledged
+            except RelayError as exc:
+                progressed = self.position != before or (not known and self._last_seq is not None)
+                if not (exc.out_of_turn and progressed):
+                    raise
+
+    async def _publish_window(self) -> None:
+        """Send and settle batches until the log is exhausted, or one is not stored."""
         sent: deque[SentBatch] = deque()
+        self._predecessor = None
         try:
             while True:
                 ahead = sent[-1].end if sent else self.position
@@ -237,21 +286,23 @@ class Relay:
                     if translated is None:
                         break
                     if sent and _is_erasure(translated[0].envelope):
-                        total += await self._settle_all(sent)  # the key goes only after them
+                        await self._settle_all(sent)  # the key goes after them
                         ahead = self.position
-                    sent.append(await self._send(translated, ahead))
+                    probe = self._last_seq is None
+                    sent.append(await self._send(self._probing(translated), ahead))
+                    if probe:
+                        await self._settle_all(sent)
                 except Exception:
-                    total += await self._settle_all(sent)  # record what was acknowledged first
+                    await self._settle_all(sent)  # record the acknowledged
                     raise
                 while len(sent) > self.in_flight:
-                    total += await self._settle(sent.popleft())
-            total += await self._settle_all(sent)
+                    await self._settle(sent.popleft())
+            await self._settle_all(sent)
         finally:
-            for batch in sent:  # cancelled, or failed: the checkpoint is where to resume
+            for batch in sent:  # cancelled, or failed: none of these can be stored out of turn
                 for ack in batch.acks:
                     ack.cancel()
             self._releasing.clear()  # what was not settled is read again from the checkpoint
-        return total
 
     async def publish_batch(self) -> int | None:
         """One batch from the checkpoint on, waiting for its acknowledgements; None when there
@@ -259,7 +310,15 @@ class Relay:
         translated = await self._read(self.position)
         if translated is None:
             return None
-        return await self._settle(await self._send(translated, self.position))
+        self._predecessor = None
+        return await self._settle(await self._send(self._probing(translated), self.position))
+
+    def _probing(self, translated: list[Outgoing]) -> list[Outgoing]:
+        """The batch, or while the organisation's last stream sequence is unknown only up to
+        its first shared event: sent alone, it is stored or refused naming the sequence."""
+        if self._last_seq is not None:
+            return translated
+        return translated[: _first_shared(translated) + 1]
 
     def on_acknowledged(self, published: int) -> None:
         """Called with the events of each batch JetStream acknowledged (a hook for metrics)."""
@@ -290,19 +349,28 @@ class Relay:
         for dropped in translated[len(sealed):]:  # cut before an erasure: read again next batch
             self._releasing.discard(dropped.releases or 0)
         outgoing = self.chain(sealed, after.last_hash, self.max_bytes)
-        acks = [
-            await self.js.publish_async(
-                o.subject,
-                o.body,
-                stream=EVENTS_STREAM,
-                headers={"Nats-Msg-Id": str(o.envelope.event_id)},  # type: ignore[union-attr]
-            )
-            for o in outgoing
-            if o.envelope is not None
-        ]
+        acks = []
+        for o in outgoing:
+            if o.envelope is None:
+                continue
+            event_id = str(o.envelope.event_id)
+            acks.append(await self.js.publish_async(
+                o.subject, o.body, stream=EVENTS_STREAM, headers=self._in_turn(event_id)
+            ))
+            self._predecessor = event_id
         last_hash = next((o.body_hash for o in reversed(outgoing) if o.body_hash), None)
         end = Position(outgoing[-1].notification_id, last_hash or after.last_hash)
         return SentBatch(outgoing, acks, end)
+
+    def _in_turn(self, event_id: str) -> dict[str, str]:
+        """The headers that let JetStream store `event_id` only right after its predecessor."""
+        if self._predecessor is not None:
+            return {Header.MSG_ID: event_id, Header.EXPECTED_LAST_MSG_ID: self._predecessor}
+        return {
+            Header.MSG_ID: event_id,
+            Header.EXPECTED_LAST_SUBJECT_SEQUENCE: str(self._last_seq or 0),
+            EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT: org_events(self.org.code),
+        }
 
     async def _settle(self, batch: SentBatch) -> int:
         """Wait for the batch's acknowledgements and checkpoint its acknowledged prefix; raise
@@ -323,9 +391,16 @@ class Relay:
         for problem in problems:
             self.on_quarantined(problem)
         if published:
+            self._acknowledged_events += published
             self.on_acknowledged(published)
         if failure is not None:
-            raise RelayError(f"JetStream did not store an event: {failure}") from failure
+            # what the acks said stands (nothing after a failure is stored), unless the server
+            # named where the organisation's events really end (an ack lost, a restart)
+            self._last_seq = last_sequence_in_refusal(failure) or self._last_seq
+            raise RelayError(
+                f"JetStream did not store an event: {failure}",
+                out_of_turn=is_out_of_turn(failure),
+            ) from failure
         return published
 
     async def _settle_all(self, sent: deque[SentBatch]) -> int:
@@ -460,11 +535,22 @@ class Relay:
                 result = next(acks)
                 if isinstance(result, BaseException):
                     return position, published, result
+                self._last_seq = max(self._last_seq or 0, result.seq)  # type: ignore[attr-defined]
                 published += 1
                 position = Position(item.notification_id, item.body_hash)
             else:
                 position = Position(item.notification_id, position.last_hash)
         return position, published, None
+
+
+EXPECTED_LAST_SUBJECT_SEQUENCE_SUBJECT = "Nats-Expected-Last-Subject-Sequence-Subject"
+"""Which subjects `Nats-Expected-Last-Subject-Sequence` looks at (nats-server 2.11+): here the
+organisation's own."""
+
+
+def _first_shared(batch: list[Outgoing]) -> int:
+    """The index of the batch's first event to publish (the last index if there is none)."""
+    return next((i for i, o in enumerate(batch) if o.envelope is not None), len(batch) - 1)
 
 
 def _is_erasure(envelope: Envelope | None) -> bool:

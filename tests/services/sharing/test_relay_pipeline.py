@@ -13,12 +13,15 @@ from stories import NHS_NUMBER
 from test_relay import assert_complete_chain, record_stories, relay, stream
 
 from contracts import decode
-from contracts.chain import bytes_hash, chain_breaks
+from contracts.chain import bytes_hash
+from contracts.subjects import event_subject, org_events
+from runtime.bus.streams import EVENTS_STREAM
 from runtime.keystore import PersonKeyStore
 from services.la.application import LaApplication
 from services.la.ingest import LA_CATALOGUE
 from services.sharing.checkpoint import Position, checkpoint_for
 from services.sharing.relay import Relay, RelayError
+from services.sharing.stream_order import deliver_refusals
 
 pytestmark = pytest.mark.integration
 
@@ -27,6 +30,7 @@ class JetStreamStandIn:
     """The real JetStream; subclasses change how `publish_async` answers."""
 
     def __init__(self, js: JetStreamContext) -> None:
+        deliver_refusals(js)
         self.js = js
 
     def __getattr__(self, name: str) -> Any:
@@ -104,7 +108,7 @@ async def test_the_next_batches_are_sent_while_the_acks_of_earlier_ones_come_bac
     assert_complete_chain(await stream(js), 16)
 
 
-async def test_an_event_jetstream_refuses_stops_the_checkpoint_before_it_and_a_restart_fills_it(
+async def test_an_event_jetstream_refuses_is_overtaken_by_none_sent_after_it_and_a_restart_fills_it(
     la_app: LaApplication, js: JetStreamContext
 ) -> None:
     # given 16 shared events, and a JetStream that refuses the 6th while later batches are sent
@@ -113,24 +117,103 @@ async def test_an_event_jetstream_refuses_stops_the_checkpoint_before_it_and_a_r
     # when the relay publishes with batches of 3, two in flight
     with pytest.raises(RelayError, match="JetStream did not store an event"):
         await relay(la_app, refusing, batch_size=3, in_flight=2).publish_pending()  # type: ignore[arg-type]
-    # then the checkpoint is before the refused event, after the five stored before it
-    assert refusing.refused is not None
+    # then events after the refused one were sent to the server, but none of them was stored:
+    # the stream holds the five before it, and the checkpoint is after the fifth
+    assert refusing.refused is not None and refusing.published > refusing.refuse
     refused = decode(refusing.refused)
-    stored = {e.event_id: (body, e) for body, e, _ in await stream(js)}
+    stored = await stream(js)
+    assert [e.source_position for _, e, _ in stored] == sorted(
+        e.source_position for _, e, _ in stored
+    )
+    assert len(stored) == 5 and all(e.source_position < refused.source_position
+                                    for _, e, _ in stored)
     checkpoint = checkpoint_for(la_app).load()
     assert checkpoint.notification_id < refused.source_position
-    fifth = sorted(stored.values(), key=lambda m: m[1].source_position)[4]
-    assert checkpoint.last_hash == bytes_hash(fifth[0])
+    assert checkpoint.last_hash == bytes_hash(stored[-1][0])
     # when a restarted relay publishes from the checkpoint
     await relay(la_app, js, batch_size=3, in_flight=2).publish_pending()
-    # then the gap is filled and nothing is doubled (the stream dropped the republished ids)
-    messages = await stream(js)
-    assert len(messages) == len({e.event_id for _, e, _ in messages}) == 16
-    in_log_order = sorted(
-        ((body, e) for body, e, _ in messages), key=lambda m: m[1].source_position
-    )
-    assert chain_breaks(in_log_order) == []
-    assert in_log_order[0][1].prev_hash is None
+    # then the gap is filled in the organisation's order: the chain verifies in stream order
+    assert_complete_chain(await stream(js), 16)
+
+
+class LostEvent(JetStreamStandIn):
+    """The real JetStream, except that the `lose`-th event never reaches the server (a leader
+    crash) and nothing answers for it, while the later ones are published as usual."""
+
+    def __init__(self, js: JetStreamContext, lose: int) -> None:
+        super().__init__(js)
+        self.lose, self.published = lose, 0
+
+    async def publish_async(self, subject: str, payload: bytes, **options: Any) -> Any:
+        self.published += 1
+        if self.published == self.lose:
+            return asyncio.get_running_loop().create_future()  # never acknowledged
+        return await self.js.publish_async(subject, payload, **options)
+
+
+async def test_an_event_lost_on_the_way_is_overtaken_by_none_and_the_next_round_resends_it(
+    la_app: LaApplication, js: JetStreamContext
+) -> None:
+    # given 16 shared events, and a bus that loses the 4th while later batches are sent
+    record_stories(la_app, 4)
+    losing = LostEvent(js, lose=4)
+    lossy = relay(la_app, losing, batch_size=3, in_flight=3, ack_timeout=1.0)  # type: ignore[arg-type]
+    # when the relay publishes, its ack times out
+    with pytest.raises(RelayError, match="no acknowledgement"):
+        await lossy.publish_pending()
+    # then only the three before it are stored, in order
+    assert losing.published > 4
+    assert [e.source_position for _, e, _ in await stream(js)] == [
+        e.source_position for _, e, _ in (await stream(js))[:3]
+    ]
+    assert len(await stream(js)) == 3
+    # and the same relay's next round fills it in order
+    assert await lossy.publish_pending() == 13
+    assert_complete_chain(await stream(js), 16)
+
+
+class Interleaving(JetStreamStandIn):
+    """The real JetStream, with another organisation's event stored just before some of ours
+    (as when several organisations' relays publish at once)."""
+
+    def __init__(self, js: JetStreamContext, before: set[int]) -> None:
+        super().__init__(js)
+        self.before, self.published = before, 0
+
+    async def publish_async(self, subject: str, payload: bytes, **options: Any) -> Any:
+        self.published += 1
+        if self.published in self.before:
+            other = event_subject("873", "health.referral_made", "P" + "0" * 15)
+            await self.js.publish(other, b"another organisation's event", stream=EVENTS_STREAM)
+        return await self.js.publish_async(subject, payload, **options)
+
+
+async def test_another_organisations_events_between_ours_only_make_the_relay_resend_at_once(
+    la_app: LaApplication, js: JetStreamContext
+) -> None:
+    # given 16 shared events, and another organisation publishing while they are in flight
+    record_stories(la_app, 4)
+    busy = Interleaving(js, before={4, 9, 10})
+    # when the relay publishes with batches of 3, two in flight
+    published = await relay(la_app, busy, batch_size=3, in_flight=2).publish_pending()  # type: ignore[arg-type]
+    # then it published all of ours (without waiting for a poll), once, in the log's order and
+    # chained, with the other organisation's three events between them
+    assert published == 16
+    assert busy.published > 16  # the refused ones were resent
+    count = (await js.stream_info(EVENTS_STREAM)).state.messages
+    subjects = [(await js.get_msg(EVENTS_STREAM, seq)).subject for seq in range(1, count + 1)]
+    assert sum(not s.startswith(org_events("856")[:-1]) for s in subjects) == 3
+    ours = [m for m in await own_stream(js, "856")]
+    assert_complete_chain(ours, 16)
+
+
+async def own_stream(js: JetStreamContext, org: str) -> list[tuple[bytes, Any, dict[str, str]]]:
+    """`org`'s messages in SEND_EVENTS, in stream order, decoded."""
+    count = (await js.stream_info(EVENTS_STREAM)).state.messages
+    messages = [await js.get_msg(EVENTS_STREAM, seq) for seq in range(1, count + 1)]
+    prefix = org_events(org)[:-1]
+    return [(m.data, decode(m.data, subject=m.subject), m.headers or {})
+            for m in messages if m.subject.startswith(prefix)]
 
 
 class WatchedKeys(PersonKeyStore):
