@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from projections.access.policy import ACCESS_KEY, PERSON_LEVEL, PUBLIC, AccessControl, AccessRoute
 from projections.dataset import quality
 from projections.dataset.areas import Partnership, UnknownArea
+from projections.dataset.data_date import latest_data_date
 from projections.dataset.indicators import (
     INDICATORS,
     MONTHLY,
@@ -46,7 +47,14 @@ from projections.serving.live import LiveFeed
 from projections.tracker import queries as tracker_queries
 from projections.tracker.milestones import MILESTONE_IDS
 from projections.tracker.models import TrackerRows
-from projections.tracker.queries import RAGS, BadFilter, TrackerFilter, TrackerReadModel
+from projections.tracker.queries import (
+    PAGE_SIZE_MAX,
+    RAGS,
+    BadFilter,
+    Page,
+    TrackerFilter,
+    TrackerReadModel,
+)
 from projections.web import install_dashboard
 from projections.web.docs import install_docs
 from runtime.settings import settings
@@ -65,6 +73,16 @@ class PositionedReadModel(DatasetReadModel, Protocol):
 
 class Health(BaseModel):
     status: str = "ok"
+
+
+class DataDate(BaseModel):
+    latest_data_date: date | None = Field(
+        description="The latest day anything in the dataset happened on (not after today); "
+        "null while the dataset is empty.")
+    today: date
+    default_as_of: date = Field(
+        description="What every figure is taken as of when no date or month is given: the "
+        "latest data date, or today while there is none.")
 
 
 class PartitionPosition(BaseModel):
@@ -137,9 +155,17 @@ def default_host() -> str:
     return settings().api_host
 
 
-def period(first: str | None, last: str | None, today: date) -> list[Month]:
-    """The months from `first` to `last` (YYYY-MM, checked by the parameters' pattern)."""
-    end = Month.parse(last, name="'to'") if last else Month.of(today)
+def data_date(read_model: DatasetReadModel, today: date) -> DataDate:
+    """The latest data date, and the default "as of" it gives."""
+    with read_model.snapshot() as snapshot:
+        latest = latest_data_date(snapshot, today)
+    return DataDate(latest_data_date=latest, today=today, default_as_of=latest or today)
+
+
+def period(first: str | None, last: str | None, default_day: date) -> list[Month]:
+    """The months from `first` to `last` (YYYY-MM, checked by the parameters' pattern); without
+    `to`, up to the month of `default_day` (the latest data date)."""
+    end = Month.parse(last, name="'to'") if last else Month.of(default_day)
     start = Month.parse(first, name="'from'") if first else end.plus(1 - DEFAULT_MONTHS)
     return months_between(start, end)
 
@@ -210,6 +236,19 @@ def create_app(
         last = await stream_last_sequence() if stream_last_sequence else None
         return position_of(progress, last)
 
+    def as_of() -> date:
+        return data_date(read_model, today()).default_as_of
+
+    @app.get(
+        "/api/data-date",
+        summary="The latest data date, the default 'as of'",
+        description="The last day anything in the dataset happened on: every figure asked for "
+        "without a date or month is taken as of it (its month), so a dataset that ends before "
+        "today does not show empty months as if nothing had happened.",
+    )
+    def latest() -> DataDate:
+        return data_date(read_model, today())
+
     @app.get(
         "/api/indicators",
         summary="The indicators and their definitions",
@@ -220,7 +259,7 @@ def create_app(
 
     for spec in MONTHLY:
         app.add_api_route(
-            f"/api/indicators/{spec.indicator.id}", _monthly(spec, read_model, area, today),
+            f"/api/indicators/{spec.indicator.id}", _monthly(spec, read_model, area, as_of),
             methods=["GET"], response_model=spec.model, summary=spec.summary,
             description=f"{spec.indicator.title}, by month.{_MONTHLY_ERRORS}",
             responses={**UNKNOWN_LA, **BAD_RANGE},
@@ -237,7 +276,7 @@ def create_app(
         ),
     )
     def discrepancy_people(la: LaParam = None, month: MonthParam = None) -> DiscrepancyList:
-        chosen = Month.parse(month, name="'month'") if month else Month.of(today())
+        chosen = Month.parse(month, name="'month'") if month else Month.of(as_of())
         return active_plans.discrepancy_people(read_model, chosen, area, la)
 
     @app.get(
@@ -254,7 +293,7 @@ def create_app(
         return quality.birth_month_discrepancies(read_model)
 
     if tracker is not None:
-        _tracker_routes(app, tracker, area, today)
+        _tracker_routes(app, tracker, area, as_of)
     positions = {"dataset": read_model.position}
     if tracker is not None and hasattr(tracker, "position"):
         positions["tracker"] = tracker.position
@@ -264,19 +303,20 @@ def create_app(
 
 
 def _monthly(
-    spec: Monthly, read_model: DatasetReadModel, area: Partnership, today: Callable[[], date]
+    spec: Monthly, read_model: DatasetReadModel, area: Partnership, as_of: Callable[[], date]
 ) -> Callable[..., Any]:
     def handler(la: LaParam = None, first: FromParam = None, last: ToParam = None) -> Any:
-        return spec.query(read_model, period(first, last, today()), area, la)
+        return spec.query(read_model, period(first, last, as_of()), area, la)
 
     handler.__name__ = spec.indicator.id.replace("-", "_")
     return handler
 
 
 def _tracker_routes(
-    app: FastAPI, tracker: TrackerReadModel, area: Partnership, today: Callable[[], date]
+    app: FastAPI, tracker: TrackerReadModel, area: Partnership, as_of: Callable[[], date]
 ) -> None:
     milestones: Sequence[str] = MILESTONE_IDS
+    default_day = as_of
 
     @app.get(
         "/api/tracker",
@@ -288,8 +328,10 @@ def _tracker_routes(
             "RAG. Filters: `la` (the person's LA), `owner` (people with a red milestone owned by "
             "this organisation), `rag` (the person's status, or with `milestone` that "
             "milestone's), `milestone` (people to whom it applies: "
-            f"{', '.join(milestones)}). Person-level data for authorised users. 404 for an LA "
-            "outside the partnership, 422 for a bad date, RAG or milestone."
+            f"{', '.join(milestones)}). Most urgent first: the most overdue, then the "
+            "soonest due; `page` and `page_size` give one page (without `page_size`, everyone). "
+            "Person-level data for authorised users. 404 for an LA outside the partnership, "
+            "422 for a bad date, RAG, milestone or page."
         ),
     )
     def tracker_people(
@@ -299,11 +341,14 @@ def _tracker_routes(
             max_length=16, description="An organisation code, e.g. QK1.")] = None,
         rag: Annotated[Rag | None, Query(description="red, amber or green.")] = None,
         milestone: Annotated[MilestoneId | None, Query(description="A milestone id.")] = None,
+        page: Annotated[int, Query(ge=1, le=100_000, description="Page, from 1.")] = 1,
+        page_size: Annotated[int | None, Query(
+            ge=1, le=PAGE_SIZE_MAX, description="Rows per page (default: every row).")] = None,
     ) -> TrackerRows:
         where = TrackerFilter(la=la, owner=owner, rag=rag and rag.value,
                               milestone=milestone and milestone.value)
-        day = day_of(as_of, "as_of") or today()
-        return tracker_queries.tracker_rows(tracker, day, area, where)
+        day = day_of(as_of, "as_of") or default_day()
+        return tracker_queries.tracker_rows(tracker, day, area, where, Page(page, page_size))
 
     @app.get(
         "/api/tracker/summary", responses=UNKNOWN_LA,
@@ -315,5 +360,5 @@ def _tracker_routes(
         ),
     )
     def tracker_summary(as_of: AsOfParam = None, la: LaParam = None) -> TrackerSummary:
-        day = day_of(as_of, "as_of") or today()
+        day = day_of(as_of, "as_of") or default_day()
         return tracker_queries.tracker_summary(tracker, day, area, la)

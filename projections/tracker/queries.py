@@ -6,6 +6,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
+from math import ceil
 from typing import Protocol
 
 from projections.dataset.areas import Partnership
@@ -21,6 +22,9 @@ RAGS = tuple(SEVERITY)
 
 class BadFilter(ValueError):
     """A tracker filter names a RAG or milestone that does not exist."""
+
+
+PAGE_SIZE_MAX = 500
 
 
 class TrackerReadModel(Protocol):
@@ -103,17 +107,61 @@ def _row(person: PersonStatus) -> TrackedPerson:
     )
 
 
+def urgency(person: PersonStatus, as_of: date) -> tuple[int, int, str]:
+    """Sort key, most urgent first: the most overdue (its red milestone longest past due), then
+    the soonest due of what is not yet done; people with nothing left to do last. The person
+    key breaks ties, so pages are stable."""
+    open_due = [s.due_on for s in person.milestones
+                if s.rag == "amber" or (s.rag == "green" and s.done_on is None)]
+    overdue = [(as_of - s.due_on).days for s in person.overdue]
+    if overdue:
+        return (0, -max(overdue), person.person_key)
+    if open_due:
+        return (1, (min(open_due) - as_of).days, person.person_key)
+    return (2, 0, person.person_key)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list: `number` from 1, `size` rows (None: every row on one page)."""
+
+    number: int = 1
+    size: int | None = None
+
+    def check(self) -> None:
+        if self.number < 1:
+            raise BadFilter(f"page must be 1 or more, not {self.number}")
+        if self.size is not None and not 1 <= self.size <= PAGE_SIZE_MAX:
+            raise BadFilter(f"page_size must be from 1 to {PAGE_SIZE_MAX}, not {self.size}")
+
+    def pages(self, count: int) -> int:
+        return 1 if self.size is None else max(1, ceil(count / self.size))
+
+    def cut(self, rows: list[TrackedPerson]) -> list[TrackedPerson]:
+        if self.size is None:
+            return rows if self.number == 1 else []
+        start = (self.number - 1) * self.size
+        return rows[start:start + self.size]
+
+
 def tracker_rows(
     read_model: TrackerReadModel,
     as_of: date,
     partnership: Partnership,
     where: TrackerFilter = TrackerFilter(),
+    page: Page = Page(),
 ) -> TrackerRows:
-    """Everyone in the tracker on `as_of` who passes the filter, with their milestones."""
+    """Everyone in the tracker on `as_of` who passes the filter, with their milestones, most
+    urgent first (`urgency`), one page of them."""
     where.check(partnership)
+    page.check()
     position, people = statuses(read_model, as_of, where.la)
-    rows = [_row(p) for p in people if where.keeps(p)]
-    return TrackerRows(as_of=as_of, as_at_stream_sequence=position, count=len(rows), people=rows)
+    kept = sorted((p for p in people if where.keeps(p)), key=lambda p: urgency(p, as_of))
+    rows = [_row(p) for p in kept]
+    return TrackerRows(
+        as_of=as_of, as_at_stream_sequence=position, count=len(rows), page=page.number,
+        pages=page.pages(len(rows)), page_size=page.size, people=page.cut(rows),
+    )
 
 
 def tracker_summary(
