@@ -28,6 +28,8 @@ DATED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("ap_placements", "ended_on"),
     ("part_time_timetables", "started_on"),
     ("part_time_timetables", "ended_on"),
+    ("assessment_requests", "requested_on"),
+    ("amend_decisions", "decided_on"),
 )
 """Every date column of the fact tables that records something happening."""
 

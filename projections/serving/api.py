@@ -21,8 +21,10 @@ from projections.dataset import quality
 from projections.dataset.areas import Partnership, UnknownArea
 from projections.dataset.data_date import latest_data_date
 from projections.dataset.indicators import (
+    BACKLOGS,
     INDICATORS,
     MONTHLY,
+    Backlog,
     IndicatorDefinition,
     Monthly,
     active_plans,
@@ -36,6 +38,7 @@ from projections.serving.api_contract import (
     BAD_RANGE,
     UNKNOWN_LA,
     AsOfParam,
+    DayParam,
     FromParam,
     LaParam,
     MonthParam,
@@ -266,6 +269,28 @@ def create_app(
         )
 
     @app.get(
+        "/api/backlogs",
+        summary="The backlogs and their definitions",
+        description="Overdue work and what is still open, each served on any day at "
+        "`/api/backlogs/<id>?as_of=YYYY-MM-DD` (and, but for the referrals, by month at "
+        "`/api/indicators/<id>`).",
+    )
+    def backlogs() -> list[IndicatorDefinition]:
+        return [b.indicator for b in BACKLOGS]
+
+    for backlog in BACKLOGS:
+        app.add_api_route(
+            f"/api/backlogs/{backlog.indicator.id}", _backlog(backlog, read_model, area, as_of),
+            methods=["GET"], response_model=backlog.result,
+            summary=f"{backlog.indicator.title}, on a day",
+            description=f"{backlog.indicator.title}, on the `as_of` day (default: the latest "
+            "data date). Per LA and for the partnership; counts of 1 to 4 are shown as \"<5\" "
+            "and counts hidden so that those cannot be derived as \"c\". 404 for an LA outside "
+            "the partnership, 422 for a bad date.",
+            responses=UNKNOWN_LA,
+        )
+
+    @app.get(
         "/api/indicators/active-plans/discrepancy/people",
         openapi_extra=PERSON_LEVEL, responses=UNKNOWN_LA,
         summary="Indicator 1: the people counted by one side only (person keys)",
@@ -309,6 +334,18 @@ def _monthly(
         return spec.query(read_model, period(first, last, as_of()), area, la)
 
     handler.__name__ = spec.indicator.id.replace("-", "_")
+    return handler
+
+
+def _backlog(
+    backlog: Backlog, read_model: DatasetReadModel, area: Partnership,
+    default_day: Callable[[], date],
+) -> Callable[..., Any]:
+    def handler(as_of: DayParam = None, la: LaParam = None) -> Any:
+        day = day_of(as_of, "as_of") or default_day()
+        return backlog.publish_on(read_model, day, area, la)
+
+    handler.__name__ = "backlog_" + backlog.indicator.id.replace("-", "_")
     return handler
 
 

@@ -100,6 +100,10 @@ AsOfParam = Annotated[str | None, Query(
     pattern=DATE_PATTERN, json_schema_extra={"format": "date"},
     description="The day to judge milestones on, YYYY-MM-DD, 1900-2099 (default: the latest "
                 "data date, `/api/data-date`).")]
+DayParam = Annotated[str | None, Query(
+    pattern=DATE_PATTERN, json_schema_extra={"format": "date"},
+    description="The day to count on, YYYY-MM-DD, 1900-2099 (default: the latest data date, "
+                "`/api/data-date`).")]
 SinceParam = Annotated[str | None, Query(
     pattern=TIME_PATTERN, json_schema_extra={"format": "date-time"},
     description="Entries at or after this time: ISO 8601 with a UTC offset, 1900-2099.")]

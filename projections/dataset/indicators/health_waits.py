@@ -18,6 +18,7 @@ from projections.dataset.counting import (
     Tally,
     Values,
     active_on,
+    banded,
     month_of,
     new_tally,
     new_values,
@@ -70,9 +71,7 @@ WEEK_BANDS = (
 
 def band_of(weeks: float) -> str:
     """0-18: under 18 weeks; 18-52: 18 weeks up to under 52; 52+: 52 weeks or more."""
-    return next(
-        name for low, high, name in WEEK_BANDS if weeks >= low and (high is None or weeks < high)
-    )
+    return banded(weeks, WEEK_BANDS)
 
 
 def wait_counts(referrals: Iterable[ReferralFact], months: Sequence[Month]) -> tuple[Tally, Values]:
