@@ -27,6 +27,8 @@ from contracts.ehc import (
     PlanAmended,
     PlanCeased,
     PlanIssued,
+    PlanNotIssued,
+    ReviewOutcome,
 )
 from contracts.health import (
     AdultServicesReferralAccepted,
@@ -141,6 +143,17 @@ class EventFactory:
     def review_held(self, person: str, on: date, *, la: str = "856", plan: str = "P1",
                     adulthood: bool = False) -> Envelope:
         payload = AnnualReviewHeld(plan_id=plan, held_on=on, preparing_for_adulthood=adulthood)
+        return self.wrap(payload, person, la, on)
+
+    def review_outcome(self, person: str, on: date, *, review: date, outcome: str = "amend",
+                       la: str = "856", plan: str = "P1") -> Envelope:
+        payload = ReviewOutcome(plan_id=plan, review_held_on=review, decided_on=on,
+                                outcome=outcome)
+        return self.wrap(payload, person, la, on)
+
+    def plan_not_issued(self, person: str, on: date, *, la: str = "856",
+                        case: str = "C1") -> Envelope:
+        payload = PlanNotIssued(case_id=case, decided_on=on, reason="needs_met_without_plan")
         return self.wrap(payload, person, la, on)
 
     def plan_amended(self, person: str, on: date, *, la: str = "856", plan: str = "P1",
