@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from projections.access.policy import ACCESS_KEY, PERSON_LEVEL, PUBLIC, AccessControl, AccessRoute
 from projections.dataset import quality
 from projections.dataset.areas import Partnership, UnknownArea
+from projections.dataset.cumulative import period_figures
 from projections.dataset.data_date import latest_data_date
 from projections.dataset.indicators import (
     BACKLOGS,
@@ -33,6 +34,7 @@ from projections.dataset.indicators.active_plans import DiscrepancyList
 from projections.dataset.indicators.transition_tracker import TrackerSummary
 from projections.dataset.periods import BadPeriod, Month, months_between
 from projections.dataset.publishing import DatasetReadModel
+from projections.dataset.targets import DEFAULT_FILE, Targets, checks, figure_fields, load_targets
 from projections.reading.partitions import Progress, ReadModelProgress
 from projections.serving.api_contract import (
     BAD_RANGE,
@@ -182,10 +184,13 @@ def create_app(
     today: Callable[[], date] = lambda: datetime.now(UTC).date(),
     access: AccessControl | None = None,
     live: LiveFeed | None = None,
+    targets: Targets | None = None,
 ) -> FastAPI:
     """The API over the dataset (and the tracker, if given); `stream_last_sequence` lets
-    /api/position report the lag."""
+    /api/position report the lag. `targets` default to the partnership's file
+    (`deploy/partnership/targets.toml`), checked here: a bad file stops the start."""
     area = partnership or Partnership.of()
+    goals = default_targets() if targets is None else targets
     app = FastAPI(
         title="send-exchange shared dataset",
         description=(
@@ -262,7 +267,7 @@ def create_app(
 
     for spec in MONTHLY:
         app.add_api_route(
-            f"/api/indicators/{spec.indicator.id}", _monthly(spec, read_model, area, as_of),
+            f"/api/indicators/{spec.indicator.id}", _monthly(spec, read_model, area, as_of, goals),
             methods=["GET"], response_model=spec.model, summary=spec.summary,
             description=f"{spec.indicator.title}, by month.{_MONTHLY_ERRORS}",
             responses={**UNKNOWN_LA, **BAD_RANGE},
@@ -327,11 +332,23 @@ def create_app(
     return app
 
 
+def default_targets() -> Targets:
+    """The partnership's targets file, checked against the indicators served."""
+    known = {spec.indicator.id: figure_fields(spec.model) for spec in MONTHLY}
+    return load_targets(DEFAULT_FILE, known)
+
+
 def _monthly(
-    spec: Monthly, read_model: DatasetReadModel, area: Partnership, as_of: Callable[[], date]
+    spec: Monthly, read_model: DatasetReadModel, area: Partnership, as_of: Callable[[], date],
+    targets: Targets,
 ) -> Callable[..., Any]:
     def handler(la: LaParam = None, first: FromParam = None, last: ToParam = None) -> Any:
-        return spec.query(read_model, period(first, last, as_of()), area, la)
+        months = period(first, last, as_of())
+        answer = spec.query(read_model, months, area, la)
+        return answer.model_copy(update={
+            "targets": checks(targets, spec.indicator.id, answer.figures),
+            "periods": period_figures(spec, read_model, months, area, la),
+        })
 
     handler.__name__ = spec.indicator.id.replace("-", "_")
     return handler
