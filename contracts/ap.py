@@ -13,6 +13,7 @@ from contracts.vocab import LocalId, OrgCode
 
 Tier = Literal[1, 2, 3]
 APReason = Literal["exclusion", "medical", "send", "behaviour", "other"]
+PlacementOutcome = Literal["reintegrated", "moved", "other"]
 
 
 @event("ap.placement_commissioned")
@@ -66,6 +67,6 @@ class PlacementEnded(Payload):
 
     placement_id: LocalId
     ended_on: date = Field(description="The child's last day at the AP provider.")
-    outcome: Literal["reintegrated", "moved", "other"] = Field(
+    outcome: PlacementOutcome = Field(
         description="reintegrated into school, moved to another placement, or other."
     )

@@ -23,6 +23,21 @@ TimescaleException = Literal[
 Placement = Literal["mainstream", "resourced_provision", "special", "ap", "post16", "other"]
 """The kind of setting named in section I of an EHC plan."""
 
+RequestedBy = Literal[
+    "parent", "young_person", "school_or_college", "health", "social_care", "other"
+]
+"""Who asked for an EHC needs assessment."""
+AssessmentDecision = Literal["assess", "refuse"]
+NotIssuedReason = Literal["needs_met_without_plan", "withdrawn", "other"]
+ReviewDecision = Literal["maintain", "amend", "cease"]
+"""The LA's decision after an annual review."""
+AmendmentTrigger = Literal["annual_review", "phase_transfer", "post16_transfer", "other"]
+CeaseReason = Literal[
+    "max_age", "moved_to_another_la", "left_education_or_training", "needs_met",
+    "moved_outside_england", "deceased", "other",
+]
+"""SEN2 reasons an EHC plan ceased."""
+
 
 def _example(**fields: object) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": [fields]})
@@ -38,9 +53,7 @@ class AssessmentRequested(Payload):
 
     case_id: LocalId = Field(description="The LA's reference for this assessment case.")
     requested_on: date = Field(description="Date the LA received the request.")
-    requested_by: Literal[
-        "parent", "young_person", "school_or_college", "health", "social_care", "other"
-    ] = Field(description="Who made the request.")
+    requested_by: RequestedBy = Field(description="Who made the request.")
 
 
 @event("ehc.assessment_decided")
@@ -51,7 +64,7 @@ class AssessmentDecided(Payload):
 
     case_id: LocalId
     decided_on: date = Field(description="Date the decision was notified.")
-    decision: Literal["assess", "refuse"] = Field(description="assess, or refuse to assess.")
+    decision: AssessmentDecision = Field(description="assess, or refuse to assess.")
 
 
 @event("ehc.advice_requested")
@@ -120,9 +133,7 @@ class PlanNotIssued(Payload):
 
     case_id: LocalId
     decided_on: date = Field(description="Date the decision not to issue was notified.")
-    reason: Literal["needs_met_without_plan", "withdrawn", "other"] = Field(
-        description="Why no plan was issued."
-    )
+    reason: NotIssuedReason = Field(description="Why no plan was issued.")
 
 
 @event("ehc.annual_review_held")
@@ -152,9 +163,7 @@ class ReviewOutcome(Payload):
     plan_id: LocalId
     review_held_on: date = Field(description="Date of the review meeting this outcome follows.")
     decided_on: date = Field(description="Date the LA notified its decision.")
-    outcome: Literal["maintain", "amend", "cease"] = Field(
-        description="maintain, amend or cease the plan."
-    )
+    outcome: ReviewDecision = Field(description="maintain, amend or cease the plan.")
 
 
 @event("ehc.plan_amended")
@@ -168,9 +177,7 @@ class PlanAmended(Payload):
 
     plan_id: LocalId
     amended_on: date = Field(description="Date the amended final plan was issued.")
-    trigger: Literal["annual_review", "phase_transfer", "post16_transfer", "other"] = Field(
-        description="What led to the amendment."
-    )
+    trigger: AmendmentTrigger = Field(description="What led to the amendment.")
     review_held_on: date | None = Field(
         default=None, description="The review meeting this amendment follows, if any."
     )
@@ -184,7 +191,4 @@ class PlanCeased(Payload):
 
     plan_id: LocalId
     ceased_on: date = Field(description="Date the LA ceased to maintain the plan.")
-    reason: Literal[
-        "max_age", "moved_to_another_la", "left_education_or_training", "needs_met",
-        "moved_outside_england", "deceased", "other",
-    ] = Field(description="SEN2 reason the plan ceased.")
+    reason: CeaseReason = Field(description="SEN2 reason the plan ceased.")

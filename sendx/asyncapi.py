@@ -4,25 +4,27 @@ schema (every registered version), and the command subjects of each service kind
 Generated, never hand-written: FastStream builds the document from a broker on which every
 event subject is declared as a publisher (schema: the envelope with that type's payload, one
 alternative per registered version) and every command subject as a typed subscriber; the
-broker is never connected. Command models belong to the services, so they are passed in
-(`sendx/commands/schemas.py` collects them from the service definitions).
+broker is never connected. The command subjects, bodies and replies are each service kind's
+`CommandApi` (`services.endpoint.command_api`): the table its service process dispatches by,
+passed in by `sendx/commands/schemas.py` from the service definitions.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable
 from itertools import groupby
 from typing import Any, Union
 
 from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from contracts.registry import all_events
 from contracts.schemas import envelope_model
 from contracts.subjects import COMMAND_ROOT, EVENT_PREFIX
+from services.endpoint.command_api import CommandApi, CommandReply, Desk, ImportReply, Route
 
 TITLE = "send-exchange bus"
 PARAMETERS = {
@@ -32,10 +34,6 @@ PARAMETERS = {
 }
 
 
-RECORD_ID_DESCRIPTION = (
-    "Your own id for this command, stable across resends: a command with a record_id is "
-    "recorded once; sending it again returns the original event ids with duplicate=true."
-)
 REPLY_CHANNEL = "reply"
 """The channel every command's reply comes on: the request's own NATS reply subject."""
 REPLY_DESCRIPTION = (
@@ -46,62 +44,6 @@ REPLY_DESCRIPTION = (
     "user name): the server lets each user subscribe only below its own prefix. A request to "
     "an organisation with no running service gets the NATS no-responders status (503) at once."
 )
-
-
-class CommandReply(BaseModel):
-    """The reply to `send.cmd.<org>.<command>`: the ids of the shared events, or why not.
-
-    Accepted: `{"ok": true, "event_ids": [...], "duplicate": false}`; refused:
-    `{"ok": false, "error": "..."}` (the error names the field or reference and the rule)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    ok: bool = Field(description="true: recorded (or already recorded); false: see error.")
-    event_ids: list[str] = Field(
-        default_factory=list,
-        description="Ids of the shared events (event_id and Nats-Msg-Id on SEND_EVENTS).",
-    )
-    duplicate: bool = Field(default=False, description="The record_id was already recorded.")
-    error: str | None = Field(default=None, description="Why the command was refused.")
-
-
-class ImportRequest(BaseModel):
-    """The body of `send.cmd.<org>.import`: extract rows, each a command with its record_id."""
-
-    rows: list[dict[str, Any]] = Field(
-        description="One object per row: record_id (required), command (a command name or the "
-        "event type it produces) and that command's fields."
-    )
-    row_numbers: list[int] | None = Field(
-        default=None, description="The rows' numbers in the partner's file (default 1..n)."
-    )
-
-
-class RowReport(BaseModel):
-    """What became of one import row: accepted with its event ids, or rejected with why."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    row: int = Field(description="The row's number (row_numbers, or its position from 1).")
-    record_id: str | None = Field(description="The row's record_id, if it had one.")
-    accepted: bool
-    event_ids: list[str] = Field(default_factory=list, description="When accepted.")
-    duplicate: bool = Field(default=False, description="When accepted: already imported.")
-    error: str | None = Field(default=None, description="When rejected: names row and field.")
-
-
-class ImportReply(BaseModel):
-    """The reply to an import: one report per row, in row order, and the totals; or, when the
-    body itself is unusable, `{"ok": false, "error": "..."}`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    ok: bool
-    rows: list[RowReport] = Field(default_factory=list, description="Per-row reports.")
-    accepted: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    error: str | None = None
 
 
 def _declare_events(broker: NatsBroker) -> None:
@@ -130,33 +72,29 @@ def _handler(model: type[BaseModel]) -> Any:
     return handle
 
 
-def _declare_commands(broker: NatsBroker, kind: str, commands: Sequence[type[BaseModel]]) -> None:
-    for command in commands:
-        name = command.name  # type: ignore[attr-defined]
-        aliases = getattr(command, "aliases", ())
-        body = create_model(
-            f"{kind}.{name}",
-            __base__=command,
-            __doc__=command.__doc__,
-            record_id=(str | None, Field(default=None, description=RECORD_ID_DESCRIPTION)),
-        )
+def _description(kind: str, route: Route) -> str:
+    assert route.reply is not None
+    reply = f"Reply: {route.reply.__name__}, on the request's reply subject."
+    if route.desk is Desk.IMPORT:
+        return f"{route.description} {reply}"
+    return (
+        f"{inspect.cleandoc(route.description)}\n\nA {kind} service command (also accepted as "
+        f"{', '.join(route.aliases) or 'no alias'}); optional `record_id` makes it idempotent. "
+        f"{reply}"
+    ).strip()
+
+
+def _declare_commands(broker: NatsBroker, api: CommandApi) -> None:
+    """A typed subscriber per partner-facing route of the table the service dispatches by."""
+    for route in api.routes:
+        if not route.partner_facing:
+            continue
+        assert route.body is not None
         broker.subscriber(
-            f"{COMMAND_ROOT}.{{org}}.{name}",
-            title=f"{kind}:{name}",
-            description=(
-                f"{inspect.cleandoc(command.__doc__ or '')}\n\nA {kind} service command (also "
-                f"accepted as {', '.join(aliases) or 'no alias'}); optional `record_id` makes "
-                "it idempotent. Reply: CommandReply, on the request's reply subject."
-            ).strip(),
-        )(_handler(body))
-    broker.subscriber(
-        f"{COMMAND_ROOT}.{{org}}.import",
-        title=f"{kind}:import",
-        description=(
-            f"A batch of {kind} extract rows, one command each (a row must carry a record_id). "
-            "Reply: ImportReply, on the request's reply subject."
-        ),
-    )(_handler(create_model(f"{kind}.import", __base__=ImportRequest)))
+            f"{COMMAND_ROOT}.{{org}}.{route.name}",
+            title=f"{api.kind}:{route.name}",
+            description=_description(api.kind, route),
+        )(_handler(route.body))
 
 
 def _add_parameters(document: dict[str, Any]) -> None:
@@ -169,7 +107,7 @@ def _add_parameters(document: dict[str, Any]) -> None:
 
 
 def bus_document(
-    commands: Mapping[str, Sequence[type[BaseModel]]] | None = None,
+    apis: Iterable[CommandApi] = (),
     *,
     server: str = "nats://127.0.0.1:4222",
     version: str = "1.0.0",
@@ -177,8 +115,8 @@ def bus_document(
     """The AsyncAPI 3.0 document (a JSON-ready dict) of every event and command subject."""
     broker = NatsBroker(server)
     _declare_events(broker)
-    for kind, kind_commands in (commands or {}).items():
-        _declare_commands(broker, kind, kind_commands)
+    for api in apis:
+        _declare_commands(broker, api)
     document = (
         AsyncAPI(
             broker,

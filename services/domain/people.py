@@ -19,7 +19,7 @@ stays, under its own retention.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Annotated, ClassVar
 from uuid import UUID
@@ -144,6 +144,13 @@ class PeopleApplication(OrganisationApplication):
             )
         return found
 
+    def change_person(self, cmd: Command, change: Callable[..., object]) -> list[Aggregate]:
+        """The handler of a command that changes only the person it names: find them by NHS
+        number and call `change` (a method of `person_type`) with the command's other fields."""
+        person = self.person(cmd.nhs_number, cmd.event_type())  # type: ignore[attr-defined]
+        change(person, **cmd.fields("nhs_number"))
+        return [person]
+
     def person_key_of(self, aggregate_id: UUID, partnership_key: bytes) -> str:
         """The shared pseudonym of whoever the aggregate is about (the translator needs it)."""
         aggregate = self.repository.get(aggregate_id)
@@ -154,7 +161,7 @@ class PeopleApplication(OrganisationApplication):
     @handles(ErasePerson)
     def erase_person(self, cmd: ErasePerson) -> Iterable[Aggregate]:
         person = self.person(cmd.nhs_number, ErasePerson.name)
-        return [person] if person.erase(erased_on=cmd.erased_on, reason=cmd.reason) else []
+        return [person] if person.erase(**cmd.fields("nhs_number")) else []
 
     @handles(RegisterPerson)
     def register_person(self, cmd: RegisterPerson) -> Iterable[Aggregate]:
@@ -164,10 +171,7 @@ class PeopleApplication(OrganisationApplication):
             return [
                 self.person_type(
                     org=self.org.code,
-                    nhs_number=cmd.nhs_number,
-                    given_name=cmd.given_name,
-                    family_name=cmd.family_name,
-                    born_on=cmd.born_on,
+                    **cmd.fields(),
                 )
             ]
         if not existing.same_details(cmd.given_name, cmd.family_name, cmd.born_on):

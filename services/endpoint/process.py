@@ -3,9 +3,10 @@
 A kind supplies a `ServiceDefinition` (its Application class, translate function and command
 catalogue); this module opens the store (`runtime.store`), runs the relay in the background
 (`services.sharing.relay`) and answers partner commands over NATS request-reply with FastStream on
-`send.cmd.<org>.<command>` and `send.cmd.<org>.import`. Handlers are thin: decode, call one
-`Ingest` method in a worker thread (one at a time: the store serialises writes anyway), reply,
-poke the relay.
+`send.cmd.<org>.<command>` and `send.cmd.<org>.import`, dispatched by the kind's `CommandApi`
+(`services.endpoint.command_api`, also the source of the AsyncAPI document). Handlers are
+thin: decode, call one `Ingest` method in a worker thread (one at a time: the store serialises
+writes anyway), reply, poke the relay.
 
 Stopping is bounded step by step (`OrganisationService.stop`, helpers in `runtime.stopping`): a
 step that overruns is logged, naming what it was waiting on, and the stop goes on without it,
@@ -21,6 +22,7 @@ import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +39,9 @@ from runtime.settings import Settings
 from runtime.stopping import awaiting, cancel_within, finish_within, registered
 from runtime.store import StoreThreads, store_env
 from services.domain.application import OrganisationApplication
-from services.endpoint.ingest import IMPORT_COMMAND, CommandCatalogue, Ingest
+from services.endpoint.command_api import CommandApi, Desk
+from services.endpoint.ingest import CommandCatalogue, Ingest
 from services.sharing.counted_relay import CountedRelay
-from services.sharing.quarantine import REQUESTS as QUARANTINE_REQUESTS
 from services.sharing.quarantine import QuarantineDesk, quarantine_for
 from services.sharing.relay import Relay, Translate
 
@@ -61,6 +63,11 @@ class ServiceDefinition:
     application: Callable[[Organisation, dict[str, str]], OrganisationApplication]
     translator: Callable[[Any, bytes], Translate]
     catalogue: CommandCatalogue
+
+    @cached_property
+    def api(self) -> CommandApi:
+        """The subjects its service answers, as the service dispatches and AsyncAPI shows them."""
+        return CommandApi(self.kind.value, self.catalogue)
 
 
 SERVICE_DEFINITIONS: dict[OrgKind, str] = {
@@ -154,7 +161,7 @@ class OrganisationService:
                 "ok": False,
                 "error": f"{name}: internal error in the {self.org.code} service: {exc}",
             }
-        if name not in QUARANTINE_REQUESTS:  # an operator's request, not a partner's command
+        if self.definition.api.desk(name) is not Desk.QUARANTINE:  # not a partner's command
             self.metrics.count_commands(answer)
         return reply(answer)
 
@@ -182,11 +189,13 @@ class OrganisationService:
         may outlast its handler (a cancelled handler does not stop the thread)."""
         self._in_flight[request] = _describe(name, body)
         try:
-            if name == IMPORT_COMMAND:
-                return self.ingest.import_rows(body)
-            if name in QUARANTINE_REQUESTS:
-                return self.desk.answer(name, body)
-            return self.ingest.command(name, body)
+            match self.definition.api.desk(name):
+                case Desk.IMPORT:
+                    return self.ingest.import_rows(body)
+                case Desk.QUARANTINE:
+                    return self.desk.answer(name, body)
+                case _:
+                    return self.ingest.command(name, body)
         finally:
             del self._in_flight[request]
 

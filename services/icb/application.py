@@ -50,18 +50,15 @@ class IcbApplication(PeopleApplication):
         return [
             Referral(
                 org=self.org.code,
-                referral_id=cmd.referral_id,
                 person_id=patient.id,
-                referred_on=cmd.referred_on,
-                pathway=cmd.pathway,
-                priority=cmd.priority,
+                **cmd.fields("nhs_number"),
             )
         ]
 
     @handles(c.StartAssessment)
     def start_assessment(self, cmd: c.StartAssessment) -> Iterable[Aggregate]:
         referral = self.referral(cmd.referral_id, "health.assessment_started")
-        referral.start_assessment(started_on=cmd.started_on)
+        referral.start_assessment(**cmd.fields("referral_id"))
         return [referral]
 
     @handles(c.RecordDiagnosis)
@@ -93,13 +90,9 @@ class IcbApplication(PeopleApplication):
         return [
             Diagnosis(
                 org=self.org.code,
-                diagnosis_id=cmd.diagnosis_id,
                 person_id=patient.id,
-                diagnosed_on=cmd.diagnosed_on,
-                condition=cmd.condition,
-                referral_id=cmd.referral_id,
                 referral_org=referral_org,
-                no_referral_reason=cmd.no_referral_reason,
+                **cmd.fields("nhs_number", "referral_org"),
             )
         ]
 
@@ -119,74 +112,43 @@ class IcbApplication(PeopleApplication):
             AdviceReturn(
                 org=self.org.code,
                 person_id=patient.id,
-                case_id=cmd.case_id,
-                advice_request_id=cmd.advice_request_id,
-                requesting_la=cmd.requesting_la,
-                returned_on=cmd.returned_on,
-                advice_giver=cmd.advice_giver,
+                **cmd.fields("nhs_number"),
             )
         ]
 
     # -- the health record ------------------------------------------------------------------
     @handles(c.CompleteAnnualHealthCheck)
     def complete_annual_health_check(self, cmd: c.CompleteAnnualHealthCheck) -> Iterable[Aggregate]:
-        patient = self.patient(cmd.nhs_number, "health.annual_health_check_completed")
-        patient.complete_annual_health_check(
-            completed_on=cmd.completed_on, health_action_plan=cmd.health_action_plan
-        )
-        return [patient]
+        return self.change_person(cmd, Patient.complete_annual_health_check)
 
     @handles(c.ChangeDsrStatus)
     def change_dsr_status(self, cmd: c.ChangeDsrStatus) -> Iterable[Aggregate]:
-        patient = self.patient(cmd.nhs_number, "health.dsr_status_changed")
-        patient.change_dsr_status(changed_on=cmd.changed_on, status=cmd.status)
-        return [patient]
+        return self.change_person(cmd, Patient.change_dsr_status)
 
     @handles(c.UpdateCareSummary)
     def update_care_summary(self, cmd: c.UpdateCareSummary) -> Iterable[Aggregate]:
-        patient = self.patient(cmd.nhs_number, "health.care_summary_updated")
-        patient.update_care_summary(
-            updated_on=cmd.updated_on, complex_health_needs=cmd.complex_health_needs
-        )
-        return [patient]
+        return self.change_person(cmd, Patient.update_care_summary)
 
     @handles(c.SetEhcPlanFlag)
     def set_ehc_plan_flag(self, cmd: c.SetEhcPlanFlag) -> Iterable[Aggregate]:
-        patient = self.patient(cmd.nhs_number, "health.ehc_plan_flag_set")
-        patient.set_ehc_plan_flag(set_on=cmd.set_on, la_code=cmd.la_code)
-        return [patient]
+        return self.change_person(cmd, Patient.set_ehc_plan_flag)
 
     @handles(c.ClearEhcPlanFlag)
     def clear_ehc_plan_flag(self, cmd: c.ClearEhcPlanFlag) -> Iterable[Aggregate]:
-        patient = self.patient(cmd.nhs_number, "health.ehc_plan_flag_cleared")
-        patient.clear_ehc_plan_flag(cleared_on=cmd.cleared_on, la_code=cmd.la_code)
-        return [patient]
+        return self.change_person(cmd, Patient.clear_ehc_plan_flag)
 
     # -- transition to adult services -------------------------------------------------------
     @handles(c.AssignNamedWorker)
     def assign_named_worker(self, cmd: c.AssignNamedWorker) -> Iterable[Aggregate]:
-        patient = self.patient(cmd.nhs_number, "transition.named_worker_assigned")
-        patient.assign_named_worker(assigned_on=cmd.assigned_on, worker_role=cmd.worker_role)
-        return [patient]
+        return self.change_person(cmd, Patient.assign_named_worker)
 
     @handles(c.AcceptAdultServicesReferral)
     def accept_adult_services_referral(
         self, cmd: c.AcceptAdultServicesReferral
     ) -> Iterable[Aggregate]:
-        patient = self.patient(cmd.nhs_number, "health.adult_services_referral_accepted")
-        patient.accept_adult_services_referral(
-            accepted_on=cmd.accepted_on,
-            service=cmd.service,
-            agreed_transfer_on=cmd.agreed_transfer_on,
-        )
-        return [patient]
+        return self.change_person(cmd, Patient.accept_adult_services_referral)
 
     @handles(c.TransferToAdultServices)
     def transfer_to_adult_services(self, cmd: c.TransferToAdultServices) -> Iterable[Aggregate]:
-        patient = self.patient(cmd.nhs_number, "health.transferred_to_adult_services")
-        patient.transfer_to_adult_services(
-            transferred_on=cmd.transferred_on,
-            service=cmd.service,
-            receiving_org=cmd.receiving_org,
-        )
-        return [patient]
+        return self.change_person(cmd, Patient.transfer_to_adult_services)
+

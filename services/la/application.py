@@ -8,10 +8,11 @@ partner's reference, so naming case 856-C-1 twice always means the same case.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from services.domain.aggregates import Aggregate, DomainError
 from services.domain.application import handles
+from services.domain.command import Command
 from services.domain.people import PeopleApplication
 from services.la import commands as c
 from services.la.domain import EhcCase, PlanIndex
@@ -43,28 +44,33 @@ class LaApplication(PeopleApplication):
             )
         return self.repository.get(index.case)
 
+    def change_case(self, cmd: Command, change: Callable[..., object]) -> list[Aggregate]:
+        """The handler of a command naming a case: `change` (an `EhcCase` method) with the
+        command's other fields."""
+        case = self.case(cmd.case_id, cmd.event_type())  # type: ignore[attr-defined]
+        change(case, **cmd.fields("case_id"))
+        return [case]
+
+    def change_plan(self, cmd: Command, change: Callable[..., object]) -> list[Aggregate]:
+        """The handler of a command naming a plan: the same, for the case holding the plan."""
+        case = self.plan_case(cmd.plan_id, cmd.event_type())  # type: ignore[attr-defined]
+        change(case, **cmd.fields("plan_id"))
+        return [case]
+
     # -- transition -------------------------------------------------------------------------
     @handles(c.AssignNamedWorker)
     def assign_named_worker(self, cmd: c.AssignNamedWorker) -> Iterable[Aggregate]:
-        person = self.person(cmd.nhs_number, "transition.named_worker_assigned")
-        person.assign_named_worker(assigned_on=cmd.assigned_on, worker_role=cmd.worker_role)
-        return [person]
+        return self.change_person(cmd, Person.assign_named_worker)
 
     @handles(c.AgreeTransitionPlan)
     def agree_transition_plan(self, cmd: c.AgreeTransitionPlan) -> Iterable[Aggregate]:
-        person = self.person(cmd.nhs_number, "transition.plan_agreed")
-        person.agree_transition_plan(agreed_on=cmd.agreed_on, partners=list(cmd.partners))
-        return [person]
+        return self.change_person(cmd, Person.agree_transition_plan)
 
     @handles(c.CompleteTransitionAssessment)
     def complete_transition_assessment(
         self, cmd: c.CompleteTransitionAssessment
     ) -> Iterable[Aggregate]:
-        person = self.person(cmd.nhs_number, "adult_social_care.transition_assessment_completed")
-        person.complete_transition_assessment(
-            completed_on=cmd.completed_on, likely_eligible_needs=cmd.likely_eligible_needs
-        )
-        return [person]
+        return self.change_person(cmd, Person.complete_transition_assessment)
 
     @handles(c.CommissionPlacement)
     def commission_placement(self, cmd: c.CommissionPlacement) -> Iterable[Aggregate]:
@@ -80,12 +86,8 @@ class LaApplication(PeopleApplication):
         return [
             ApPlacement(
                 org=self.org.code,
-                placement_id=cmd.placement_id,
                 person_id=person.id,
-                commissioned_on=cmd.commissioned_on,
-                provider=cmd.provider,
-                tier=cmd.tier,
-                reason=cmd.reason,
+                **cmd.fields("nhs_number"),
             )
         ]
 
@@ -104,29 +106,18 @@ class LaApplication(PeopleApplication):
         return [
             EhcCase(
                 org=self.org.code,
-                case_id=cmd.case_id,
                 person_id=person.id,
-                requested_on=cmd.requested_on,
-                requested_by=cmd.requested_by,
+                **cmd.fields("nhs_number"),
             )
         ]
 
     @handles(c.DecideAssessment)
     def decide_assessment(self, cmd: c.DecideAssessment) -> Iterable[Aggregate]:
-        case = self.case(cmd.case_id, "ehc.assessment_decided")
-        case.decide_assessment(decided_on=cmd.decided_on, decision=cmd.decision)
-        return [case]
+        return self.change_case(cmd, EhcCase.decide_assessment)
 
     @handles(c.RequestAdvice)
     def request_advice(self, cmd: c.RequestAdvice) -> Iterable[Aggregate]:
-        case = self.case(cmd.case_id, "ehc.advice_requested")
-        case.request_advice(
-            advice_request_id=cmd.advice_request_id,
-            requested_on=cmd.requested_on,
-            advice_giver=cmd.advice_giver,
-            requested_from=cmd.requested_from,
-        )
-        return [case]
+        return self.change_case(cmd, EhcCase.request_advice)
 
     @handles(c.IssuePlan)
     def issue_plan(self, cmd: c.IssuePlan) -> Iterable[Aggregate]:
@@ -137,48 +128,26 @@ class LaApplication(PeopleApplication):
             raise DomainError(
                 f"{what} for plan {cmd.plan_id}: this plan id is already used by another case"
             )
-        case.issue_plan(
-            plan_id=cmd.plan_id,
-            issued_on=cmd.issued_on,
-            primary_need=cmd.primary_need,
-            placement=cmd.placement,
-            placement_provider=cmd.placement_provider,
-            exception=cmd.exception,
-        )
+        case.issue_plan(**cmd.fields("case_id"))
         return [case, PlanIndex(org=self.org.code, plan_id=cmd.plan_id, case=case.id)]
 
     @handles(c.DecideNotToIssue)
     def decide_not_to_issue(self, cmd: c.DecideNotToIssue) -> Iterable[Aggregate]:
-        case = self.case(cmd.case_id, "ehc.plan_not_issued")
-        case.decide_not_to_issue(decided_on=cmd.decided_on, reason=cmd.reason)
-        return [case]
+        return self.change_case(cmd, EhcCase.decide_not_to_issue)
 
     @handles(c.HoldAnnualReview)
     def hold_annual_review(self, cmd: c.HoldAnnualReview) -> Iterable[Aggregate]:
-        case = self.plan_case(cmd.plan_id, "ehc.annual_review_held")
-        case.hold_annual_review(
-            held_on=cmd.held_on, preparing_for_adulthood=cmd.preparing_for_adulthood
-        )
-        return [case]
+        return self.change_plan(cmd, EhcCase.hold_annual_review)
 
     @handles(c.DecideReviewOutcome)
     def decide_review_outcome(self, cmd: c.DecideReviewOutcome) -> Iterable[Aggregate]:
-        case = self.plan_case(cmd.plan_id, "ehc.review_outcome")
-        case.decide_review_outcome(
-            review_held_on=cmd.review_held_on, decided_on=cmd.decided_on, outcome=cmd.outcome
-        )
-        return [case]
+        return self.change_plan(cmd, EhcCase.decide_review_outcome)
 
     @handles(c.AmendPlan)
     def amend_plan(self, cmd: c.AmendPlan) -> Iterable[Aggregate]:
-        case = self.plan_case(cmd.plan_id, "ehc.plan_amended")
-        case.amend_plan(
-            amended_on=cmd.amended_on, trigger=cmd.trigger, review_held_on=cmd.review_held_on
-        )
-        return [case]
+        return self.change_plan(cmd, EhcCase.amend_plan)
 
     @handles(c.CeasePlan)
     def cease_plan(self, cmd: c.CeasePlan) -> Iterable[Aggregate]:
-        case = self.plan_case(cmd.plan_id, "ehc.plan_ceased")
-        case.cease_plan(ceased_on=cmd.ceased_on, reason=cmd.reason)
-        return [case]
+        return self.change_plan(cmd, EhcCase.cease_plan)
+

@@ -7,14 +7,14 @@ A command may also be named by the event type it produces (`ehc.plan_issued`).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BeforeValidator, Field
 
 from contracts import ap, ehc, transition
 from contracts.constraints import EventDate
 from contracts.vocab import AdviceGiver, LocalId, OrgCode, PrimaryNeed
-from services.domain.command import Command, NhsNumber
+from services.domain.command import ApTier, Command, NhsNumber
 from services.domain.people import ErasePerson, RegisterPerson
 
 
@@ -23,11 +23,6 @@ def _split_list(value: object) -> object:
     if isinstance(value, str):
         return [part for part in value.replace(",", ";").replace(" ", ";").split(";") if part]
     return value
-
-
-def _int_from_text(value: object) -> object:
-    """CSV cells are text: `2` must still match a numeric code such as the AP tier."""
-    return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
 
 OrgCodes = Annotated[
@@ -42,9 +37,7 @@ class RequestAssessment(Command):
     nhs_number: NhsNumber
     case_id: LocalId
     requested_on: EventDate
-    requested_by: Literal[
-        "parent", "young_person", "school_or_college", "health", "social_care", "other"
-    ]
+    requested_by: ehc.RequestedBy
 
 
 class DecideAssessment(Command):
@@ -53,7 +46,7 @@ class DecideAssessment(Command):
 
     case_id: LocalId
     decided_on: EventDate
-    decision: Literal["assess", "refuse"]
+    decision: ehc.AssessmentDecision
 
 
 class RequestAdvice(Command):
@@ -75,7 +68,7 @@ class IssuePlan(Command):
     plan_id: LocalId
     issued_on: EventDate
     primary_need: PrimaryNeed
-    placement: Literal["mainstream", "resourced_provision", "special", "ap", "post16", "other"]
+    placement: ehc.Placement
     placement_provider: OrgCode | None = None
     exception: ehc.TimescaleException | None = None
 
@@ -86,7 +79,7 @@ class DecideNotToIssue(Command):
 
     case_id: LocalId
     decided_on: EventDate
-    reason: Literal["needs_met_without_plan", "withdrawn", "other"]
+    reason: ehc.NotIssuedReason
 
 
 class HoldAnnualReview(Command):
@@ -105,7 +98,7 @@ class DecideReviewOutcome(Command):
     plan_id: LocalId
     review_held_on: EventDate
     decided_on: EventDate
-    outcome: Literal["maintain", "amend", "cease"]
+    outcome: ehc.ReviewDecision
 
 
 class AmendPlan(Command):
@@ -114,7 +107,7 @@ class AmendPlan(Command):
 
     plan_id: LocalId
     amended_on: EventDate
-    trigger: Literal["annual_review", "phase_transfer", "post16_transfer", "other"]
+    trigger: ehc.AmendmentTrigger
     review_held_on: EventDate | None = None
 
 
@@ -124,15 +117,7 @@ class CeasePlan(Command):
 
     plan_id: LocalId
     ceased_on: EventDate
-    reason: Literal[
-        "max_age",
-        "moved_to_another_la",
-        "left_education_or_training",
-        "needs_met",
-        "moved_outside_england",
-        "deceased",
-        "other",
-    ]
+    reason: ehc.CeaseReason
 
 
 class AssignNamedWorker(Command):
@@ -141,7 +126,7 @@ class AssignNamedWorker(Command):
 
     nhs_number: NhsNumber
     assigned_on: EventDate
-    worker_role: Literal["send_officer", "social_worker", "health_transition_worker", "other"]
+    worker_role: transition.WorkerRole
 
 
 class AgreeTransitionPlan(Command):
@@ -170,7 +155,7 @@ class CommissionPlacement(Command):
     placement_id: LocalId
     commissioned_on: EventDate
     provider: OrgCode
-    tier: Annotated[ap.Tier, BeforeValidator(_int_from_text)]
+    tier: ApTier
     reason: ap.APReason
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -67,7 +68,8 @@ class EhcCase(Aggregate):
         self.reviews: list[Review] = []
         self.last_amended_on: date | None = None
 
-    # -- statutory clocks (contracts.timescales) -------------------------------------------
+    # -- statutory clocks (contracts.timescales); whether a plan counts as on time, exceptions
+    # excluded, is the 20-week indicator's to say (projections/dataset), not the case's ----
     @property
     def decision_due(self) -> date:
         return timescales.decision_to_assess_due(self.requested_on)
@@ -75,10 +77,6 @@ class EhcCase(Aggregate):
     @property
     def plan_due(self) -> date:
         return timescales.twenty_week_deadline(self.requested_on)
-
-    @property
-    def issued_within_20_weeks(self) -> bool | None:
-        return None if self.issued_on is None else self.issued_on <= self.plan_due
 
     @property
     def next_review_due(self) -> date | None:
@@ -140,14 +138,8 @@ class EhcCase(Aggregate):
         self.decided_on = decided_on
         self.status = CaseStatus.ASSESSING if decision == "assess" else CaseStatus.REFUSED
 
-    def request_advice(
-        self,
-        *,
-        advice_request_id: str,
-        requested_on: date,
-        advice_giver: str,
-        requested_from: str | None,
-    ) -> None:
+    def request_advice(self, *, advice_request_id: str, requested_on: date, **rest: Any) -> None:
+        """`rest`: what is recorded without a rule on it (`_advice_requested`)."""
         what = "ehc.advice_requested"
         self._require_assessing(what)
         if advice_request_id in self.advice_requests:
@@ -161,10 +153,7 @@ class EhcCase(Aggregate):
             what, "requested_on", requested_on, self.decided_on, "the decision to assess"
         )
         self._advice_requested(
-            advice_request_id=advice_request_id,
-            requested_on=requested_on,
-            advice_giver=advice_giver,
-            requested_from=requested_from,
+            advice_request_id=advice_request_id, requested_on=requested_on, **rest
         )
 
     @event("AdviceRequested")
@@ -177,27 +166,12 @@ class EhcCase(Aggregate):
     ) -> None:
         self.advice_requests[advice_request_id] = requested_on
 
-    def issue_plan(
-        self,
-        *,
-        plan_id: str,
-        issued_on: date,
-        primary_need: str,
-        placement: str,
-        placement_provider: str | None,
-        exception: str | None,
-    ) -> None:
+    def issue_plan(self, *, issued_on: date, **rest: Any) -> None:
+        """`rest`: what is recorded without a rule on it (`_plan_issued`)."""
         what = "ehc.plan_issued"
         self._require_assessing(what)
         self._after_decision_to_assess(what, "issued_on", issued_on)
-        self._plan_issued(
-            plan_id=plan_id,
-            issued_on=issued_on,
-            primary_need=primary_need,
-            placement=placement,
-            placement_provider=placement_provider,
-            exception=exception,
-        )
+        self._plan_issued(issued_on=issued_on, **rest)
 
     @event("PlanIssued")
     def _plan_issued(

@@ -51,14 +51,7 @@ class ProviderApplication(PeopleApplication):
         active.check_none_running("placement", what, cmd.placement_id)
         active.begin("placement", cmd.placement_id)
         placement = ApPlacement(
-            org=self.org.code,
-            placement_id=cmd.placement_id,
-            person_id=pupil.id,
-            started_on=cmd.started_on,
-            tier=cmd.tier,
-            part_time=cmd.part_time,
-            reason=cmd.reason,
-            commissioned_by=cmd.commissioned_by,
+            org=self.org.code, person_id=pupil.id, **cmd.fields("nhs_number")
         )
         return [placement, active]
 
@@ -68,7 +61,7 @@ class ProviderApplication(PeopleApplication):
         placement = self.find(ApPlacement, ApPlacement.create_id(self.org.code, cmd.placement_id))
         if placement is None:
             raise self._missing(what, "placement", cmd.placement_id, c.StartPlacement.name)
-        placement.end(ended_on=cmd.ended_on, outcome=cmd.outcome)
+        placement.end(**cmd.fields("placement_id"))
         active = self.arrangements(placement.person_id)
         active.finish("placement", cmd.placement_id)
         return [placement, active]
@@ -89,12 +82,7 @@ class ProviderApplication(PeopleApplication):
         active.check_none_running("timetable", what, cmd.timetable_id)
         active.begin("timetable", cmd.timetable_id)
         timetable = PartTimeTimetable(
-            org=self.org.code,
-            timetable_id=cmd.timetable_id,
-            person_id=pupil.id,
-            started_on=cmd.started_on,
-            hours_per_week=cmd.hours_per_week,
-            reason=cmd.reason,
+            org=self.org.code, person_id=pupil.id, **cmd.fields("nhs_number")
         )
         return [timetable, active]
 
@@ -105,15 +93,12 @@ class ProviderApplication(PeopleApplication):
         timetable = self.find(PartTimeTimetable, timetable_id)
         if timetable is None:
             raise self._missing(what, "timetable", cmd.timetable_id, c.StartPartTimeTimetable.name)
-        timetable.end(ended_on=cmd.ended_on)
+        timetable.end(**cmd.fields("timetable_id"))
         active = self.arrangements(timetable.person_id)
         active.finish("timetable", cmd.timetable_id)
         return [timetable, active]
 
     @handles(c.ConfirmPost16Destination)
     def confirm_post16_destination(self, cmd: c.ConfirmPost16Destination) -> Iterable[Aggregate]:
-        pupil = self.pupil(cmd.nhs_number, "provider.post16_destination_confirmed")
-        pupil.confirm_post16_destination(
-            confirmed_on=cmd.confirmed_on, destination=cmd.destination, moves_on=cmd.moves_on
-        )
-        return [pupil]
+        return self.change_person(cmd, Pupil.confirm_post16_destination)
+

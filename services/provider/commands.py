@@ -6,21 +6,14 @@ Field names and code lists are those of the contract events they produce (`contr
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
 from contracts import ap
 from contracts.constraints import EventDate, PlannedDate
 from contracts.provider import Post16Destination, TimetableReason
 from contracts.vocab import LocalId, OrgCode
-from services.domain.command import Command, NhsNumber
+from services.domain.command import ApTier, Command, NhsNumber
 from services.domain.people import ErasePerson, RegisterPerson
-
-
-def _int_from_text(value: object) -> object:
-    """CSV cells are text: `2` must still match the numeric AP tier."""
-    return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
 
 class StartPlacement(Command):
@@ -30,7 +23,7 @@ class StartPlacement(Command):
     nhs_number: NhsNumber
     placement_id: LocalId
     started_on: EventDate
-    tier: Annotated[ap.Tier, BeforeValidator(_int_from_text)]
+    tier: ApTier
     part_time: bool
     reason: ap.APReason
     commissioned_by: OrgCode | None = None
@@ -42,7 +35,7 @@ class EndPlacement(Command):
 
     placement_id: LocalId
     ended_on: EventDate
-    outcome: Literal["reintegrated", "moved", "other"]
+    outcome: ap.PlacementOutcome
 
 
 class StartPartTimeTimetable(Command):

@@ -15,7 +15,7 @@ Rebuilding aggregates for every event was 80% of the relay's time (bench/finding
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 from uuid import UUID
@@ -31,8 +31,9 @@ REMEMBERED = 200_000
 """Aggregates a translator remembers (about 200 bytes each: ~40 MiB at most). A partnership has
 tens of thousands of people; past this the least recently used are read back from the store."""
 
-Build = Callable[[Any], tuple[Payload, date | None]]
-"""stored event -> (contract payload, the date it happened in the world, if it has one)."""
+Build = Callable[[Any, Any], tuple[Payload, date | None]]
+"""(stored event, what the translator knows of its aggregate beyond the event, e.g. an LA case's
+references) -> (contract payload, the date it happened in the world, if it has one)."""
 
 
 def on(day: date) -> datetime:
@@ -40,14 +41,61 @@ def on(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def person_registered(e: RegisteredPerson.Registered) -> tuple[Payload, None]:
+def person_registered(e: RegisteredPerson.Registered, _: Any = None) -> tuple[Payload, None]:
     """Only the birth month leaves the organisation (never the full date or the name)."""
     return PersonRegistered(birth_month=birth_month(e.born_on)), None
 
 
-def person_erased(e: Any) -> tuple[Payload, date]:
+def person_erased(e: Any, _: Any = None) -> tuple[Payload, date]:
     """The erasure, with no personal data: when and why (the relay deletes the key)."""
     return PersonErased(erased_on=e.erased_on, reason=e.reason), e.erased_on
+
+
+def _recorded(stored: type) -> set[str]:
+    """The fields a stored event class records (its `@event` method's arguments)."""
+    return {name for cls in stored.__mro__ for name in getattr(cls, "__annotations__", {})}
+
+
+class Copy:
+    """A builder deriving the contract payload from the stored event: each of the payload's
+    fields is the stored event's attribute of the same name, so a field added to the contract,
+    the command and the aggregate needs no change here. A field the stored event does not
+    record is taken from what the translator knows (`known`, e.g. an LA case's `case_id`);
+    a payload field found in neither is refused when the translator is defined, not when the
+    first event is shared."""
+
+    def __init__(
+        self, stored: type, payload: type[Payload], happened: str, known: Iterable[str] = ()
+    ) -> None:
+        recorded, known = _recorded(stored), tuple(known)
+        fields = tuple(payload.model_fields)
+        unmapped = [f for f in fields if f not in recorded and f not in known]
+        unmapped += [happened] if happened not in recorded else []
+        if unmapped:
+            raise TypeError(
+                f"{stored.__qualname__} -> {payload.__name__}: the stored event records no "
+                f"{', '.join(unmapped)}"
+            )
+        self.stored, self.payload, self.happened = stored, payload, happened
+        self.copied = tuple(f for f in fields if f in recorded)
+        self.known = tuple(f for f in fields if f not in recorded)
+        """The fields the translator supplies (an attribute each of what it knows)."""
+
+    def __call__(self, event: Any, known: Any = None) -> tuple[Payload, date | None]:
+        fields = {name: getattr(event, name) for name in self.copied}
+        for name in self.known:
+            fields[name] = getattr(known, name)
+        return self.payload(**fields), getattr(event, self.happened)
+
+
+def kind_builders(person_type: type[RegisteredPerson], *copied: Copy) -> dict[type, Build]:
+    """A kind's `Translator.builders`: its people's registration and erasure, as in every kind,
+    and the kind's own events, by the stored event class each is copied from."""
+    return {
+        person_type.Registered: person_registered,
+        RegisteredPerson.Erased: person_erased,
+        **{builder.stored: builder for builder in copied},
+    }
 
 
 class Translator:
@@ -79,12 +127,16 @@ class Translator:
             self._person_keys.put(aggregate_id, key)
         return key
 
+    def known(self, event: Any) -> Any:
+        """What a builder needs beyond the stored event (`Copy.known`); none by default."""
+        return None
+
     def __call__(self, event: Any, stamp: Stamp) -> Envelope | None:
         build = self.builders.get(type(event))
         if build is None:
             return None  # bookkeeping: stored, never shared
         self.learn(event)
-        payload, happened_on = build(event)
+        payload, happened_on = build(event, self.known(event))
         return stamp.wrap(
             payload,
             person_key=self.person_key(event.originator_id),

@@ -18,11 +18,11 @@ from pydantic import BaseModel
 from contracts.topology import OrgKind
 from runtime.bus.permissions import NatsUser, partnership_users
 from runtime.bus.streams import EVENTS_STREAM
-from sendx.asyncapi import CommandReply, ImportReply, ImportRequest
 from sendx.cli import main
 from sendx.command_reference import END, reference, section_of
 from sendx.commands.schemas import service_commands
 from services.domain.identity import person_key, validate_nhs_number
+from services.endpoint.command_api import CommandReply, ImportReply, ImportRequest
 from services.endpoint.ingest import RowRejected
 from services.endpoint.process import definition_for
 

@@ -11,6 +11,7 @@ import pytest
 
 from contracts.registry import all_events
 from sendx.cli import main
+from services.endpoint.command_api import Desk
 from services.endpoint.process import SERVICE_DEFINITIONS, definition_for
 from tests.contracts.wire_examples import V1_REFERRAL
 from tests.npm import npm_ci
@@ -186,3 +187,32 @@ def test_correlation_is_never_a_header_that_does_not_exist(document) -> None:
     for spec in all_events():
         message = document["components"]["messages"][f"{spec.type}:Message"]
         assert message["correlationId"]["location"] == "$message.payload#/correlation_id"
+
+
+def test_the_documented_command_api_is_the_table_each_service_dispatches_by(document) -> None:
+    for kind in SERVICE_DEFINITIONS:
+        definition = definition_for(kind)
+        api = definition.api
+        documented = {
+            channel["address"].removeprefix("send.cmd.{org}.")
+            for key, channel in document["channels"].items()
+            if key.startswith(f"{kind.value}:")
+        }
+        assert documented == {r.name for r in api.routes if r.partner_facing}
+        for route in api.routes:
+            if route.desk is Desk.QUARANTINE:  # the operator's requests stay off the document
+                assert route.name not in documented
+                continue
+            message = document["components"]["messages"][
+                f"{kind.value}:{route.name}:SubscribeMessage"
+            ]
+            body = resolve(document, message["payload"]["$ref"])
+            assert route.body is not None
+            assert set(body["properties"]) == set(route.body.model_fields)
+            if route.desk is Desk.COMMAND:
+                # what the service parses a request on this subject (or an alias) as
+                for name in (route.name, *route.aliases):
+                    command = definition.catalogue.resolve(name)
+                    assert set(body["properties"]) == {*command.model_fields, "record_id"}
+                    assert api.desk(name) is Desk.COMMAND
+        assert api.desk("ehc.no_such_command") is Desk.COMMAND  # answered: unknown command

@@ -50,16 +50,16 @@ def test_plan_issued_within_20_weeks_is_on_time() -> None:
     case = assessed_case()
     # when the plan is issued exactly 20 weeks later
     issue(case, date(2025, 5, 26))
-    # then it counts as within 20 weeks
+    # then it is issued on the day the 20 weeks run out
     assert case.plan_due == date(2025, 5, 26)
-    assert case.issued_within_20_weeks is True
+    assert case.issued_on == case.plan_due
     assert case.status is CaseStatus.PLAN_ACTIVE
 
 
 def test_plan_issued_after_21_weeks_is_late() -> None:
     case = assessed_case()
     issue(case, date(2025, 6, 2))
-    assert case.issued_within_20_weeks is False
+    assert case.issued_on is not None and case.issued_on > case.plan_due
 
 
 def test_decision_to_assess_is_due_six_weeks_after_the_request() -> None:
