@@ -89,6 +89,15 @@ class Backlog(Generic[R]):
                            as_of=day, figures=rows)
 
 
+def open_between(snapshot: Snapshot, table: str, start: str, end: str, first: date,
+                 last: date) -> list[Any]:
+    """Rows of `table` whose [start, end) spell began by `last` and had not ended by `first`:
+    the facts that may be open on some day between them (SQL narrowing; the rule is the
+    count's)."""
+    return snapshot.rows(table, f"{start} <= ? AND ({end} IS NULL OR {end} > ?)",
+                         (last.isoformat(), first.isoformat()))
+
+
 def each_day(days: Days, items: Iterable[Any]) -> Iterable[tuple[str, date, Any]]:
     """Every (month label, day, item): the loop each backlog's count runs."""
     items = list(items)

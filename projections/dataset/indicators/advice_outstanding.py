@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date
 
-from projections.dataset.backlog import Backlog, BacklogFigures, Days, each_day
+from projections.dataset.backlog import Backlog, BacklogFigures, Days, each_day, open_between
 from projections.dataset.counting import Tally, active_on, banded, new_tally, weeks_between
 from projections.dataset.definition import Measure, Monthly, define
 from projections.dataset.facts import AdviceFact
@@ -49,10 +49,7 @@ def outstanding_counts(advice: Iterable[AdviceFact], days: Days) -> Tally:
 
 
 def advice_open(snapshot: Snapshot, first: date, last: date) -> list[AdviceFact]:
-    return snapshot.rows(
-        "advice_requests", "requested_on <= ? AND (returned_on IS NULL OR returned_on > ?)",
-        (last.isoformat(), first.isoformat()),
-    )
+    return open_between(snapshot, "advice_requests", "requested_on", "returned_on", first, last)
 
 
 class AdviceOutstandingFigure(AreaFigure):

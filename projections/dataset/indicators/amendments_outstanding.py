@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 
 from contracts.timescales import amended_plan_due
-from projections.dataset.backlog import Backlog, BacklogFigures, Days, each_day
+from projections.dataset.backlog import Backlog, BacklogFigures, Days, each_day, open_between
 from projections.dataset.counting import Tally, active_on, new_tally
 from projections.dataset.definition import Measure, Monthly, define
 from projections.dataset.facts import AmendDecisionFact
@@ -46,10 +46,7 @@ def outstanding_counts(decisions: Iterable[AmendDecisionFact], days: Days) -> Ta
 
 
 def amend_decisions_open(snapshot: Snapshot, first: date, last: date) -> list[AmendDecisionFact]:
-    return snapshot.rows(
-        "amend_decisions", "decided_on <= ? AND (amended_on IS NULL OR amended_on > ?)",
-        (last.isoformat(), first.isoformat()),
-    )
+    return open_between(snapshot, "amend_decisions", "decided_on", "amended_on", first, last)
 
 
 class AmendmentsOutstandingFigure(AreaFigure):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date
 
-from projections.dataset.backlog import Backlog, BacklogFigures, Days, each_day
+from projections.dataset.backlog import Backlog, BacklogFigures, Days, each_day, open_between
 from projections.dataset.counting import Tally, active_on, banded, new_tally, weeks_between
 from projections.dataset.definition import Measure, Monthly, define
 from projections.dataset.facts import RequestFact
@@ -54,10 +54,7 @@ def open_request_counts(requests: Iterable[RequestFact], days: Days) -> Tally:
 
 
 def requests_open(snapshot: Snapshot, first: date, last: date) -> list[RequestFact]:
-    return snapshot.rows(
-        "assessment_requests", "requested_on <= ? AND (closed_on IS NULL OR closed_on > ?)",
-        (last.isoformat(), first.isoformat()),
-    )
+    return open_between(snapshot, "assessment_requests", "requested_on", "closed_on", first, last)
 
 
 class OpenRequestsFigure(AreaFigure):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from projections.dataset.backlog import Backlog, BacklogFigures, Days, each_day
+from projections.dataset.backlog import Backlog, BacklogFigures, Days, each_day, open_between
 from projections.dataset.counting import Tally, active_on, banded, new_tally, weeks_between
 from projections.dataset.definition import define
 from projections.dataset.facts import ReferralFact
@@ -42,10 +42,7 @@ def waiting_counts(referrals: Iterable[ReferralFact], days: Days) -> Tally:
 
 
 def referrals_open(snapshot: Snapshot, first: date, last: date) -> list[ReferralFact]:
-    return snapshot.rows(
-        "referrals", "referred_on <= ? AND (started_on IS NULL OR started_on > ?)",
-        (last.isoformat(), first.isoformat()),
-    )
+    return open_between(snapshot, "referrals", "referred_on", "started_on", first, last)
 
 
 class ReferralsWaitingFigure(AreaFigure):

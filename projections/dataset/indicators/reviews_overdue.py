@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from contracts.timescales import annual_review_due
-from projections.dataset.backlog import Backlog, BacklogFigures, Days, each_day
+from projections.dataset.backlog import Backlog, BacklogFigures, Days, each_day, open_between
 from projections.dataset.counting import Tally, active_on, banded, new_tally, weeks_between
 from projections.dataset.definition import Measure, Monthly, define
 from projections.dataset.facts import PlanFact, ReviewFact
@@ -66,8 +66,7 @@ def overdue_counts(facts: tuple[list[PlanFact], list[ReviewFact]], days: Days) -
 def plans_and_reviews(
     snapshot: Snapshot, first: date, last: date
 ) -> tuple[list[PlanFact], list[ReviewFact]]:
-    plans = snapshot.rows("ehc_plans", "issued_on <= ? AND (ceased_on IS NULL OR ceased_on > ?)",
-                          (last.isoformat(), first.isoformat()))
+    plans = open_between(snapshot, "ehc_plans", "issued_on", "ceased_on", first, last)
     reviews = snapshot.rows("annual_reviews", "held_on <= ?", (last.isoformat(),))
     return plans, reviews
 
