@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from projections.dataset.definition import IndicatorDefinition
+from projections.dataset.reference import ReferenceFigure
 from projections.suppression import Cell
 
 Count = Annotated[
@@ -68,6 +69,10 @@ class Figures(BaseModel):
         default_factory=list,
         description="Timeliness indicators: year to date and rolling 12 months ending in each "
         "month, beside the monthly figures.")
+    england: list[ReferenceFigure] = Field(
+        default_factory=list,
+        description="England's published figures for this indicator (deploy/reference/"
+        "england.toml), with source, period and whether the definition matches.")
 
 
 class AreaFigure(BaseModel):

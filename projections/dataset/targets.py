@@ -8,14 +8,14 @@ figure shown beside a target says where that target comes from.
 
 from __future__ import annotations
 
-import tomllib
 import typing
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from projections.dataset.config_files import checked
 from projections.dataset.figures import TargetCheck
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "deploy" / "partnership" / "targets.toml"
@@ -78,16 +78,7 @@ def figure_fields(model: type) -> set[str]:
 
 def parse_targets(text: str, name: str, known: Mapping[str, set[str]]) -> Targets:
     """The targets in a TOML text, each checked against the indicators `known` (id -> fields)."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise BadTargets(f"{name}: not valid TOML: {exc}") from None
-    try:
-        targets = _File.model_validate(data).target
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"])
-        raise BadTargets(f"{name}: {where}: {error['msg']}") from None
+    targets = checked(text, name, _File, BadTargets).target
     for number, t in enumerate(targets, start=1):
         label = f"{name}: target {number} ({t.indicator})"
         if t.indicator not in known:

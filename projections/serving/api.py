@@ -34,6 +34,7 @@ from projections.dataset.indicators.active_plans import DiscrepancyList
 from projections.dataset.indicators.transition_tracker import TrackerSummary
 from projections.dataset.periods import BadPeriod, Month, months_between
 from projections.dataset.publishing import DatasetReadModel
+from projections.dataset.reference import ENGLAND_FILE, ReferenceFigure, load_reference
 from projections.dataset.targets import DEFAULT_FILE, Targets, checks, figure_fields, load_targets
 from projections.reading.partitions import Progress, ReadModelProgress
 from projections.serving.api_contract import (
@@ -191,6 +192,7 @@ def create_app(
     (`deploy/partnership/targets.toml`), checked here: a bad file stops the start."""
     area = partnership or Partnership.of()
     goals = default_targets() if targets is None else targets
+    england = load_reference(ENGLAND_FILE, known_figures())
     app = FastAPI(
         title="send-exchange shared dataset",
         description=(
@@ -267,11 +269,22 @@ def create_app(
 
     for spec in MONTHLY:
         app.add_api_route(
-            f"/api/indicators/{spec.indicator.id}", _monthly(spec, read_model, area, as_of, goals),
+            f"/api/indicators/{spec.indicator.id}", _monthly(spec, read_model, area, as_of, goals,
+                     [f for f in england if f.indicator == spec.indicator.id]),
             methods=["GET"], response_model=spec.model, summary=spec.summary,
             description=f"{spec.indicator.title}, by month.{_MONTHLY_ERRORS}",
             responses={**UNKNOWN_LA, **BAD_RANGE},
         )
+
+    @app.get(
+        "/api/reference/england",
+        summary="England's published figures, the reference beside the partnership's",
+        description="Each national figure with the indicator and figure it compares with, its "
+        "period, source, and whether its definition matches the indicator's (`matches`; "
+        "where not, `note` says how it differs).",
+    )
+    def england_reference() -> list[ReferenceFigure]:
+        return list(england)
 
     @app.get(
         "/api/backlogs",
@@ -332,15 +345,19 @@ def create_app(
     return app
 
 
+def known_figures() -> dict[str, set[str]]:
+    """Indicator id -> the fields of its figures: what a target or reference may name."""
+    return {spec.indicator.id: figure_fields(spec.model) for spec in MONTHLY}
+
+
 def default_targets() -> Targets:
     """The partnership's targets file, checked against the indicators served."""
-    known = {spec.indicator.id: figure_fields(spec.model) for spec in MONTHLY}
-    return load_targets(DEFAULT_FILE, known)
+    return load_targets(DEFAULT_FILE, known_figures())
 
 
 def _monthly(
     spec: Monthly, read_model: DatasetReadModel, area: Partnership, as_of: Callable[[], date],
-    targets: Targets,
+    targets: Targets, england: list[ReferenceFigure],
 ) -> Callable[..., Any]:
     def handler(la: LaParam = None, first: FromParam = None, last: ToParam = None) -> Any:
         months = period(first, last, as_of())
@@ -348,6 +365,7 @@ def _monthly(
         return answer.model_copy(update={
             "targets": checks(targets, spec.indicator.id, answer.figures),
             "periods": period_figures(spec, read_model, months, area, la),
+            "england": england,
         })
 
     handler.__name__ = spec.indicator.id.replace("-", "_")

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from projections.dataset.indicators import MONTHLY
+from projections.dataset.reference import BadReference, parse_reference
 from projections.dataset.targets import (
     DEFAULT_FILE,
     BadTargets,
@@ -91,3 +92,24 @@ def test_figures_show_the_target_in_force_with_a_rag_and_the_longer_periods(
     assert periods[("2025-05", "year_to_date")] == (10, 5, 50.0)
     assert periods[("2025-03", "year_to_date")] == (5, 5, 100.0)
     assert periods[("2025-05", "rolling_12_months")] == (15, 10, 66.7)
+
+
+def test_england_reference_figures_are_shipped_with_source_and_period(store) -> None:
+    api = TestClient(create_app(store, today=lambda: date(2025, 5, 31)))
+    england = api.get("/api/reference/england").json()
+    twenty = {f["period"]: f for f in england if f["indicator"] == "twenty-week-timeliness"}
+    assert (twenty["2024"]["value"], twenty["2023"]["value"]) == (46.4, 50.3)
+    assert twenty["2024"]["matches"] and "SEN2" in twenty["2024"]["source"]
+    # and each indicator's answer carries its own national figures
+    answer = api.get("/api/indicators/twenty-week-timeliness?from=2025-05&to=2025-05").json()
+    assert {f["period"] for f in answer["england"]} == {"2023", "2024"}
+    assert api.get("/api/indicators/active-plans?from=2025-05&to=2025-05").json()["england"] == []
+
+
+def test_a_reference_figure_whose_definition_differs_must_say_how() -> None:
+    text = ('[[figure]]\nindicator = "active-plans"\nfigure = "la_count"\nperiod = "2025"\n'
+            'value = 638745\nsource = "SEN2"\nmatches = false\n')
+    with pytest.raises(BadReference, match="figure 1: say in 'note' how its definition differs"):
+        parse_reference(text, "england.toml", KNOWN)
+    assert parse_reference(text.replace("matches = false", 'matches = false\nnote = "a count"'),
+                           "england.toml", KNOWN)[0].note == "a count"
