@@ -36,13 +36,13 @@ import asyncio
 import os
 from collections.abc import Iterable
 
+from cachetools import LRUCache
 from nats.js import JetStreamContext
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KV_PURGE, KeyValue
 
 from contracts.sealing import KEY_BYTES, key_name
 from runtime.bus.streams import PERSON_KEYS_BUCKET
-from runtime.lru import Remembered
 
 CACHE_SIZE = 100_000
 
@@ -65,7 +65,7 @@ class PersonKeyStore:
     ) -> None:
         self._js, self._bucket = js, bucket
         self._kv: KeyValue | None = None
-        self._cache: Remembered[str, bytes] = Remembered(cache_size)
+        self._cache: LRUCache[str, bytes] = LRUCache(maxsize=cache_size)
 
     async def _bind(self) -> KeyValue | None:
         if self._kv is None:
@@ -85,7 +85,8 @@ class PersonKeyStore:
         return kv
 
     def _remember(self, name: str, key: bytes) -> bytes:
-        return self._cache.put(name, key)
+        self._cache[name] = key
+        return key
 
     def cached(self, name: str) -> bytes | None:
         """The key named `key_name(org, person)` if `load`/`key_for` fetched it (a
@@ -93,7 +94,7 @@ class PersonKeyStore:
         return self._cache.get(name)
 
     def forget(self, name: str) -> None:
-        self._cache.forget(name)
+        self._cache.pop(name, None)
 
     async def _entry(self, kv: KeyValue, name: str) -> bytes | None | object:
         """The stored key; None if deleted or purged (erased); `_NEVER` if never created."""

@@ -31,11 +31,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import nats.errors
-import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from pydantic import BaseModel, Field, ValidationError
+from sse_starlette import EventSourceResponse, JSONServerSentEvent, ServerSentEvent
 
 from contracts.subjects import projection_changes
 from projections.reading.applying import Summary
@@ -246,10 +246,14 @@ class LiveFeed:
             self._nc = None
 
 
-def sse_frame(event: str, data: Any, event_id: int | None = None) -> bytes:
-    """One Server-Sent Events message (JSON data on one line)."""
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\ndata: ".encode() + orjson.dumps(data) + b"\n\n"
+HEARTBEAT = ServerSentEvent(comment="heartbeat")
+"""What a quiet stream sends each `heartbeat` when no position moved: a comment, which every
+Server-Sent Events parser skips, that keeps proxies from closing an idle connection."""
+
+
+def sse_event(event: str, data: Any, event_id: int | None = None) -> ServerSentEvent:
+    """One Server-Sent Event: JSON data on one line, the stream position as its id."""
+    return JSONServerSentEvent(data, event=event, id=None if event_id is None else str(event_id))
 
 
 Snapshot = Callable[[], Awaitable[tuple[dict[str, int], Any]]]
@@ -258,7 +262,7 @@ Snapshot = Callable[[], Awaitable[tuple[dict[str, int], Any]]]
 
 async def change_stream(
     feed: LiveFeed, snapshot: Snapshot, positions: ReadPositions,
-) -> AsyncIterator[bytes]:
+) -> AsyncIterator[ServerSentEvent]:
     """The snapshot first, then every change past the snapshot's positions, in order.
 
     A partitioned read model's progress is read before the figures (so they hold at least
@@ -276,19 +280,26 @@ async def change_stream(
                                    "figures": figures}
         if parts:
             opening["partitions"] = parts
-        yield sse_frame("snapshot", opening, sent.get(primary))
+        yield sse_event("snapshot", opening, sent.get(primary))
         while True:
             try:
                 changes = [await asyncio.wait_for(queue.get(), feed.heartbeat)]
             except TimeoutError:
                 changes = _moved(feed.projections, sent, await positions())
                 if not changes:
-                    yield b": heartbeat\n\n"
+                    yield HEARTBEAT
                     continue
             for change in changes:
                 news = _news(change, sent, parts)
                 if news is not None:
-                    yield sse_frame("change", news.model_dump(mode="json"), news.position)
+                    yield sse_event("change", news.model_dump(mode="json"), news.position)
+
+
+def live_response(feed: LiveFeed, snapshot: Snapshot, positions: ReadPositions,
+                  ) -> EventSourceResponse:
+    """`change_stream` as a `text/event-stream` response (sse-starlette frames it, stops it when
+    the client goes or the server shuts down). Its own pings are off: `HEARTBEAT` is ours."""
+    return EventSourceResponse(change_stream(feed, snapshot, positions), ping=0)
 
 
 def _news(change: ProjectionChange, sent: dict[str, int], parts: dict[str, dict[str, int]],

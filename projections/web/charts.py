@@ -1,4 +1,5 @@
-"""Monthly trend charts as inline SVG, drawn on the server. Pure: data in, markup out.
+"""Monthly trend charts as inline SVG, drawn on the server. Pure: data in, geometry out; the
+markup is `templates/charts.html`.
 
 Why server-side SVG: no JavaScript chart library to ship or audit, the chart is in the page
 for screen readers (`role="img"` with `<title>` and `<desc>` that state the latest values), and
@@ -14,14 +15,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from html import escape
+
+from projections.web.cells import Value, numeric, shown
+from projections.web.templating import macro
 
 WIDTH, HEIGHT = 340, 150
 LEFT, RIGHT, TOP, BOTTOM = 40, 12, 12, 26
 PALETTE = ("#1d4ed8", "#b45309", "#047857", "#7c3aed", "#be123c", "#0f766e")
 """Each at least 4.5:1 against white (WCAG AA for text, so comfortably for lines)."""
 DASHES = ("", "6 3", "2 3", "8 3 2 3", "4 4", "1 2")
-Value = int | float | str | None
 
 
 @dataclass(frozen=True)
@@ -31,21 +33,53 @@ class Series:
     """One per month; a number, or a suppressed/missing cell ("<5", "c", None)."""
 
 
-def numeric(value: Value) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+@dataclass(frozen=True)
+class Style:
+    """How the n-th series is drawn: colour, dash pattern, and square or round markers."""
+
+    colour: str
+    dash: str
+    square: bool
+
+    @classmethod
+    def of(cls, number: int) -> Style:
+        return cls(PALETTE[number % len(PALETTE)], DASHES[number % len(DASHES)], bool(number % 2))
 
 
-def shown(value: Value, unit: str = "") -> str:
-    """How a cell reads in text: numbers with their unit, suppressed cells as published."""
-    if value is None:
-        return "no figure"
-    if value == "c":
-        return "c (hidden)"
-    number = numeric(value)
-    if number is None:
-        return str(value)
-    text = f"{number:.1f}" if isinstance(value, float) else f"{int(number):,}"
-    return f"{text}{unit}"
+@dataclass(frozen=True)
+class Gridline:
+    y: float
+    label: str
+
+
+@dataclass(frozen=True)
+class MonthLabel:
+    x: float
+    anchor: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Line:
+    """One run of consecutive known values of a series: a polyline and its markers."""
+
+    style: Style
+    points: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class Chart:
+    id: str
+    title: str
+    desc: str
+    gridlines: tuple[Gridline, ...]
+    month_labels: tuple[MonthLabel, ...]
+    lines: tuple[Line, ...]
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    right: int = WIDTH - RIGHT
+    base: int = HEIGHT - 8
 
 
 def _nice_top(peak: float) -> float:
@@ -80,77 +114,49 @@ def _runs(values: Sequence[Value]) -> list[list[tuple[int, float]]]:
     return [run for run in runs if run]
 
 
-def trend_chart(chart_id: str, title: str, months: Sequence[str], series: Sequence[Series],
-                unit: str = "", percent: bool = False) -> str:
-    """An accessible line chart of `series` over `months`."""
+def _month_labels(months: Sequence[str], top: float) -> tuple[MonthLabel, ...]:
+    """The first and the last month under the x axis."""
+    if not months:
+        return ()
+    first_x, _ = _point(0, len(months), 0, top)
+    last_x, _ = _point(len(months) - 1, len(months), 0, top)
+    first = MonthLabel(first_x, "start", months[0])
+    return (first,) if len(months) == 1 else (first, MonthLabel(last_x, "end", months[-1]))
+
+
+def chart_of(chart_id: str, title: str, months: Sequence[str], series: Sequence[Series],
+             unit: str = "", percent: bool = False) -> Chart:
+    """The geometry of a line chart of `series` over `months`, and its text alternative."""
     known = [n for s in series for v in s.values if (n := numeric(v)) is not None]
     top = 100.0 if percent else _nice_top(max(known, default=0.0))
     latest = "; ".join(f"{s.name}: {shown(s.values[-1], unit)}" for s in series if s.values)
     span = f"{months[0]} to {months[-1]}" if months else "no months"
-    desc = f"Monthly trend, {span}. Latest month: {latest or 'no figures'}."
-    parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-labelledby="{chart_id}-t {chart_id}-d" focusable="false">',
-        f'<title id="{chart_id}-t">{escape(title)}</title>',
-        f'<desc id="{chart_id}-d">{escape(desc)}</desc>',
-    ]
-    for fraction in (0, 0.5, 1):
-        y = round(TOP + (HEIGHT - TOP - BOTTOM) * (1 - fraction), 1)
-        label = _axis_label(top * fraction, "%" if percent else "")
-        parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y}" y2="{y}"/>')
-        parts.append(f'<text class="axis" x="{LEFT - 6}" y="{y + 4}" text-anchor="end">'
-                     f'{escape(label)}</text>')
-    if months:
-        first_x, _ = _point(0, len(months), 0, top)
-        last_x, _ = _point(len(months) - 1, len(months), 0, top)
-        base = HEIGHT - 8
-        parts.append(f'<text class="axis" x="{first_x}" y="{base}" text-anchor="start">'
-                     f'{escape(months[0])}</text>')
-        if len(months) > 1:
-            parts.append(f'<text class="axis" x="{last_x}" y="{base}" text-anchor="end">'
-                         f'{escape(months[-1])}</text>')
-    for number, s in enumerate(series):
-        colour, dash = PALETTE[number % len(PALETTE)], DASHES[number % len(DASHES)]
-        for run in _runs(s.values):
-            points = " ".join(f"{x},{y}" for x, y in (_point(i, len(months), v, top)
-                                                       for i, v in run))
-            dashed = f' stroke-dasharray="{dash}"' if dash else ""
-            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2.5"{dashed} '
-                         f'points="{points}"/>')
-            for i, v in run:
-                x, y = _point(i, len(months), v, top)
-                parts.append(_marker(number, x, y, colour))
-    parts.append("</svg>")
-    return "".join(parts)
+    gridlines = tuple(
+        Gridline(round(TOP + (HEIGHT - TOP - BOTTOM) * (1 - fraction), 1),
+                 _axis_label(top * fraction, "%" if percent else ""))
+        for fraction in (0, 0.5, 1)
+    )
+    lines = tuple(
+        Line(Style.of(number), tuple(_point(i, len(months), v, top) for i, v in run))
+        for number, s in enumerate(series) for run in _runs(s.values)
+    )
+    return Chart(chart_id, title, f"Monthly trend, {span}. Latest month: {latest or 'no figures'}.",
+                 gridlines, _month_labels(months, top), lines)
 
 
-def _marker(number: int, x: float, y: float, colour: str) -> str:
-    if number % 2:
-        return (f'<rect x="{x - 3}" y="{y - 3}" width="6" height="6" fill="{colour}"/>')
-    return f'<circle cx="{x}" cy="{y}" r="3.2" fill="{colour}"/>'
+def styled(series: Sequence[Series]) -> list[tuple[Series, Style]]:
+    """Each series with the style its line is drawn in (for the legend)."""
+    return [(s, Style.of(number)) for number, s in enumerate(series)]
 
 
-def legend(series: Sequence[Series]) -> str:
-    items = []
-    for number, s in enumerate(series):
-        colour, dash = PALETTE[number % len(PALETTE)], DASHES[number % len(DASHES)]
-        dashed = f' stroke-dasharray="{dash}"' if dash else ""
-        swatch = (f'<svg class="swatch" viewBox="0 0 24 10" aria-hidden="true"><line x1="0" '
-                  f'y1="5" x2="24" y2="5" stroke="{colour}" stroke-width="3"{dashed}/></svg>')
-        items.append(f"<li>{swatch}{escape(s.name)}</li>")
-    return f'<ul class="legend">{"".join(items)}</ul>'
+def trend_chart(chart_id: str, title: str, months: Sequence[str], series: Sequence[Series],
+                unit: str = "", percent: bool = False) -> str:
+    """An accessible line chart of `series` over `months`, as markup."""
+    return str(macro("charts.html", "trend_chart")(
+        chart_of(chart_id, title, months, series, unit, percent)))
 
 
 def figure_table(caption: str, months: Sequence[str], series: Sequence[Series],
                  unit: str = "") -> str:
     """The chart's figures as a table: the text alternative, also for copying."""
-    head = "".join(f'<th scope="col">{escape(s.name)}</th>' for s in series)
-    rows = "".join(
-        f'<tr><th scope="row">{escape(month)}</th>'
-        + "".join(f"<td>{escape(shown(s.values[i], unit))}</td>" for s in series)
-        + "</tr>"
-        for i, month in enumerate(months)
-    )
-    return (f'<table class="figures"><caption>{escape(caption)}</caption>'
-            f'<thead><tr><th scope="col">Month</th>{head}</tr></thead>'
-            f"<tbody>{rows}</tbody></table>")
+    return str(macro("charts.html", "figure_table")(caption, months, series, unit))

@@ -16,8 +16,9 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sse_starlette import EventSourceResponse
 
 from projections.access.log import AccessLogPage
 from projections.access.policy import (
@@ -36,7 +37,7 @@ from projections.serving.api_contract import (
     ToParam,
     time_of,
 )
-from projections.serving.live import LiveFeed, change_stream
+from projections.serving.live import LiveFeed, live_response
 from projections.web.api_reader import ApiReader
 from projections.web.dashboard import View, page, read_everything, signin_page
 
@@ -124,14 +125,14 @@ def install_dashboard(
             "`previous_position`, `events`, `people`, `months`, `source_orgs`), each with "
             "`id` = position; nothing between the snapshot and the first change is missed."
         ),
-        response_class=StreamingResponse,
+        response_class=EventSourceResponse,
         responses={200: {"description": "The snapshot, then the changes, as Server-Sent Events.",
                          "content": {"text/event-stream": {"schema": SSE_EVENT}}}},
     )
     async def live_feed(
         request: Request, figures: FiguresParam = None, la: LaParam = None,
         first: FromParam = None, last: ToParam = None,
-    ) -> StreamingResponse:
+    ) -> EventSourceResponse:
         ids = (figures or "").split(",") if figures else []
         token = presented_token(request)
 
@@ -147,11 +148,7 @@ def install_dashboard(
                 before[feed.projections[0]] = min(at)
             return before, shown
 
-        return StreamingResponse(
-            change_stream(feed, snapshot, positions),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return live_response(feed, snapshot, positions)
 
     if access is not None:
         @app.get(

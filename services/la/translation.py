@@ -14,8 +14,9 @@ from __future__ import annotations
 from typing import Any, ClassVar, NamedTuple
 from uuid import UUID
 
+from cachetools import LRUCache
+
 from contracts import ap, ehc, transition
-from runtime.lru import Remembered
 from services.la.application import LaApplication
 from services.la.domain import EhcCase
 from services.la.people import ApPlacement, Person
@@ -67,22 +68,22 @@ class LaContract(Translator):
         self, app: LaApplication, partnership_key: bytes, *, remember: int = REMEMBERED
     ) -> None:
         super().__init__(app, partnership_key, remember=remember)
-        self._cases: Remembered[UUID, CaseRefs] = Remembered(remember)
+        self._cases: LRUCache[UUID, CaseRefs] = LRUCache(maxsize=remember)
 
     def learn(self, event: Any) -> None:
         super().learn(event)
         if isinstance(event, EhcCase.AssessmentRequested):
-            self._cases.put(event.originator_id, CaseRefs(event.case_id, None))
+            self._cases[event.originator_id] = CaseRefs(event.case_id, None)
         elif isinstance(event, EhcCase.PlanIssued):
             case_id = self.case_refs(event.originator_id).case_id
-            self._cases.put(event.originator_id, CaseRefs(case_id, event.plan_id))
+            self._cases[event.originator_id] = CaseRefs(case_id, event.plan_id)
 
     def case_refs(self, case_id: UUID) -> CaseRefs:
         """The case's references: learnt, or read from the store (a plan issued since shows)."""
         refs = self._cases.get(case_id)
         if refs is None:
             case: EhcCase = self.app.repository.get(case_id)
-            refs = self._cases.put(case_id, CaseRefs(case.case_id, case.plan_id))
+            refs = self._cases[case_id] = CaseRefs(case.case_id, case.plan_id)
         return refs
 
     def known(self, event: Any) -> CaseRefs | None:

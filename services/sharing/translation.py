@@ -9,7 +9,7 @@ function of what was stored.
 The relay hands a translator every stored event in log order, so it learns whose record each
 aggregate is from the events themselves (a person's `Registered` carries the NHS number, an
 aggregate created for a person carries `person_id`) and reads the store only on a miss: after a
-restart mid-log, or once the bounded memory (`Remembered`) has let an old aggregate go.
+restart mid-log, or once the bounded memory (a `cachetools.LRUCache`) has let an old aggregate go.
 Rebuilding aggregates for every event was 80% of the relay's time (bench/findings.md).
 """
 
@@ -20,9 +20,10 @@ from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
+from cachetools import LRUCache
+
 from contracts.envelope import Envelope, Payload
 from contracts.person import PersonErased, PersonRegistered
-from runtime.lru import Remembered
 from services.domain.identity import birth_month, person_key
 from services.domain.people import PeopleApplication, RegisteredPerson
 from services.sharing.relay import Stamp
@@ -108,23 +109,23 @@ class Translator:
     ) -> None:
         self.app = app
         self.partnership_key = partnership_key
-        self._person_keys: Remembered[UUID, str] = Remembered(remember)
+        self._person_keys: LRUCache[UUID, str] = LRUCache(maxsize=remember)
 
     def learn(self, event: Any) -> None:
         """Remember whose record the event's aggregate is, if the event says so."""
         if isinstance(event, RegisteredPerson.Registered):
             key = person_key(event.nhs_number, self.partnership_key)
-            self._person_keys.put(event.originator_id, key)
+            self._person_keys[event.originator_id] = key
         elif (owner := getattr(event, "person_id", None)) is not None:
             if (key := self._person_keys.get(owner)) is not None:
-                self._person_keys.put(event.originator_id, key)
+                self._person_keys[event.originator_id] = key
 
     def person_key(self, aggregate_id: UUID) -> str:
         """The pseudonym of whoever the aggregate is about: learnt, or read from the store."""
         key = self._person_keys.get(aggregate_id)
         if key is None:
             key = self.app.person_key_of(aggregate_id, self.partnership_key)
-            self._person_keys.put(aggregate_id, key)
+            self._person_keys[aggregate_id] = key
         return key
 
     def known(self, event: Any) -> Any:

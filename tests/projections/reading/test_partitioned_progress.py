@@ -15,6 +15,7 @@ import orjson
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from sse_starlette import ServerSentEvent
 
 from projections.dataset.projection import DATASET
 from projections.reading.partitions import Partition, ReadModelProgress
@@ -132,13 +133,16 @@ async def test_position_reports_each_partition_and_where_everything_is_applied_u
     shared.close()
 
 
-async def frames(stream: AsyncIterator[bytes]) -> AsyncIterator[tuple[str, int | None, Any]]:
-    """(event, id, data) of each Server-Sent Event; heartbeats as ("heartbeat", None, None)."""
-    async for frame in stream:
-        if frame.startswith(b":"):
+async def frames(stream: AsyncIterator[ServerSentEvent],
+                 ) -> AsyncIterator[tuple[str, int | None, Any]]:
+    """(event, id, data) of each Server-Sent Event as sent on the wire; heartbeats as
+    ("heartbeat", None, None)."""
+    async for sent in stream:
+        frame = sent.encode().decode()
+        if frame.startswith(":"):
             yield "heartbeat", None, None
             continue
-        fields = dict(line.split(": ", 1) for line in frame.decode().strip().split("\n"))
+        fields = dict(line.split(": ", 1) for line in frame.strip().splitlines())
         event_id = int(fields["id"]) if "id" in fields else None
         yield fields["event"], event_id, orjson.loads(fields["data"])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from projections.access.log import AccessLog
 from projections.access.policy import AccessControl
 from projections.access.tokens import TokenEntry, TokenRegistry, hash_token
+from projections.dataset.areas import Partnership
 from projections.serving.api import create_app
 from projections.web.charts import Series, figure_table, trend_chart
 
@@ -92,8 +94,8 @@ def test_a_dashboard_token_sees_the_aggregates_but_is_told_why_no_people(client:
                                                                         ) -> None:
     page = signed_in(client, "wallboard").get("/").text
     assert 'data-testid="headline-LA count">6<' in page
-    assert ("Not shown to you: the dashboard token &#x27;wallboard&#x27; may read partnership "
-            "aggregates only") in page
+    assert ("Not shown to you: the dashboard token 'wallboard' may read partnership "
+            "aggregates only") in unescape(page)
 
 
 def test_a_bad_as_of_date_is_a_422_naming_the_format(client: TestClient) -> None:
@@ -110,3 +112,29 @@ def test_a_suppressed_or_missing_month_is_a_gap_in_the_line_and_named_in_the_tab
     assert chart.count("<polyline") == 2
     assert 'role="img"' in chart and "Latest month: LA count: 9." in chart
     assert "<td>&lt;5</td>" in figure_table("Active plans", months, series)
+
+
+HOSTILE = '"><script>alert(1)</script>'
+ESCAPED = "&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"
+
+
+def test_a_hostile_name_or_query_parameter_is_shown_as_text_never_run(store, record, events,
+                                                                      tmp_path: Path) -> None:
+    # given a partnership and an LA whose names hold markup, and a partner signed in
+    record(events.plan_issued("child-0", date(2025, 5, 20)))
+    registry = TokenRegistry([TokenEntry(name="leicester", sha256=hash_token("t-leicester"),
+                                         role="partner", org="856")])
+    app = create_app(store, partnership=Partnership(f"Shire{HOSTILE}", {"856": f"City{HOSTILE}"}),
+                     access=AccessControl(registry, AccessLog(tmp_path / "log.sqlite"), store),
+                     today=lambda: date(2025, 6, 15))
+    client = signed_in(TestClient(app), "leicester")
+    # when they open the dashboard with the hostile value in a tracker filter too
+    page = client.get("/", params={"la": "856", "owner": HOSTILE}).text
+    # then no script element is in the page: each value is there, escaped, as the user typed it
+    assert "<script>alert" not in page
+    assert f"<h1>Shire{ESCAPED}: SEND partnership dashboard</h1>" in page
+    assert f">City{ESCAPED} (856)</option>" in page
+    assert f'name="owner" value="{ESCAPED}"' in page
+    # and the sign-in page escapes too
+    refused = TestClient(app).post("/login", data={"token": HOSTILE})
+    assert refused.status_code == 401 and "<script>alert" not in refused.text

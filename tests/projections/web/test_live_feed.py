@@ -35,7 +35,8 @@ AUDITOR = {"Authorization": "Bearer auditor-token"}
 
 @asynccontextmanager
 async def stack(nats_url: str, tmp_path: Path, *, announce: bool = True,
-                heartbeat: float = 15.0) -> AsyncIterator[tuple[ProjectionRunner, str]]:
+                heartbeat: float = 15.0,
+                ) -> AsyncIterator[tuple[ProjectionRunner, str, uvicorn.Server]]:
     """The runner (announcing its commits, or not) and the API with its live feed."""
     nc = await connect_bus(nats_url, name="test-live")
     store = SqliteDatasetStore(tmp_path / "dataset.sqlite")
@@ -54,7 +55,7 @@ async def stack(nats_url: str, tmp_path: Path, *, announce: bool = True,
         async with asyncio.timeout(10):
             while not server.started:
                 await asyncio.sleep(0.02)
-        yield runner, f"http://127.0.0.1:{port}"
+        yield runner, f"http://127.0.0.1:{port}", server
     finally:
         runner.stop()
         server.should_exit = True
@@ -94,7 +95,7 @@ async def test_each_commit_is_announced_on_nats_with_its_position_and_what_chang
 
     await nc.subscribe(projection_changes("dataset"), cb=collect)
     await nc.flush()
-    async with stack(nats_url, tmp_path) as (runner, _):
+    async with stack(nats_url, tmp_path) as (runner, _, _):
         # when an LA publishes two plans and the runner applies them
         await publish_plans(publish, events, ["amira", "ben"])
         async with asyncio.timeout(10):
@@ -110,7 +111,7 @@ async def test_each_commit_is_announced_on_nats_with_its_position_and_what_chang
 async def test_a_subscriber_gets_the_snapshot_then_every_change_with_nothing_missed(
     nats_url: str, js: JetStreamContext, tmp_path: Path, publish, events
 ) -> None:
-    async with stack(nats_url, tmp_path) as (runner, url):
+    async with stack(nats_url, tmp_path) as (runner, url, _):
         # given three plans already applied
         await publish_plans(publish, events, ["p0", "p1", "p2"])
         async with asyncio.timeout(10):
@@ -147,7 +148,7 @@ async def test_a_lost_announcement_is_caught_by_the_heartbeat(
     nats_url: str, js: JetStreamContext, tmp_path: Path, publish, events
 ) -> None:
     # given a runner that announces nothing (as if every doorbell were lost)
-    async with stack(nats_url, tmp_path, announce=False, heartbeat=0.3) as (runner, url):
+    async with stack(nats_url, tmp_path, announce=False, heartbeat=0.3) as (runner, url, _):
         async with httpx.AsyncClient(timeout=10) as client:
             async with client.stream("GET", f"{url}/api/live", headers=AUDITOR) as response:
                 stream = sse_events(response)
@@ -164,9 +165,26 @@ async def test_a_lost_announcement_is_caught_by_the_heartbeat(
 async def test_the_live_feed_needs_a_token(
     nats_url: str, js: JetStreamContext, tmp_path: Path
 ) -> None:
-    async with stack(nats_url, tmp_path) as (_, url):
+    async with stack(nats_url, tmp_path) as (_, url, _):
         async with httpx.AsyncClient(timeout=10) as client:
             response = await client.get(f"{url}/api/live")
             bad = await client.get(f"{url}/api/live?figures=../position", headers=AUDITOR)
     assert response.status_code == 401
     assert bad.status_code == 422 and "got '../position'" in bad.json()["detail"]
+
+
+async def test_an_open_live_feed_ends_when_the_api_shuts_down(
+    nats_url: str, js: JetStreamContext, tmp_path: Path
+) -> None:
+    async with stack(nats_url, tmp_path) as (_, url, server):
+        async with httpx.AsyncClient(timeout=10) as client:
+            async with client.stream("GET", f"{url}/api/live", headers=AUDITOR) as response:
+                # given a dashboard listening to the live feed
+                stream = sse_events(response)
+                event, _ = await anext(stream)
+                # when the API is asked to stop (as `sendx run` does on Ctrl-C)
+                server.should_exit = True
+                # then the stream ends cleanly, rather than holding the shutdown open
+                async with asyncio.timeout(10):
+                    after = [received async for received in stream]
+    assert event == "snapshot" and after == []
