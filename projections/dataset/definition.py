@@ -63,6 +63,8 @@ class Measure:
     """A figure field with one row per value (advice giver, pathway): one series per value."""
     axis: str = ""
     """What the value axis measures, with its unit (default: from `unit`)."""
+    latest: tuple[tuple[str, str], ...] = ()
+    """(figure field, label) shown for the latest month beside the chart (per split value)."""
 
     @property
     def percent(self) -> bool:

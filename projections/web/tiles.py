@@ -51,21 +51,41 @@ class Tile:
     measure: Measure | None = None
     series: Sequence[Series] = ()
     chart: Chart | None = None
+    csv: str = ""
+    """The download link of the figures as CSV (the same query, the same suppression)."""
+    targets: Sequence[dict[str, Any]] = ()
+    """The latest month's figures against the target in force, with RAG."""
+    periods: Sequence[dict[str, Any]] = ()
+    """The latest month's year to date and rolling 12 months."""
+    latest_rows: Sequence[dict[str, Any]] = ()
+    """The latest month's rows (one per split value) for `measure.latest`."""
 
     @property
     def styled(self) -> list[tuple[Series, Style]]:
         return styled(self.series)
 
 
-def tile(indicator: dict[str, Any], answer: Answer, months: Sequence[str], area: str) -> Tile:
+def latest_of(rows: Sequence[dict[str, Any]], months: Sequence[str], area: str
+              ) -> list[dict[str, Any]]:
+    """The rows of `area` for the last month shown."""
+    return [r for r in area_rows(rows, area) if months and r.get("month") == months[-1]]
+
+
+def tile(indicator: dict[str, Any], answer: Answer, months: Sequence[str], area: str,
+         csv: str = "") -> Tile:
     """One indicator's tile; a clear message in place of the chart when there is no answer."""
     if not answer.ok:
         return Tile(indicator, months, problem=answer.problem)
     position = answer.body.get("as_at_stream_sequence", "")
     measure = MEASURES.get(indicator["id"])
     if measure is None:
-        return Tile(indicator, months, position=position)
-    series = series_of(area_rows(answer.body.get("figures", []), area), months, measure)
+        return Tile(indicator, months, position=position, csv=csv)
+    figures = answer.body.get("figures", [])
+    series = series_of(area_rows(figures, area), months, measure)
     chart = chart_of(f"chart-{indicator['id']}", indicator["title"], months, series,
-                     measure.unit, measure.percent)
-    return Tile(indicator, months, None, position, measure, series, chart)
+                     measure.unit, measure.percent, measure.axis_title)
+    return Tile(indicator, months, None, position, measure, series, chart, csv,
+                latest_of(answer.body.get("targets", []), months, area),
+                [p for p in latest_of(answer.body.get("periods", []), months, area)
+                 if not p.get("group")],
+                latest_of(figures, months, area) if measure.latest else ())

@@ -148,5 +148,6 @@ def health_waits(
 INDICATOR = Monthly(
     DEFINITION, counts, health_waits, HealthWaits,
     "Indicator 5: health pathway waits",
-    Measure((("waiting", "Waiting"),), "", "pathway"),
+    Measure((("waiting", "Waiting"),), "", "pathway", "People waiting (count)",
+            (("median_weeks", "Median wait (weeks)"), ("p90_weeks", "90th percentile (weeks)"))),
 )
