@@ -26,12 +26,19 @@ class NotTabular(ValueError):
     """The answer holds no list of rows to write as CSV."""
 
 
+MAIN_LISTS = ("figures", "people", "entries")
+"""The list an answer is about, where it holds several (figures beside their targets)."""
+
+
 def rows_of(body: Any) -> list[Any]:
-    """The list an answer is about: the answer itself, or its one list of objects (the
-    longest, where there are several)."""
+    """The list an answer is about: the answer itself, its figures (or people, or entries),
+    else its one list of objects (the longest, where there are several)."""
     if isinstance(body, list):
         return body
     if isinstance(body, dict):
+        for name in MAIN_LISTS:
+            if isinstance(body.get(name), list):
+                return body[name]
         lists = [v for v in body.values() if isinstance(v, list)
                  and all(isinstance(item, dict) for item in v)]
         if lists:
