@@ -61,12 +61,22 @@ def test_advice_outstanding_by_giver_and_age(store, record, events, raw) -> None
         events.advice_requested("d", date(2025, 6, 2), ref="A4"),  # returned on the day
         events.advice_returned("d", date(2025, 6, 30), ref="A4"),
         events.advice_returned("e", date(2025, 6, 10), ref="A5"),  # no request known
+        # the plan was issued on 20 June without f's EP advice: nothing waits on it any more
+        events.assessment_requested("f", date(2025, 3, 3)),
+        events.advice_requested("f", date(2025, 3, 17), ref="A6",
+                                giver="educational_psychology"),
+        events.plan_issued("f", date(2025, 6, 20)),
     )
     assert raw(store, "advice-outstanding", JUNE, group="health") == {
         "outstanding": 2, "outstanding_0_6_weeks": 1, "outstanding_6_12_weeks": 1,
     }
     assert raw(store, "advice-outstanding", JUNE, group="educational_psychology") == {
         "outstanding": 1, "outstanding_12_plus_weeks": 1,
+    }
+    # on 31 May, before the plan, f's EP advice (75 days, 10.7 weeks) was outstanding beside
+    # c's (54 days, 7.7 weeks)
+    assert raw(store, "advice-outstanding", Month(2025, 5), group="educational_psychology") == {
+        "outstanding": 2, "outstanding_6_12_weeks": 2,
     }
 
 
