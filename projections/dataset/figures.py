@@ -33,6 +33,8 @@ class TargetCheck(BaseModel):
     area: str
     group: str = Field("", description="Advice giver or pathway where the figure has one.")
     figure: str = Field(description="The figure's field, e.g. percent_within.")
+    period: str = Field("month", description="`month`, or the longer period ending in it: "
+                        "`year_to_date` or `rolling_12_months`.")
     value: float | None = Field(description="The figure as published; null when not shown.")
     target: float = Field(description="The target (or trajectory point) in force that month.")
     target_from: str = Field(description="The month that target applies from, YYYY-MM.")

@@ -97,7 +97,8 @@ def load_targets(path: Path, known: Mapping[str, set[str]]) -> Targets:
 
 
 def checks(targets: Targets, indicator: str, rows: Iterable[Any]) -> list[TargetCheck]:
-    """Each row of `indicator`'s figures against every target on it in force on its month."""
+    """Each row of `indicator`'s figures (or of its longer periods) against every target on it
+    in force on its month."""
     found = []
     for t in (t for t in targets if t.indicator == indicator):
         for row in rows:
@@ -106,9 +107,11 @@ def checks(targets: Targets, indicator: str, rows: Iterable[Any]) -> list[Target
                 continue
             value = getattr(row, t.figure)
             value = value if isinstance(value, int | float) else None
-            group = getattr(row, "advice_giver", None) or getattr(row, "pathway", None) or ""
+            group = (getattr(row, "advice_giver", None) or getattr(row, "pathway", None)
+                     or getattr(row, "group", ""))
             found.append(TargetCheck(
-                month=row.month, area=row.area, group=group, figure=t.figure, value=value,
+                month=row.month, area=row.area, group=group, figure=t.figure,
+                period=getattr(row, "period", "month"), value=value,
                 target=point.value, target_from=point.starts, rag=t.rag(value, point.value),
                 source=t.source,
             ))

@@ -362,9 +362,10 @@ def _monthly(
     def handler(la: LaParam = None, first: FromParam = None, last: ToParam = None) -> Any:
         months = period(first, last, as_of())
         answer = spec.query(read_model, months, area, la)
+        periods = period_figures(spec, read_model, months, area, la)
         return answer.model_copy(update={
-            "targets": checks(targets, spec.indicator.id, answer.figures),
-            "periods": period_figures(spec, read_model, months, area, la),
+            "targets": checks(targets, spec.indicator.id, [*answer.figures, *periods]),
+            "periods": periods,
             "england": england,
         })
 

@@ -64,6 +64,12 @@ class Tile:
     def styled(self) -> list[tuple[Series, Style]]:
         return styled(self.series)
 
+    @property
+    def rolling(self) -> dict[str, Any] | None:
+        """The 12 months to the last month shown: the headline when that month alone has no
+        figure to show (hidden, or too few to count)."""
+        return next((p for p in self.periods if p.get("period") == "rolling_12_months"), None)
+
 
 def latest_of(rows: Sequence[dict[str, Any]], months: Sequence[str], area: str
               ) -> list[dict[str, Any]]:
@@ -85,7 +91,8 @@ def tile(indicator: dict[str, Any], answer: Answer, months: Sequence[str], area:
     chart = chart_of(f"chart-{indicator['id']}", indicator["title"], months, series,
                      measure.unit, measure.percent, measure.axis_title)
     return Tile(indicator, months, None, position, measure, series, chart, csv,
-                latest_of(answer.body.get("targets", []), months, area),
+                [c for c in latest_of(answer.body.get("targets", []), months, area)
+                 if c.get("period") in ("month", "rolling_12_months")],
                 [p for p in latest_of(answer.body.get("periods", []), months, area)
                  if not p.get("group")],
                 latest_of(figures, months, area) if measure.latest else ())

@@ -30,7 +30,6 @@ from sendx.demo.children import (
 from sendx.demo.children import days_between_weeks as _days
 from services.la.commands import LA_COMMANDS
 
-
 OPEN_WEEKS = 2
 """Requests arrive until two weeks before the extract: the latest are still open (awaiting a
 decision, or being assessed), as a real LA's are; nothing is dated after the extract."""
