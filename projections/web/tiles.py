@@ -59,16 +59,37 @@ class Tile:
     """The latest month's year to date and rolling 12 months."""
     latest_rows: Sequence[dict[str, Any]] = ()
     """The latest month's rows (one per split value) for `measure.latest`."""
+    areas: Sequence[Series] = ()
+    """Each LA beside the others and the partnership: the first measure, one series each."""
+    areas_chart: Chart | None = None
+    england: Sequence[dict[str, Any]] = ()
+    """England's published figures for this indicator, with source and whether they match."""
 
     @property
     def styled(self) -> list[tuple[Series, Style]]:
         return styled(self.series)
 
     @property
+    def areas_styled(self) -> list[tuple[Series, Style]]:
+        return styled(self.areas)
+
+    @property
     def rolling(self) -> dict[str, Any] | None:
         """The 12 months to the last month shown: the headline when that month alone has no
         figure to show (hidden, or too few to count)."""
         return next((p for p in self.periods if p.get("period") == "rolling_12_months"), None)
+
+
+def area_series(figures: Sequence[dict[str, Any]], months: Sequence[str], measure: Measure
+                ) -> list[Series]:
+    """The measure's first field for every area in the answer, LAs first, then the partnership
+    (an indicator split by giver or pathway is compared in its table, not here)."""
+    if measure.split is not None:
+        return []
+    field, _ = measure.fields[0]
+    names = {f["area"]: f.get("area_name", f["area"]) for f in figures}
+    return [series_of(area_rows(figures, area), months, Measure(((field, name),)))[0]
+            for area, name in names.items()]
 
 
 def latest_of(rows: Sequence[dict[str, Any]], months: Sequence[str], area: str
@@ -90,9 +111,14 @@ def tile(indicator: dict[str, Any], answer: Answer, months: Sequence[str], area:
     series = series_of(area_rows(figures, area), months, measure)
     chart = chart_of(f"chart-{indicator['id']}", indicator["title"], months, series,
                      measure.unit, measure.percent, measure.axis_title)
+    areas = area_series(figures, months, measure)
+    areas_chart = chart_of(f"chart-{indicator['id']}-areas", f"{indicator['title']}: each area",
+                           months, areas, measure.unit, measure.percent, measure.axis_title
+                           ) if len(areas) > 1 else None
     return Tile(indicator, months, None, position, measure, series, chart, csv,
                 [c for c in latest_of(answer.body.get("targets", []), months, area)
                  if c.get("period") in ("month", "rolling_12_months")],
                 [p for p in latest_of(answer.body.get("periods", []), months, area)
                  if not p.get("group")],
-                latest_of(figures, months, area) if measure.latest else ())
+                latest_of(figures, months, area) if measure.latest else (),
+                areas if areas_chart else (), areas_chart, answer.body.get("england", []))

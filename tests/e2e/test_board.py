@@ -2,7 +2,8 @@
 it. The figures open as of the latest data date (shown), the tracker pages through its young
 people most overdue first, a table downloads as the CSV of what is on screen, the tiles show
 the target in force with its RAG, and every view passes axe-core with no violations, at
-desktop width and at 390 px (where nothing scrolls sideways).
+desktop width and at 390 px (where nothing scrolls sideways); each LA is compared with the
+others, the partnership and England.
 
 Real SQLite read models (filled as the projector fills them, one batch), the query API with
 access control on a free port, Debian's chromium driven by Playwright, and axe-core from npm
@@ -141,6 +142,13 @@ async def test_a_board_member_reads_pages_downloads_and_targets_accessibly(
             # the waits tile gives the median and 90th percentile weeks of June's assessments
             waits = await page.inner_text('[data-testid="latest-health-waits"]')
             assert "Median wait (weeks)" in waits and "90th percentile (weeks)" in waits
+            # each LA beside the others and the partnership, and England's published figure
+            compare = '[data-testid="compare-twenty-week-timeliness"]'
+            await page.click(f"{compare} summary")
+            compared = await page.inner_text(compare)
+            assert "Leicester City Council" in compared and "Rutland County Council" in compared
+            assert "England, 2024: 46.4% (same definition)" in compared
+            assert "Percentage (%)" in await page.text_content(f"{compare} svg")
             found = await violations(page)
             assert found == [], "\n".join(found)
             # the tracker: 30 young people, 25 a page, most overdue first
