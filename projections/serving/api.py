@@ -31,6 +31,7 @@ from projections.dataset.indicators import (
     active_plans,
 )
 from projections.dataset.indicators.active_plans import DiscrepancyList
+from projections.dataset.indicators.annual_health_checks import HealthChecks
 from projections.dataset.indicators.transition_tracker import TrackerSummary
 from projections.dataset.periods import BadPeriod, Month, months_between
 from projections.dataset.publishing import DatasetReadModel
@@ -422,6 +423,18 @@ def _tracker_routes(
                               milestone=milestone and milestone.value)
         day = day_of(as_of, "as_of") or default_day()
         return tracker_queries.tracker_rows(tracker, day, area, where, Page(page, page_size))
+
+    @app.get(
+        "/api/tracker/health-checks", responses=UNKNOWN_LA,
+        summary="Annual health checks: people aged 14+ on the learning disability register "
+                "checked in the last 12 months",
+        description="On the as-of date (default: the latest data date), per LA and for the "
+        "partnership, suppressed (\"<5\", \"c\"). 404 for an LA outside the partnership, "
+        "422 for a bad date.",
+    )
+    def health_checks(as_of: AsOfParam = None, la: LaParam = None) -> HealthChecks:
+        day = day_of(as_of, "as_of") or default_day()
+        return tracker_queries.health_checks(tracker, day, area, la)
 
     @app.get(
         "/api/tracker/summary", responses=UNKNOWN_LA,

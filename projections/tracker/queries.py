@@ -9,11 +9,14 @@ from datetime import date
 from math import ceil
 from typing import Protocol
 
+from contracts.timescales import months_after
 from projections.dataset.areas import Partnership
-from projections.dataset.indicators import TRANSITION_TRACKER
+from projections.dataset.indicators import TRANSITION_TRACKER, annual_health_checks
+from projections.dataset.indicators.annual_health_checks import HealthChecks, RegisterEntry
 from projections.dataset.indicators.transition_tracker import TrackerSummary, summary_figures
 from projections.readmodel.store import Snapshot
-from projections.tracker.milestones import MILESTONE_IDS
+from projections.tracker.fold import TrackerFacts
+from projections.tracker.milestones import MILESTONE_IDS, age_on, assumed_birth_date
 from projections.tracker.models import MilestoneRow, TrackedPerson, TrackerRows
 from projections.tracker.status import SEVERITY, PersonStatus, status_of
 
@@ -173,4 +176,33 @@ def tracker_summary(
     return TrackerSummary(
         indicator=TRANSITION_TRACKER, as_of=as_of, as_at_stream_sequence=position,
         figures=summary_figures(people, partnership, la),
+    )
+
+
+def register_entry(facts: TrackerFacts, as_of: date) -> RegisterEntry | None:
+    """The person on the learning disability register on `as_of`, aged 14+ (None: not)."""
+    if facts.birth_month is None or age_on(assumed_birth_date(facts.birth_month), as_of) < 14:
+        return None
+    if not any(d.detail == "learning_disability" and d.on <= as_of for d in facts.diagnoses):
+        return None
+    year_before = months_after(as_of, -12)
+    return RegisterEntry(facts.la_code,
+                         any(year_before < day <= as_of for day in facts.health_checks))
+
+
+def health_checks(
+    read_model: TrackerReadModel, as_of: date, partnership: Partnership, la: str | None = None
+) -> HealthChecks:
+    """Annual health check uptake on `as_of`, per LA and partnership, suppressed."""
+    partnership.check(la)
+    where, params = "birth_month <= ?", [f"{as_of.year - 14:04d}-{as_of.month:02d}"]
+    if la is not None:
+        where, params = f"{where} AND la_code = ?", [*params, la]
+    with read_model.snapshot() as snapshot:
+        position = snapshot.position()
+        rows = snapshot.rows("young_people", where, params)
+    entries = [e for r in rows if (e := register_entry(r.tracker_facts(), as_of))]
+    return HealthChecks(
+        indicator=annual_health_checks.DEFINITION, as_of=as_of, as_at_stream_sequence=position,
+        figures=annual_health_checks.health_check_figures(entries, partnership, la),
     )

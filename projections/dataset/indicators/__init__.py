@@ -19,6 +19,7 @@ from projections.dataset.indicators import (
     alternative_provision,
     amendment_timeliness,
     amendments_outstanding,
+    annual_health_checks,
     annual_review_timeliness,
     decision_timeliness,
     health_waits,
@@ -64,6 +65,7 @@ TRANSITION_TRACKER = transition_tracker.DEFINITION
 INDICATORS: tuple[IndicatorDefinition, ...] = (
     *(spec.indicator for spec in MONTHLY),
     referrals_waiting.DEFINITION,
+    annual_health_checks.DEFINITION,
     TRANSITION_TRACKER,
 )
 """Every indicator's definition, in the order the API lists them."""
