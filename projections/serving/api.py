@@ -32,6 +32,7 @@ from projections.dataset.indicators import (
 )
 from projections.dataset.indicators.active_plans import DiscrepancyList
 from projections.dataset.indicators.annual_health_checks import HealthChecks
+from projections.dataset.indicators.support_register import SupportRegister
 from projections.dataset.indicators.transition_tracker import TrackerSummary
 from projections.dataset.periods import BadPeriod, Month, months_between
 from projections.dataset.publishing import DatasetReadModel
@@ -435,6 +436,17 @@ def _tracker_routes(
     def health_checks(as_of: AsOfParam = None, la: LaParam = None) -> HealthChecks:
         day = day_of(as_of, "as_of") or default_day()
         return tracker_queries.health_checks(tracker, day, area, la)
+
+    @app.get(
+        "/api/tracker/support-register", responses=UNKNOWN_LA,
+        summary="Dynamic support register: people by RAG rating and age band",
+        description="On the as-of date (default: the latest data date), per LA and for the "
+        "partnership, suppressed (\"<5\", \"c\"). 404 for an LA outside the partnership, "
+        "422 for a bad date.",
+    )
+    def support_register(as_of: AsOfParam = None, la: LaParam = None) -> SupportRegister:
+        day = day_of(as_of, "as_of") or default_day()
+        return tracker_queries.support_register_on(tracker, day, area, la)
 
     @app.get(
         "/api/tracker/summary", responses=UNKNOWN_LA,

@@ -11,8 +11,13 @@ from typing import Protocol
 
 from contracts.timescales import months_after
 from projections.dataset.areas import Partnership
-from projections.dataset.indicators import TRANSITION_TRACKER, annual_health_checks
+from projections.dataset.indicators import (
+    TRANSITION_TRACKER,
+    annual_health_checks,
+    support_register,
+)
 from projections.dataset.indicators.annual_health_checks import HealthChecks, RegisterEntry
+from projections.dataset.indicators.support_register import RegisterRating, SupportRegister
 from projections.dataset.indicators.transition_tracker import TrackerSummary, summary_figures
 from projections.readmodel.store import Snapshot
 from projections.tracker.fold import TrackerFacts
@@ -194,15 +199,46 @@ def health_checks(
     read_model: TrackerReadModel, as_of: date, partnership: Partnership, la: str | None = None
 ) -> HealthChecks:
     """Annual health check uptake on `as_of`, per LA and partnership, suppressed."""
+    position, facts = _people(read_model, as_of, partnership, la, min_age=14)
+    entries = [e for f in facts if (e := register_entry(f, as_of))]
+    return HealthChecks(
+        indicator=annual_health_checks.DEFINITION, as_of=as_of, as_at_stream_sequence=position,
+        figures=annual_health_checks.health_check_figures(entries, partnership, la),
+    )
+
+
+def _people(read_model: TrackerReadModel, as_of: date, partnership: Partnership,
+            la: str | None, *, min_age: int = 0) -> tuple[int, list[TrackerFacts]]:
+    """The position and the tracker facts of everyone of `la` (or all) who can be `min_age`."""
     partnership.check(la)
-    where, params = "birth_month <= ?", [f"{as_of.year - 14:04d}-{as_of.month:02d}"]
+    where, params = "birth_month <= ?", [f"{as_of.year - min_age:04d}-{as_of.month:02d}"]
     if la is not None:
         where, params = f"{where} AND la_code = ?", [*params, la]
     with read_model.snapshot() as snapshot:
         position = snapshot.position()
         rows = snapshot.rows("young_people", where, params)
-    entries = [e for r in rows if (e := register_entry(r.tracker_facts(), as_of))]
-    return HealthChecks(
-        indicator=annual_health_checks.DEFINITION, as_of=as_of, as_at_stream_sequence=position,
-        figures=annual_health_checks.health_check_figures(entries, partnership, la),
+    return position, [r.tracker_facts() for r in rows]
+
+
+def register_rating(facts: TrackerFacts, as_of: date) -> RegisterRating | None:
+    """The person's latest dynamic support register rating on `as_of` (None: not on it)."""
+    rated = [d for d in facts.dsr if d.on <= as_of]
+    if facts.birth_month is None or not rated:
+        return None
+    latest = max(rated, key=lambda d: d.on).detail
+    if latest not in support_register.RATINGS:
+        return None
+    return RegisterRating(facts.la_code, latest,
+                          age_on(assumed_birth_date(facts.birth_month), as_of))
+
+
+def support_register_on(
+    read_model: TrackerReadModel, as_of: date, partnership: Partnership, la: str | None = None
+) -> SupportRegister:
+    """The dynamic support register on `as_of` by rating and age band, suppressed."""
+    position, facts = _people(read_model, as_of, partnership, la)
+    entries = [e for f in facts if (e := register_rating(f, as_of))]
+    return SupportRegister(
+        indicator=support_register.DEFINITION, as_of=as_of, as_at_stream_sequence=position,
+        figures=support_register.support_register_figures(entries, partnership, la),
     )

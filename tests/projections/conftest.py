@@ -35,6 +35,7 @@ from contracts.health import (
     AnnualHealthCheckCompleted,
     CareSummaryUpdated,
     DiagnosisRecorded,
+    DsrStatusChanged,
     EhcPlanFlagCleared,
     EhcPlanFlagSet,
     HealthAssessmentStarted,
@@ -203,6 +204,9 @@ class EventFactory:
 
     def transition_plan(self, person: str, on: date, *, la: str = "856") -> Envelope:
         return self.wrap(TransitionPlanAgreed(agreed_on=on, partners=["QK1"]), person, la, on)
+
+    def dsr(self, person: str, on: date, status: str, *, by: str = "QK1") -> Envelope:
+        return self.wrap(DsrStatusChanged(changed_on=on, status=status), person, by, on)
 
     def health_check(self, person: str, on: date, *, by: str = "QK1") -> Envelope:
         payload = AnnualHealthCheckCompleted(completed_on=on, health_action_plan=True)

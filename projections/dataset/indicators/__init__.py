@@ -26,6 +26,7 @@ from projections.dataset.indicators import (
     open_requests,
     referrals_waiting,
     reviews_overdue,
+    support_register,
     transition_tracker,
     twenty_week_timeliness,
 )
@@ -66,6 +67,7 @@ INDICATORS: tuple[IndicatorDefinition, ...] = (
     *(spec.indicator for spec in MONTHLY),
     referrals_waiting.DEFINITION,
     annual_health_checks.DEFINITION,
+    support_register.DEFINITION,
     TRANSITION_TRACKER,
 )
 """Every indicator's definition, in the order the API lists them."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from projections.dataset.areas import Partnership
-from projections.tracker.queries import health_checks
+from projections.tracker.queries import health_checks, register_rating, support_register_on
 
 LLR = Partnership.of()
 JUNE_2025 = date(2025, 6, 1)
@@ -58,3 +58,27 @@ def test_uptake_is_published_as_a_percentage_when_the_counts_are_large_enough(
     record(events.registered("q", "2008-03"), events.diagnosis("q", date(2015, 1, 1), LD))
     only = health_checks(tracker_store, JUNE_2025, LLR, la="856").figures[0]
     assert (only.on_register, only.checked, only.percent_checked) == (11, 5, 45.5)
+
+
+def test_the_support_register_by_latest_rating_and_age_band(tracker_store, record, events) -> None:
+    # given ratings up to 1 June 2025 (the latest one on or before the day counts):
+    record(
+        events.registered("r1", "2011-04"), events.diagnosis("r1", date(2018, 1, 1)),  # 14
+        events.dsr("r1", date(2025, 1, 1), "amber"), events.dsr("r1", date(2025, 5, 1), "red"),
+        events.registered("r2", "2007-05"), events.diagnosis("r2", date(2018, 1, 1)),  # 18
+        events.dsr("r2", date(2025, 2, 1), "green"),
+        events.dsr("r2", date(2025, 6, 2), "red"),  # after the day: still green on it
+        events.registered("r3", "2012-01"), events.diagnosis("r3", date(2018, 1, 1)),  # 13
+        events.dsr("r3", date(2025, 3, 1), "amber"),
+        events.registered("r4", "1995-01"), events.diagnosis("r4", date(2018, 1, 1)),  # 30
+        events.dsr("r4", date(2024, 3, 1), "red"),
+        events.dsr("r4", date(2025, 3, 1), "removed"),  # removed: not on the register
+    )
+    with tracker_store.snapshot() as snap:
+        rows = snap.rows("young_people")
+    ratings = sorted((r.rating, r.age) for p in rows
+                     if (r := register_rating(p.tracker_facts(), JUNE_2025)))
+    assert ratings == [("amber", 13), ("green", 18), ("red", 14)]
+    (la856,) = support_register_on(tracker_store, JUNE_2025, LLR, la="856").figures
+    assert (la856.on_register, la856.red, la856.aged_0_13, la856.aged_26_plus) == (
+        "<5", "<5", "<5", 0)
