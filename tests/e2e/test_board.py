@@ -154,6 +154,7 @@ async def test_a_board_member_reads_pages_downloads_and_targets_accessibly(
             # annual health check uptake is shown beside the tracker (nobody on the LD register)
             checks = await page.inner_text('[data-testid="health-checks"]')
             assert "On the register" in checks and "Leicester City Council" in checks
+            assert "Aged 0-13" in await page.inner_text('[data-testid="support-register"]')
             # the tracker: 30 young people, 25 a page, most overdue first
             pager = '[data-testid="tracker-page"]'
             assert (await page.inner_text(pager)).startswith("Page 1 of 2 (30 young people")
