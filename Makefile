@@ -31,6 +31,13 @@ test: install
 	SENDX_TEST_POSTGRES_DSN="$${SENDX_TEST_POSTGRES_DSN:-$$(deploy/local/ensure-postgres.sh)}" \
 		$(BIN)/python -m pytest
 
+## The suite RUNS times in a row (default 3) with one core kept busy by a second process,
+## stopping at the first failure (tests/under_load.sh): races show up as failures.
+test-under-load: install
+	SENDX_COMPOSE="$${SENDX_COMPOSE:-$$(deploy/local/ensure-compose.sh)}" \
+	SENDX_TEST_POSTGRES_DSN="$${SENDX_TEST_POSTGRES_DSN:-$$(deploy/local/ensure-postgres.sh)}" \
+	PYTHON=$(BIN)/python tests/under_load.sh $(or $(RUNS),3)
+
 bench: install
 	$(BIN)/python -m bench.partnership
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import nats
 
-from bench.population import WireEvent
 from bench.report import BenchRun, Figure
 from bench.yardstick import DEFAULT_WINDOW, publish_all
 from runtime.bus.nats_server import EMBEDDED_CONFIG, EMBEDDED_SYNC_ALWAYS_CONFIG, NatsServer
 from runtime.bus.streams import EVENTS_STREAM, ensure_streams
+from sendx.demo.population import WireEvent
 
 MODES: tuple[tuple[str, int, int], ...] = (
     (f"window {DEFAULT_WINDOW:,}", DEFAULT_WINDOW, 10_000),

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 
 import nats
 
-from bench.population import WireEvent
 from bench.projection_bus import LATENCY_RATE, latency_events, projection_bus
 from bench.projection_process import POSITION_ONLY, ProjectionProcess, projection_named
 from bench.report import BenchRun, Figure, verdict
 from bench.yardstick import DEFAULT_WINDOW
 from projections.reading.projection import ProjectionStore
+from sendx.demo.population import WireEvent
 
 POLL_INTERVAL = 0.005
 P99_TARGET_MS = 100.0

@@ -50,7 +50,6 @@ from pathlib import Path
 import nats
 
 from bench.partnership import FINDINGS, measure_yardstick
-from bench.population import SCALES, generate_wire
 from bench.projection_bus import ProjectionBus
 from bench.rebuild_rate import (
     NATIONAL_TARGET_EVENTS,
@@ -61,6 +60,7 @@ from bench.rebuild_rate import (
 from bench.report import BenchRun, Figure, Section, measured, print_section, render
 from runtime.bus.nats_server import NatsServer
 from runtime.bus.streams import EVENTS_STREAM
+from sendx.demo.population import SCALES, generate_wire
 
 RESULTS = Path(__file__).with_name("RESULTS-national.md")
 YARDSTICK_EVENTS = 200_000

@@ -32,7 +32,6 @@ from pathlib import Path
 from bench.bulk_import import measure_bulk_import
 from bench.fsync import measure_fsync
 from bench.latency import measure_latency
-from bench.population import SCALES, generate_wire
 from bench.projection_ingest import measure_projection_ingest
 from bench.rebuild_rate import measure_rebuild
 from bench.relay_rate import measure_relay
@@ -47,6 +46,7 @@ from bench.report import (
 )
 from bench.yardstick import run_yardstick
 from contracts import decode
+from sendx.demo.population import SCALES, generate_wire
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 FINDINGS = Path(__file__).with_name("findings.md")

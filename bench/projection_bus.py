@@ -15,13 +15,13 @@ from pathlib import Path
 
 import nats
 
-from bench.population import WireEvent
 from bench.projection_process import ProjectionProcess
 from bench.report import BenchRun
 from bench.yardstick import DEFAULT_WINDOW, publish_all
 from projections.reading.projection import Projection
 from runtime.bus.nats_server import NatsServer
 from runtime.bus.streams import EVENTS_STREAM, ensure_streams
+from sendx.demo.population import WireEvent
 
 PROJECTION_EVENTS = {"tiny": None, "small": None, "partnership": 100_000, "national": 100_000}
 """Events the projection benches apply per scale (None: the whole population).

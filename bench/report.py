@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.population import WireEvent
 from bench.yardstick import Yardstick
 from runtime.bus.nats_server import nats_server_binary
+from sendx.demo.population import WireEvent
 
 if TYPE_CHECKING:
     from bench.projection_bus import ProjectionBus

@@ -26,10 +26,10 @@ from pathlib import Path
 import nats
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from bench.population import WireEvent
 from contracts.subjects import ALL_EVENTS
 from runtime.bus.nats_server import NatsServer
 from runtime.bus.streams import EVENTS_STREAM, ensure_streams
+from sendx.demo.population import WireEvent
 
 DEFAULT_WINDOW = 4_000  # nats-py default publish_async_max_pending
 DEFAULT_BATCH = 1_000
@@ -161,7 +161,7 @@ def run_yardstick(messages: Sequence[WireEvent], *, workdir: Path | None = None,
 if __name__ == "__main__":
     import sys
 
-    from bench.population import generate_wire
+    from sendx.demo.population import generate_wire
 
     scale = sys.argv[1] if len(sys.argv) > 1 else "small"
     print(run_yardstick(list(generate_wire(scale, 1))).table())

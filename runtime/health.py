@@ -9,9 +9,12 @@
 - `/metrics` awaits the process's `refresh()` (gauges that need the store or the bus) and then
   serves the process's own registry with prometheus-client's ASGI app.
 
-Services and the projector serve these on `--metrics-port` / `$SENDX_METRICS_PORT` (0 = off) and
-`$SENDX_METRICS_HOST` (default loopback; `0.0.0.0` in a container) with an embedded uvicorn on
-the same loop; the API adds them to its FastAPI app (`add_monitoring`).
+Every process serves these on its own monitoring port, `--metrics-port` / `$SENDX_METRICS_PORT`
+(0 = off), bound to `$SENDX_METRICS_HOST` (default loopback; `0.0.0.0` in a container, where
+only the cluster reaches it) with an embedded uvicorn on the same loop. The API also answers
+`/healthz` and `/readyz` on its own port (`add_monitoring(..., metrics=False)`), and `/metrics`
+there only to an operator token (`projections.serving.monitoring`): the API port is the one
+readers reach, so process internals are not served to every reader.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field
 
 import uvicorn
 from nats.aio.client import Client
-from prometheus_client import CollectorRegistry, make_asgi_app
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, make_asgi_app
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -65,6 +68,11 @@ class Monitor:
             elif result is not None:
                 failures[name] = result
         return failures
+
+    async def exposition(self) -> tuple[bytes, str]:
+        """The registry in Prometheus' text format after `refresh()`, and its content type."""
+        await self.refresh()
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
 async def _bounded(check: Check) -> str | None:
@@ -126,8 +134,8 @@ class MetricsEndpoint:
         await self._exposition(scope, receive, send)
 
 
-def add_monitoring(app: Starlette, monitor: Monitor) -> Starlette:
-    """Add `/readyz` and `/metrics` (and `/healthz` unless the app has one) to `app`."""
+def add_monitoring(app: Starlette, monitor: Monitor, *, metrics: bool = True) -> Starlette:
+    """Add `/readyz` and, with `metrics`, `/metrics` (and `/healthz` unless the app has one)."""
 
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -143,7 +151,9 @@ def add_monitoring(app: Starlette, monitor: Monitor) -> Starlette:
     if "/healthz" not in paths:
         app.add_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.add_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
-    app.add_route("/metrics", MetricsEndpoint(monitor), methods=["GET"], include_in_schema=False)
+    if metrics:
+        app.add_route("/metrics", MetricsEndpoint(monitor), methods=["GET"],
+                      include_in_schema=False)
     return app
 
 

@@ -15,6 +15,14 @@ An event is refused when:
   an organisation of the partnership that is not an LA (a health flag "plan maintained by
   120001").
 
+- it acts on a plan its source never issued for that person (`unissued_plan_refusal`): an
+  annual review, review outcome, amendment or cessation quoting a `plan_id` for which no
+  `ehc.plan_issued` of the same source about the same person came earlier on the stream. An
+  LA's own service cannot record one (its domain requires the plan), and its relay publishes in
+  the order it recorded, so only an event published around the relay meets this rule. Readers
+  judge it in stream order: the projections against the person's stored history
+  (`projections.reading.applying`), the chain audit as it walks the stream.
+
 Plans, cases, referrals, placements and timetables are keyed by the publishing organisation
 and its own reference in every read model (`projections.dataset.fold`), so an LA that ceases,
 reviews or amends "plan 856-P-1" only ever touches a plan of its own of that name: another
@@ -25,7 +33,7 @@ judged by kind (the generated NATS permissions give no such organisation a login
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from typing import Any
 
 from contracts.envelope import Envelope
@@ -76,6 +84,31 @@ class OwnershipRule:
                 f"{org.kind.value}, not a local authority"
             )
         return None
+
+
+PLAN_ISSUED = "ehc.plan_issued"
+PLAN_REFERENCES = frozenset(
+    {"ehc.annual_review_held", "ehc.review_outcome", "ehc.plan_amended", "ehc.plan_ceased"}
+)
+"""Event types that act on a plan the same source issued before, named by `payload.plan_id`."""
+
+IssuedPlan = tuple[str, str, str]
+"""(person key, issuing organisation, plan id)."""
+
+
+def unissued_plan_refusal(
+    event_type: str, source_org: str, person_key: str, plan_id: object,
+    issued: Container[IssuedPlan],
+) -> str | None:
+    """Why an event acting on a plan is refused, given the plans `issued` before it, or None."""
+    if event_type not in PLAN_REFERENCES or not isinstance(plan_id, str):
+        return None
+    if (person_key, source_org, plan_id) in issued:
+        return None
+    return (
+        f"{event_type} from {source_org}: plan {plan_id} was never issued by {source_org} for "
+        f"this person (no earlier {PLAN_ISSUED} of theirs on the stream)"
+    )
 
 
 def _in_topology(event_type: str) -> bool:

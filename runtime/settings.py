@@ -135,8 +135,9 @@ class Settings(BaseSettings):
     )
     metrics_port: int = variable(
         "SENDX_METRICS_PORT", 0,
-        "Prometheus `/metrics`, `/healthz`, `/readyz` of services and projectors "
-        "(`--metrics-port` wins)",
+        "Prometheus `/metrics`, `/healthz`, `/readyz` of services, projectors and the API on a "
+        "port of their own, no token (`--metrics-port` wins; on the API port `/metrics` needs "
+        "the operator token)",
         problem="must be a port number (0 = off)", shown="0 (off)",
     )
     metrics_host: str = variable(

@@ -30,6 +30,8 @@ COMMAND_MODULES = (
     "sendx.commands.erase",
     "sendx.commands.quarantine",
     "sendx.commands.settings",
+    "sendx.commands.alerts",
+    "sendx.commands.webhooks",
 )
 
 

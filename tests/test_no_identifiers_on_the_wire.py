@@ -9,7 +9,6 @@ LA, an NHS organisation and a provider.
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -32,6 +31,7 @@ from sendx.demo.provider import provider_extract
 from services.domain.identity import person_key
 from services.endpoint.client import ServiceClient
 from services.endpoint.process import OrganisationService, definition_for
+from tests.waiting import eventually
 
 KEY = b"wire-test-partnership-key"
 KIDS = children(40)
@@ -67,11 +67,12 @@ async def partnership(nats_url: str, js: JetStreamContext, tmp_path: Path) -> As
 
 async def read_everything(js: JetStreamContext, expected: int, timeout: float = 60.0) -> list:
     """Every message on SEND_EVENTS once the relays have published `expected` of them."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while (count := (await js.stream_info(EVENTS_STREAM)).state.messages) < expected:
-        assert loop.time() < deadline, f"only {count} of {expected} events reached the stream"
-        await asyncio.sleep(0.2)
+    async def reached() -> int:
+        count = (await js.stream_info(EVENTS_STREAM)).state.messages
+        return count if count >= expected else 0
+
+    count = await eventually(reached, timeout, what=f"{expected} events on the stream",
+                             interval=0.2)
     consumer = await js.pull_subscribe("send.evt.>", durable="wire-audit", stream=EVENTS_STREAM)
     messages = []
     while len(messages) < count:

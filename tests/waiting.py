@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import subprocess
+import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -41,8 +44,40 @@ async def eventually(
                 return value
             last = value
         if loop.time() >= deadline:
-            waited_for = what or getattr(condition, "__name__", "the condition")
-            raise AssertionError(
-                f"timed out after {timeout:g} s waiting for {waited_for}; last seen: {last!r}"
-            )
+            raise _timed_out(condition, timeout, what, last)
         await asyncio.sleep(interval)
+
+
+def eventually_sync(
+    condition: Callable[[], T],
+    timeout: float = 10.0,
+    *,
+    what: str | None = None,
+    interval: float = 0.05,
+) -> T:
+    """`eventually` for code outside an event loop (a supervisor's output, a child process)."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() >= deadline:
+            raise _timed_out(condition, timeout, what, value)
+        time.sleep(interval)
+    return value
+
+
+def _timed_out(condition: object, timeout: float, what: str | None, last: object) -> AssertionError:
+    waited_for = what or getattr(condition, "__name__", "the condition")
+    return AssertionError(
+        f"timed out after {timeout:g} s waiting for {waited_for}; last seen: {last!r}"
+    )
+
+
+def logged_sync(process: subprocess.Popen, log: Path, text: str, timeout: float = 30.0) -> None:
+    """Wait for `text` in a started process's log: the process's own "I serve" marker. Fails at
+    once, with the log, if the process exits first."""
+
+    def shown() -> bool:
+        output = log.read_text(errors="replace") if log.exists() else ""
+        assert process.poll() is None, f"{process.args} exited:\n{output[-3000:]}"
+        return text in output
+
+    eventually_sync(shown, timeout, what=f"{text!r} in {log}")

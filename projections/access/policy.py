@@ -6,6 +6,8 @@ Roles (one per token, configured in a TOML file of token SHA-256 hashes, `deploy
   (`projections.access.mentions`); an LA may not ask for another LA's person-level rows at all.
 - `auditor`: reads everything, including the access log.
 - `dashboard`: a wall screen or public page: partnership aggregates only, never a person.
+- `operator`: the monitoring scrape: `/metrics` (marked `OPERATORS_ONLY`) and nothing else;
+  no other token reads `/metrics`, so process internals are not open to every reader.
 
 Wiring (`projections.serving.api`): `AccessControl` is an app-level FastAPI dependency, so every
 endpoint — including ones added later — needs a token unless it is marked `PUBLIC`. An endpoint that
@@ -54,6 +56,7 @@ ACCESS_KEY = "x-access"
 PUBLIC: dict[str, Any] = {ACCESS_KEY: "public"}
 PERSON_LEVEL: dict[str, Any] = {ACCESS_KEY: "person-level"}
 AUDITORS_ONLY: dict[str, Any] = {ACCESS_KEY: "auditors-only"}
+OPERATORS_ONLY: dict[str, Any] = {ACCESS_KEY: "operators-only"}
 """Pass as `openapi_extra=` on an endpoint; unmarked endpoints are aggregates (any token)."""
 
 TOKEN_COOKIE = "sendx_token"
@@ -67,6 +70,10 @@ def refusal(principal: Principal, level: str, la: str | None, what: str) -> str 
     """Why `principal` may not make this request, or None. Pure: the access rules in one place."""
     if level == AUDITORS_ONLY[ACCESS_KEY] and principal.role is not Role.AUDITOR:
         return f"{principal} may not read {what}: auditors only"
+    operators = level == OPERATORS_ONLY[ACCESS_KEY]
+    if operators != (principal.role is Role.OPERATOR):
+        return (f"{principal} may not read {what}: operators only" if operators else
+                f"{principal} may not read {what}: an operator token reads /metrics only")
     if level != PERSON_LEVEL[ACCESS_KEY]:
         return None
     if principal.role is Role.DASHBOARD:
@@ -263,7 +270,8 @@ class AccessRoute(APIRoute):
             documented.update(INVALID)
         if level != PUBLIC[ACCESS_KEY]:
             documented.update({**UNAUTHORISED, **RATE_LIMITED})
-        if level in (PERSON_LEVEL[ACCESS_KEY], AUDITORS_ONLY[ACCESS_KEY]):
+        if level in (PERSON_LEVEL[ACCESS_KEY], AUDITORS_ONLY[ACCESS_KEY],
+                     OPERATORS_ONLY[ACCESS_KEY]):
             documented.update(FORBIDDEN)
         kwargs["responses"] = {**documented, **(kwargs.get("responses") or {})}
         super().__init__(path, endpoint, **kwargs)

@@ -33,6 +33,8 @@ class Role(StrEnum):
     PARTNER = "partner"
     AUDITOR = "auditor"
     DASHBOARD = "dashboard"
+    OPERATOR = "operator"
+    """Monitoring only: `/metrics` on the API port, no figures and no person."""
 
 
 class TokenEntry(BaseModel):
@@ -141,11 +143,12 @@ class DemoToken:
 
 
 def demo_tokens(partnership: tuple[Organisation, ...] = DEMO_PARTNERSHIP) -> list[DemoToken]:
-    """Fresh random tokens: one per organisation, one auditor, one dashboard."""
+    """Fresh random tokens: one per organisation, one auditor, one dashboard, one operator."""
     tokens = [DemoToken(f"{org.name} (demo)", Role.PARTNER, org.code, issue_token()[0])
               for org in partnership]
     tokens.append(DemoToken("Partnership auditor (demo)", Role.AUDITOR, None, issue_token()[0]))
     tokens.append(DemoToken("Wall dashboard (demo)", Role.DASHBOARD, None, issue_token()[0]))
+    tokens.append(DemoToken("Partnership operator (demo)", Role.OPERATOR, None, issue_token()[0]))
     return tokens
 
 

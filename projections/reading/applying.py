@@ -7,6 +7,13 @@ store is in a thread of their process (`LocalApplier`) or in a worker process of
 (`projections.reading.store_worker.StoreWorker`, which calls `decode_and_apply` there). Everything
 crossing that boundary is plain data: bytes, strings, numbers.
 
+Claims on a plan. An event acting on a plan its source never issued for that person
+(`runtime.ownership.unissued_plan_refusal`) is judged here, not in `decode_batch`, because the
+rule needs what came before: the plans issued in the person's stored history and earlier in
+this batch. Such an event is invalid (`not_permitted`) like any other the ownership rule
+refuses: dead-lettered, never applied. A store that keeps no history (no `issued_plans`) is
+not asked.
+
 Invalid messages. Unless told to commit anyway, a batch with an invalid message is not
 committed: the live runner must first copy it to the dead-letter stream (nothing is ever
 dropped), then asks again with `commit_invalid=True`.
@@ -18,9 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from contracts import Envelope
+from contracts import DecodeError, Envelope
 from projections.reading.batch import EventFilter, KeyTable, RawEvent, decode_batch
-from projections.reading.projection import ProjectionStore
+from projections.reading.projection import ProjectionStore, StreamEvent
+from runtime.ownership import PLAN_ISSUED, PLAN_REFERENCES, unissued_plan_refusal
 
 MAX_MONTHS = 24
 """Months a summary lists (the latest ones): keeps live-feed announcements small."""
@@ -73,7 +81,11 @@ def decode_and_apply(
 ) -> Applied:
     """Decode the events past `after` (up to `until`) and apply them in one transaction."""
     batch = decode_batch(raws, after=after, until=until, accept=accept, keys=keys)
-    invalid = [(index, error.reason, str(error)) for index, error in batch.invalid]
+    batch.events, unissued = _plans_issued_first(store, batch.events)
+    by_seq = {raw.seq: index for index, raw in enumerate(raws)}
+    refused = [(by_seq[seq], error) for seq, error in unissued]
+    invalid = [(index, error.reason, str(error))
+               for index, error in sorted([*batch.invalid, *refused], key=lambda r: r[0])]
     outcome = Applied(None, batch.highest, 0, batch.filtered_out, invalid)
     if batch.highest <= after or (invalid and not commit_invalid):
         return outcome
@@ -81,6 +93,31 @@ def decode_and_apply(
     outcome.applied = len(batch.events)
     outcome.summary = summarise([e.envelope for e in batch.events])
     return outcome
+
+
+def _plans_issued_first(
+    store: ProjectionStore, events: list[StreamEvent]
+) -> tuple[list[StreamEvent], list[tuple[int, DecodeError]]]:
+    """`events` without those acting on a plan their source never issued, and those (by seq)."""
+    referring = [e for e in events if e.envelope.type in PLAN_REFERENCES]
+    lookup = getattr(store, "issued_plans", None)
+    if not referring or lookup is None:
+        return events, []
+    issued = lookup({e.envelope.person_key for e in referring})
+    kept: list[StreamEvent] = []
+    refused: list[tuple[int, DecodeError]] = []
+    for event in events:
+        envelope = event.envelope
+        plan_id = getattr(envelope.payload, "plan_id", None)
+        if envelope.type == PLAN_ISSUED:
+            issued.add((envelope.person_key, envelope.source_org, plan_id))
+        why = unissued_plan_refusal(
+            envelope.type, envelope.source_org, envelope.person_key, plan_id, issued)
+        if why is None:
+            kept.append(event)
+        else:
+            refused.append((event.seq, DecodeError("not_permitted", why)))
+    return kept, refused
 
 
 class Applier(Protocol):

@@ -159,6 +159,9 @@ class PartitionedStore:
     def apply_batch(self, events: Sequence[StreamEvent], position: int | None = None) -> int:
         return self.shared.apply_batch(events, position, partition=self.partition.name)
 
+    def issued_plans(self, people: Iterable[str]) -> set[tuple[str, str, str]]:
+        return self.shared.issued_plans(people)
+
     def close(self) -> None:
         self.shared.close()
 

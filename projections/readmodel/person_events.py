@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
+import orjson
+
 from contracts import Envelope, decode, encode
 from contracts.sealing import forget_erased
 from projections.reading.projection import StreamEvent
@@ -128,6 +130,27 @@ def stored_histories(
             envelope = fresh.get(event_id)
             found[person].append(decode(body) if envelope is None else envelope)
     return {person: in_order(events, order) for person, events in found.items()}
+
+
+_PLAN_ISSUED_LIKE = '%"type":"ehc.plan_issued"%'
+"""Bodies are compact JSON (`contracts.encode`): narrows the rows read; each is checked parsed."""
+
+
+def issued_plans(tx: Transaction, people: Iterable[str]) -> set[tuple[str, str, str]]:
+    """(person, issuing organisation, plan id) of every stored `ehc.plan_issued` of `people`:
+    what `runtime.ownership.unissued_plan_refusal` judges a plan reference against."""
+    found: set[tuple[str, str, str]] = set()
+    for keys in _chunks(sorted(set(people))):
+        rows = tx.execute(
+            "SELECT person_key, body FROM person_events"
+            f" WHERE person_key IN ({_marks(keys)}) AND body LIKE ?",
+            [*keys, _PLAN_ISSUED_LIKE],
+        ).fetchall()
+        for person, body in rows:
+            event = orjson.loads(body)
+            if event.get("type") == "ehc.plan_issued":
+                found.add((person, event["source_org"], event["payload"]["plan_id"]))
+    return found
 
 
 def withhold_erased(tx: Transaction, history: Sequence[Envelope]) -> list[Envelope]:

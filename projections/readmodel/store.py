@@ -47,7 +47,7 @@ every later batch reads their stored (withheld) history.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import reduce
 from pathlib import Path
@@ -173,6 +173,11 @@ class PersonHistoryStore:
                     self.people.put(person, known)
             heap.settle()
         return new_position
+
+    def issued_plans(self, people: Iterable[str]) -> set[tuple[str, str, str]]:
+        """(person, issuing organisation, plan id) of the plans issued to `people` so far."""
+        with self.db.read() as tx:
+            return person_events.issued_plans(tx, people)
 
     def _locked_position(self, tx: Transaction, partition: str | None) -> int:
         if partition is None:

@@ -51,6 +51,7 @@ from projections.serving.api_contract import (
     day_of,
     install_contract,
 )
+from projections.serving.deliveries import install_delivery_routes
 from projections.serving.live import LiveFeed
 from projections.tracker import queries as tracker_queries
 from projections.tracker.milestones import MILESTONE_IDS
@@ -229,7 +230,8 @@ def create_app(
     def healthz() -> Health:
         return Health()
 
-    feed = live or LiveFeed(("dataset", "tracker") if tracker is not None else ("dataset",))
+    feed = live or LiveFeed(
+        ("dataset", "tracker", "alerts") if tracker is not None else ("dataset", "alerts"))
     dataset_progress = ReadModelProgress(read_model, "dataset", feed.jetstream)
     feed.follow("dataset", dataset_progress)
     if tracker is not None and hasattr(tracker, "snapshot"):
@@ -339,6 +341,7 @@ def create_app(
 
     if tracker is not None:
         _tracker_routes(app, tracker, area, as_of)
+    install_delivery_routes(app, feed.jetstream)
     positions = {"dataset": read_model.position}
     if tracker is not None and hasattr(tracker, "position"):
         positions["tracker"] = tracker.position

@@ -75,6 +75,8 @@ RATE_LIMITED = {429: _problem(
 )}
 INVALID = {422: _problem("A parameter breaks its documented schema; `detail` names it.")}
 UNKNOWN_LA = {404: _problem("The LA is not in the partnership; `detail` lists the known ones.")}
+UNAVAILABLE = {503: _problem("The bus cannot be reached (this route reads NATS): try again.")}
+NEEDS_ORG = {400: _problem("An auditor must name the organisation whose deliveries (`org`).")}
 BAD_RANGE = {400: _problem(
     f"Each month is well formed but together they cannot be served: the range ends before it "
     f"starts, or spans more than {MAX_MONTHS} months."

@@ -72,6 +72,11 @@ class ProjectionChange(BaseModel):
         description="A partitioned read model: each partition's committed position; `position` "
         "is then the sequence up to which every partition has applied everything.",
     )
+    alert_counts: dict[str, int] | None = Field(
+        default=None,
+        description="Set by the alert process (`projection` = `alerts`, `position` = SEND_ALERTS' "
+        "last sequence): alerts sent so far per owning organisation.",
+    )
 
 
 def change_of(

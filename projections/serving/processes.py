@@ -46,15 +46,20 @@ from projections.reading.store_worker import StoreWorker
 from projections.reading.store_worker import wanted as store_worker_wanted
 from projections.serving.api import create_app, default_host, default_port
 from projections.serving.live import ChangeAnnouncer, LiveFeed
+from projections.serving.monitoring import install_monitoring
 from projections.tracker.store import TRACKER
 from runtime.bus.connection import connect_bus
 from runtime.bus.streams import EVENTS_STREAM, ensure_partitioned_stream
-from runtime.health import add_monitoring, metrics_port, start_monitoring, stop_monitoring
+from runtime.health import Monitor, metrics_port, start_monitoring, stop_monitoring
 from runtime.metrics import api_monitor, projector_monitor
 from runtime.settings import Settings
 from runtime.settings import settings as current_settings
 
 log = logging.getLogger(__name__)
+
+ALERTS = "alerts"
+"""The alert process rings the live feed too (`projections.alerts.runner`): its changes carry
+the alert counts per organisation."""
 
 Location = Path | str
 """A SQLite file path or a PostgreSQL DSN."""
@@ -169,18 +174,33 @@ async def run_projector(
 def run_api(
     locations: Mapping[str, Location], nats_url: str | None, port: int | None = None
 ) -> None:
-    """The query API until Ctrl-C, reading the stores the projector writes."""
+    """The query API until Ctrl-C, reading the stores the projector writes.
+
+    `/metrics` on the API port answers operator tokens only; `$SENDX_METRICS_PORT` (0 = off)
+    also serves the probes and `/metrics` on a monitoring port of their own, as the services
+    and projectors do (`projections.serving.monitoring`)."""
     dataset = open_store(DATASET, locations[DATASET.name])
     tracker = open_store(TRACKER, locations[TRACKER.name])
-    live = LiveFeed((DATASET.name, TRACKER.name), nats_url=nats_url,
+    live = LiveFeed((DATASET.name, TRACKER.name, ALERTS), nats_url=nats_url,
                     connect=lambda url: connect_bus(url, name="sendx-api-live"))
     tail = StreamTail(nats_url)
     app = create_app(dataset, tracker=tracker, stream_last_sequence=tail,
                      access=access_control_for(current_settings().data_dir, dataset), live=live)
-    add_monitoring(app, api_monitor({DATASET.name: dataset, TRACKER.name: tracker}, tail))
+    monitor = api_monitor({DATASET.name: dataset, TRACKER.name: tracker}, tail)
+    install_monitoring(app, monitor)
     # uvicorn re-raises SIGTERM after its graceful shutdown: make that a clean exit.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(app, host=default_host(), port=port or default_port(), log_level="info")
+    config = uvicorn.Config(app, host=default_host(), port=port or default_port(),
+                            log_level="info")
+    asyncio.run(_serve_with_monitoring(uvicorn.Server(config), monitor))
+
+
+async def _serve_with_monitoring(server: uvicorn.Server, monitor: Monitor) -> None:
+    monitoring = await start_monitoring(monitor, metrics_port())
+    try:
+        await server.serve()
+    finally:
+        await stop_monitoring(monitoring)
 
 
 async def serve(
@@ -198,9 +218,9 @@ async def serve(
     app = create_app(
         stores[DATASET.name], tracker=stores[TRACKER.name], stream_last_sequence=StreamTail(nc=nc),
         access=access_control_for(settings.data_dir, stores[DATASET.name]),
-        live=LiveFeed((DATASET.name, TRACKER.name), nc=nc),
+        live=LiveFeed((DATASET.name, TRACKER.name, ALERTS), nc=nc),
     )
-    add_monitoring(app, projector_monitor(nc, dict(zip(stores, runners, strict=True)), stores))
+    install_monitoring(app, projector_monitor(nc, dict(zip(stores, runners, strict=True)), stores))
     server = uvicorn.Server(uvicorn.Config(app, host=default_host(), port=port or default_port()))
     # uvicorn handles the signals while it serves, then re-raises them to these handlers.
     loop = asyncio.get_running_loop()

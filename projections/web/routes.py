@@ -57,6 +57,8 @@ SSE_EVENT = {
 }
 """One event of /api/live as a Server-Sent Events parser sees it (heartbeats are comments)."""
 _TRACKER_FILTERS = ("owner", "rag", "milestone")
+FIGURE_PATHS = {"alert-counts": "/api/alerts/counts"}
+"""Figures of the live feed's snapshot read from elsewhere than `/api/indicators/<id>`."""
 
 
 def install_dashboard(
@@ -134,9 +136,11 @@ def install_dashboard(
             "the stream position the dataset has applied (`positions`: every read model's) and "
             "the figures asked for with `figures` "
             "(comma-separated indicator ids, e.g. `active-plans,twenty-week-timeliness`, read "
-            "with `la`, `from` and `to` as from /api/indicators/<id>). Then one `change` event "
+            "with `la`, `from` and `to` as from /api/indicators/<id>; `alert-counts`: the "
+            "alerts sent per organisation, /api/alerts/counts). Then one `change` event "
             "per committed change of a read model after its position (`projection`, `position`, "
-            "`previous_position`, `events`, `people`, `months`, `source_orgs`), each with "
+            "`previous_position`, `events`, `people`, `months`, `source_orgs`; from the alert "
+            "process, `projection` `alerts` with `alert_counts` per organisation), each with "
             "`id` = position; nothing between the snapshot and the first change is missed."
         ),
         response_class=EventSourceResponse,
@@ -152,7 +156,7 @@ def install_dashboard(
 
         async def snapshot() -> tuple[dict[str, int], dict[str, Any]]:
             before = await positions()
-            read = {i: await reader.get(f"/api/indicators/{i}",
+            read = {i: await reader.get(FIGURE_PATHS.get(i, f"/api/indicators/{i}"),
                                         {"la": la, "from": first, "to": last}, token) for i in ids}
             shown = {i: a.body if a.ok else {"status": a.status, "problem": a.problem}
                      for i, a in read.items()}

@@ -10,9 +10,9 @@ keeps the streams an unsecured server already holds):
   publishes `send.dlq.>` and `projections.>`; it may delete only its own durable consumers
   (`projection-<name>`, recreated when its store and consumer disagree), never another's;
 - `dashboard`: subscribes `projections.>` (the change notices) and reads the streams' info (their
-  last sequence, for lag), never an event; with partitioned projectors also the workers'
-  consumer info and the mirrors' messages (`Partition.next_seq`: which event each partition has
-  yet to apply);
+  last sequence, for lag), never an event of SEND_EVENTS; with partitioned projectors also the
+  workers' consumer info and the mirrors' messages (`Partition.next_seq`: which event each
+  partition has yet to apply);
 - `auditor`: the read-only API on both streams (batched direct gets: `sendx audit` reads the
   history as `projections.reading.direct` does) and ordered (ephemeral) consumers on SEND_EVENTS;
 - `admin`: the JetStream API, except changing or removing what the history is kept in
@@ -33,6 +33,16 @@ keeps the streams an unsecured server already holds):
   republished event carries `Sendx-Retry-Of` and `Sendx-Retried-By`, and each retry leaves a
   record on SEND_DEADLETTER; the bytes republished are the ones the organisation published
   (the retry decodes them first and refuses any whose subject names another organisation).
+
+- `alerter`: the alert process (`projections.alerts`): creates SEND_ALERTS and publishes
+  `send.alert.>` on it, hears the projectors' commit announcements (`projections.>`); it reads
+  the read models from their stores, never an event from the bus.
+- `deliverer`: the webhook delivery processes (`projections.delivery`): durable pull
+  consumers on SEND_ALERTS and SEND_FEEDS (any of their subjects: each process filters to its
+  partner's), and dead-letters what it could not deliver on `send.dlq.webhook.>`.
+- The API (`dashboard`) also reads SEND_ALERTS, SEND_FEEDS and SEND_DEADLETTER by direct get,
+  to serve each partner its own alerts, feed and webhook dead letters from a cursor (the
+  partner's API token decides whose; `projections.serving.deliveries`).
 
 The sealing keys (bucket SEND_PERSON_KEYS, `runtime.keystore`), one per organisation and person
 under `<org>.<person>`: a service may create and purge only its own organisation's keys
@@ -58,10 +68,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from contracts.alerts import ALL_ALERTS
 from contracts.subjects import ALL_DEADLETTERS, DEADLETTER_ROOT, PROJECTION_ROOT
 from contracts.topology import Organisation
 from runtime.bus.connection import inbox_prefix_for
 from runtime.bus.durables import READ_MODELS, partition_durable, projection_durable
+from runtime.bus.outbound import ALERTS_STREAM, FEEDS_STREAM
 from runtime.bus.streams import (
     DEADLETTER_STREAM,
     EVENTS_STREAM,
@@ -81,6 +93,8 @@ class Role(StrEnum):
     AUDITOR = "auditor"
     ADMIN = "admin"
     RETRIER = "retrier"
+    ALERTER = "alerter"
+    DELIVERER = "deliverer"
 
 
 BREAKGLASS = "breakglass"
@@ -216,10 +230,40 @@ def retrier_user(partnership: Iterable[Organisation] = DEMO_PARTNERSHIP) -> Nats
     )
 
 
+def alerter_user() -> NatsUser:
+    """The alert process: its own stream and subjects, and the projectors' doorbells."""
+    return NatsUser(
+        Role.ALERTER.value,
+        publish=(
+            f"{JS_API}.INFO", f"{JS_API}.STREAM.INFO.{ALERTS_STREAM}",
+            f"{JS_API}.STREAM.CREATE.{ALERTS_STREAM}", f"{JS_API}.STREAM.UPDATE.{ALERTS_STREAM}",
+            ALL_ALERTS, f"{PROJECTION_ROOT}.alerts.changed",
+        ),
+        subscribe=(ALL_PROJECTION_CHANGES,),
+    )
+
+
+def deliverer_user() -> NatsUser:
+    """The webhook deliveries: pull from the partner-facing streams, dead-letter failures."""
+    return NatsUser(
+        Role.DELIVERER.value,
+        publish=_unique(
+            *read_stream_info(ALERTS_STREAM), *pull_from_stream(ALERTS_STREAM, ()),
+            *read_stream_info(FEEDS_STREAM), *pull_from_stream(FEEDS_STREAM, ()),
+            f"{DEADLETTER_ROOT}.webhook.>",
+        ),
+        subscribe=(),
+    )
+
+
 def role_user(role: Role, partnership: Iterable[Organisation] = DEMO_PARTNERSHIP) -> NatsUser:
     events = EVENTS_STREAM
     if role is Role.RETRIER:
         return retrier_user(partnership)
+    if role is Role.ALERTER:
+        return alerter_user()
+    if role is Role.DELIVERER:
+        return deliverer_user()
     if role is Role.PROJECTOR:
         own = dict(own_durables())
         return NatsUser(
@@ -250,6 +294,8 @@ def role_user(role: Role, partnership: Iterable[Organisation] = DEMO_PARTNERSHIP
                     for count in PARTITION_COUNTS
                     for subject in partition_progress_subjects(partitioned_stream_name(count))
                 ),
+                *read_stream(ALERTS_STREAM), *read_stream(FEEDS_STREAM),
+                *read_stream(DEADLETTER_STREAM),
             ),
             subscribe=(ALL_PROJECTION_CHANGES,),
         )

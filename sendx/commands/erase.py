@@ -6,6 +6,10 @@ event; its relay deletes the person's sealing key and publishes that event, usua
 second. From then on every copy of their personal fields on the bus reads as erased. The person
 is named by NHS number, as in every LA command: the service holds it, whereas the shared person
 key is a one-way pseudonym that nobody can turn back into a record.
+
+It logs in as `sendx command` does: as the LA's partner system (`<kind>-<org>-client`, from
+`SENDX_NATS_USER`/`SENDX_NATS_PASSWORD`, else the embedded server's data directory), bounded
+by `--timeout`.
 """
 
 from __future__ import annotations
@@ -18,9 +22,8 @@ from typing import get_args
 import orjson
 
 from contracts.person import ErasureReason
-from runtime.settings import Settings
+from sendx.commands.ingest import add_bus_arguments, connect
 from services.domain.people import ErasePerson
-from services.endpoint.client import ServiceClient
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,21 +35,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     erase.add_argument("--reason", required=True, choices=get_args(ErasureReason))
     erase.add_argument("--on", default=None, help="date decided, YYYY-MM-DD (default today)")
     erase.add_argument("--record-id", default=None, help="your id for this erasure")
-    erase.add_argument("--nats", default=None, help="NATS URL (default $NATS_URL)")
+    add_bus_arguments(erase)
     erase.set_defaults(func=run_erase)
 
 
-async def _erase(url: str, org: str, fields: dict, record_id: str | None) -> dict:
-    async with await ServiceClient.connect(url, org) as client:
-        return await client.command(ErasePerson.name, fields, record_id)
+async def _erase(args: argparse.Namespace, fields: dict) -> dict:
+    async with await connect(args) as client:
+        return await client.command(ErasePerson.name, fields, args.record_id)
 
 
 def run_erase(args: argparse.Namespace) -> int:
     fields = {"nhs_number": args.nhs_number, "reason": args.reason}
     if args.on:
         fields["erased_on"] = args.on
-    url = args.nats or Settings().nats_url
-    answer = asyncio.run(_erase(url, args.org, fields, args.record_id))
+    answer = asyncio.run(_erase(args, fields))
     print(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode())
     if not answer.get("ok"):
         print(f"sendx erase: rejected: {answer.get('error')}", file=sys.stderr)

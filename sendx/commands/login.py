@@ -3,8 +3,9 @@
 `$SENDX_NATS_USER` (and `$SENDX_NATS_PASSWORD`) when set: a deployment gives each person the
 password of their role. Otherwise, beside an embedded secured server (`sendx run`, `sendx nats
 --secure`), the role's user from `$SENDX_DATA_DIR/nats-credentials.json`: `auditor` for
-`sendx audit`, `retrier` for `sendx deadletters`. Otherwise nobody (an open server). A refused
-login ends at once with one line saying which variables to set, rather than retrying for ever.
+`sendx audit`, `retrier` for `sendx deadletters`, `projector` for `sendx rebuild`. Otherwise
+nobody (an open server). A refused login ends at once with one line saying which variables to
+set, rather than retrying for ever.
 """
 
 from __future__ import annotations

@@ -22,9 +22,10 @@ from projections.serving.processes import (
     run_projector,
     serve,
 )
-from runtime.bus.connection import connect_cli
+from runtime.bus.permissions import Role
 from runtime.progress import shown
 from runtime.settings import Settings
+from sendx.commands.login import connect_as, login_as
 
 NAMES = [p.name for p in CATALOGUE]
 
@@ -62,7 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=None, help="default $PORT or 8000")
     p.set_defaults(func=serve_dataset)
 
-    p = subparsers.add_parser("rebuild", help="replay SEND_EVENTS into new read model stores")
+    p = subparsers.add_parser(
+        "rebuild", help="replay SEND_EVENTS into new read model stores (as the projector user)")
     p.add_argument(
         "db", type=Path,
         help="the new store (must not exist yet); with several --projection, a directory that "
@@ -152,7 +154,9 @@ def rebuild_store(args: argparse.Namespace) -> int:
 async def _rebuild(args: argparse.Namespace, paths: dict[str, Path]) -> list[RebuildReport]:
     """Every store from one read of the stream (`rebuild_all`), each folding in its own worker
     process: a rebuild is all throughput, and the read models fold at once."""
-    nc = await connect_cli(args.nats or Settings().nats_url, name="sendx-rebuild")
+    settings = Settings()
+    nc = await connect_as(args.nats or settings.nats_url, login_as(Role.PROJECTOR.value, settings),
+                          role=Role.PROJECTOR.value, name="sendx-rebuild")
     stores = [StoreWorker(name, partial(open_store, projection_named(name), path))
               for name, path in paths.items()]
     try:

@@ -1,7 +1,9 @@
 """`sendx run`: the whole partnership on this machine, until Ctrl-C (what `make run` calls).
 
 Starts the embedded JetStream server, one service process per organisation of the demo
-partnership, one projector per read model and the query API/dashboard; optionally loads the
+partnership, one projector per read model, the alert process (`sendx alerts run`), a webhook
+delivery per endpoint of `$SENDX_DATA_DIR/webhooks.toml` (none unless that file exists) and
+the query API/dashboard; optionally loads the
 demo data; prints the dashboard URL and the access tokens (the same on every run over one data
 directory). While it serves, a process that dies is restarted, nats-server included
 (`sendx.supervisor`); on Ctrl-C, SIGTERM or a closed terminal it stops every process it
@@ -25,6 +27,7 @@ from pathlib import Path
 from contracts.topology import OrgKind
 from projections.access.tokens import format_demo_tokens, write_demo_tokens
 from projections.catalogue import CATALOGUE
+from projections.delivery.config import load_webhooks, webhooks_file
 from runtime.bus.credentials import credentials_for, embedded_auth
 from runtime.bus.nats_server import NatsServer, free_port
 from runtime.bus.permissions import client_user
@@ -158,6 +161,13 @@ def run_holding(args: argparse.Namespace, data_dir: Path) -> int:
                 )
         tokens = write_demo_tokens(data_dir)
         supervisor.launch_projectors([p.name for p in CATALOGUE], env_as("projector"))
+        supervisor.launch("alerts", sendx_command("alerts", "run"), env_as("alerter"))
+        for endpoint in load_webhooks(webhooks_file(data_dir)).endpoint:
+            supervisor.launch(
+                f"webhook-{endpoint.name}",
+                sendx_command("webhooks", "run", "--endpoint", endpoint.name),
+                env_as("deliverer"),
+            )
         supervisor.launch(
             "api", sendx_command("api", "--port", str(api_port)), env_as("dashboard")
         )

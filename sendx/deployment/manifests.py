@@ -97,6 +97,8 @@ def _container(process: Process, *, probes: bool = True) -> dict[str, Any]:
     }
     if probes:
         container["ports"] = [{"name": "http", "containerPort": process.port}]
+        if process.metrics_port != process.port:
+            container["ports"].append({"name": "metrics", "containerPort": process.metrics_port})
         container["livenessProbe"] = {
             "httpGet": {"path": "/healthz", "port": "http"},
             "initialDelaySeconds": 10, "periodSeconds": 10, "failureThreshold": 6,
@@ -139,7 +141,7 @@ def deployment(process: Process) -> dict[str, Any]:
                     "labels": labels,
                     "annotations": {
                         "prometheus.io/scrape": "true",
-                        "prometheus.io/port": str(process.port),
+                        "prometheus.io/port": str(process.metrics_port),
                         "prometheus.io/path": "/metrics",
                     },
                 },

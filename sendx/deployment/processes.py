@@ -54,7 +54,13 @@ class Process:
     cipher: bool = False
     """Whether it keeps an event store that `SENDX_CIPHER_KEY` encrypts."""
     port: int = METRICS_PORT
-    """Where `/healthz`, `/readyz` and `/metrics` answer."""
+    """Where it answers (`/healthz` and `/readyz`, probed here); the API: its readers' port."""
+
+    @property
+    def metrics_port(self) -> int:
+        """Where Prometheus scrapes `/metrics` without a token: `SENDX_METRICS_PORT` of every
+        process, the API's too (on the API port `/metrics` needs the operator's token)."""
+        return METRICS_PORT
     env: dict[str, str] = field(default_factory=dict)
     secrets: str = ""
     """Whose secrets it reads (default: its own): processes of one NATS user share them."""
@@ -84,7 +90,8 @@ def organisation_process(org: Organisation) -> Process:
 def partnership_processes(
     partnership: Iterable[Organisation] = DEMO_PARTNERSHIP,
 ) -> list[Process]:
-    """Every organisation's service, a projector per read model and the API, in start order.
+    """Every organisation's service, a projector per read model, the alert process and the
+    API, in start order (webhook deliveries are per partner endpoint: `sendx webhooks run`).
 
     One projector process per read model, as `sendx run` does: a fold is CPU-bound Python, so
     read models in one process would share one core (one GIL). They log in as one NATS user."""
@@ -105,7 +112,11 @@ def partnership_processes(
             "SENDX_ACCESS_TOKENS": "/var/lib/sendx/access/tokens.toml",
         },
     )
-    return [*services, *projectors, api]
+    alerts = Process(
+        name="alerts", args=("alerts", "run"), nats_user=Role.ALERTER.value,
+        database=READ_MODELS_DATABASE, role=READ_MODELS_ROLE,
+    )
+    return [*services, *projectors, alerts, api]
 
 
 def streams_job() -> Process:

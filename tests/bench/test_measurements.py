@@ -14,7 +14,6 @@ from bench.fsync import MODES, measure_fsync, samples_of
 from bench.la_store import LA_856, fill_la_store, la_extract_rows
 from bench.latency import latencies, measure_latency, percentile
 from bench.partnership import MEASUREMENTS, main, measure_population
-from bench.population import WireEvent
 from bench.projection_bus import projection_events
 from bench.projection_ingest import measure_projection_ingest
 from bench.projection_process import catalogue
@@ -23,6 +22,7 @@ from bench.relay_rate import measure_relay, run_relay
 from bench.report import BenchRun, Figure, Section, format_value, render, verdict
 from bench.yardstick import Yardstick, run_yardstick
 from runtime.store import store_env
+from sendx.demo.population import WireEvent
 from services.la.service import LA_SERVICE
 
 

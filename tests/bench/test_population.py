@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from bench.population import SCALES, cast_for, generate, generate_wire
 from bench.yardstick import run_yardstick
 from contracts import decode, encode
 from contracts.chain import chain_breaks
 from contracts.topology import PUBLISHES, OrgKind
+from sendx.demo.population import SCALES, cast_for, generate, generate_wire
 
 HEX_FIELDS = ("event_id", "correlation_id", "causation_id", "person_key", "prev_hash")
 NAMES = {"oliver", "amelia", "olivia", "george", "muhammad", "smith", "jones", "taylor", "brown",

@@ -19,7 +19,7 @@ def packages() -> dict[str, str]:
     for layer in LAYERS:
         for init in sorted((ROOT / layer).rglob("__init__.py")):
             folder = init.parent
-            modules = sorted(p.stem for p in folder.glob("*.py") if p.stem != "__init__")
+            modules = sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("__"))
             subpackages = sorted(p.parent.name for p in folder.glob("*/__init__.py"))
             names = [f"`{m}`" for m in modules] + [f"`{s}/`" for s in subpackages]
             found[folder.relative_to(ROOT).as_posix()] = ", ".join(names)

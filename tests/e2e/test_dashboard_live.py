@@ -34,6 +34,7 @@ from runtime.partnership import organisation
 from runtime.settings import Settings
 from services.endpoint.client import ServiceClient
 from services.endpoint.process import OrganisationService, definition_for
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -112,9 +113,7 @@ async def partnership(nats_url: str, js: JetStreamContext, tmp_path: Path,
     await service.start()
     tasks = [asyncio.create_task(runner.run()), asyncio.create_task(server.serve())]
     try:
-        async with asyncio.timeout(15):
-            while not server.started:
-                await asyncio.sleep(0.05)
+        await eventually(lambda: server.started, 20, what="server.started")
         yield f"http://127.0.0.1:{port}", token
     finally:
         runner.stop()

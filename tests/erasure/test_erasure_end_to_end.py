@@ -42,6 +42,7 @@ from sendx.cli import main as sendx
 from services.domain.identity import person_key
 from services.endpoint.client import ServiceClient
 from services.endpoint.process import OrganisationService, definition_for
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -98,11 +99,13 @@ class Partnership:
 
     async def settled(self, expected: int, timeout: float = 30.0) -> list:
         """Every message on the stream once `expected` are there and both read models caught up."""
-        async with asyncio.timeout(timeout):
-            while (last := (await self.js.stream_info(EVENTS_STREAM)).state.messages) < expected:
-                await asyncio.sleep(0.05)
-            while any(r.position < last for r in self.runners):
-                await asyncio.sleep(0.05)
+        async def stored() -> int:
+            count = (await self.js.stream_info(EVENTS_STREAM)).state.messages
+            return count if count >= expected else 0
+
+        last = await eventually(stored, timeout, what=f"{expected} events on the stream")
+        await eventually(lambda: all(r.position >= last for r in self.runners), timeout,
+                         what=f"both read models at {last}")
         return await messages(self.js)
 
 

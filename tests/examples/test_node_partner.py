@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import ssl
 import subprocess
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import orjson
 import pytest
+from nats.js.api import StreamInfo
 
 from contracts import decode
 from runtime.bus.connection import connect_bus
@@ -35,6 +35,7 @@ from tests.runtime.bus.conftest import (
     Certificates,
     certificates,  # noqa: F401 - a fixture, used by name
 )
+from tests.waiting import eventually, logged_sync
 
 jsonschema = pytest.importorskip("jsonschema")
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -74,11 +75,7 @@ def start_la_service(partnership: Partnership, log: Path) -> subprocess.Popen:
             sendx_command("service", "la", "--org", "856"),
             env=partnership.env("856"), stdout=out, stderr=subprocess.STDOUT,
         )
-    deadline = time.monotonic() + 30
-    while b"commands on send.cmd.856.>" not in log.read_bytes():
-        assert process.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, f"the LA service did not start:\n{log.read_text()}"
-        time.sleep(0.05)
+    logged_sync(process, log, "commands on send.cmd.856.>")
     return process
 
 
@@ -153,10 +150,11 @@ async def stream_events(partnership: Partnership, expected: int) -> list[tuple[d
                            **credentials_for("auditor", partnership.data_dir))
     try:
         js = nc.jetstream()
-        deadline = time.monotonic() + 30
-        while (info := await js.stream_info(EVENTS_STREAM)).state.messages < expected:
-            assert time.monotonic() < deadline, f"{info.state.messages} of {expected} events"
-            await nc.flush()
+        async def all_there() -> StreamInfo | None:
+            info = await js.stream_info(EVENTS_STREAM)
+            return info if info.state.messages >= expected else None
+
+        info = await eventually(all_there, 30, what=f"{expected} events on the stream")
         return [
             (dict((await js.get_msg(EVENTS_STREAM, seq)).headers or {}),
              await js.get_msg(EVENTS_STREAM, seq))

@@ -16,19 +16,21 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
 
+import httpx
 from nats.js import JetStreamContext
+from prometheus_client.parser import text_string_to_metric_families
 
 from contracts import Envelope, Payload, encode
 from contracts.ehc import AssessmentRequested, PlanCeased, PlanIssued
 from contracts.health import EhcPlanFlagSet
 from contracts.subjects import event_subject
 from services.domain.identity import nhs_check_digit
+from tests.waiting import logged_sync
 
 HERE = Path(__file__).parent
 PROJECTOR = HERE / "projector_process.py"
@@ -52,11 +54,7 @@ class Child:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def wait_for_output(self, text: str, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.output():
-            assert self.process.poll() is None, f"{self.name} exited:\n{self.output()[-3000:]}"
-            assert time.monotonic() < deadline, f"no {text!r}:\n{self.output()[-3000:]}"
-            time.sleep(0.05)
+        logged_sync(self.process, self.log, text, timeout)
 
 
 @dataclass
@@ -203,8 +201,27 @@ def child_story(n: int, position: int) -> list[Envelope]:
     return events
 
 
+PUBLISH_TIMEOUT = 30.0
+"""Seconds a test publish waits for JetStream's ack: the default 5 s expires on a loaded machine
+(a kill test's stream then stops short and the test waits for an ack floor that never comes)."""
+
+
 async def publish_event(js: JetStreamContext, envelope: Envelope) -> int:
     subject = event_subject(envelope.source_org, envelope.type, envelope.person_key)
     headers = {"Nats-Msg-Id": str(envelope.event_id)}
-    ack = await js.publish(subject, encode(envelope), headers=headers)
+    ack = await js.publish(subject, encode(envelope), headers=headers, timeout=PUBLISH_TIMEOUT)
     return ack.seq
+
+
+async def scraped(metrics_url: str, name: str) -> float | None:
+    """One sample of a process's `/metrics` (the first of the family `name`); None while the
+    process is not serving yet."""
+    try:
+        async with httpx.AsyncClient(timeout=5) as http:
+            response = await http.get(f"{metrics_url}/metrics")
+    except httpx.TransportError:
+        return None
+    for family in text_string_to_metric_families(response.text):
+        if family.name == name and family.samples:
+            return family.samples[0].value
+    return None

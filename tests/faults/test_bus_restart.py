@@ -60,31 +60,41 @@ async def test_a_restarted_bus_loses_and_doubles_nothing_a_service_publishes(
     service.wait_for_output("commands on send.cmd.856.>")
     nc = await connect_bus(nats_server.url, name="test-partner")
     client = ServiceClient(nc, "856", timeout=2)
-    people, resends = nhs_numbers(80), []
-    # one new registration every 40 ms for 3.2 s, so the outage below always falls among them
-    sending = asyncio.gather(
-        *(
-            send_until_accepted(client, f"reg-{n}", register(nhs), resends, after=0.04 * n)
-            for n, nhs in enumerate(people)
-        )
-    )
-    # when nats-server is stopped by PID mid-stream and started again on its port and store
-    await asyncio.sleep(1.0)
+    people, resends = nhs_numbers(81), []
+    people, marker = people[:80], people[80]
+    # one new registration every 40 ms: the first half is sent while the bus is up ...
+    before = [asyncio.create_task(send_until_accepted(client, f"reg-{n}", register(nhs), resends,
+                                                      after=0.04 * n))
+              for n, nhs in enumerate(people[:40])]
+
+    async def on_the_stream(count: int) -> bool:
+        return (await js.stream_info(EVENTS_STREAM)).state.messages >= count
+
+    # when nats-server is stopped by PID mid-stream (the relay has published some) ...
+    await eventually(lambda: on_the_stream(5), 30, what="the relay publishing")
     nats_server.stop()
-    # kept down until a partner has had to resend (the positive marker that the outage fell
-    # among the commands: requests sent meanwhile wait in the client's buffer and time out)
-    await eventually(lambda: resends, timeout=30, what="a partner resending during the outage")
+    interrupted = len(resends)
+    # ... the rest is sent during the outage, and it is started again on its port and store
+    # once the partner has seen it
+    during = [asyncio.create_task(send_until_accepted(client, f"reg-{n}", register(nhs), resends,
+                                                      after=0.04 * (n - 40)))
+              for n, nhs in enumerate(people[40:], start=40)]
+    await eventually(lambda: len(resends) > interrupted, 30,
+                     what="a command interrupted by the outage")
     nats_server.start()
-    event_ids = [i for ids in await sending for i in ids]
-    # then every command's event reaches the stream exactly once
-    async with asyncio.timeout(30):
-        while (await js.stream_info(EVENTS_STREAM)).state.messages < len(people):
-            await asyncio.sleep(0.1)
-    await asyncio.sleep(1.5)  # a relay that doubled would do so within its retry interval
+    event_ids = [i for ids in await asyncio.gather(*before, *during) for i in ids]
+    assert resends, "the restart should have interrupted some commands"
+    # then every command's event reaches the stream exactly once: a marker registered last is
+    # shared last, so nothing the relay sends again after it can hide
+    marker_ids = await send_until_accepted(client, "reg-marker", register(marker), resends)
+    await eventually(lambda: on_the_stream(len(people) + 1), 30, what="every event and the marker",
+                     ignore=(nats.errors.Error, TimeoutError))
+    last = await js.get_last_msg(EVENTS_STREAM, "send.evt.>")
+    assert last.headers["Nats-Msg-Id"] == marker_ids[0]
     messages = await stream_messages(js)
     envelopes = [decode(m.data, subject=m.subject) for m in messages]
-    assert sorted(str(e.event_id) for e in envelopes) == sorted(event_ids)
-    assert len(envelopes) == len(people)
+    assert sorted(str(e.event_id) for e in envelopes) == sorted(event_ids + marker_ids)
+    assert len(envelopes) == len(people) + 1
     # and the LA's chain is unbroken, in the order it stored them
     assert [e.source_position for e in envelopes] == sorted(e.source_position for e in envelopes)
     assert chain_breaks([(m.data, e) for m, e in zip(messages, envelopes, strict=True)]) == []

@@ -7,13 +7,11 @@ test kills it outright and starts the next run on the same data directory.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
 import signal
 import subprocess
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from runtime.bus.streams import EVENTS_STREAM
 from sendx.commands.run import port_is_free
 from sendx.supervisor import sendx_command
 from services.endpoint.client import ServiceClient
+from tests.waiting import eventually, eventually_sync
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -45,11 +44,7 @@ TOKEN = re.compile(r"^\s+(\w+)\s+(\S+)\s+(sendx_\S+)\s", re.MULTILINE)
 
 def wait_for(what: str, condition: Callable[[], object], timeout: float = 60.0) -> object:
     """Poll `condition` until it is truthy (a PID, a line, a port): bounded, never a sleep."""
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, f"no {what} within {timeout}s"
-        time.sleep(0.05)
-    return result
+    return eventually_sync(condition, timeout, what=what)
 
 
 @dataclass
@@ -179,9 +174,10 @@ async def published_ids(run: EmbeddedRun) -> set[str]:
 
 
 async def published(run: EmbeddedRun, event_ids: list[str]) -> None:
-    async with asyncio.timeout(60):
-        while not set(event_ids) <= await published_ids(run):
-            await asyncio.sleep(0.1)
+    async def all_there() -> bool:
+        return set(event_ids) <= await published_ids(run)
+
+    await eventually(all_there, 60, what=f"{len(event_ids)} events published", interval=0.1)
 
 
 def healthz(run: EmbeddedRun) -> bool:
@@ -301,9 +297,9 @@ def test_a_killed_run_leaves_no_child_and_the_next_run_on_its_data_dir_keeps_its
 ) -> None:
     # given every process the run started, and the tokens it printed
     children = run.child_pids()
-    assert len(children) == len(run.status()) == 11  # nats, 7 services, 2 projectors, API
+    assert len(children) == len(run.status()) == 12  # nats, 7 services, 2 projectors, alerts, API
     tokens = run.tokens()
-    assert len(tokens) == 9
+    assert len(tokens) == 10  # 7 organisations, the auditor, the dashboard, the operator
     # when `sendx run` itself is killed outright (no chance to stop anything)
     run.process.kill()
     run.process.wait(10)

@@ -4,7 +4,6 @@ read-model position advanced without its data."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from fault_harness import (
     nhs_numbers,
     projector_args,
     publish_event,
+    scraped,
     service_args,
     table_digests,
 )
@@ -23,6 +23,7 @@ from nats.js.errors import NotFoundError
 
 from projections.dataset.projection import DATASET
 from projections.reading.rebuild import rebuild
+from runtime.bus.nats_server import free_port
 from runtime.bus.streams import EVENTS_STREAM
 from services.endpoint.client import ServiceClient
 from tests.waiting import eventually
@@ -37,7 +38,9 @@ async def test_a_service_whose_disk_is_full_refuses_commands_clearly_and_shares_
     nats_url: str, nc: Client, js: JetStreamContext, processes: Processes, tmp_path: Path
 ) -> None:
     # given the LA service running on a disk that fills up
-    env = {"SENDX_DATA_DIR": str(tmp_path / "data"), "NATS_URL": nats_url}
+    metrics_port = free_port()
+    env = {"SENDX_DATA_DIR": str(tmp_path / "data"), "NATS_URL": nats_url,
+           "SENDX_METRICS_PORT": str(metrics_port)}
     service = processes.start(
         "service", service_args(), env, file_size_limit=SERVICE_FILE_LIMIT
     )
@@ -62,7 +65,14 @@ async def test_a_service_whose_disk_is_full_refuses_commands_clearly_and_shares_
     )
     assert "send it again later" in refused["error"]
     # and exactly the stored commands' events are shared, none for the refused one
-    await asyncio.sleep(2)  # give a relay that would publish too much the chance to
+    # (once the stored ones are there and the relay has handled every notification its store
+    # holds: lag 0 on /metrics)
+    async def relay_idle() -> bool:
+        lag = await scraped(f"http://127.0.0.1:{metrics_port}", "sendx_relay_lag_notifications")
+        shared = (await js.stream_info(EVENTS_STREAM)).state.messages
+        return lag == 0 and shared >= len(accepted)
+
+    await eventually(relay_idle, 30, what="the relay's lag to reach 0")
     count = (await js.stream_info(EVENTS_STREAM)).state.messages
     shared = [(await js.get_msg(EVENTS_STREAM, seq)).headers["Nats-Msg-Id"]
               for seq in range(1, count + 1)]

@@ -14,17 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fault_harness import Child, Processes
+from fault_harness import PUBLISH_TIMEOUT, Child, Processes
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from bench.population import generate_wire
 from contracts.subjects import event_subject, parse_event_subject
 from projections.audit.digest import POSITION_TABLE, store_contents
 from projections.dataset.projection import DATASET
 from projections.reading.partitions import Partition
 from projections.reading.rebuild import rebuild
 from runtime.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM
+from sendx.demo.population import generate_wire
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -114,10 +114,12 @@ async def publish_population(
     junk = 0
     for n, wire in enumerate(generate_wire("tiny", 11), start=1):
         person = parse_event_subject(wire.subject).person_key
-        ack = await js.publish(wire.subject, wire.data, headers={"Nats-Msg-Id": wire.msg_id})
+        ack = await js.publish(wire.subject, wire.data, headers={"Nats-Msg-Id": wire.msg_id},
+                               timeout=PUBLISH_TIMEOUT)
         owners[ack.seq] = person
         if n % junk_every == 0:
-            bad = await js.publish(event_subject("856", "ehc.plan_issued", person), b'{"oops"')
+            bad = await js.publish(event_subject("856", "ehc.plan_issued", person), b'{"oops"',
+                                   timeout=PUBLISH_TIMEOUT)
             owners[bad.seq] = person
             junk += 1
         if n % 40 == 0:

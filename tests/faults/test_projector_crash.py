@@ -6,7 +6,14 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from fault_harness import Processes, child_story, projector_args, publish_event, table_digests
+from fault_harness import (
+    PUBLISH_TIMEOUT,
+    Processes,
+    child_story,
+    projector_args,
+    publish_event,
+    table_digests,
+)
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
@@ -54,7 +61,8 @@ async def stream_in(js: JetStreamContext, until: asyncio.Event, junk_every: int 
             published += 1
             if published % junk_every == 0:
                 subject = event_subject("856", "ehc.plan_issued", envelope.person_key)
-                await js.publish(subject, b'{"type": "ehc.plan_issued", "oops": ' + bytes(n))
+                await js.publish(subject, b'{"type": "ehc.plan_issued", "oops": ' + bytes(n),
+                                 timeout=PUBLISH_TIMEOUT)
                 junk += 1
         await asyncio.sleep(0.02)
     return junk
@@ -113,10 +121,14 @@ async def test_a_batch_held_by_a_crashed_runner_is_applied_before_newer_events(
     store = DATASET.open_store(tmp_path / "dataset.sqlite")
     runner = ProjectionRunner(nc, DATASET.name, store, settings)
     task = asyncio.create_task(runner.run())
-    async with asyncio.timeout(20):
-        while runner.position < last:
-            await asyncio.sleep(0.05)
-    await asyncio.sleep(1.5)  # past the held batch's ack wait: a late redelivery is harmless
+    await eventually(lambda: runner.position >= last, 20, what="runner.position >= last")
+    # ... and the server holds nothing unacknowledged, so no late redelivery can follow
+
+    async def all_acked() -> bool:
+        info = await js.consumer_info(EVENTS_STREAM, CONSUMER)
+        return info.ack_floor.stream_seq >= last and info.num_ack_pending == 0
+
+    await eventually(all_acked, 20, what=f"the ack floor at {last}")
     runner.stop()
     await task
     store.close()

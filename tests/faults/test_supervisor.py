@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,16 +20,14 @@ from fault_harness import pid_alive
 
 from sendx.data_dir_lock import DataDirInUse, DataDirLock
 from sendx.supervisor import Backoff, ManagedProcess, Supervisor
+from tests.waiting import eventually_sync
 
 SLEEPER = [sys.executable, "-c", "import time; print('sleeping', flush=True); time.sleep(600)"]
 QUICK = Backoff(first=0.01, longest=0.04, healthy_after=60.0)
 
 
 def until(what: str, condition: Callable[[], object], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"no {what} within {timeout}s"
-        time.sleep(0.01)
+    eventually_sync(condition, timeout, what=what, interval=0.01)
 
 
 @pytest.fixture

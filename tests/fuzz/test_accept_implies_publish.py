@@ -34,6 +34,7 @@ from sendx.demo.provider import ap_rows, school_rows
 from services.domain.command import Command
 from services.domain.identity import nhs_check_digit
 from services.endpoint.ingest import IMPORT_COMMAND
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -171,20 +172,19 @@ def live_service(request, nats_url: str, js, tmp_path: Path) -> Iterator[LiveSer
 
 
 def published_ids(live: LiveService, wanted: set[str], timeout: float = 30) -> set[str]:
-    """The event ids on SEND_EVENTS once it holds at least `wanted` many (or the timeout)."""
+    """The event ids on SEND_EVENTS once it holds at least `wanted` many."""
 
     async def read() -> set[str]:
-        import asyncio
-
         import orjson
 
         js = live.nc.jetstream()
-        deadline = asyncio.get_running_loop().time() + timeout
-        while (await js.stream_info(EVENTS_STREAM)).state.messages < len(wanted):
-            if asyncio.get_running_loop().time() > deadline:
-                break
-            await asyncio.sleep(0.1)
-        count = (await js.stream_info(EVENTS_STREAM)).state.messages
+
+        async def enough() -> int:
+            count = (await js.stream_info(EVENTS_STREAM)).state.messages
+            return count if count >= len(wanted) else 0
+
+        count = await eventually(enough, timeout, what=f"{len(wanted)} events on the stream",
+                                 interval=0.1)
         return {
             str(orjson.loads((await js.get_msg(EVENTS_STREAM, seq)).data)["event_id"])
             for seq in range(1, count + 1)

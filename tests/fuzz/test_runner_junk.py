@@ -3,7 +3,6 @@ the reason the contract gives, every valid event is applied, and the runner keep
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ from projections.reading.dead_lettering import ORIGINAL_SEQUENCE, REASON
 from projections.reading.runner import ConsumerSettings, ProjectionRunner
 from runtime.bus.connection import connect_bus
 from runtime.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM, ensure_streams
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -86,10 +86,10 @@ class LiveRunner(BackgroundLoop):
 
     def caught_up(self, last: int) -> None:
         async def wait() -> None:
-            while self.runner.position < last:
-                await asyncio.sleep(0.02)
+            await eventually(lambda: self.runner.position >= last, 30,
+                             what=f"the runner at {last}", interval=0.02)
 
-        self.run(wait(), timeout=30)
+        self.run(wait(), timeout=40)
 
     def dead_letters_after(self, first_seq: int) -> list[tuple[str, str]]:
         async def read() -> list[tuple[str, str]]:

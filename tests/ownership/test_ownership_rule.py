@@ -1,10 +1,12 @@
 """The one rule every reader applies to a partner's claims (runtime.ownership), the birth month
 the read models take (projections.dataset.registrations), and the chain audit setting refused
-claims aside (projections.audit.tamper). Pure: no server."""
+claims aside (projections.audit.tamper), and a plan acted on only once its source issued it
+(projections.reading.applying, against a real SQLite store). No server."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 from contracts import Envelope, Payload, encode
 from contracts.chain import bytes_hash
@@ -15,6 +17,8 @@ from contracts.subjects import event_subject
 from projections.audit.stream import StoredMessage
 from projections.audit.tamper import chain_findings, link_of
 from projections.dataset.registrations import birth_month_of, conflicts, registered
+from projections.dataset.store import DatasetStore
+from projections.reading.applying import decode_and_apply
 from projections.reading.batch import RawEvent, decode_batch
 from runtime.ownership import refusal
 from tests.projections.conftest import EventFactory
@@ -61,6 +65,34 @@ def test_a_refused_claim_is_invalid_in_a_batch_with_the_reason_and_the_rest_appl
     assert [(i, e.reason) for i, e in batch.invalid] == [(0, "not_permitted")]
     assert [e.envelope.event_id for e in batch.events] == [genuine.event_id]
     assert batch.highest == 2
+
+
+def test_a_plan_is_acted_on_only_after_its_source_issued_it_in_the_store_or_the_batch(
+    tmp_path: Path,
+) -> None:
+    # given a dataset store that holds LA 856's plan P1 for kai
+    store = DatasetStore(tmp_path / "dataset.sqlite")
+    issued = EVENTS.plan_issued("kai", date(2025, 1, 6), plan="P1")
+    decode_and_apply(store, [RawEvent(1, _subject(issued), encode(issued))], after=0)
+    # when a batch reviews P1, ceases P2 before issuing it, issues P3 and reviews it, and
+    # LA 855 amends "P1" (a plan of 856's)
+    batch = [
+        EVENTS.review_held("kai", date(2026, 1, 5), plan="P1"),
+        EVENTS.plan_ceased("kai", date(2026, 1, 6), plan="P2"),
+        EVENTS.plan_issued("kai", date(2025, 1, 6), plan="P2"),
+        EVENTS.plan_issued("kai", date(2025, 2, 6), plan="P3"),
+        EVENTS.review_held("kai", date(2026, 2, 5), plan="P3"),
+        EVENTS.plan_amended("kai", date(2026, 2, 6), la="855", plan="P1"),
+    ]
+    raws = [RawEvent(seq, _subject(e), encode(e)) for seq, e in enumerate(batch, start=2)]
+    outcome = decode_and_apply(store, raws, after=1, commit_invalid=True)
+    # then only the cessation before its plan and the other LA's amendment are refused
+    assert [(i, reason) for i, reason, _ in outcome.invalid] == [
+        (1, "not_permitted"), (5, "not_permitted")]
+    assert "plan P2 was never issued by 856" in outcome.invalid[0][2]
+    assert "plan P1 was never issued by 855" in outcome.invalid[1][2]
+    assert (outcome.applied, outcome.position) == (4, 7)
+    store.close()
 
 
 def test_the_chain_audit_names_a_refused_claim_not_the_sources_next_genuine_event() -> None:

@@ -32,12 +32,12 @@ from projections.reading.runner import ProjectionRunner
 from projections.serving.api import create_app
 from projections.tracker.queries import statuses
 from projections.tracker.store import TrackerStore
-from runtime.bus.credentials import credentials_for
 from runtime.bus.streams import EVENTS_STREAM
 from runtime.keystore import PersonKeyStore
 from tests.projections.audit.conftest import run_sendx_audit
 from tests.projections.conftest import FAST, EventFactory
 from tests.runtime.bus.conftest import Connect, SecuredBus
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -85,9 +85,8 @@ class Projected:
 
     async def caught_up(self, js: JetStreamContext, timeout: float = 15.0) -> None:
         last = (await js.stream_info(EVENTS_STREAM)).state.last_seq
-        async with asyncio.timeout(timeout):
-            while any(r.position < last for r in self.runners):
-                await asyncio.sleep(0.05)
+        await eventually(lambda: all(r.position >= last for r in self.runners), timeout,
+                         what="all(r.position >= last for r in self.runners)")
 
 
 @pytest.fixture
@@ -107,6 +106,20 @@ async def projected(connect_as: Connect, tmp_path: Path) -> AsyncIterator[Projec
         await asyncio.gather(*tasks)
         dataset.close()
         tracker.close()
+
+
+async def audit_chain(
+    secured_bus: SecuredBus, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> tuple[int, list[str]]:
+    """`sendx audit chain` beside the embedded server with no NATS user set (so it logs in as
+    `auditor` from the data directory): its exit status and its finding lines."""
+    monkeypatch.setenv("SENDX_DATA_DIR", str(secured_bus.data_dir))
+    for name in ("SENDX_NATS_USER", "SENDX_NATS_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    capsys.readouterr()
+    status = await run_sendx_audit("chain", "--nats", secured_bus.server.url)
+    out = capsys.readouterr().out
+    return status, [line.strip() for line in out.splitlines() if ": source " in line]
 
 
 async def test_a_schools_forged_plan_is_dead_lettered_and_its_claims_overwrite_nothing(
@@ -152,18 +165,11 @@ async def test_a_schools_forged_plan_is_dead_lettered_and_its_claims_overwrite_n
     assert answer["people"] == []
     assert "responsible LA" in answer["rule"]
 
-    # when the chains are checked (`sendx audit chain`; as admin: on this branch the auditor's
-    # login may not create the named ephemeral consumer the audit reads with, which the
-    # auditor role's own permissions are to grant)
-    for name, value in credentials_for("admin", secured_bus.data_dir).items():
-        monkeypatch.setenv(f"SENDX_NATS_{name.upper()}", value)
-    capsys.readouterr()
-    status = await run_sendx_audit("chain", "--nats", secured_bus.server.url)
+    # when the auditor checks the chains
+    status, findings = await audit_chain(secured_bus, monkeypatch, capsys)
     # then the forgery is named by its stream sequence and source, and nothing else is blamed
-    out = capsys.readouterr().out
     assert status == 1
-    findings = [line.strip() for line in out.splitlines() if ": source " in line]
-    assert len(findings) == 1, out
+    assert len(findings) == 1, findings
     assert findings[0].startswith(
         f"not_permitted: source 120001 position 1, stream sequence {forged}")
 
@@ -188,3 +194,45 @@ async def test_a_birth_month_another_organisation_disagrees_with_is_a_discrepanc
         "/api/data-quality/birth-months").json()
     assert answer["people"] == [{"person_key": JAY, "registrations": [
         {"org": "120001", "birth_month": "2016-01"}, {"org": "856", "birth_month": "2005-03"}]}]
+
+
+async def test_an_la_acting_on_a_plan_it_never_issued_is_dead_lettered_and_named_by_the_audit(
+    connect_as: Connect, secured_bus: SecuredBus, projected: Projected,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    la = Source("856", (await connect_as("856")).nc.jetstream())
+    admin = (await connect_as("admin")).nc.jetstream()
+    # given LA 856's registration of Jay and the plan it issued him
+    await la.publish(EVENTS.registered("jay", "2005-03", by="856"))
+    await la.publish(EVENTS.plan_issued("jay", date(2019, 9, 2), plan="856-P-1"))
+    # when, with its own service login and around its relay, it reviews and ceases a plan it
+    # never issued him (the server lets it: the subject is under its own prefix)
+    reviewed = await la.publish(
+        EVENTS.review_held("jay", date(2024, 9, 1), plan="856-P-9"), chained=False)
+    ceased = await la.publish(
+        EVENTS.plan_ceased("jay", date(2024, 10, 1), plan="856-P-9"), chained=False)
+    # and then its relay reviews the plan it did issue
+    await la.publish(EVENTS.review_held("jay", date(2020, 9, 1), plan="856-P-1"))
+    await projected.caught_up(admin)
+
+    # then both are dead-lettered, naming the plan and the rule, and leave no row behind
+    letters = await dead_letters(admin)
+    assert [(d.reason, d.original_sequence) for d in letters] == [
+        ("not_permitted", reviewed), ("not_permitted", ceased)]
+    assert letters[0].error == (
+        "ehc.annual_review_held from 856: plan 856-P-9 was never issued by 856 for this person "
+        "(no earlier ehc.plan_issued of theirs on the stream)")
+    with projected.dataset.snapshot() as snapshot:
+        assert [(r.plan_id, r.held_on) for r in snapshot.rows("annual_reviews")] == [
+            ("856-P-1", date(2020, 9, 1))]
+        assert [(p.plan_id, p.ceased_on) for p in snapshot.rows("ehc_plans")] == [
+            ("856-P-1", None)]
+
+    # when the auditor checks the chains
+    status, findings = await audit_chain(secured_bus, monkeypatch, capsys)
+    # then each is named by stream sequence and source, and the LA's genuine chain is intact
+    assert status == 1
+    assert [f.split(",")[1].strip() for f in findings] == [
+        f"stream sequence {reviewed}", f"stream sequence {ceased}"], findings
+    assert all(f.startswith("not_permitted: source 856") and "never issued" in f
+               for f in findings)

@@ -62,6 +62,7 @@ from projections.reading.runner import ConsumerSettings, ProjectionRunner
 from projections.tracker.store import TrackerStore
 from runtime.bus.connection import connect_bus
 from runtime.bus.streams import EVENTS_STREAM
+from tests.waiting import eventually
 
 FAST = ConsumerSettings(batch_size=50, fetch_timeout=0.2, retry_delay=0.2)
 
@@ -334,9 +335,9 @@ class LiveProjection:
     async def caught_up(self, timeout: float = 10) -> int:
         """Wait until everything published so far has been applied; return the position."""
         last = (await self.js.stream_info(EVENTS_STREAM)).state.last_seq
-        async with asyncio.timeout(timeout):
-            while self.runner is None or self.runner.position < last:
-                await asyncio.sleep(0.02)
+        await eventually(
+            lambda: self.runner is not None and self.runner.position >= last, timeout, interval=0.02
+        )
         return self.runner.position
 
 

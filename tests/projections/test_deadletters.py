@@ -39,6 +39,7 @@ from runtime.bus.nats_server import NatsServer
 from runtime.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM, ensure_streams
 from sendx.commands.deadletters import run_counts, run_list, run_retry, run_show
 from tests.projections.conftest import FAST
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -233,27 +234,36 @@ async def test_on_the_secured_server_the_retrier_republishes_a_letter_as_its_org
     store = DATASET.open_store(tmp_path / "dataset.sqlite")
     runner = ProjectionRunner(projector, DATASET.name, store, FAST)
     running = asyncio.create_task(runner.run())
-    async with asyncio.timeout(10):
-        while runner.dead_lettered < 1:
-            await asyncio.sleep(0.02)
+    await eventually(lambda: runner.dead_lettered >= 1, 20,
+                     what="runner.dead_lettered >= 1", interval=0.02)
     # when the contracts are upgraded and an operator retries it from the command line, with
     # no NATS user of their own set (the CLI logs in as the retrier of the embedded server)
     upgrade_contracts(monkeypatch)
     monkeypatch.setenv("SENDX_DATA_DIR", str(data_dir))
     monkeypatch.delenv("SENDX_NATS_USER", raising=False)
-    options = dict(nats=url, reason=None, all=False, seq=1)
+    options = dict(nats=url, reason=None, all=False, seq=1, limit=None, open=False)
+    # (first listing and reading the letter, as the retrier too)
+    assert await asyncio.to_thread(run_list, argparse.Namespace(**options)) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert await asyncio.to_thread(run_show, argparse.Namespace(**options)) == 0
+    shown = capsys.readouterr().out
     code = await asyncio.to_thread(run_retry, argparse.Namespace(**options))
-    # then the original bytes are back on LA 856's subject, saying who retried them
-    assert code == 0, capsys.readouterr().out
+    retried = capsys.readouterr().out
+    assert await asyncio.to_thread(run_counts, argparse.Namespace(**{**options, "open": True})) == 0
+    counted = capsys.readouterr().out
+    # then the retrier read the letter and its reason, and none is left open
+    assert listed[1].startswith("1\t") and "\tunknown_type\t" + subject in listed[1]
+    assert "reason: unknown_type" in shown and body.decode() in shown
+    assert counted.splitlines() == ["total\t0"]
+    # and the original bytes are back on LA 856's subject, saying who retried them
+    assert code == 0, retried
     js = admin.jetstream()
     republished = await js.get_msg(EVENTS_STREAM, 2)
     assert (republished.subject, republished.data) == (subject, body)
     assert republished.headers[RETRY_OF] == "1"
     assert republished.headers[RETRIED_BY].startswith("retrier (login ")
     # and the projection applies them, and the letter's record names the retrier
-    async with asyncio.timeout(10):
-        while runner.applied < 1:
-            await asyncio.sleep(0.02)
+    await eventually(lambda: runner.applied >= 1, 20, what="runner.applied >= 1", interval=0.02)
     letter = await show_dead_letter(js, 1)
     assert letter.status.startswith("retried by retrier (login ")
     runner.stop()

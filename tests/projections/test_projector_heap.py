@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 PROBE = """
 import gc, itertools, json, sys, tempfile
 from pathlib import Path
-from bench.population import generate_wire
+from sendx.demo.population import generate_wire
 from contracts import decode
 from projections.catalogue import projection_named
 from projections.reading.projection import StreamEvent

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from projections.catalogue import CATALOGUE
+from projections.reading.projection import ProjectionStore
 from projections.serving.processes import open_store
 from sendx.supervisor import Supervisor
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -30,19 +31,24 @@ async def test_each_projection_runs_in_a_process_of_its_own_and_keeps_its_read_m
         await publish(events.registered("amira", "2011-04"))
         await publish(events.plan_issued("amira", date(2020, 3, 2)))
         # then every read model reaches both events
-        async with asyncio.timeout(60):
-            for projection in CATALOGUE:
-                path = data / f"projection-{projection.name}.sqlite"
-                while not path.exists():
+        for projection in CATALOGUE:
+            path = data / f"projection-{projection.name}.sqlite"
+
+            def created(path: Path = path) -> bool:
+                supervisor.check()
+                return path.exists()
+
+            await eventually(created, 60, what=f"{path.name} created", interval=0.1)
+            store = open_store(projection, path)
+            try:
+
+                def applied(store: ProjectionStore = store) -> bool:
                     supervisor.check()
-                    await asyncio.sleep(0.1)
-                store = open_store(projection, path)
-                try:
-                    while store.position() < 2:
-                        supervisor.check()
-                        await asyncio.sleep(0.1)
-                finally:
-                    store.close()
+                    return store.position() >= 2
+
+                await eventually(applied, 60, what=f"{projection.name} at 2", interval=0.1)
+            finally:
+                store.close()
         # and each was applied by its own process, which ran that projection alone
         assert [p.name for p in started] == [f"projector-{name}" for name in names]
         assert len({p.pid for p in started}) == len(names)

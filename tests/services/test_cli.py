@@ -8,7 +8,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -26,6 +25,7 @@ from sendx.commands.nats import create_streams
 from sendx.demo.children import write_extract
 from sendx.demo.la import la_columns
 from sendx.supervisor import sendx_command
+from tests.waiting import logged_sync
 
 pytestmark = pytest.mark.integration
 
@@ -75,11 +75,7 @@ def la_service(secured: Secured, tmp_path: Path) -> Iterator[subprocess.Popen]:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
-        while b"commands on send.cmd.856.>" not in log_path.read_bytes():
-            assert process.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, "service did not start"
-            time.sleep(0.05)
+        logged_sync(process, log_path, "commands on send.cmd.856.>")
         yield process
     finally:
         process.terminate()

@@ -18,7 +18,6 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
-from bench.population import LLR, WireEvent, generate_wire, kind_of
 from contracts.topology import Organisation, OrgKind
 from projections.audit.stream import StoredMessage, read_stream
 from runtime.bus.connection import connect_bus
@@ -26,6 +25,7 @@ from runtime.bus.credentials import credentials_for, embedded_auth
 from runtime.bus.nats_server import NatsServer
 from runtime.bus.streams import ensure_streams
 from sendx.commands import audit
+from sendx.demo.population import LLR, WireEvent, generate_wire, kind_of
 from tests.projections.conftest import LiveProjection
 
 PARTNERSHIP = tuple(

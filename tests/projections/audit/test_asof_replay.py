@@ -6,7 +6,6 @@ population from a real nats-server; the auditor replays into fresh stores and co
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerInfo
 
-from bench.population import WireEvent
 from projections.audit.asof import ReplayBy, StoreExists, replay_as_of
 from projections.audit.digest import Contents, store_contents
 from projections.audit.person import person_history
@@ -24,7 +22,9 @@ from projections.audit.tamper import check_chains
 from projections.catalogue import projection_named
 from projections.reading.projection import durable_name
 from runtime.bus.streams import EVENTS_STREAM
+from sendx.demo.population import WireEvent
 from tests.projections.audit.conftest import publish_wire, run_sendx_audit, tiny_population
+from tests.waiting import eventually
 
 DATASET = projection_named("dataset")
 
@@ -54,7 +54,7 @@ async def test_a_recorded_replay_equals_what_the_live_projection_showed_at_that_
     shown = store_contents(live.store)
     shown_facts = live.store.facts()
     moment = datetime.now(UTC)
-    await asyncio.sleep(0.05)
+    await eventually(lambda: datetime.now(UTC) > moment, what="the clock to pass the moment")
     # ... and then the rest published and applied
     await publish_wire(js, events[1800:])
     await live.caught_up()
@@ -85,7 +85,7 @@ async def test_the_replay_command_exports_the_tables_as_of_a_moment(
     await live.caught_up()
     shown = store_contents(live.store)
     moment = datetime.now(UTC)
-    await asyncio.sleep(0.05)
+    await eventually(lambda: datetime.now(UTC) > moment, what="the clock to pass the moment")
     await publish_wire(js, events[1000:])
     await live.caught_up()
 
@@ -158,12 +158,12 @@ async def test_a_moment_without_a_utc_offset_is_refused(capsys: pytest.CaptureFi
 
 async def settled_consumer(js: JetStreamContext, position: int) -> ConsumerInfo:
     """The live consumer once the server has processed every ack up to `position`."""
-    async with asyncio.timeout(10):
-        while True:
-            info = await js.consumer_info(EVENTS_STREAM, durable_name("dataset"))
-            if info.ack_floor.stream_seq == position and info.num_ack_pending == 0:
-                return info
-            await asyncio.sleep(0.05)
+
+    async def settled() -> ConsumerInfo | None:
+        info = await js.consumer_info(EVENTS_STREAM, durable_name("dataset"))
+        return info if info.ack_floor.stream_seq == position and info.num_ack_pending == 0 else None
+
+    return await eventually(settled, 20, what=f"the live consumer acked up to {position}")
 
 
 async def test_audits_leave_the_live_consumer_and_store_untouched(
@@ -182,7 +182,7 @@ async def test_audits_leave_the_live_consumer_and_store_untouched(
                            by=by)
     await check_chains(nc)
     await person_history(nc, orjson.loads(events[0].data)["person_key"])
-    await asyncio.sleep(0.3)
+    await nc.flush()  # the server has had everything the audits sent on this connection
 
     # then the live durable consumer has delivered and acknowledged exactly what it had, and the
     # live store is unchanged

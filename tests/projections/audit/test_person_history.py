@@ -11,9 +11,9 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from bench.population import LLR, WireEvent, kind_of
 from contracts.topology import OrgKind
 from projections.audit.person import person_history
+from sendx.demo.population import LLR, WireEvent, kind_of
 from tests.projections.audit.conftest import (
     child_known_to_everyone,
     run_sendx_audit,

@@ -18,7 +18,6 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from bench.population import WireEvent
 from contracts.chain import bytes_hash
 from contracts.subjects import event_subject
 from projections.audit.stream import StoredMessage
@@ -26,6 +25,7 @@ from projections.audit.tamper import chain_findings, check_chains, link_of
 from projections.catalogue import projection_named
 from projections.reading.rebuild import rebuild
 from runtime.bus.nats_server import NatsServer
+from sendx.demo.population import WireEvent
 from tests.projections.audit.conftest import (
     body,
     copy_history,

@@ -14,12 +14,12 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from bench.population import WireEvent
 from contracts import decode
 from projections.audit.verify import LiveStoreMissing, verify_projection
 from projections.catalogue import projection_named
 from projections.reading.projection import StreamEvent
 from projections.reading.rebuild import rebuild
+from sendx.demo.population import WireEvent
 from tests.projections.audit.conftest import (
     child_known_to_everyone,
     publish_wire,

@@ -3,8 +3,6 @@ reader."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -13,7 +11,8 @@ from nats.js import JetStreamContext
 from contracts.subjects import ALL_EVENTS, event_subject
 from projections.reading.batch import stream_seq
 from projections.reading.direct import DirectReader
-from runtime.bus.streams import EVENTS_STREAM, ensure_partitioned_stream
+from runtime.bus.streams import EVENTS_STREAM, ensure_partitioned_stream, partitioned_events_stream
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -47,16 +46,21 @@ async def test_the_server_sends_no_more_than_the_batch_asked_for(
     # given many more events than one batch
     for n in range(1, 201):
         await js.publish(subject_of(n), b"{}")
-    before = nc.stats["in_msgs"]
-    # when a reader is opened (it asks for its first batch) and left alone for a while
+    before, asked_before = nc.stats["in_msgs"], nc.stats["out_msgs"]
+
+    def received() -> int:
+        return nc.stats["in_msgs"] - before
+
+    # when a reader is opened (it asks for its first batch) and its batch has ended
     reader = await DirectReader(nc, EVENTS_STREAM, ALL_EVENTS, start=1, stop=200, batch=20).open()
-    await asyncio.sleep(0.5)
-    # then only that batch (and its end-of-batch status) arrived: the reader sets the pace
-    assert nc.stats["in_msgs"] - before == 21
+    await eventually(lambda: received() >= 21, 20, what="the first batch and its end")
+    # then it asked once, and only that batch (and its end-of-batch status) arrived: the reader
+    # sets the pace
+    assert (received(), nc.stats["out_msgs"] - asked_before) == (21, 1)
     # and taking it asks for exactly one more
     assert len(await reader.next(timeout=5)) == 20
-    await asyncio.sleep(0.5)
-    assert nc.stats["in_msgs"] - before == 42
+    await eventually(lambda: received() >= 42, 20, what="the second batch and its end")
+    assert (received(), nc.stats["out_msgs"] - asked_before) == (42, 2)
     await reader.close()
 
 
@@ -68,7 +72,11 @@ async def test_a_mirror_answering_direct_gets_for_the_stream_does_not_change_wha
     await ensure_partitioned_stream(js, 3)
     for n in range(1, 31):
         await js.publish(subject_of(n), b'{"n": %d}' % n)
-    await asyncio.sleep(0.5)
+
+    async def mirrored() -> bool:
+        return (await js.stream_info(partitioned_events_stream(3).name)).state.last_seq >= 30
+
+    await eventually(mirrored, 20, what="the mirror holding all thirty")
     # when the history is read one event at a time (thirty chances to be answered by the mirror)
     reader = await DirectReader(nc, EVENTS_STREAM, ALL_EVENTS, start=1, stop=30, batch=1).open()
     read = []

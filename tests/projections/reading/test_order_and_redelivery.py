@@ -134,8 +134,8 @@ def test_any_arrival_order_gives_the_answers_of_a_fold_from_scratch(events, spec
 @pytest.mark.slow
 def test_a_realistic_population_in_any_order_equals_a_fold_from_scratch(tmp_path) -> None:
     # given the bench's tiny partnership (about 3,000 events as the bus delivers them)
-    from bench.population import generate_wire
     from contracts import decode
+    from sendx.demo.population import generate_wire
 
     history = [decode(wire.data) for wire in generate_wire("tiny", 3)]
     live, live_tracker = DatasetStore(tmp_path / "d.sqlite"), TrackerStore(tmp_path / "t.sqlite")

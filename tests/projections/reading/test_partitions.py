@@ -13,7 +13,6 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from bench.population import generate_wire
 from contracts.subjects import event_subject, event_subject_of, parse_event_subject
 from projections.dataset.projection import DATASET
 from projections.reading.dead_lettering import ORIGINAL_SEQUENCE, ORIGINAL_STREAM, ORIGINAL_SUBJECT
@@ -34,6 +33,8 @@ from runtime.bus.streams import (
     ensure_partitioned_stream,
     partitioned_stream_name,
 )
+from sendx.demo.population import generate_wire
+from tests.waiting import eventually
 
 FAST = ConsumerSettings(batch_size=20, fetch_timeout=0.2, retry_delay=0.2)
 
@@ -94,9 +95,10 @@ async def publish_wire(js: JetStreamContext, count: int, seed: int = 5) -> list[
 
 
 async def mirrored(js: JetStreamContext, count: int, last: int) -> None:
-    async with asyncio.timeout(20):
-        while (await js.stream_info(partitioned_stream_name(count))).state.last_seq < last:
-            await asyncio.sleep(0.05)
+    async def copied() -> bool:
+        return (await js.stream_info(partitioned_stream_name(count))).state.last_seq >= last
+
+    await eventually(copied, 20, what=f"the mirror at sequence {last}")
 
 
 @pytest.mark.integration
@@ -138,9 +140,9 @@ async def test_three_partition_workers_build_the_read_model_a_replay_of_the_stre
     tasks = [asyncio.create_task(r.run()) for r in runners]
     owned_last = {p: max(s for s, person in [*published, (junk_seq, published[10][1])]
                          if p.owns(person)) for p in partitions}
-    async with asyncio.timeout(30):
-        while any(shared.position(p.name) < last for p, last in owned_last.items()):
-            await asyncio.sleep(0.05)
+    await eventually(
+        lambda: all(shared.position(p.name) >= last for p, last in owned_last.items()), 30
+    )
     for runner in runners:
         runner.stop()
     await asyncio.gather(*tasks)

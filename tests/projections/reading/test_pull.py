@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import nats.errors
 import pytest
@@ -15,6 +14,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from contracts.subjects import event_subject
 from projections.reading.pull import BatchPull, PullError
 from runtime.bus.streams import EVENTS_STREAM
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -41,28 +41,30 @@ async def test_a_fetch_without_waiting_returns_what_is_there_in_order_and_at_mos
     assert [m.metadata.sequence.stream for m in first] == [1, 2, 3]
     assert [m.data for m in rest] == [b"3", b"4"]
     assert rest[-1].metadata.num_pending == 0
-    # and when nothing is left, asking says so at once rather than waiting
-    started = time.monotonic()
+    # and when nothing is left, asking says so at once rather than waiting out its timeout
+    # (a fetch that waited its 60 s would be cut short by `wait_for` with a plain TimeoutError)
     with pytest.raises(nats.errors.TimeoutError):
-        await pull.fetch(100, timeout=5, wait=False)
-    assert time.monotonic() - started < 2
+        await asyncio.wait_for(pull.fetch(100, timeout=60, wait=False), 30)
     await pull.close()
+
+
+async def waiting_requests(js: JetStreamContext, name: str = "puller") -> int:
+    """Pull requests the server holds for the consumer: a fetch is waiting once this is 1."""
+    return (await js.consumer_info(EVENTS_STREAM, name)).num_waiting
 
 
 async def test_a_waiting_fetch_of_one_returns_as_soon_as_a_message_arrives(
     nc: Client, js: JetStreamContext
 ) -> None:
-    # given a caught-up consumer and a fetch that may wait five seconds
+    # given a caught-up consumer and a fetch, waiting at the server, that may wait a minute
     pull = await BatchPull(nc, EVENTS_STREAM, await consumer(js)).open()
-    fetch = asyncio.create_task(pull.fetch(1, timeout=5, wait=True))
-    await asyncio.sleep(0.2)
+    fetch = asyncio.create_task(pull.fetch(1, timeout=60, wait=True))
+    await eventually(lambda: waiting_requests(js), 20, what="the fetch waiting at the server")
     # when a message is published
-    published = time.monotonic()
     await js.publish(SUBJECT, b"news")
-    msgs = await fetch
-    # then the fetch returns with it straight away
+    # then the fetch returns with it, not when its minute is up
+    msgs = await asyncio.wait_for(fetch, 30)
     assert [m.data for m in msgs] == [b"news"]
-    assert time.monotonic() - published < 1.0
     await pull.close()
 
 

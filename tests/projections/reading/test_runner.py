@@ -27,6 +27,7 @@ from projections.reading.runner import ConsumerSettings, ProjectionRunner
 from runtime.bus.connection import connect_bus
 from runtime.bus.nats_server import NatsServer
 from runtime.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -153,9 +154,7 @@ async def test_a_batch_redelivered_after_its_commit_changes_nothing(
     task = asyncio.create_task(runner.run())
     # when a plan is published
     await publish(events.plan_issued("amira", date(2025, 5, 2)))
-    async with asyncio.timeout(10):
-        while runner.position < 1:
-            await asyncio.sleep(0.02)
+    await eventually(lambda: runner.position >= 1, 20, what="runner.position >= 1", interval=0.02)
     runner.stop()
     await task
     # then the redelivery was applied without effect: one plan, position 1
@@ -244,14 +243,11 @@ async def test_the_projection_carries_on_after_the_server_restarts(
         headers={"Nats-Msg-Id": str(ben.event_id)},
     )
     # then the projection reconnects and applies it
-    async with asyncio.timeout(20):
-        while live.runner.position < 2:
-            await asyncio.sleep(0.05)
+    await eventually(lambda: live.runner.position >= 2, 20, what="live.runner.position >= 2")
     assert active_at_end_of(live.store, Month(2025, 5)) == 2
     await publisher.close()
-    async with asyncio.timeout(10):  # let the suite's own client reconnect before teardown
-        while not nc.is_connected:
-            await asyncio.sleep(0.05)
+    # let the suite's own client reconnect before teardown
+    await eventually(lambda: nc.is_connected, 20, what="nc.is_connected")
 
 
 async def test_rebuild_replays_up_to_a_sequence_or_what_was_recorded_by_a_time(
@@ -307,9 +303,8 @@ async def test_the_projector_keeps_every_read_model_in_the_catalogue_up_to_date(
     await publish(events.plan_issued("amira", date(2020, 3, 2)))
     stores = {p.name: open_store(p, locations[p.name]) for p in CATALOGUE}
     try:
-        async with asyncio.timeout(15):
-            while any(s.position() < 2 for s in stores.values()):
-                await asyncio.sleep(0.05)
+        await eventually(lambda: all(s.position() >= 2 for s in stores.values()), 20,
+                         what="all(s.position() >= 2 for s in stores.values())")
         # then the dataset counts the plan and the tracker follows her from 14
         assert active_at_end_of(stores["dataset"], Month(2025, 6)) == 1
         tracked = tracker_rows(stores[TRACKER.name], date(2025, 6, 1), Partnership.of())

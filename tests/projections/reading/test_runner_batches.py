@@ -4,7 +4,6 @@ at once when caught up, and consumers from before batch acks replaced without lo
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -85,26 +84,30 @@ async def test_a_backlog_is_applied_in_a_few_large_batches_each_acked_once(
 
 
 async def test_a_caught_up_runner_shows_a_new_event_long_before_its_fetch_times_out(
-    nats_url: str, publish, events, tmp_path: Path
+    nats_url: str, js: JetStreamContext, publish, events, tmp_path: Path
 ) -> None:
-    # given a caught-up runner whose fetches wait up to 5 s for new events
+    # given a caught-up runner waiting in a fetch that may wait 12 s for new events (and a stop
+    # waits for the fetch to end)
     store = SqliteDatasetStore(tmp_path / "dataset.sqlite")
     nc = await connect_bus(nats_url, name="test-live")
-    settings = ConsumerSettings(batch_size=256, fetch_timeout=5.0)
+    settings = ConsumerSettings(batch_size=256, fetch_timeout=12.0)
     runner = ProjectionRunner(nc, "dataset", store, settings)
     await publish(events.plan_issued("amira", date(2025, 5, 2)))
     task = asyncio.create_task(runner.run())
     await run_until(runner, 1)
-    await asyncio.sleep(0.3)  # the runner is now waiting in a fetch
+
+    async def fetch_waiting() -> bool:
+        return (await js.consumer_info(EVENTS_STREAM, CONSUMER)).num_waiting > 0
+
+    await eventually(fetch_waiting, 20, what="the runner's fetch waiting at the server")
     # when one more plan is published (far fewer than a batch)
-    published = time.monotonic()
     await publish(events.plan_issued("ben", date(2025, 5, 3)))
-    await run_until(runner, 2, timeout=10)
-    shown_after = time.monotonic() - published
+    # then it is applied while the fetch still had time to wait, not when the batch filled or
+    # the fetch expired
+    await run_until(runner, 2, timeout=8)
     runner.stop()
     await task
-    # then it was applied at once, not when the batch filled or the fetch expired
-    assert shown_after < 1.0
+    assert exact_counts(store, "active-plans", Month(2025, 5), "856")["la_count"] == 2
     store.close()
     await nc.close()
 

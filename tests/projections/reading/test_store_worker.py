@@ -23,6 +23,7 @@ from projections.reading.store_worker import StoreWorker, StoreWorkerError, want
 from runtime.bus.connection import connect_bus
 from runtime.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM
 from tests.projections.conftest import FAST
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -41,9 +42,8 @@ def alive(pid: int) -> bool:
 
 async def run_until(runner: ProjectionRunner, js, timeout: float = 30) -> None:
     last = (await js.stream_info(EVENTS_STREAM)).state.last_seq
-    async with asyncio.timeout(timeout):
-        while runner.position < last:
-            await asyncio.sleep(0.02)
+    await eventually(lambda: runner.position >= last, timeout,
+                     what="runner.position >= last", interval=0.02)
 
 
 async def test_a_worker_builds_the_read_model_an_in_process_store_builds(

@@ -15,6 +15,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 import uvicorn
+from nats.js import JetStreamContext
 
 from projections.access.log import AccessLog
 from projections.access.policy import AccessControl
@@ -22,8 +23,13 @@ from projections.access.rate_limit import RATE_LIMIT_ENV
 from projections.access.tokens import TokenEntry, TokenRegistry, hash_token
 from projections.dataset.store import SqliteDatasetStore
 from projections.serving.api import create_app
+from projections.serving.live import LiveFeed
 from projections.tracker.store import TrackerStore
+from runtime.bus.connection import connect_bus
 from runtime.bus.nats_server import free_port
+from runtime.bus.outbound import alerts_stream, feeds_stream
+from runtime.bus.streams import ensure_stream
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -35,8 +41,12 @@ MID_JUNE_2025 = date(2025, 6, 15)
 
 @pytest.fixture
 async def api_url(store: SqliteDatasetStore, tracker_store: TrackerStore, record, events,
-                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
-    """The API on a free loopback port, with tokens, the access log, and plans in both models."""
+                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch, nats_url: str,
+                  js: JetStreamContext) -> AsyncIterator[str]:
+    """The API on a free loopback port, with tokens, the access log, and plans in both models,
+    beside a real nats-server (the deliveries and alert counts read from its streams)."""
+    await ensure_stream(js, alerts_stream())
+    await ensure_stream(js, feeds_stream())
     # a budget schemathesis's burst of requests stays inside: 429 is documented, but a run
     # that is mostly 429s would check nothing else
     monkeypatch.setenv(RATE_LIMIT_ENV, "10000/second")
@@ -55,15 +65,15 @@ async def api_url(store: SqliteDatasetStore, tracker_store: TrackerStore, record
     tokens = TokenRegistry([TokenEntry(name="auditor", sha256=hash_token(AUDITOR_TOKEN),
                                        role="auditor")])
     log = AccessLog(tmp_path / "access-log.sqlite")
+    live = LiveFeed(("dataset", "tracker", "alerts"), nats_url=nats_url,
+                    connect=lambda url: connect_bus(url, name="test-api"))
     app = create_app(store, tracker=tracker_store, access=AccessControl(tokens, log, store),
-                     today=lambda: MID_JUNE_2025)
+                     today=lambda: MID_JUNE_2025, live=live)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     serving = asyncio.create_task(server.serve())
     try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                await asyncio.sleep(0.02)
+        await eventually(lambda: server.started, 20, what="server.started", interval=0.02)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True

@@ -26,6 +26,7 @@ from projections.serving.api import create_app
 from projections.serving.live import ChangeAnnouncer, LiveFeed, ProjectionChange
 from runtime.bus.connection import connect_bus
 from runtime.bus.nats_server import free_port
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -52,9 +53,7 @@ async def stack(nats_url: str, tmp_path: Path, *, announce: bool = True,
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     tasks = [asyncio.create_task(runner.run()), asyncio.create_task(server.serve())]
     try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                await asyncio.sleep(0.02)
+        await eventually(lambda: server.started, 20, what="server.started", interval=0.02)
         yield runner, f"http://127.0.0.1:{port}", server
     finally:
         runner.stop()
@@ -98,9 +97,8 @@ async def test_each_commit_is_announced_on_nats_with_its_position_and_what_chang
     async with stack(nats_url, tmp_path) as (runner, _, _):
         # when an LA publishes two plans and the runner applies them
         await publish_plans(publish, events, ["amira", "ben"])
-        async with asyncio.timeout(10):
-            while not changes or changes[-1].position < 2:
-                await asyncio.sleep(0.02)
+        await eventually(lambda: changes and changes[-1].position >= 2, 20,
+                         what="changes and changes[-1].position >= 2", interval=0.02)
     # then the changes carry the projection, the positions, and what the batch touched
     assert changes[-1].projection == "dataset" and changes[-1].position == 2
     assert sum(c.events for c in changes) == 2 and sum(c.people for c in changes) == 2
@@ -114,9 +112,8 @@ async def test_a_subscriber_gets_the_snapshot_then_every_change_with_nothing_mis
     async with stack(nats_url, tmp_path) as (runner, url, _):
         # given three plans already applied
         await publish_plans(publish, events, ["p0", "p1", "p2"])
-        async with asyncio.timeout(10):
-            while runner.position < 3:
-                await asyncio.sleep(0.02)
+        await eventually(lambda: runner.position >= 3, 20,
+                         what="runner.position >= 3", interval=0.02)
         # and plans still arriving while a dashboard subscribes
         arriving = asyncio.create_task(
             publish_plans(publish, events, [f"q{n}" for n in range(12)], pause=0.03))

@@ -6,9 +6,7 @@ also runs with TLS, as deployed, and two impostors try to join it.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +26,7 @@ from runtime.bus.connection import connect_bus
 from runtime.bus.nats_server import NatsServer, ServerTls, free_port
 from runtime.bus.streams import EVENTS_STREAM, ensure_streams
 from tests.runtime.bus.conftest import Certificates
+from tests.waiting import eventually, eventually_sync
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -61,26 +60,20 @@ def start_impostor(
     return server.start(), me
 
 
-def wait_for_log(log: Path, text: str, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if log.exists() and text in log.read_text(errors="replace"):
-            return True
-        time.sleep(0.2)
-    return False
+def wait_for_log(log: Path, text: str, timeout: float = 30.0) -> bool:
+    return eventually_sync(lambda: log.exists() and text in log.read_text(errors="replace"),
+                           timeout, what=f"{text!r} in {log}", interval=0.2)
 
 
-async def replicas_current(js: JetStreamContext, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+async def replicas_current(js: JetStreamContext, timeout: float = 30.0) -> bool:
+    async def current() -> bool:
         cluster = (await js.stream_info(EVENTS_STREAM)).cluster
         replicas = (cluster.replicas or []) if cluster is not None else []
-        if cluster is not None and cluster.leader and len(replicas) == 2 and all(
+        return bool(cluster is not None and cluster.leader and len(replicas) == 2 and all(
             r.current and not r.lag for r in replicas
-        ):
-            return True
-        await asyncio.sleep(0.2)
-    return False
+        ))
+
+    return await eventually(current, timeout, what="both replicas current", interval=0.2)
 
 
 async def test_a_tls_cluster_replicates_every_event_to_three_nodes(
@@ -98,7 +91,7 @@ async def test_a_tls_cluster_replicates_every_event_to_three_nodes(
         # then the event is acknowledged, and the stream's two replicas catch up with its leader:
         # the nodes reach each other over their authenticated, encrypted routes
         assert ack.seq == 1
-        assert await replicas_current(js), "the replicas did not catch up within 15s"
+        assert await replicas_current(js), "the replicas did not catch up"
     finally:
         await nc.close()
     # and each node routes to exactly the two others

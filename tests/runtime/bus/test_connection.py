@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from runtime.bus.connection import (
     quiet_retries,
 )
 from runtime.bus.nats_server import NatsServer
+from tests.waiting import eventually
 
 
 class Clock:
@@ -66,11 +66,9 @@ async def test_a_service_connection_outlasts_a_server_restart_logging_lines_not_
     try:
         # when the server goes away and comes back on the same port
         server.stop()
-        while not logged("failed attempts in"):
-            await asyncio.sleep(0.05)
+        await eventually(lambda: logged("failed attempts in"), 30, what="the outage logged")
         server.start()
-        while not logged("connected again after"):
-            await asyncio.sleep(0.05)
+        await eventually(lambda: logged("connected again after"), 30, what="the return logged")
         # then the connection works again
         await nc.flush(timeout=5)
         # and the outage was one line each way, nothing with a traceback

@@ -33,6 +33,7 @@ from runtime.bus.streams import (
 from sendx.commands import audit
 from tests.projections.audit.conftest import tiny_population
 from tests.runtime.bus.conftest import Connect
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -45,14 +46,6 @@ def shortened() -> StreamConfig:
     attack = events_stream()
     attack.max_age, attack.max_msgs_per_subject, attack.duplicate_window = 2.0, 1, 1.0
     return attack
-
-
-async def until(condition, timeout: float = 3.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            return
-        await asyncio.sleep(0.05)
 
 
 async def test_admin_cannot_shorten_purge_or_delete_the_protected_streams(
@@ -79,7 +72,8 @@ async def test_admin_cannot_shorten_purge_or_delete_the_protected_streams(
         with pytest.raises(nats.errors.TimeoutError):
             await admin.nc.request(subject, b"{}", timeout=0.5)
     # then the server refused each, and the history and its retention are as they were
-    await until(lambda: len(admin.violations()) == len(refused) + 1)
+    await eventually(lambda: len(admin.violations()) >= len(refused) + 1, 20,
+                     what="the server's refusals")
     update = f"$js.api.stream.update.{EVENTS_STREAM}".lower()
     assert admin.violations()[0] == f'nats: permissions violation for publish to "{update}"'
     assert len(admin.violations()) == len(refused) + 1
@@ -104,7 +98,7 @@ async def test_the_projector_deletes_only_its_own_durable_consumers(connect_as: 
     with pytest.raises(nats.errors.TimeoutError):
         await projector.nc.request(f"$JS.API.CONSUMER.DELETE.{EVENTS_STREAM}.wire-audit", b"",
                                    timeout=1)
-    await until(projector.violations)
+    await eventually(projector.violations, 20, what="the server's refusal")
     assert "permissions violation for publish" in projector.violations()[0]
     assert (await admin.nc.jetstream().consumer_info(EVENTS_STREAM, "wire-audit")).name == (
         "wire-audit"
@@ -152,9 +146,10 @@ async def test_history_shortened_with_break_glass_is_detected_by_the_auditor(
     # when someone with the break-glass login makes the issue's change and history ages out
     glass = await connect_bus(url, name="test-breakglass", **breakglass_credentials(data_dir))
     await glass.jetstream().update_stream(shortened())
-    async with asyncio.timeout(20):
-        while (await admin.jetstream().stream_info(EVENTS_STREAM)).state.messages:
-            await asyncio.sleep(0.2)
+    async def aged_out() -> bool:
+        return not (await admin.jetstream().stream_info(EVENTS_STREAM)).state.messages
+
+    await eventually(aged_out, 20, what="the history to age out", interval=0.2)
 
     # then `sendx audit chain`, as the auditor, fails loudly naming what is gone and why
     status = await asyncio.to_thread(sendx_audit, "chain", "--nats", url)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import nats.errors
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -246,12 +244,9 @@ async def test_the_dashboard_reads_how_far_each_partition_worker_has_got(
     # when the API (as the dashboard) asks the bus what /api/position needs
     dashboard = await connect_as("dashboard")
     js = dashboard.nc.jetstream()
-    pending_from = None
-    for _ in range(40):  # the mirror copies the event shortly after it is stored
-        pending_from = await owner.next_seq(js, 0)
-        if pending_from is not None:
-            break
-        await asyncio.sleep(0.05)
+    # (the mirror copies the event shortly after it is stored)
+    pending_from = await eventually(lambda: owner.next_seq(js, 0), 20,
+                                    what="the partition's first event")
     info = await js.consumer_info(owner.stream, owner.durable("dataset"))
     # then it reads the partition's next event and its worker's consumer, and nothing is refused
     assert pending_from == 1

@@ -8,7 +8,7 @@ import asyncio
 import dataclasses
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from services.endpoint.process import OrganisationService, definition_for
 from services.la.domain import EhcCase
 from services.la.translation import LaContract
 from services.sharing.relay import Stamp
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
 LA = organisation("856")
@@ -88,12 +89,6 @@ async def running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
         server.stop()
 
 
-async def eventually(condition: Callable[[], Awaitable[bool]], timeout: float = 20) -> None:
-    async with asyncio.timeout(timeout):
-        while not await condition():
-            await asyncio.sleep(0.05)
-
-
 async def sendx(running: Running, *args: str) -> tuple[int, str]:
     """`sendx ...` as the LA's operator would run it beside `sendx run` (no NATS user set)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SENDX_NATS_")}
@@ -136,7 +131,7 @@ async def test_the_la_keeps_working_and_its_operator_sees_and_republishes_the_qu
         return (await js.stream_info(EVENTS_STREAM)).state.messages == count
 
     # then every other event is published: the organisation was not held
-    await eventually(lambda: stored(4))
+    await eventually(lambda: stored(4), 20)
     last = await js.get_msg(EVENTS_STREAM, 4)
     assert review["event_ids"][0].encode() in last.data
     async with httpx.AsyncClient(base_url=running.monitoring, timeout=10) as http:
@@ -161,13 +156,13 @@ async def test_the_la_keeps_working_and_its_operator_sees_and_republishes_the_qu
                                 str(notification))
         assert code == 0, out
         # then the plan is published with the id the partner was given
-        await eventually(lambda: stored(5))
+        await eventually(lambda: stored(5), 20)
         assert plan_event.encode() in (await js.get_msg(EVENTS_STREAM, 5)).data
 
         async def ready_again() -> bool:
             return (await http.get("/readyz")).status_code == 200
 
-        await eventually(ready_again)
+        await eventually(ready_again, 20)
         page = (await http.get("/metrics")).text
         assert metric(page, "sendx_relay_quarantined_events") == 0
         assert metric(page, "sendx_relay_lag_notifications") == 0

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from bench.calendar import birthday, day_str, march_of_year11
+from sendx.demo.population.calendar import birthday, day_str, march_of_year11
 
 if TYPE_CHECKING:
-    from bench.stories import Casebook, Child
+    from sendx.demo.population.stories import Casebook, Child
 
 DESTINATIONS_16 = ("sixth_form", "fe_college", "specialist_post16", "apprenticeship",
                    "supported_internship", "neet", "other")

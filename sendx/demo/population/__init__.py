@@ -1,4 +1,7 @@
-"""A deterministic synthetic SEND population, streamed as contract events in bus delivery order.
+"""A deterministic synthetic SEND population, streamed as contract events in bus delivery order:
+the population the benchmarks (`bench/`) and the stream-reading tests publish, sized by a scale
+and seeded; the demo's import extracts (`sendx.demo.children`) describe the same partnership
+(`LLR` is the demo's organisations) at the scale a person can read.
 
     generate(scale, seed)       -> Iterator[Envelope]   validated payload models (for checks)
     generate_wire(scale, seed)  -> Iterator[WireEvent]  (subject, msg_id, bytes): for publishers
@@ -9,17 +12,17 @@ from `random.Random` instances seeded from (seed, partnership index); no global 
 
 **Shape.** A scale is a number of partnerships ("blocks"), each a cast of organisations: three
 LAs, an ICB, a community trust, three schools, a college and two AP providers. A block's
-children (`bench.stories`) live their stories between 2019-01-01 and the data cut 2026-11-01;
-each event is recorded by its source after a lag (LA: same week mostly, 19% up to 6 weeks, 3% a
-backlog of months; ICB/trust: days, sometimes weeks; providers: up to 2 months). Each source's
-log is its events in recorded order: `source_position` 1, 2, 3... and `prev_hash` = SHA-256 hex
-of the previous event's encoded bytes (`contracts.chain.bytes_hash`). Each source's relay then
-delivers its log in order on its own rhythm (live, hourly, nightly or weekly batches, plus
-outages of days to weeks), and the bus order is the merge of those deliveries. So within a
-source delivery follows `source_position`, while across organisations events arrive out of
-order: an ICB's advice or plan flag often lands before the LA's request or plan. Memory is
-bounded by one block (about 20,000 plans), so the national scale streams 42 blocks one after
-another in constant memory (~300 MB peak).
+children (`sendx.demo.population.stories`) live their stories between 2019-01-01 and the data
+cut 2026-11-01; each event is recorded by its source after a lag (LA: same week mostly, 19% up
+to 6 weeks, 3% a backlog of months; ICB/trust: days, sometimes weeks; providers: up to 2
+months). Each source's log is its events in recorded order: `source_position` 1, 2, 3... and
+`prev_hash` = SHA-256 hex of the previous event's encoded bytes (`contracts.chain.bytes_hash`).
+Each source's relay then delivers its log in order on its own rhythm (live, hourly, nightly or
+weekly batches, plus outages of days to weeks), and the bus order is the merge of those
+deliveries. So within a source delivery follows `source_position`, while across organisations
+events arrive out of order: an ICB's advice or plan flag often lands before the LA's request or
+plan. Memory is bounded by one block (about 20,000 plans), so the national scale streams 42
+blocks one after another in constant memory (~300 MB peak).
 
 **Scales.** `tiny` (150 plans, ~3k events) and `small` (1,500 plans, ~32k events) for tests;
 `partnership` = Leicester, Leicestershire and Rutland (856/855/857, ICB QK1, trust RT5): ~20,000
@@ -27,7 +30,7 @@ children with plans issued plus refused, not-issued, health-only and AP-only chi
 `national` = 42 partnerships x 16,400 plan stories (~640,000 plans, ~15 million events:
 seven years of history at ~22 events per child with a plan).
 
-**Event mix at partnership scale, seed 1** (run `python -m bench.population partnership 1`):
+**Event mix at partnership scale, seed 1** (run `python -m sendx.demo.population partnership 1`):
 
     adult_social_care.transition_assessment_completed          881
     ap.placement_commissioned                                1,666
@@ -70,7 +73,6 @@ seven years of history at ~22 events per child with a plan).
 from __future__ import annotations
 
 import random
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -78,12 +80,13 @@ from typing import NamedTuple
 
 import orjson
 
-from bench.calendar import iso
-from bench.stories import Casebook, Cast, Stub
 from contracts import Envelope, current_version, encode, model_for
 from contracts.chain import bytes_hash
 from contracts.subjects import event_subject
 from contracts.topology import PUBLISHES, OrgKind
+from sendx.demo.children import DEMO_AP_PROVIDER, DEMO_ICB, DEMO_LAS, DEMO_SCHOOL, DEMO_TRUST
+from sendx.demo.population.calendar import iso
+from sendx.demo.population.stories import Casebook, Cast, Stub
 
 
 class WireEvent(NamedTuple):
@@ -113,9 +116,11 @@ SCALES: dict[str, Scale] = {
 OTHER_CHILDREN = (("refused_child", 0.30), ("not_issued_child", 0.07),
                   ("health_only_child", 0.35), ("ap_only_child", 0.04))
 
-LLR = Cast(las=("856", "855", "857"), la_weights=(40, 52, 8), icb="QK1", trust="RT5",
-           schools=("120001", "120002", "120003"), colleges=("130001",),
-           ap_providers=("AP001", "AP002"))
+LLR = Cast(las=tuple(DEMO_LAS), la_weights=(40, 52, 8), icb=DEMO_ICB, trust=DEMO_TRUST,
+           schools=(DEMO_SCHOOL, "120002", "120003"), colleges=("130001",),
+           ap_providers=(DEMO_AP_PROVIDER, "AP002"))
+"""The demo partnership's organisations (`sendx.demo.children`), with more schools and an AP
+provider more, as a partnership of ~20,000 plans has."""
 
 
 def cast_for(block: int, blocks: int) -> Cast:
@@ -247,10 +252,3 @@ def _events(scale_name: str, seed: int) -> Iterator[tuple[dict, str, str, bytes]
 def event_mix(scale: str, seed: int) -> Counter[str]:
     return Counter(wire["type"] for wire, *_ in _events(scale, seed))
 
-
-if __name__ == "__main__":
-    mix = event_mix(sys.argv[1] if len(sys.argv) > 1 else "partnership",
-                    int(sys.argv[2]) if len(sys.argv) > 2 else 1)
-    for event_type, count in sorted(mix.items()):
-        print(f"    {event_type:<52} {count:>9,}")
-    print(f"    {'total':<52} {sum(mix.values()):>9,}")

@@ -2,7 +2,7 @@
 
 `Casebook` simulates one partnership's children in the world (occurred dates) and in each
 organisation's records (a recording lag per organisation kind), leaving unordered `Stub`s;
-`bench.population` then orders them into each source's log and onto the bus. Rates and waits
+`sendx.demo.population` then orders them into each source's log and onto the bus. Rates and waits
 follow `shared/domain.md` (official statistics, statutory timescales) closely enough for load,
 not for analysis. Every random choice comes from the one `random.Random` passed in.
 """
@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date
 
-from bench.calendar import (
+from sendx.demo.population.calendar import (
     DAY,
     WINDOW_END,
     WINDOW_START,
@@ -23,9 +23,9 @@ from bench.calendar import (
     march_of_year11,
     timestamp,
 )
-from bench.health_stories import HealthStories
-from bench.provision_stories import ProvisionStories
-from bench.transition_stories import preparing_for_adulthood
+from sendx.demo.population.health_stories import HealthStories
+from sendx.demo.population.provision_stories import ProvisionStories
+from sendx.demo.population.transition_stories import preparing_for_adulthood
 
 NEEDS = ("ASD", "SLCN", "SEMH", "MLD", "SPLD", "SLD", "PD", "HI", "PMLD", "VI", "MSI", "OTH")
 NEED_WEIGHTS = (31.5, 22, 15, 9, 4, 4, 3, 2, 1, 1, 0.3, 3)

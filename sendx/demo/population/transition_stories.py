@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bench.calendar import birthday, day_str
+from sendx.demo.population.calendar import birthday, day_str
 
 if TYPE_CHECKING:
-    from bench.stories import Casebook, Child
+    from sendx.demo.population.stories import Casebook, Child
 
 COMPLEX_NEEDS = frozenset({"SLD", "PMLD", "PD", "MSI"})
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from bench.calendar import WINDOW_END, birthday, day_str
+from sendx.demo.population.calendar import WINDOW_END, birthday, day_str
 
 if TYPE_CHECKING:
-    from bench.stories import Casebook, Child
+    from sendx.demo.population.stories import Casebook, Child
 
 # Median wait in days from referral to first assessment, and the spread (lognormal sigma).
 WAITS = {"neurodevelopmental": (420, 0.45), "slt": (120, 0.5), "camhs": (180, 0.55),
