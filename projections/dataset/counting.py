@@ -45,6 +45,17 @@ def weeks_between(start: date, end: date) -> float:
     return (end - start).days / 7
 
 
+Bands = tuple[tuple[float, float | None, str], ...]
+"""(from weeks, up to but not including weeks or None, measure name)."""
+
+
+def banded(weeks: float, bands: Bands) -> str:
+    """The band `weeks` falls in: from its lower bound up to (not including) its upper one."""
+    return next(
+        name for low, high, name in bands if weeks >= low and (high is None or weeks < high)
+    )
+
+
 def count_timed(tally: Tally, key: tuple[str, str], la: str | None, within: bool | None) -> None:
     """Count one timed item: counted, and within or late (None: not counted, no start known)."""
     if within is None:

@@ -61,10 +61,19 @@ class Measure:
     unit: str = ""
     split: str | None = None
     """A figure field with one row per value (advice giver, pathway): one series per value."""
+    axis: str = ""
+    """What the value axis measures, with its unit (default: from `unit`)."""
+    latest: tuple[tuple[str, str], ...] = ()
+    """(figure field, label) shown for the latest month beside the chart (per split value)."""
 
     @property
     def percent(self) -> bool:
         return self.unit == "%"
+
+    @property
+    def axis_title(self) -> str:
+        """The value axis's title: every chart says what its numbers are and in what unit."""
+        return self.axis or ("Percentage (%)" if self.percent else "Number (count)")
 
 
 @dataclass(frozen=True)

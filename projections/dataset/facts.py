@@ -114,6 +114,32 @@ class AmendmentFact:
 
 
 @dataclass(frozen=True)
+class RequestFact:
+    """A request for assessment and how far it got: the decision, and when the case closed (a
+    refusal to assess, a plan issued or a decision not to issue one)."""
+
+    person_key: str
+    la_code: str
+    case_id: str
+    requested_on: date
+    decided_on: date | None
+    decision: str | None
+    closed_on: date | None
+
+
+@dataclass(frozen=True)
+class AmendDecisionFact:
+    """A review outcome to amend the plan, and when the amended plan was issued (if yet)."""
+
+    person_key: str
+    la_code: str
+    plan_id: str
+    review_held_on: date
+    decided_on: date
+    amended_on: date | None
+
+
+@dataclass(frozen=True)
 class ReferralFact:
     """A wait on a health pathway: from referral to the first assessment (if started)."""
 
@@ -257,6 +283,31 @@ def _amendments(person: str, state: PersonState) -> Iterable[AmendmentFact]:
             )
 
 
+def _requests(person: str, state: PersonState) -> Iterable[RequestFact]:
+    for (la, case), requested in sorted(state.requests.items()):
+        decided = state.decisions.get((la, case))
+        issued = [p.issued_on for (code, _), p in state.plans.items()
+                  if code == la and p.case_id == case]
+        ends = [*issued, state.not_issued.get((la, case))]
+        if decided is not None and decided.decision == "refuse":
+            ends.append(decided.decided_on)
+        closed = min((d for d in ends if d is not None), default=None)
+        yield RequestFact(
+            person, la, case, requested,
+            decided.decided_on if decided else None, decided.decision if decided else None, closed,
+        )
+
+
+def _amend_decisions(person: str, state: PersonState) -> Iterable[AmendDecisionFact]:
+    for (la, plan_id), outcomes in sorted(state.outcomes.items()):
+        amended = {a.review_held_on: a.amended_on for a in state.amendments.get((la, plan_id), ())
+                   if a.review_held_on is not None}
+        for o in outcomes:
+            if o.outcome == "amend":
+                yield AmendDecisionFact(person, la, plan_id, o.review_held_on, o.decided_on,
+                                        amended.get(o.review_held_on))
+
+
 def _health_flags(person: str, state: PersonState) -> Iterable[HealthFlagFact]:
     for code, spells in sorted(state.health_flags.items()):
         for number, spell in enumerate(spells, start=1):
@@ -302,6 +353,8 @@ TABLE_ROWS: dict[str, Callable[[str, PersonState], Iterable[object]]] = {
     "ap_placements": _placements,
     "part_time_timetables": _timetables,
     "birth_month_conflicts": _birth_month_conflicts,
+    "assessment_requests": _requests,
+    "amend_decisions": _amend_decisions,
 }
 """Each table's rows from a person's state."""
 
@@ -318,6 +371,8 @@ TABLE_INPUTS: dict[str, tuple[str, ...]] = {
     "ap_placements": ("placements",),
     "part_time_timetables": ("timetables", *HOME_LA_INPUTS),
     "birth_month_conflicts": ("birth_months",),
+    "assessment_requests": ("requests", "decisions", "plans", "not_issued"),
+    "amend_decisions": ("outcomes", "amendments"),
 }
 """The `PersonState` fields each table's rows read: a step that leaves them all as they were
 (the fold keeps unchanged fields by reference) leaves the table's rows as they were."""

@@ -34,6 +34,8 @@ from contracts.ehc import (
     PlanAmended,
     PlanCeased,
     PlanIssued,
+    PlanNotIssued,
+    ReviewOutcome,
 )
 from contracts.health import (
     EhcPlanFlagCleared,
@@ -89,6 +91,15 @@ class Advice:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """The LA's decision after a review meeting."""
+
+    review_held_on: date
+    decided_on: date
+    outcome: str
+
+
+@dataclass(frozen=True)
 class Amendment:
     amended_on: date
     trigger: str
@@ -136,6 +147,10 @@ class PersonState:
     reviews: Mapping[PlanRef, tuple[date, ...]] = field(default_factory=dict)
     """Review meeting dates per plan, sorted, each once."""
     amendments: Mapping[PlanRef, tuple[Amendment, ...]] = field(default_factory=dict)
+    outcomes: Mapping[PlanRef, tuple[Outcome, ...]] = field(default_factory=dict)
+    """Review outcomes per plan, one per review meeting (the latest decision about it)."""
+    not_issued: Mapping[CaseRef, date] = field(default_factory=dict)
+    """Cases the LA decided, after assessing, not to issue a plan for: the day decided."""
     health_flags: Mapping[str, tuple[FlagSpell, ...]] = field(default_factory=dict)
     """Spells per LA code named by the health record, oldest first."""
     referrals: Mapping[OrgRef, Referral] = field(default_factory=dict)
@@ -289,6 +304,22 @@ def _review_held(payload: AnnualReviewHeld, state: PersonState, event: Envelope)
     plan = (event.source_org, payload.plan_id)
     held = tuple(sorted({*state.reviews.get(plan, ()), payload.held_on}))
     return evolve(state, reviews=_put(state.reviews, plan, held))
+
+
+@_apply.register
+def _plan_not_issued(payload: PlanNotIssued, state: PersonState, event: Envelope) -> PersonState:
+    case = (event.source_org, payload.case_id)
+    return evolve(state, not_issued=_put(state.not_issued, case, payload.decided_on))
+
+
+@_apply.register
+def _review_outcome(payload: ReviewOutcome, state: PersonState, event: Envelope) -> PersonState:
+    plan = (event.source_org, payload.plan_id)
+    decided = Outcome(payload.review_held_on, payload.decided_on, payload.outcome)
+    others = tuple(o for o in state.outcomes.get(plan, ())
+                   if o.review_held_on != payload.review_held_on)
+    outcomes = tuple(sorted((*others, decided), key=lambda o: o.review_held_on))
+    return evolve(state, outcomes=_put(state.outcomes, plan, outcomes))
 
 
 @_apply.register

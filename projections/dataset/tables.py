@@ -50,6 +50,18 @@ TABLES: tuple[FactTable, ...] = (
     FactTable("ap_placements", facts.PlacementFact, ("person_key", "placement_id")),
     FactTable("part_time_timetables", facts.TimetableFact, ("person_key", "org", "timetable_id")),
     FactTable("birth_month_conflicts", BirthMonthConflictFact, ("person_key", "org")),
+    FactTable(
+        "assessment_requests",
+        facts.RequestFact,
+        ("person_key", "la_code", "case_id"),
+        (("requested_on",),),
+    ),
+    FactTable(
+        "amend_decisions",
+        facts.AmendDecisionFact,
+        ("person_key", "la_code", "plan_id", "review_held_on"),
+        (("decided_on",),),
+    ),
 )
 
 DERIVATION = Derivation(
@@ -59,7 +71,8 @@ DERIVATION = Derivation(
     order=history_order,
     rows=facts.TABLE_ROWS,
     inputs=facts.TABLE_INPUTS,
-    version=3,
+    version=4,
 )
 """Version 2: indicators 3-6 (decisions, advice, reviews, amendments, waits, AP) added.
-Version 3: birth months per registering organisation, and their conflicts."""
+Version 3: birth months per registering organisation, and their conflicts.
+Version 4: requests for assessment and decisions to amend, for the backlogs."""

@@ -19,22 +19,31 @@ from pydantic import BaseModel, Field
 from projections.access.policy import ACCESS_KEY, PERSON_LEVEL, PUBLIC, AccessControl, AccessRoute
 from projections.dataset import quality
 from projections.dataset.areas import Partnership, UnknownArea
+from projections.dataset.cumulative import period_figures
+from projections.dataset.data_date import latest_data_date
 from projections.dataset.indicators import (
+    BACKLOGS,
     INDICATORS,
     MONTHLY,
+    Backlog,
     IndicatorDefinition,
     Monthly,
     active_plans,
 )
 from projections.dataset.indicators.active_plans import DiscrepancyList
+from projections.dataset.indicators.annual_health_checks import HealthChecks
+from projections.dataset.indicators.support_register import SupportRegister
 from projections.dataset.indicators.transition_tracker import TrackerSummary
 from projections.dataset.periods import BadPeriod, Month, months_between
 from projections.dataset.publishing import DatasetReadModel
+from projections.dataset.reference import ENGLAND_FILE, ReferenceFigure, load_reference
+from projections.dataset.targets import DEFAULT_FILE, Targets, checks, figure_fields, load_targets
 from projections.reading.partitions import Progress, ReadModelProgress
 from projections.serving.api_contract import (
     BAD_RANGE,
     UNKNOWN_LA,
     AsOfParam,
+    DayParam,
     FromParam,
     LaParam,
     MonthParam,
@@ -47,7 +56,14 @@ from projections.serving.live import LiveFeed
 from projections.tracker import queries as tracker_queries
 from projections.tracker.milestones import MILESTONE_IDS
 from projections.tracker.models import TrackerRows
-from projections.tracker.queries import RAGS, BadFilter, TrackerFilter, TrackerReadModel
+from projections.tracker.queries import (
+    PAGE_SIZE_MAX,
+    RAGS,
+    BadFilter,
+    Page,
+    TrackerFilter,
+    TrackerReadModel,
+)
 from projections.web import install_dashboard
 from projections.web.docs import install_docs
 from runtime.settings import settings
@@ -66,6 +82,16 @@ class PositionedReadModel(DatasetReadModel, Protocol):
 
 class Health(BaseModel):
     status: str = "ok"
+
+
+class DataDate(BaseModel):
+    latest_data_date: date | None = Field(
+        description="The latest day anything in the dataset happened on (not after today); "
+        "null while the dataset is empty.")
+    today: date
+    default_as_of: date = Field(
+        description="What every figure is taken as of when no date or month is given: the "
+        "latest data date, or today while there is none.")
 
 
 class PartitionPosition(BaseModel):
@@ -138,9 +164,17 @@ def default_host() -> str:
     return settings().api_host
 
 
-def period(first: str | None, last: str | None, today: date) -> list[Month]:
-    """The months from `first` to `last` (YYYY-MM, checked by the parameters' pattern)."""
-    end = Month.parse(last, name="'to'") if last else Month.of(today)
+def data_date(read_model: DatasetReadModel, today: date) -> DataDate:
+    """The latest data date, and the default "as of" it gives."""
+    with read_model.snapshot() as snapshot:
+        latest = latest_data_date(snapshot, today)
+    return DataDate(latest_data_date=latest, today=today, default_as_of=latest or today)
+
+
+def period(first: str | None, last: str | None, default_day: date) -> list[Month]:
+    """The months from `first` to `last` (YYYY-MM, checked by the parameters' pattern); without
+    `to`, up to the month of `default_day` (the latest data date)."""
+    end = Month.parse(last, name="'to'") if last else Month.of(default_day)
     start = Month.parse(first, name="'from'") if first else end.plus(1 - DEFAULT_MONTHS)
     return months_between(start, end)
 
@@ -154,10 +188,14 @@ def create_app(
     today: Callable[[], date] = lambda: datetime.now(UTC).date(),
     access: AccessControl | None = None,
     live: LiveFeed | None = None,
+    targets: Targets | None = None,
 ) -> FastAPI:
     """The API over the dataset (and the tracker, if given); `stream_last_sequence` lets
-    /api/position report the lag."""
+    /api/position report the lag. `targets` default to the partnership's file
+    (`deploy/partnership/targets.toml`), checked here: a bad file stops the start."""
     area = partnership or Partnership.of()
+    goals = default_targets() if targets is None else targets
+    england = load_reference(ENGLAND_FILE, known_figures())
     app = FastAPI(
         title="send-exchange shared dataset",
         description=(
@@ -212,6 +250,19 @@ def create_app(
         last = await stream_last_sequence() if stream_last_sequence else None
         return position_of(progress, last)
 
+    def as_of() -> date:
+        return data_date(read_model, today()).default_as_of
+
+    @app.get(
+        "/api/data-date",
+        summary="The latest data date, the default 'as of'",
+        description="The last day anything in the dataset happened on: every figure asked for "
+        "without a date or month is taken as of it (its month), so a dataset that ends before "
+        "today does not show empty months as if nothing had happened.",
+    )
+    def latest() -> DataDate:
+        return data_date(read_model, today())
+
     @app.get(
         "/api/indicators",
         summary="The indicators and their definitions",
@@ -222,10 +273,43 @@ def create_app(
 
     for spec in MONTHLY:
         app.add_api_route(
-            f"/api/indicators/{spec.indicator.id}", _monthly(spec, read_model, area, today),
+            f"/api/indicators/{spec.indicator.id}", _monthly(spec, read_model, area, as_of, goals,
+                     [f for f in england if f.indicator == spec.indicator.id]),
             methods=["GET"], response_model=spec.model, summary=spec.summary,
             description=f"{spec.indicator.title}, by month.{_MONTHLY_ERRORS}",
             responses={**UNKNOWN_LA, **BAD_RANGE},
+        )
+
+    @app.get(
+        "/api/reference/england",
+        summary="England's published figures, the reference beside the partnership's",
+        description="Each national figure with the indicator and figure it compares with, its "
+        "period, source, and whether its definition matches the indicator's (`matches`; "
+        "where not, `note` says how it differs).",
+    )
+    def england_reference() -> list[ReferenceFigure]:
+        return list(england)
+
+    @app.get(
+        "/api/backlogs",
+        summary="The backlogs and their definitions",
+        description="Overdue work and what is still open, each served on any day at "
+        "`/api/backlogs/<id>?as_of=YYYY-MM-DD` (and, but for the referrals, by month at "
+        "`/api/indicators/<id>`).",
+    )
+    def backlogs() -> list[IndicatorDefinition]:
+        return [b.indicator for b in BACKLOGS]
+
+    for backlog in BACKLOGS:
+        app.add_api_route(
+            f"/api/backlogs/{backlog.indicator.id}", _backlog(backlog, read_model, area, as_of),
+            methods=["GET"], response_model=backlog.result,
+            summary=f"{backlog.indicator.title}, on a day",
+            description=f"{backlog.indicator.title}, on the `as_of` day (default: the latest "
+            "data date). Per LA and for the partnership; counts of 1 to 4 are shown as \"<5\" "
+            "and counts hidden so that those cannot be derived as \"c\". 404 for an LA outside "
+            "the partnership, 422 for a bad date.",
+            responses=UNKNOWN_LA,
         )
 
     @app.get(
@@ -239,7 +323,7 @@ def create_app(
         ),
     )
     def discrepancy_people(la: LaParam = None, month: MonthParam = None) -> DiscrepancyList:
-        chosen = Month.parse(month, name="'month'") if month else Month.of(today())
+        chosen = Month.parse(month, name="'month'") if month else Month.of(as_of())
         return active_plans.discrepancy_people(read_model, chosen, area, la)
 
     @app.get(
@@ -256,7 +340,7 @@ def create_app(
         return quality.birth_month_discrepancies(read_model)
 
     if tracker is not None:
-        _tracker_routes(app, tracker, area, today)
+        _tracker_routes(app, tracker, area, as_of)
     install_delivery_routes(app, feed.jetstream)
     positions = {"dataset": read_model.position}
     if tracker is not None and hasattr(tracker, "position"):
@@ -266,20 +350,51 @@ def create_app(
     return app
 
 
+def known_figures() -> dict[str, set[str]]:
+    """Indicator id -> the fields of its figures: what a target or reference may name."""
+    return {spec.indicator.id: figure_fields(spec.model) for spec in MONTHLY}
+
+
+def default_targets() -> Targets:
+    """The partnership's targets file, checked against the indicators served."""
+    return load_targets(DEFAULT_FILE, known_figures())
+
+
 def _monthly(
-    spec: Monthly, read_model: DatasetReadModel, area: Partnership, today: Callable[[], date]
+    spec: Monthly, read_model: DatasetReadModel, area: Partnership, as_of: Callable[[], date],
+    targets: Targets, england: list[ReferenceFigure],
 ) -> Callable[..., Any]:
     def handler(la: LaParam = None, first: FromParam = None, last: ToParam = None) -> Any:
-        return spec.query(read_model, period(first, last, today()), area, la)
+        months = period(first, last, as_of())
+        answer = spec.query(read_model, months, area, la)
+        periods = period_figures(spec, read_model, months, area, la)
+        return answer.model_copy(update={
+            "targets": checks(targets, spec.indicator.id, [*answer.figures, *periods]),
+            "periods": periods,
+            "england": england,
+        })
 
     handler.__name__ = spec.indicator.id.replace("-", "_")
     return handler
 
 
+def _backlog(
+    backlog: Backlog, read_model: DatasetReadModel, area: Partnership,
+    default_day: Callable[[], date],
+) -> Callable[..., Any]:
+    def handler(as_of: DayParam = None, la: LaParam = None) -> Any:
+        day = day_of(as_of, "as_of") or default_day()
+        return backlog.publish_on(read_model, day, area, la)
+
+    handler.__name__ = "backlog_" + backlog.indicator.id.replace("-", "_")
+    return handler
+
+
 def _tracker_routes(
-    app: FastAPI, tracker: TrackerReadModel, area: Partnership, today: Callable[[], date]
+    app: FastAPI, tracker: TrackerReadModel, area: Partnership, as_of: Callable[[], date]
 ) -> None:
     milestones: Sequence[str] = MILESTONE_IDS
+    default_day = as_of
 
     @app.get(
         "/api/tracker",
@@ -291,8 +406,10 @@ def _tracker_routes(
             "RAG. Filters: `la` (the person's LA), `owner` (people with a red milestone owned by "
             "this organisation), `rag` (the person's status, or with `milestone` that "
             "milestone's), `milestone` (people to whom it applies: "
-            f"{', '.join(milestones)}). Person-level data for authorised users. 404 for an LA "
-            "outside the partnership, 422 for a bad date, RAG or milestone."
+            f"{', '.join(milestones)}). Most urgent first: the most overdue, then the "
+            "soonest due; `page` and `page_size` give one page (without `page_size`, everyone). "
+            "Person-level data for authorised users. 404 for an LA outside the partnership, "
+            "422 for a bad date, RAG, milestone or page."
         ),
     )
     def tracker_people(
@@ -302,11 +419,37 @@ def _tracker_routes(
             max_length=16, description="An organisation code, e.g. QK1.")] = None,
         rag: Annotated[Rag | None, Query(description="red, amber or green.")] = None,
         milestone: Annotated[MilestoneId | None, Query(description="A milestone id.")] = None,
+        page: Annotated[int, Query(ge=1, le=100_000, description="Page, from 1.")] = 1,
+        page_size: Annotated[int | None, Query(
+            ge=1, le=PAGE_SIZE_MAX, description="Rows per page (default: every row).")] = None,
     ) -> TrackerRows:
         where = TrackerFilter(la=la, owner=owner, rag=rag and rag.value,
                               milestone=milestone and milestone.value)
-        day = day_of(as_of, "as_of") or today()
-        return tracker_queries.tracker_rows(tracker, day, area, where)
+        day = day_of(as_of, "as_of") or default_day()
+        return tracker_queries.tracker_rows(tracker, day, area, where, Page(page, page_size))
+
+    @app.get(
+        "/api/tracker/health-checks", responses=UNKNOWN_LA,
+        summary="Annual health checks: people aged 14+ on the learning disability register "
+                "checked in the last 12 months",
+        description="On the as-of date (default: the latest data date), per LA and for the "
+        "partnership, suppressed (\"<5\", \"c\"). 404 for an LA outside the partnership, "
+        "422 for a bad date.",
+    )
+    def health_checks(as_of: AsOfParam = None, la: LaParam = None) -> HealthChecks:
+        day = day_of(as_of, "as_of") or default_day()
+        return tracker_queries.health_checks(tracker, day, area, la)
+
+    @app.get(
+        "/api/tracker/support-register", responses=UNKNOWN_LA,
+        summary="Dynamic support register: people by RAG rating and age band",
+        description="On the as-of date (default: the latest data date), per LA and for the "
+        "partnership, suppressed (\"<5\", \"c\"). 404 for an LA outside the partnership, "
+        "422 for a bad date.",
+    )
+    def support_register(as_of: AsOfParam = None, la: LaParam = None) -> SupportRegister:
+        day = day_of(as_of, "as_of") or default_day()
+        return tracker_queries.support_register_on(tracker, day, area, la)
 
     @app.get(
         "/api/tracker/summary", responses=UNKNOWN_LA,
@@ -318,5 +461,5 @@ def _tracker_routes(
         ),
     )
     def tracker_summary(as_of: AsOfParam = None, la: LaParam = None) -> TrackerSummary:
-        day = day_of(as_of, "as_of") or today()
+        day = day_of(as_of, "as_of") or default_day()
         return tracker_queries.tracker_summary(tracker, day, area, la)

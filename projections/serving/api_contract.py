@@ -22,6 +22,7 @@ from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field
 
 from projections.dataset.periods import MAX_MONTHS
+from projections.serving.csv_export import CsvExport, document_csv
 
 YEARS = "(19|20)[0-9]{2}"
 """Years the API reads and judges by: 1900-2099 (what date arithmetic and the data need)."""
@@ -93,12 +94,18 @@ FromParam = Annotated[str | None, _query(
     MONTH_PATTERN, "First month, YYYY-MM, 1900-2099 (default: 11 months before `to`).",
     alias="from")]
 ToParam = Annotated[str | None, _query(
-    MONTH_PATTERN, "Last month, YYYY-MM, 1900-2099 (default: this month).", alias="to")]
+    MONTH_PATTERN, "Last month, YYYY-MM, 1900-2099 (default: the month of the latest data date, "
+    "`/api/data-date`).", alias="to")]
 MonthParam = Annotated[str | None, _query(
-    MONTH_PATTERN, "A month, YYYY-MM, 1900-2099 (default: this month).")]
+    MONTH_PATTERN, "A month, YYYY-MM, 1900-2099 (default: the latest data date's).")]
 AsOfParam = Annotated[str | None, Query(
     pattern=DATE_PATTERN, json_schema_extra={"format": "date"},
-    description="The day to judge milestones on, YYYY-MM-DD, 1900-2099 (default today).")]
+    description="The day to judge milestones on, YYYY-MM-DD, 1900-2099 (default: the latest "
+                "data date, `/api/data-date`).")]
+DayParam = Annotated[str | None, Query(
+    pattern=DATE_PATTERN, json_schema_extra={"format": "date"},
+    description="The day to count on, YYYY-MM-DD, 1900-2099 (default: the latest data date, "
+                "`/api/data-date`).")]
 SinceParam = Annotated[str | None, Query(
     pattern=TIME_PATTERN, json_schema_extra={"format": "date-time"},
     description="Entries at or after this time: ISO 8601 with a UTC offset, 1900-2099.")]
@@ -160,6 +167,7 @@ def install_contract(app: FastAPI, *, access_key: str) -> None:
     token, so its `security` requirement is dropped from the document.
     """
     app.add_exception_handler(RequestValidationError, _validation_problem)
+    app.add_middleware(CsvExport)
     app.add_exception_handler(BadDate, _bad_date)
 
     def openapi() -> dict[str, Any]:
@@ -172,6 +180,7 @@ def install_contract(app: FastAPI, *, access_key: str) -> None:
                         operation.pop("security", None)
                         for status in ("401", "403", "429"):
                             operation["responses"].pop(status, None)
+            document_csv(document)
             app.openapi_schema = document
         return app.openapi_schema
 

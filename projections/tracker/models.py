@@ -32,5 +32,9 @@ class TrackedPerson(BaseModel):
 class TrackerRows(BaseModel):
     as_of: date
     as_at_stream_sequence: int
-    count: int
-    people: list[TrackedPerson]
+    count: int = Field(description="People who pass the filters, on every page.")
+    page: int = Field(1, description="This page, from 1.")
+    pages: int = Field(1, description="Pages at this page size.")
+    page_size: int | None = Field(None, description="Rows per page; null: every row at once.")
+    people: list[TrackedPerson] = Field(
+        description="Most urgent first: the most overdue, then the soonest due.")

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from projections.web.cells import Value, numeric, shown
 from projections.web.templating import macro
 
-WIDTH, HEIGHT = 340, 150
-LEFT, RIGHT, TOP, BOTTOM = 40, 12, 12, 26
+WIDTH, HEIGHT = 340, 160
+LEFT, RIGHT, TOP, BOTTOM = 40, 12, 22, 26
 PALETTE = ("#1d4ed8", "#b45309", "#047857", "#7c3aed", "#be123c", "#0f766e")
 """Each at least 4.5:1 against white (WCAG AA for text, so comfortably for lines)."""
 DASHES = ("", "6 3", "2 3", "8 3 2 3", "4 4", "1 2")
@@ -75,6 +75,9 @@ class Chart:
     gridlines: tuple[Gridline, ...]
     month_labels: tuple[MonthLabel, ...]
     lines: tuple[Line, ...]
+    axis: str = ""
+    """The value axis's title, with its unit (e.g. "Percentage (%)")."""
+    x_axis: str = "Month"
     width: int = WIDTH
     height: int = HEIGHT
     left: int = LEFT
@@ -125,7 +128,7 @@ def _month_labels(months: Sequence[str], top: float) -> tuple[MonthLabel, ...]:
 
 
 def chart_of(chart_id: str, title: str, months: Sequence[str], series: Sequence[Series],
-             unit: str = "", percent: bool = False) -> Chart:
+             unit: str = "", percent: bool = False, axis: str = "") -> Chart:
     """The geometry of a line chart of `series` over `months`, and its text alternative."""
     known = [n for s in series for v in s.values if (n := numeric(v)) is not None]
     top = 100.0 if percent else _nice_top(max(known, default=0.0))
@@ -140,8 +143,10 @@ def chart_of(chart_id: str, title: str, months: Sequence[str], series: Sequence[
         Line(Style.of(number), tuple(_point(i, len(months), v, top) for i, v in run))
         for number, s in enumerate(series) for run in _runs(s.values)
     )
-    return Chart(chart_id, title, f"Monthly trend, {span}. Latest month: {latest or 'no figures'}.",
-                 gridlines, _month_labels(months, top), lines)
+    axis = axis or ("Percentage (%)" if percent else "Number (count)")
+    return Chart(chart_id, title,
+                 f"Monthly trend, {span}; {axis} by month. Latest month: {latest or 'no figures'}.",
+                 gridlines, _month_labels(months, top), lines, axis)
 
 
 def styled(series: Sequence[Series]) -> list[tuple[Series, Style]]:

@@ -29,6 +29,7 @@ from projections.access.policy import (
     presented_token,
 )
 from projections.dataset.areas import Partnership
+from projections.dataset.periods import BadPeriod
 from projections.serving.api_contract import (
     FiguresParam,
     FromParam,
@@ -38,8 +39,9 @@ from projections.serving.api_contract import (
     time_of,
 )
 from projections.serving.live import LiveFeed, live_response
+from projections.web import dashboard as board
 from projections.web.api_reader import ApiReader
-from projections.web.dashboard import View, page, read_everything, signin_page
+from projections.web.dashboard import View, read_everything, signin_page
 
 STATIC = __file__.rsplit("/", 1)[0] + "/static"
 SESSION_SECONDS = 8 * 3600
@@ -81,21 +83,33 @@ def install_dashboard(
     async def dashboard(
         request: Request, as_of: str | None = None, la: str | None = None,
         owner: str | None = None, rag: str | None = None, milestone: str | None = None,
+        first: Annotated[str | None, Query(alias="from")] = None,
+        last: Annotated[str | None, Query(alias="to")] = None,
+        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     ) -> HTMLResponse:
         principal = getattr(request.state, "principal", None)
         token = presented_token(request)
         if access is not None and principal is None:
             error = "That access token is not recognised; sign in again." if token else None
             return HTMLResponse(signin_page(error), status_code=401 if token else 200)
+        latest = await reader.get("/api/data-date", token=token)
+        default = date.fromisoformat(latest.body["default_as_of"]) if latest.ok else today()
         try:
-            day = date.fromisoformat(as_of) if as_of else today()
+            day = date.fromisoformat(as_of) if as_of else default
         except ValueError:
             raise HTTPException(
                 422, f"as_of must be a date written YYYY-MM-DD, got {as_of!r}") from None
         view = View(day, la or None, {k: v for k, v in (("owner", owner), ("rag", rag),
-                                                         ("milestone", milestone)) if v})
+                                                         ("milestone", milestone)) if v},
+                    first or None, last or None, page,
+                    date.fromisoformat(latest.body["latest_data_date"])
+                    if latest.ok and latest.body.get("latest_data_date") else None)
+        try:
+            view.months  # noqa: B018 - checks the range before anything is read
+        except BadPeriod as exc:
+            raise HTTPException(422, str(exc)) from None
         answers = await read_everything(reader, view, token)
-        return HTMLResponse(page(view, answers, las, principal, partnership.name))
+        return HTMLResponse(board.page(view, answers, las, principal, partnership.name))
 
     @app.post("/login", include_in_schema=False, openapi_extra=PUBLIC)
     async def login(request: Request) -> Any:

@@ -59,3 +59,15 @@ def filter_options(milestones: Sequence[str]) -> dict[str, list[tuple[str, str]]
     """(value, label) of each tracker filter's choices, after "Any"."""
     return {"rag": [(r, RAG_LABELS[r]) for r in RAGS],
             "milestone": [(m, m.replace("_", " ")) for m in milestones]}
+
+
+def pager(rows: Answer, view: Any) -> dict[str, Any]:
+    """The tracker's page: which of how many, how many people in all, and the links either
+    side (None at the ends)."""
+    body = rows.body if rows.ok and isinstance(rows.body, dict) else {}
+    page, pages = body.get("page", 1), body.get("pages", 1)
+    return {
+        "page": page, "pages": pages, "count": body.get("count", 0),
+        "previous": view.link(page=page - 1) + "#tracker" if page > 1 else None,
+        "next": view.link(page=page + 1) + "#tracker" if page < pages else None,
+    }

@@ -30,6 +30,10 @@ from sendx.demo.children import (
 from sendx.demo.children import days_between_weeks as _days
 from services.la.commands import LA_COMMANDS
 
+OPEN_WEEKS = 2
+"""Requests arrive until two weeks before the extract: the latest are still open (awaiting a
+decision, or being assessed), as a real LA's are; nothing is dated after the extract."""
+
 
 def la_rows(child: Child, today: date = DEMO_TODAY) -> list[dict[str, Any]]:
     """The home LA's extract rows for one child, oldest first."""
@@ -42,11 +46,10 @@ def la_rows(child: Child, today: date = DEMO_TODAY) -> list[dict[str, Any]]:
         born_on=child.born_on,
     )
     earliest = max(child.born_on + timedelta(days=3 * 365), today - timedelta(days=7 * 365))
-    if earliest >= today - timedelta(weeks=30):
+    latest = today - timedelta(weeks=OPEN_WEEKS)
+    if earliest >= latest:
         return out.rows
-    requested = earliest + timedelta(
-        days=rng.randrange((today - timedelta(weeks=30) - earliest).days)
-    )
+    requested = earliest + timedelta(days=rng.randrange((latest - earliest).days))
     case_id, plan_id = f"{child.la}-C-{child.ref}", f"{child.la}-P-{child.ref}"
     out.add(
         "ehc.request_assessment",
@@ -56,32 +59,40 @@ def la_rows(child: Child, today: date = DEMO_TODAY) -> list[dict[str, Any]]:
         requested_by=rng.choice(["parent", "parent", "school_or_college", "health"]),
     )
     decided = requested + _days(rng, 3, 6 if rng.random() < 0.85 else 9)
+    if decided >= today:  # still awaiting the decision
+        return out.rows
     if rng.random() < 0.15:
         out.add("ehc.decide_assessment", case_id=case_id, decided_on=decided, decision="refuse")
         return out.rows
     out.add("ehc.decide_assessment", case_id=case_id, decided_on=decided, decision="assess")
     for n, giver in enumerate(["health", "educational_psychology", "social_care"], start=1):
-        out.add(
-            "ehc.request_advice",
-            case_id=case_id,
-            advice_request_id=f"{case_id}-A{n}",
-            requested_on=decided + timedelta(days=rng.randint(1, 7)),
-            advice_giver=giver,
-            requested_from=DEMO_ICB if giver == "health" else None,
-        )
+        asked = decided + timedelta(days=rng.randint(1, 7))
+        if asked < today:
+            out.add(
+                "ehc.request_advice",
+                case_id=case_id,
+                advice_request_id=f"{case_id}-A{n}",
+                requested_on=asked,
+                advice_giver=giver,
+                requested_from=DEMO_ICB if giver == "health" else None,
+            )
     if rng.random() < 0.08:
-        out.add(
-            "ehc.decide_not_to_issue",
-            case_id=case_id,
-            reason="needs_met_without_plan",
-            decided_on=requested + _days(rng, 12, 18),
-        )
+        not_issued = requested + _days(rng, 12, 18)
+        if not_issued < today:
+            out.add(
+                "ehc.decide_not_to_issue",
+                case_id=case_id,
+                reason="needs_met_without_plan",
+                decided_on=not_issued,
+            )
         return out.rows
     roll = rng.random()
     exception = (
         rng.choice(["away_4_weeks", "exceptional_personal_circumstances"]) if roll > 0.92 else None
     )
     issued = requested + (_days(rng, 14, 20) if roll < 0.5 else _days(rng, 21, 36))
+    if issued >= today:  # still being assessed: an open request, its advice perhaps outstanding
+        return out.rows
     placement = (
         "special"
         if child.primary_need in ("SLD", "PMLD")

@@ -27,12 +27,15 @@ from contracts.ehc import (
     PlanAmended,
     PlanCeased,
     PlanIssued,
+    PlanNotIssued,
+    ReviewOutcome,
 )
 from contracts.health import (
     AdultServicesReferralAccepted,
     AnnualHealthCheckCompleted,
     CareSummaryUpdated,
     DiagnosisRecorded,
+    DsrStatusChanged,
     EhcPlanFlagCleared,
     EhcPlanFlagSet,
     HealthAssessmentStarted,
@@ -144,6 +147,17 @@ class EventFactory:
         payload = AnnualReviewHeld(plan_id=plan, held_on=on, preparing_for_adulthood=adulthood)
         return self.wrap(payload, person, la, on)
 
+    def review_outcome(self, person: str, on: date, *, review: date, outcome: str = "amend",
+                       la: str = "856", plan: str = "P1") -> Envelope:
+        payload = ReviewOutcome(plan_id=plan, review_held_on=review, decided_on=on,
+                                outcome=outcome)
+        return self.wrap(payload, person, la, on)
+
+    def plan_not_issued(self, person: str, on: date, *, la: str = "856",
+                        case: str = "C1") -> Envelope:
+        payload = PlanNotIssued(case_id=case, decided_on=on, reason="needs_met_without_plan")
+        return self.wrap(payload, person, la, on)
+
     def plan_amended(self, person: str, on: date, *, la: str = "856", plan: str = "P1",
                      review: date | None = None, trigger: str = "annual_review") -> Envelope:
         payload = PlanAmended(plan_id=plan, amended_on=on, trigger=trigger, review_held_on=review)
@@ -191,6 +205,9 @@ class EventFactory:
 
     def transition_plan(self, person: str, on: date, *, la: str = "856") -> Envelope:
         return self.wrap(TransitionPlanAgreed(agreed_on=on, partners=["QK1"]), person, la, on)
+
+    def dsr(self, person: str, on: date, status: str, *, by: str = "QK1") -> Envelope:
+        return self.wrap(DsrStatusChanged(changed_on=on, status=status), person, by, on)
 
     def health_check(self, person: str, on: date, *, by: str = "QK1") -> Envelope:
         payload = AnnualHealthCheckCompleted(completed_on=on, health_action_plan=True)

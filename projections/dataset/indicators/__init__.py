@@ -10,15 +10,23 @@ them from; the README lists each with a link to its module.
 
 from __future__ import annotations
 
+from projections.dataset.backlog import Backlog
 from projections.dataset.definition import IndicatorDefinition, Measure, Monthly
 from projections.dataset.indicators import (
     active_plans,
+    advice_outstanding,
     advice_timeliness,
     alternative_provision,
     amendment_timeliness,
+    amendments_outstanding,
+    annual_health_checks,
     annual_review_timeliness,
     decision_timeliness,
     health_waits,
+    open_requests,
+    referrals_waiting,
+    reviews_overdue,
+    support_register,
     transition_tracker,
     twenty_week_timeliness,
 )
@@ -32,8 +40,23 @@ MONTHLY: tuple[Monthly, ...] = (
     amendment_timeliness.INDICATOR,
     health_waits.INDICATOR,
     alternative_provision.INDICATOR,
+    open_requests.INDICATOR,
+    advice_outstanding.INDICATOR,
+    reviews_overdue.INDICATOR,
+    amendments_outstanding.INDICATOR,
 )
-"""Indicators 1-6, served by month per LA and for the partnership."""
+"""Indicators 1-6 and the backlogs, served by month per LA and for the partnership."""
+
+
+BACKLOGS: tuple[Backlog, ...] = (
+    open_requests.BACKLOG,
+    advice_outstanding.BACKLOG,
+    reviews_overdue.BACKLOG,
+    amendments_outstanding.BACKLOG,
+    referrals_waiting.BACKLOG,
+)
+"""The overdue work and what is still open, served on any day (`as_of`) per LA and for the
+partnership; all but the referrals (indicator 5's waiting by month) also by month."""
 
 
 TRANSITION_TRACKER = transition_tracker.DEFINITION
@@ -42,6 +65,9 @@ TRANSITION_TRACKER = transition_tracker.DEFINITION
 
 INDICATORS: tuple[IndicatorDefinition, ...] = (
     *(spec.indicator for spec in MONTHLY),
+    referrals_waiting.DEFINITION,
+    annual_health_checks.DEFINITION,
+    support_register.DEFINITION,
     TRANSITION_TRACKER,
 )
 """Every indicator's definition, in the order the API lists them."""
@@ -50,5 +76,5 @@ INDICATORS: tuple[IndicatorDefinition, ...] = (
 MEASURES: dict[str, Measure] = {spec.indicator.id: spec.measure for spec in MONTHLY}
 """Indicator id -> what the dashboard's tile charts."""
 
-__all__ = ["INDICATORS", "MEASURES", "MONTHLY", "TRANSITION_TRACKER", "IndicatorDefinition",
-           "Measure", "Monthly"]
+__all__ = ["BACKLOGS", "INDICATORS", "MEASURES", "MONTHLY", "TRANSITION_TRACKER", "Backlog",
+           "IndicatorDefinition", "Measure", "Monthly"]

@@ -18,6 +18,7 @@ from projections.dataset.counting import (
     Tally,
     Values,
     active_on,
+    banded,
     month_of,
     new_tally,
     new_values,
@@ -70,9 +71,7 @@ WEEK_BANDS = (
 
 def band_of(weeks: float) -> str:
     """0-18: under 18 weeks; 18-52: 18 weeks up to under 52; 52+: 52 weeks or more."""
-    return next(
-        name for low, high, name in WEEK_BANDS if weeks >= low and (high is None or weeks < high)
-    )
+    return banded(weeks, WEEK_BANDS)
 
 
 def wait_counts(referrals: Iterable[ReferralFact], months: Sequence[Month]) -> tuple[Tally, Values]:
@@ -149,5 +148,6 @@ def health_waits(
 INDICATOR = Monthly(
     DEFINITION, counts, health_waits, HealthWaits,
     "Indicator 5: health pathway waits",
-    Measure((("waiting", "Waiting"),), "", "pathway"),
+    Measure((("waiting", "Waiting"),), "", "pathway", "People waiting (count)",
+            (("median_weeks", "Median wait (weeks)"), ("p90_weeks", "90th percentile (weeks)"))),
 )

@@ -7,7 +7,13 @@ from datetime import date
 import pytest
 
 from projections.dataset.areas import Partnership, UnknownArea
-from projections.tracker.queries import BadFilter, TrackerFilter, tracker_rows, tracker_summary
+from projections.tracker.queries import (
+    BadFilter,
+    Page,
+    TrackerFilter,
+    tracker_rows,
+    tracker_summary,
+)
 
 LLR = Partnership.of()
 JUNE_2025 = date(2025, 6, 1)
@@ -105,3 +111,15 @@ def test_the_summary_counts_by_rag_and_overdue_owner_with_suppression(
         f for f in tracker_summary(tracker_store, JUNE_2025, LLR).figures if f.area == "856"
     )
     assert (la856.young_people, la856.red, la856.green) == (6, "c", "<5")
+
+
+def test_the_most_overdue_come_first_then_the_soonest_due(tracker_store, young_people,
+                                                          events) -> None:
+    # amira's named worker was due 30 April (32 days overdue on 1 June), cara's transition plan
+    # 31 May (1 day); ben has nothing overdue
+    rows = tracker_rows(tracker_store, JUNE_2025, LLR)
+    assert keys(rows) == [events.person("amira"), events.person("cara"), events.person("ben")]
+    one = tracker_rows(tracker_store, JUNE_2025, LLR, page=Page(2, 1))
+    assert (keys(one), one.count, one.pages) == ([events.person("cara")], 3, 3)
+    with pytest.raises(BadFilter, match="page_size must be from 1 to 500"):
+        tracker_rows(tracker_store, JUNE_2025, LLR, page=Page(1, 0))
