@@ -47,6 +47,9 @@ class PlanFact:
     """Issued on or before `twenty_week_deadline(requested_on)`; None without a request."""
     exception: str | None
     ceased_on: date | None
+    migrated: bool = False
+    """In force at go-live (`ehc.plan_in_force_recorded`): active and reviewed like any plan,
+    counted as a new plan issued only when the go-live record gives its request date."""
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,7 @@ def home_la(state: PersonState) -> str | None:
 
 def _plans(person: str, state: PersonState) -> Iterable[PlanFact]:
     for (la, plan_id), plan in sorted(state.plans.items()):
-        requested = state.requests.get((la, plan.case_id))
+        requested = state.requests.get((la, plan.case_id), plan.requested_on)
         yield PlanFact(
             person,
             la,
@@ -192,6 +195,7 @@ def _plans(person: str, state: PersonState) -> Iterable[PlanFact]:
             else on_or_before(plan.issued_on, twenty_week_deadline(requested)),
             plan.exception,
             state.ceased.get((la, plan_id)),
+            plan.migrated,
         )
 
 
@@ -230,7 +234,7 @@ def _advice(person: str, state: PersonState) -> Iterable[AdviceFact]:
 def _reviews(person: str, state: PersonState) -> Iterable[ReviewFact]:
     for (la, plan_id), held in sorted(state.reviews.items()):
         plan = state.plans.get((la, plan_id))
-        previous = plan.issued_on if plan else None
+        previous = (plan.last_reviewed_on or plan.issued_on) if plan else None
         for day in held:
             yield ReviewFact(
                 person,

@@ -33,6 +33,7 @@ from contracts.ehc import (
     AssessmentRequested,
     PlanAmended,
     PlanCeased,
+    PlanInForceRecorded,
     PlanIssued,
 )
 from contracts.health import (
@@ -61,6 +62,12 @@ class IssuedPlan:
     issued_on: date
     primary_need: str
     exception: str | None
+    migrated: bool = False
+    """Recorded at go-live (`ehc.plan_in_force_recorded`), not observed as it was issued."""
+    requested_on: date | None = None
+    """The request date a go-live record supplies (live plans take it from the request)."""
+    last_reviewed_on: date | None = None
+    """The last review before go-live: the next review is judged from it."""
 
 
 @dataclass(frozen=True)
@@ -275,6 +282,22 @@ def _advice_returned(payload: AdviceReturned, state: PersonState, event: Envelop
 @_apply.register
 def _plan_issued(payload: PlanIssued, state: PersonState, event: Envelope) -> PersonState:
     plan = IssuedPlan(payload.case_id, payload.issued_on, payload.primary_need, payload.exception)
+    return evolve(state, plans=_put(state.plans, (event.source_org, payload.plan_id), plan))
+
+
+@_apply.register
+def _plan_in_force(
+    payload: PlanInForceRecorded, state: PersonState, event: Envelope
+) -> PersonState:
+    plan = IssuedPlan(
+        payload.case_id,
+        payload.issued_on,
+        payload.primary_need,
+        payload.exception,
+        migrated=True,
+        requested_on=payload.requested_on,
+        last_reviewed_on=payload.last_reviewed_on,
+    )
     return evolve(state, plans=_put(state.plans, (event.source_org, payload.plan_id), plan))
 
 

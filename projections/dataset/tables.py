@@ -59,7 +59,8 @@ DERIVATION = Derivation(
     order=history_order,
     rows=facts.TABLE_ROWS,
     inputs=facts.TABLE_INPUTS,
-    version=3,
+    version=4,
 )
 """Version 2: indicators 3-6 (decisions, advice, reviews, amendments, waits, AP) added.
-Version 3: birth months per registering organisation, and their conflicts."""
+Version 3: birth months per registering organisation, and their conflicts.
+Version 4: plans in force at go-live (`ehc_plans.migrated`)."""

@@ -13,6 +13,7 @@ from pydantic import BeforeValidator, Field
 
 from contracts import ap, ehc, transition
 from contracts.constraints import EventDate
+from contracts.provenance import SourceSystem
 from contracts.vocab import AdviceGiver, LocalId, OrgCode, PrimaryNeed
 from services.domain.command import ApTier, Command, NhsNumber
 from services.domain.people import ErasePerson, RegisterPerson
@@ -71,6 +72,27 @@ class IssuePlan(Command):
     placement: ehc.Placement
     placement_provider: OrgCode | None = None
     exception: ehc.TimescaleException | None = None
+
+
+class RecordPlanInForce(Command):
+    """Go-live: a plan the LA already maintains, recorded from its existing system without
+    inventing its request or decision (shared as `ehc.plan_in_force_recorded`)."""
+
+    name = "ehc.record_plan_in_force"
+    aliases = ("ehc.plan_in_force_recorded",)
+
+    nhs_number: NhsNumber
+    case_id: LocalId
+    plan_id: LocalId
+    issued_on: EventDate
+    primary_need: PrimaryNeed
+    placement: ehc.Placement
+    placement_provider: OrgCode | None = None
+    requested_on: EventDate | None = None
+    exception: ehc.TimescaleException | None = None
+    last_reviewed_on: EventDate | None = None
+    last_amended_on: EventDate | None = None
+    migrated_from: SourceSystem
 
 
 class DecideNotToIssue(Command):
@@ -166,6 +188,7 @@ LA_COMMANDS: tuple[type[Command], ...] = (
     DecideAssessment,
     RequestAdvice,
     IssuePlan,
+    RecordPlanInForce,
     DecideNotToIssue,
     HoldAnnualReview,
     DecideReviewOutcome,
