@@ -26,6 +26,7 @@ from contracts.ehc import (
     AssessmentRequested,
     PlanAmended,
     PlanCeased,
+    PlanInForceRecorded,
     PlanIssued,
 )
 from contracts.health import (
@@ -96,6 +97,17 @@ class EventFactory:
             placement="mainstream", exception=exception,
         )
         return self.wrap(payload, person, la, on, recorded_at)
+
+    def plan_in_force(self, person: str, on: date, *, la: str = "856", case: str = "C1",
+                      plan: str = "P1", requested_on: date | None = None,
+                      last_reviewed_on: date | None = None) -> Envelope:
+        """Go-live: a plan already in force, recorded from the LA's system on 1 December 2025."""
+        payload = PlanInForceRecorded(
+            case_id=case, plan_id=plan, issued_on=on, primary_need="ASD", placement="special",
+            requested_on=requested_on, last_reviewed_on=last_reviewed_on,
+            migrated_from="capita-one",
+        )
+        return self.wrap(payload, person, la, on, datetime(2025, 12, 1, 9, tzinfo=UTC))
 
     def plan_ceased(self, person: str, on: date, *, la: str = "856", plan: str = "P1") -> Envelope:
         return self.wrap(PlanCeased(plan_id=plan, ceased_on=on, reason="needs_met"), person, la, on)
