@@ -8,6 +8,7 @@ from typing import ClassVar, Literal, Self
 from pydantic import ConfigDict, Field, model_validator
 
 from contracts.envelope import Payload
+from contracts.provenance import SourceSystem
 from contracts.registry import event, upcaster
 from contracts.vocab import Condition, LocalId, OrgCode, Pathway
 
@@ -40,7 +41,7 @@ class ReferralMadeV1(Payload):
 
 
 @event("health.referral_made", version=2)
-class ReferralMade(Payload):
+class ReferralMadeV2(Payload):
     """A referral onto a health pathway was accepted onto the waiting list: the wait starts.
 
     v2 adds `priority`, because urgent and routine waits are reported apart (a v1 referral
@@ -63,6 +64,37 @@ class ReferralMade(Payload):
 @upcaster("health.referral_made", from_version=1)
 def _referral_priority_defaults_to_routine(payload: dict) -> dict:
     return {**payload, "priority": "routine"}
+
+
+MIGRATED_FROM = (
+    "The organisation's system the fact was recorded from at go-live (it was true before the "
+    "organisation joined, with the dates given); omitted when the fact was observed live."
+)
+
+
+@event("health.referral_made", version=3)
+class ReferralMade(ReferralMadeV2):
+    """A referral onto a health pathway was accepted onto the waiting list: the wait starts.
+
+    v3 adds `migrated_from`: a referral still open when the organisation joined is recorded at
+    go-live with its real referral date, so the wait counts from then, and read models can tell
+    it from a referral observed live. v2 added `priority` (urgent and routine waits are
+    reported apart; a v1 referral was routine).
+    """
+
+    model_config = _example(
+        referral_id="QK1-R-5512", referred_on="2024-11-04", pathway="neurodevelopmental",
+        priority="routine", migrated_from="systmone",
+    )
+
+    migrated_from: SourceSystem | None = Field(
+        default=None, exclude_if=lambda system: system is None, description=MIGRATED_FROM
+    )
+
+
+@upcaster("health.referral_made", from_version=2)
+def _referral_observed_live(payload: dict) -> dict:
+    return dict(payload)
 
 
 @event("health.assessment_started")
@@ -148,7 +180,7 @@ def _diagnosis_referral_held_by_publisher(payload: dict) -> dict:
 
 
 @event("health.diagnosis_recorded", version=3)
-class DiagnosisRecorded(DiagnosisRecordedV2):
+class DiagnosisRecordedV3(DiagnosisRecordedV2):
     """A diagnosis was recorded; it names the referral it answers, or says why there was none.
 
     v3 seals `condition`: the diagnosis says something about the person, not the process, so it
@@ -168,6 +200,32 @@ class DiagnosisRecorded(DiagnosisRecordedV2):
 
 @upcaster("health.diagnosis_recorded", from_version=2)
 def _diagnosis_condition_unchanged(payload: dict) -> dict:
+    return dict(payload)
+
+
+@event("health.diagnosis_recorded", version=4)
+class DiagnosisRecorded(DiagnosisRecordedV3):
+    """A diagnosis was recorded; it names the referral it answers, or says why there was none.
+
+    v4 adds `migrated_from`: a diagnosis the organisation already held when it joined is
+    recorded at go-live with its real date. v3 sealed `condition` (personal: null once the
+    person is erased); v2 added `referral_org` (the referral may be held by another
+    organisation).
+    """
+
+    model_config = _example(
+        diagnosis_id="RT5-D-88", diagnosed_on="2025-11-20", condition="autism",
+        referral_id="RWE-R-5512", referral_org="RWE", no_referral_reason=None,
+        migrated_from="systmone",
+    )
+
+    migrated_from: SourceSystem | None = Field(
+        default=None, exclude_if=lambda system: system is None, description=MIGRATED_FROM
+    )
+
+
+@upcaster("health.diagnosis_recorded", from_version=3)
+def _diagnosis_observed_live(payload: dict) -> dict:
     return dict(payload)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from contracts.constraints import EventDate, PlannedDate
 from contracts.health import AdultService, DsrStatus, NoReferralReason, ReferralPriority
+from contracts.provenance import SourceSystem
 from contracts.transition import WorkerRole
 from contracts.vocab import AdviceGiver, Condition, LocalId, OrgCode, Pathway
 from services.domain.command import Command, NhsNumber
@@ -24,6 +25,8 @@ class MakeReferral(Command):
     referred_on: EventDate
     pathway: Pathway
     priority: ReferralPriority = "routine"
+    migrated_from: SourceSystem | None = None
+    """Go-live: the system an already open referral is recorded from (absent when live)."""
 
 
 class StartAssessment(Command):
@@ -48,6 +51,8 @@ class RecordDiagnosis(Command):
     referral_id: LocalId | None = None
     referral_org: OrgCode | None = None
     no_referral_reason: NoReferralReason | None = None
+    migrated_from: SourceSystem | None = None
+    """Go-live: the system a diagnosis already held is recorded from (absent when live)."""
 
 
 class ReturnAdvice(Command):

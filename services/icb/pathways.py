@@ -21,19 +21,25 @@ class Referral(Aggregate):
     assessment appointment (which ends the wait)."""
 
     class Made(Aggregate.Created):
-        """Stored version 2 added `priority`; a version 1 referral was triaged routine."""
+        """Stored version 2 added `priority` (a version 1 referral was triaged routine);
+        version 3 `migrated_from` (a version 2 referral was observed live)."""
 
-        class_version: ClassVar[int] = 2
+        class_version: ClassVar[int] = 3
         org: str
         referral_id: str
         person_id: UUID
         referred_on: date
         pathway: str
         priority: str
+        migrated_from: str | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["priority"] = "routine"
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["migrated_from"] = None
 
     @staticmethod
     def create_id(org: str, referral_id: str) -> UUID:
@@ -48,6 +54,7 @@ class Referral(Aggregate):
         referred_on: date,
         pathway: str,
         priority: str,
+        migrated_from: str | None,
     ) -> None:
         self.org = org
         self.referral_id = referral_id
@@ -105,7 +112,25 @@ class Diagnosis(Aggregate):
         if referral_id is not None and no_referral_reason is not None:
             raise DomainError(f"{what}: give either referral_id or no_referral_reason, not both")
 
-    @event("Recorded")
+    class Recorded(Aggregate.Created):
+        """Stored version 2 added `migrated_from` (a version 1 diagnosis was observed live)."""
+
+        class_version: ClassVar[int] = 2
+        org: str
+        diagnosis_id: str
+        person_id: UUID
+        diagnosed_on: date
+        condition: str
+        referral_id: str | None
+        referral_org: str | None
+        no_referral_reason: str | None
+        migrated_from: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["migrated_from"] = None
+
+    @event(Recorded)
     def __init__(
         self,
         org: str,
@@ -116,6 +141,7 @@ class Diagnosis(Aggregate):
         referral_id: str | None,
         referral_org: str | None,
         no_referral_reason: str | None,
+        migrated_from: str | None,
     ) -> None:
         self.diagnosis_id = diagnosis_id
         self.person_id = person_id

@@ -122,7 +122,7 @@ def test_shared_events_name_the_child_only_by_the_partnership_pseudonym(
         assert NHS_NUMBER not in body and "Amelia" not in body and "2011-04-17" not in body
 
 
-def test_a_referral_stored_before_priority_existed_is_shared_as_v2_routine(
+def test_a_referral_stored_before_priority_existed_is_shared_as_current_routine(
     icb: Ingest, icb_app: IcbApplication
 ) -> None:
     # given a referral stored by an earlier version of the service (stored class version 1)
@@ -144,7 +144,42 @@ def test_a_referral_stored_before_priority_existed_is_shared_as_v2_routine(
     # then it is the current contract version, triaged routine
     assert isinstance(event, Referral.Made) and event.priority == "routine"
     assert envelope is not None and isinstance(envelope.payload, ReferralMade)
-    assert (envelope.schema_version, envelope.payload.priority) == (2, "routine")
+    assert (envelope.schema_version, envelope.payload.priority) == (3, "routine")
+    assert envelope.payload.migrated_from is None
+
+
+def test_go_live_referrals_and_diagnoses_are_shared_with_the_system_they_came_from(
+    icb: Ingest, icb_app: IcbApplication
+) -> None:
+    # given the trust's go-live rows: an open referral of 2023 and a diagnosis naming it
+    rows = [
+        ("person.register", person_fields()),
+        ("health.make_referral", {
+            "nhs_number": NHS_NUMBER, "referral_id": "RT5-R-7", "referred_on": "2023-06-05",
+            "pathway": "neurodevelopmental", "migrated_from": "systmone",
+        }),
+        ("health.record_diagnosis", {
+            "nhs_number": NHS_NUMBER, "diagnosis_id": "RT5-D-7", "diagnosed_on": "2024-02-01",
+            "condition": "autism", "referral_id": "RT5-R-7", "migrated_from": "systmone",
+        }),
+    ]
+    for name, fields in rows:
+        assert icb.command(name, fields)["ok"], name
+    # when the relay translates what was stored
+    translate = IcbContract(icb_app, PARTNERSHIP_KEY)
+    shared = [
+        translate(event, Stamp(uuid4(), "RT5", n.id, event.timestamp))
+        for n in icb_app.recorder.select_notifications(start=1, limit=10)
+        if (event := icb_app.mapper.to_domain_event(n)) is not None
+    ]
+    by_type = {e.type: e for e in shared if e is not None}
+    # then both carry their provenance and their real dates
+    referral = by_type["health.referral_made"]
+    assert (referral.schema_version, referral.payload.migrated_from) == (3, "systmone")
+    assert referral.occurred_at == datetime(2023, 6, 5, tzinfo=UTC)
+    diagnosis = by_type["health.diagnosis_recorded"]
+    assert (diagnosis.schema_version, diagnosis.payload.migrated_from) == (4, "systmone")
+    assert diagnosis.payload.referral_id == "RT5-R-7"
 
 
 def test_with_a_cipher_key_the_stored_identifiers_are_encrypted_at_rest(tmp_path: Path) -> None:
