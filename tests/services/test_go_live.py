@@ -50,10 +50,10 @@ def go_live_extract() -> list[dict[str, str]]:
     return rows
 
 
-async def project(secured: Secured, db_path: Path) -> SqliteDatasetStore:
+async def project(bus: Secured, db_path: Path) -> SqliteDatasetStore:
     """The dataset projector, as the `projector` user, until it has applied the whole stream."""
     nc = await connect_bus(
-        secured.url, name="test-projector", **credentials_for("projector", secured.data_dir)
+        bus.url, name="test-projector", **credentials_for("projector", bus.data_dir)
     )
     store = SqliteDatasetStore(db_path)
     fast = ConsumerSettings(batch_size=50, fetch_timeout=0.2, retry_delay=0.2)

@@ -30,9 +30,9 @@ DEFINITION = define(
     "review after go-live is compared with the last review the go-live record gives, or the "
     "plan's issue date when it gives none; the review before go-live is not itself counted "
     "(it was not observed). Reviews of plans whose issue is not in the dataset are shown as "
-    "no issue recorded and not counted. Of the rest (counted), within 12 months = held on or before the same date "
-    "12 months later (a month without that day uses its last day); a review exactly 12 months "
-    f"after the last is within time. {TIMED}",
+    "no issue recorded and not counted. Of the rest (counted), within 12 months = held on or "
+    "before the same date 12 months later (a month without that day uses its last day); a "
+    f"review exactly 12 months after the last is within time. {TIMED}",
     "Children and Families Act 2014 s.44(1) and SEND Regulations 2014 reg. 18 (review at least "
     "every 12 months).",
     "reviews held in the calendar month",
