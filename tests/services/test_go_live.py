@@ -5,6 +5,7 @@ and the LA reads its figures from the API with its own token."""
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,13 @@ from fastapi.testclient import TestClient
 from projections.access.log import AccessLog
 from projections.access.policy import AccessControl
 from projections.access.tokens import Role, TokenEntry, TokenRegistry, hash_token
+from projections.catalogue import projection_named
+from projections.dataset.areas import Partnership
 from projections.dataset.store import SqliteDatasetStore
 from projections.reading.consumer import ConsumerSettings
 from projections.reading.runner import ProjectionRunner
 from projections.serving.api import create_app
+from projections.tracker.queries import tracker_rows
 from runtime.bus.connection import connect_bus
 from runtime.bus.credentials import credentials_for
 from runtime.bus.streams import EVENTS_STREAM
@@ -50,7 +54,7 @@ def go_live_extract() -> list[dict[str, str]]:
     return rows
 
 
-async def project(bus: Secured, db_path: Path) -> SqliteDatasetStore:
+async def project(bus: Secured, db_path: Path, events: int = 12) -> SqliteDatasetStore:
     """The dataset projector, as the `projector` user, until it has applied the whole stream."""
     nc = await connect_bus(
         bus.url, name="test-projector", **credentials_for("projector", bus.data_dir)
@@ -64,7 +68,7 @@ async def project(bus: Secured, db_path: Path) -> SqliteDatasetStore:
 
         async def caught_up() -> bool:
             last = (await js.stream_info(EVENTS_STREAM)).state.last_seq
-            return last >= 12 and runner.position >= last
+            return last >= events and runner.position >= last
 
         await eventually(caught_up, 20, what="the dataset projector caught up")
     finally:
@@ -107,3 +111,25 @@ def test_a_caseload_imported_at_go_live_is_active_on_day_one_and_never_new(
     assert issued.status_code == 200, issued.text
     (march,) = issued.json()["figures"]
     assert (march["issued"], march["no_request_recorded"]) == ("<5", 0)
+
+
+def test_an_occurred_replay_before_the_go_live_keeps_the_people_registered_at_it(
+    la_service, secured: Secured, tmp_path: Path, capsys: pytest.CaptureFixture[str]  # noqa: F811
+) -> None:
+    # given a young person (born June 2010) registered today, with a plan in force since 2019
+    rows = go_live_extract()[:2]
+    rows[0]["born_on"] = "2010-06-15"
+    path = write_extract(rows, tmp_path / "go-live.csv", la_columns())
+    assert main(["import", "--org", "856", "--quiet", str(path)]) == 0
+    asyncio.run(project(secured, tmp_path / "dataset.sqlite", events=2)).close()
+    # when the auditor replays the tracker as the world was on 23 November 2025
+    out = tmp_path / "tracker-2025-11-23.sqlite"
+    assert main(["audit", "replay", "--as-of", "2025-11-23T00:00:00+00:00", "--by", "occurred",
+                 "--projection", "tracker", "--out", str(out)]) == 0
+    # then the person is in the tracker as of that day, with their birth month and LA
+    store = projection_named("tracker").open_store(out)
+    try:
+        rows_then = tracker_rows(store, date(2025, 11, 23), Partnership.of())
+    finally:
+        store.close()
+    assert [(p.la, p.birth_month, p.age) for p in rows_then.people] == [("856", "2010-06", 15)]
