@@ -15,6 +15,9 @@ from contracts.vocab import Condition, LocalId, OrgCode, Pathway
 ReferralPriority = Literal["routine", "urgent"]
 DsrStatus = Literal["red", "amber", "green", "removed"]
 NoReferralReason = Literal["diagnosed_elsewhere", "historic_record", "other"]
+ReferralClosedReason = Literal["discharged", "moved_away", "declined", "other"]
+"""Why a referral was closed before any assessment: discharged (e.g. needs met, not attending),
+moved away from the area, the family declined, other."""
 AdultService = Literal[
     "adult_ld", "adult_mental_health", "adult_community", "adult_neurology", "gp", "other"
 ]
@@ -109,6 +112,22 @@ class HealthAssessmentStarted(Payload):
     started_on: date = Field(
         description="Date of the first assessment appointment: the wait ends."
     )
+    pathway: Pathway = Field(description="The pathway of the referral.")
+
+
+@event("health.referral_closed")
+class ReferralClosed(Payload):
+    """A referral was closed without any assessment: the wait ends, and is counted apart (not as
+    an assessment, never as still waiting)."""
+
+    model_config = _example(
+        referral_id="QK1-R-5512", closed_on="2025-06-02", reason="moved_away",
+        pathway="neurodevelopmental",
+    )
+
+    referral_id: LocalId
+    closed_on: date = Field(description="Date the referral was closed: the wait ends.")
+    reason: ReferralClosedReason = Field(description="Why it was closed without assessment.")
     pathway: Pathway = Field(description="The pathway of the referral.")
 
 

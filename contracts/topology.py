@@ -36,6 +36,7 @@ PUBLISHES: dict[OrgKind, frozenset[str]] = {
     }),
     OrgKind.ICB: frozenset({
         "person.registered", "person.erased", "health.referral_made", "health.assessment_started",
+        "health.referral_closed",
         "health.diagnosis_recorded", "ehc.advice_returned", "health.annual_health_check_completed",
         "health.dsr_status_changed", "health.care_summary_updated", "health.ehc_plan_flag_set",
         "health.ehc_plan_flag_cleared", "health.adult_services_referral_accepted",

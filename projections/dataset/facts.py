@@ -118,7 +118,8 @@ class AmendmentFact:
 
 @dataclass(frozen=True)
 class ReferralFact:
-    """A wait on a health pathway: from referral to the first assessment (if started)."""
+    """A wait on a health pathway: from referral to the first assessment (if started) and to
+    the diagnosis naming it (if any), or to its closing without assessment."""
 
     person_key: str
     org: str
@@ -127,6 +128,8 @@ class ReferralFact:
     pathway: str
     referred_on: date | None
     started_on: date | None
+    diagnosed_on: date | None = None
+    closed_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -272,7 +275,10 @@ def _referrals(person: str, state: PersonState) -> Iterable[ReferralFact]:
         return
     la = home_la(state)
     for (org, ref), r in sorted(state.referrals.items()):
-        yield ReferralFact(person, org, ref, la, r.pathway, r.referred_on, r.started_on)
+        yield ReferralFact(
+            person, org, ref, la, r.pathway, r.referred_on, r.started_on, r.diagnosed_on,
+            r.closed_on,
+        )
 
 
 def _placements(person: str, state: PersonState) -> Iterable[PlacementFact]:

@@ -37,9 +37,11 @@ from contracts.ehc import (
     PlanIssued,
 )
 from contracts.health import (
+    DiagnosisRecorded,
     EhcPlanFlagCleared,
     EhcPlanFlagSet,
     HealthAssessmentStarted,
+    ReferralClosed,
     ReferralMade,
 )
 from contracts.person import PersonRegistered
@@ -105,8 +107,13 @@ class Amendment:
 @dataclass(frozen=True)
 class Referral:
     pathway: str
+    """"" while only a diagnosis naming the referral has arrived."""
     referred_on: date | None = None
     started_on: date | None = None
+    diagnosed_on: date | None = None
+    """The earliest diagnosis that names this referral (by the organisation holding it)."""
+    closed_on: date | None = None
+    """Closed without any assessment (`health.referral_closed`)."""
 
 
 @dataclass(frozen=True)
@@ -367,6 +374,33 @@ def _assessment_started(
     else:
         started = evolve(known, started_on=payload.started_on)
     return evolve(state, referrals=_put(state.referrals, ref, started))
+
+
+@_apply.register
+def _diagnosed(payload: DiagnosisRecorded, state: PersonState, event: Envelope) -> PersonState:
+    """A diagnosis naming a referral ends that referral's wait for diagnosis (the first one)."""
+    if payload.referral_id is None:
+        return state
+    ref = (payload.referral_org or event.source_org, payload.referral_id)
+    known = state.referrals.get(ref)
+    if known is None:
+        diagnosed = Referral("", diagnosed_on=payload.diagnosed_on)
+    elif known.diagnosed_on is not None and known.diagnosed_on <= payload.diagnosed_on:
+        return state
+    else:
+        diagnosed = evolve(known, diagnosed_on=payload.diagnosed_on)
+    return evolve(state, referrals=_put(state.referrals, ref, diagnosed))
+
+
+@_apply.register
+def _referral_closed(payload: ReferralClosed, state: PersonState, event: Envelope) -> PersonState:
+    ref = (event.source_org, payload.referral_id)
+    known = state.referrals.get(ref)
+    if known is None:
+        closed = Referral(payload.pathway, closed_on=payload.closed_on)
+    else:
+        closed = evolve(known, closed_on=payload.closed_on)
+    return evolve(state, referrals=_put(state.referrals, ref, closed))
 
 
 @_apply.register

@@ -8,7 +8,13 @@ also be named by the event type it produces (`health.referral_made`).
 from __future__ import annotations
 
 from contracts.constraints import EventDate, PlannedDate
-from contracts.health import AdultService, DsrStatus, NoReferralReason, ReferralPriority
+from contracts.health import (
+    AdultService,
+    DsrStatus,
+    NoReferralReason,
+    ReferralClosedReason,
+    ReferralPriority,
+)
 from contracts.provenance import SourceSystem
 from contracts.transition import WorkerRole
 from contracts.vocab import AdviceGiver, Condition, LocalId, OrgCode, Pathway
@@ -35,6 +41,17 @@ class StartAssessment(Command):
 
     referral_id: LocalId
     started_on: EventDate
+
+
+class CloseReferral(Command):
+    """Close a referral that ends without any assessment (discharged, moved away, declined)."""
+
+    name = "health.close_referral"
+    aliases = ("health.referral_closed",)
+
+    referral_id: LocalId
+    closed_on: EventDate
+    reason: ReferralClosedReason
 
 
 class RecordDiagnosis(Command):
@@ -148,6 +165,7 @@ ICB_COMMANDS: tuple[type[Command], ...] = (
     ErasePerson,
     MakeReferral,
     StartAssessment,
+    CloseReferral,
     RecordDiagnosis,
     ReturnAdvice,
     CompleteAnnualHealthCheck,

@@ -63,9 +63,12 @@ class Referral(Aggregate):
         self.pathway = pathway
         self.priority = priority
         self.started_on: date | None = None
+        self.closed_on: date | None = None
 
     def start_assessment(self, *, started_on: date) -> None:
         what = f"health.assessment_started for referral {self.referral_id}"
+        if self.closed_on is not None:
+            raise DomainError(f"{what}: the referral was closed on {self.closed_on}")
         if self.started_on is not None:
             raise DomainError(f"{what}: the first assessment was already on {self.started_on}")
         if started_on < self.referred_on:
@@ -79,6 +82,28 @@ class Referral(Aggregate):
     @event("AssessmentStarted")
     def _assessment_started(self, referral_id: str, pathway: str, started_on: date) -> None:
         self.started_on = started_on
+
+    def close(self, *, closed_on: date, reason: str) -> None:
+        """Closed without assessment: refused once an assessment started (that ended the wait)."""
+        what = f"health.referral_closed for referral {self.referral_id}"
+        if self.closed_on is not None:
+            raise DomainError(f"{what}: already closed on {self.closed_on}")
+        if self.started_on is not None:
+            raise DomainError(
+                f"{what}: its first assessment was on {self.started_on}; a referral closed "
+                "without assessment is one that never had one"
+            )
+        if closed_on < self.referred_on:
+            raise DomainError(
+                f"{what}: closed_on {closed_on} is before the referral on {self.referred_on}"
+            )
+        self._closed(
+            referral_id=self.referral_id, pathway=self.pathway, closed_on=closed_on, reason=reason
+        )
+
+    @event("Closed")
+    def _closed(self, referral_id: str, pathway: str, closed_on: date, reason: str) -> None:
+        self.closed_on = closed_on
 
 
 class Diagnosis(Aggregate):
