@@ -37,6 +37,7 @@ from contracts.health import (
     EhcPlanFlagCleared,
     EhcPlanFlagSet,
     HealthAssessmentStarted,
+    ReferralClosed,
     ReferralMade,
     TransferredToAdultServices,
 )
@@ -191,9 +192,20 @@ class EventFactory:
                          person, school, on)
 
     def diagnosis(self, person: str, on: date, condition: str = "autism", *,
-                  by: str = "RT5") -> Envelope:
-        payload = DiagnosisRecorded(diagnosis_id=f"D-{condition}", diagnosed_on=on,
-                                    condition=condition, no_referral_reason="historic_record")
+                  by: str = "RT5", referral: str | None = None,
+                  referral_org: str | None = None) -> Envelope:
+        payload = DiagnosisRecorded(
+            diagnosis_id=f"D-{condition}", diagnosed_on=on, condition=condition,
+            referral_id=referral, referral_org=referral_org,
+            no_referral_reason=None if referral else "historic_record",
+        )
+        return self.wrap(payload, person, by, on)
+
+    def referral_closed(self, person: str, on: date, *, by: str = "RT5", referral: str = "R1",
+                        reason: str = "moved_away",
+                        pathway: str = "neurodevelopmental") -> Envelope:
+        payload = ReferralClosed(referral_id=referral, closed_on=on, reason=reason,
+                                 pathway=pathway)
         return self.wrap(payload, person, by, on)
 
     def named_worker(self, person: str, on: date, *, by: str = "856") -> Envelope:

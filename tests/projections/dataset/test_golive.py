@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from datetime import date
 
+from projections.dataset.areas import Partnership
 from projections.dataset.indicators import INDICATORS
+from projections.dataset.indicators.health_waits import health_waits
 from projections.dataset.periods import Month
 
-MAY, NOVEMBER = Month(2025, 5), Month(2025, 11)
+MAY, JUNE, NOVEMBER = Month(2025, 5), Month(2025, 6), Month(2025, 11)
+JUNE_30 = date(2025, 6, 30)
+LLR = Partnership.of()
 
 
 def test_plans_in_force_at_go_live_are_active_but_not_new_unless_their_request_is_known(
@@ -68,3 +72,49 @@ def test_each_plan_indicator_says_how_go_live_facts_are_counted() -> None:
     definitions = {i.id: i.definition for i in INDICATORS}
     for slug in ("active-plans", "twenty-week-timeliness", "annual-review-timeliness"):
         assert "ehc.plan_in_force_recorded" in definitions[slug], slug
+
+
+def test_a_diagnosis_naming_the_referral_ends_both_waits_and_a_closed_referral_is_apart(
+    store, record, events, raw
+) -> None:
+    # given neurodevelopmental referrals of children the LA knows (a request each):
+    people = ("a", "b", "c", "d", "e", "f", "g")
+    for name in people:
+        record(events.assessment_requested(name, date(2024, 12, 2), case=f"C-{name}"))
+    record(
+        # five diagnosed on 30 June 2025 after 20, 21, 22, 24 and 30 weeks; "a" by another
+        # trust naming RT5's referral, none with an assessment_started sent
+        *(
+            e
+            for name, weeks in {"a": 22, "b": 20, "c": 30, "d": 21, "e": 24}.items()
+            for e in (
+                events.referral_made(name, date.fromordinal(JUNE_30.toordinal() - 7 * weeks)),
+                events.diagnosis(name, JUNE_30, by="RWE" if name == "a" else "RT5",
+                                 referral="R1", referral_org="RT5" if name == "a" else None),
+            )
+        ),
+        # one recorded at go-live, open since 6 January 2025; one closed on 10 June (moved away)
+        events.referral_made("f", date(2025, 1, 6)),
+        events.referral_made("g", date(2025, 2, 3)),
+        events.referral_closed("g", date(2025, 6, 10)),
+    )
+    # then at the end of June only "f" waits (for assessment and for diagnosis), five were
+    # diagnosed in June and one closed without assessment (not started, not waiting)
+    assert raw(store, "health-waits", JUNE, group="neurodevelopmental") == {
+        "waiting": 1,
+        "waiting_18_52_weeks": 1,
+        "waiting_for_diagnosis": 1,
+        "diagnosed": 5,
+        "closed_without_assessment": 1,
+    }
+    # and the diagnosis waits' median of 20, 21, 22, 24, 30 is 22 weeks, the 90th percentile
+    # (inclusive: position 4.6, between 24 and 30) 27.6 weeks
+    row = next(
+        f for f in health_waits(store, [JUNE], LLR, la="856").figures
+        if f.pathway == "neurodevelopmental"
+    )
+    assert (row.diagnosed, row.diagnosis_median_weeks, row.diagnosis_p90_weeks) == (5, 22.0, 27.6)
+    assert (row.started, row.median_weeks) == (0, None)
+    # and at the end of May all seven were still waiting, "g" too (it closed in June)
+    may = raw(store, "health-waits", MAY, group="neurodevelopmental")
+    assert (may["waiting"], may["waiting_for_diagnosis"]) == (7, 7)
