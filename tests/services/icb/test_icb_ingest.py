@@ -3,7 +3,7 @@ idempotent, and a referral stored before `priority` existed still shared as the 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from uuid import uuid4
 
@@ -231,3 +231,36 @@ def test_the_translator_learns_whose_referral_it_is_and_reads_the_store_only_whe
         == {expected}
     )
     assert followed == forgetful and reads
+
+
+def test_a_referral_closed_without_assessment_is_shared_and_closing_after_one_is_refused(
+    icb: Ingest, icb_app: IcbApplication
+) -> None:
+    # given a referral with its first assessment, and another never assessed
+    for name, fields in pathway()[:3]:
+        assert icb.command(name, fields)["ok"]
+    assert icb.command("health.make_referral", {
+        "nhs_number": NHS_NUMBER, "referral_id": "RT5-R-2", "referred_on": "2024-05-06",
+        "pathway": "camhs",
+    })["ok"]
+    # when the trust closes both, the second because the family moved away
+    refused = icb.command("health.close_referral", {
+        "referral_id": "RT5-R-1", "closed_on": "2024-06-03", "reason": "discharged"})
+    closed = icb.command("health.close_referral", {
+        "referral_id": "RT5-R-2", "closed_on": "2024-09-02", "reason": "moved_away"})
+    # then the assessed one is refused, saying why, and the other is shared with its pathway
+    assert refused == {"ok": False, "error": (
+        "health.referral_closed for referral RT5-R-1: its first assessment was on 2024-04-02; "
+        "a referral closed without assessment is one that never had one")}
+    assert closed["ok"], closed
+    (envelope,) = [e for e in shared(icb_app) if e.type == "health.referral_closed"]
+    assert envelope.payload.model_dump() == {
+        "referral_id": "RT5-R-2", "closed_on": date(2024, 9, 2), "reason": "moved_away",
+        "pathway": "camhs",
+    }
+    # and an assessment after the closing is refused
+    late = icb.command("health.start_assessment",
+                       {"referral_id": "RT5-R-2", "started_on": "2024-10-01"})
+    assert late["error"] == (
+        "health.assessment_started for referral RT5-R-2: the referral was closed on 2024-09-02"
+    )
