@@ -61,9 +61,8 @@ class RequestAdvice(Command):
     requested_from: OrgCode | None = None
 
 
-class IssuePlan(Command):
-    name = "ehc.issue_plan"
-    aliases = ("ehc.plan_issued",)
+class PlanDetails(Command):
+    """What a plan says (`contracts.ehc.PlanDetails`): issued live or in force at go-live."""
 
     case_id: LocalId
     plan_id: LocalId
@@ -74,7 +73,12 @@ class IssuePlan(Command):
     exception: ehc.TimescaleException | None = None
 
 
-class RecordPlanInForce(Command):
+class IssuePlan(PlanDetails):
+    name = "ehc.issue_plan"
+    aliases = ("ehc.plan_issued",)
+
+
+class RecordPlanInForce(PlanDetails):
     """Go-live: a plan the LA already maintains, recorded from its existing system without
     inventing its request or decision (shared as `ehc.plan_in_force_recorded`)."""
 
@@ -82,14 +86,7 @@ class RecordPlanInForce(Command):
     aliases = ("ehc.plan_in_force_recorded",)
 
     nhs_number: NhsNumber
-    case_id: LocalId
-    plan_id: LocalId
-    issued_on: EventDate
-    primary_need: PrimaryNeed
-    placement: ehc.Placement
-    placement_provider: OrgCode | None = None
     requested_on: EventDate | None = None
-    exception: ehc.TimescaleException | None = None
     last_reviewed_on: EventDate | None = None
     last_amended_on: EventDate | None = None
     migrated_from: SourceSystem
