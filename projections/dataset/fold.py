@@ -366,14 +366,19 @@ def _assessment_started(
     payload: HealthAssessmentStarted, state: PersonState, event: Envelope
 ) -> PersonState:
     ref = (event.source_org, payload.referral_id)
+    return _earliest(state, ref, payload.pathway, "started_on", payload.started_on)
+
+
+def _earliest(state: PersonState, ref: OrgRef, pathway: str, field: str, day: date) -> PersonState:
+    """The referral's `field` set to `day` unless an earlier day is known: a wait ends once."""
     known = state.referrals.get(ref)
     if known is None:
-        started = Referral(payload.pathway, started_on=payload.started_on)
-    elif known.started_on is not None and known.started_on <= payload.started_on:
-        return state  # the wait ended at the first assessment
+        referral = Referral(pathway, **{field: day})
+    elif (ended := getattr(known, field)) is not None and ended <= day:
+        return state
     else:
-        started = evolve(known, started_on=payload.started_on)
-    return evolve(state, referrals=_put(state.referrals, ref, started))
+        referral = evolve(known, **{field: day})
+    return evolve(state, referrals=_put(state.referrals, ref, referral))
 
 
 @_apply.register
@@ -382,14 +387,7 @@ def _diagnosed(payload: DiagnosisRecorded, state: PersonState, event: Envelope) 
     if payload.referral_id is None:
         return state
     ref = (payload.referral_org or event.source_org, payload.referral_id)
-    known = state.referrals.get(ref)
-    if known is None:
-        diagnosed = Referral("", diagnosed_on=payload.diagnosed_on)
-    elif known.diagnosed_on is not None and known.diagnosed_on <= payload.diagnosed_on:
-        return state
-    else:
-        diagnosed = evolve(known, diagnosed_on=payload.diagnosed_on)
-    return evolve(state, referrals=_put(state.referrals, ref, diagnosed))
+    return _earliest(state, ref, "", "diagnosed_on", payload.diagnosed_on)
 
 
 @_apply.register
