@@ -8,7 +8,7 @@ from typing import ClassVar, Literal, Self
 from pydantic import ConfigDict, Field, model_validator
 
 from contracts.envelope import Payload
-from contracts.provenance import SourceSystem
+from contracts.provenance import MigratedFrom
 from contracts.registry import event, upcaster
 from contracts.vocab import Condition, LocalId, OrgCode, Pathway
 
@@ -69,12 +69,6 @@ def _referral_priority_defaults_to_routine(payload: dict) -> dict:
     return {**payload, "priority": "routine"}
 
 
-MIGRATED_FROM = (
-    "The organisation's system the fact was recorded from at go-live (it was true before the "
-    "organisation joined, with the dates given); omitted when the fact was observed live."
-)
-
-
 @event("health.referral_made", version=3)
 class ReferralMade(ReferralMadeV2):
     """A referral onto a health pathway was accepted onto the waiting list: the wait starts.
@@ -90,9 +84,7 @@ class ReferralMade(ReferralMadeV2):
         priority="routine", migrated_from="systmone",
     )
 
-    migrated_from: SourceSystem | None = Field(
-        default=None, exclude_if=lambda system: system is None, description=MIGRATED_FROM
-    )
+    migrated_from: MigratedFrom
 
 
 @upcaster("health.referral_made", from_version=2)
@@ -238,9 +230,7 @@ class DiagnosisRecorded(DiagnosisRecordedV3):
         migrated_from="systmone",
     )
 
-    migrated_from: SourceSystem | None = Field(
-        default=None, exclude_if=lambda system: system is None, description=MIGRATED_FROM
-    )
+    migrated_from: MigratedFrom
 
 
 @upcaster("health.diagnosis_recorded", from_version=3)

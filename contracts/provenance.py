@@ -27,3 +27,15 @@ SourceSystem = Annotated[
     ),
     AfterValidator(no_personal_data),
 ]
+
+
+MIGRATED_FROM = (
+    "The organisation's system the fact was recorded from at go-live (it was true before the "
+    "organisation joined, with the dates given); omitted when the fact was observed live."
+)
+
+MigratedFrom = Annotated[
+    SourceSystem | None,
+    Field(default=None, exclude_if=lambda system: system is None, description=MIGRATED_FROM),
+]
+"""The optional `migrated_from` of a fact that may be recorded at go-live or observed live."""
