@@ -8,7 +8,8 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from contracts.envelope import Payload
-from contracts.registry import event
+from contracts.provenance import MigratedFrom
+from contracts.registry import event, upcaster
 from contracts.vocab import LocalId, OrgCode
 
 Tier = Literal[1, 2, 3]
@@ -35,8 +36,8 @@ class PlacementCommissioned(Payload):
 
 
 @event("ap.placement_started")
-class PlacementStarted(Payload):
-    """A provider started an AP placement."""
+class PlacementStartedV1(Payload):
+    """v1 of `ap.placement_started` (superseded by v2, which adds `migrated_from`)."""
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{
@@ -53,6 +54,30 @@ class PlacementStarted(Payload):
     )
     reason: APReason = Field(description="Why the child needs alternative provision.")
     commissioned_by: OrgCode | None = Field(default=None, description="Commissioning LA code.")
+
+
+@event("ap.placement_started", version=2)
+class PlacementStarted(PlacementStartedV1):
+    """A provider started an AP placement.
+
+    v2 adds `migrated_from`: a placement already running when the provider joined is recorded
+    at go-live with its real start date (a v1 placement was observed live).
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{
+            "placement_id": "AP1-000017", "started_on": "2025-01-20", "tier": 2,
+            "part_time": True, "reason": "exclusion", "commissioned_by": "856",
+            "migrated_from": "sims",
+        }]}
+    )
+
+    migrated_from: MigratedFrom
+
+
+@upcaster("ap.placement_started", from_version=1)
+def _placement_observed_live(payload: dict) -> dict:
+    return dict(payload)
 
 
 @event("ap.placement_ended")

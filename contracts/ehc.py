@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from contracts.envelope import Payload
+from contracts.provenance import SourceSystem
 from contracts.registry import event
 from contracts.vocab import AdviceGiver, LocalId, OrgCode, PrimaryNeed
 
@@ -103,14 +104,8 @@ class AdviceReturned(Payload):
     advice_giver: AdviceGiver = Field(description="Which kind of advice this is.")
 
 
-@event("ehc.plan_issued")
-class PlanIssued(Payload):
-    """A final EHC plan was issued (statutory limit: 20 weeks from the request, bar exceptions)."""
-
-    model_config = _example(
-        case_id="856-C-000123", plan_id="856-P-000045", issued_on="2025-05-19",
-        primary_need="ASD", placement="mainstream", placement_provider="120001", exception=None,
-    )
+class PlanDetails(Payload):
+    """What an EHC plan says, shared by a plan issued live and a plan in force at go-live."""
 
     case_id: LocalId
     plan_id: LocalId = Field(description="The LA's reference for the plan, quoted by later events.")
@@ -120,6 +115,56 @@ class PlanIssued(Payload):
     placement_provider: OrgCode | None = Field(default=None, description="URN or provider id.")
     exception: TimescaleException | None = Field(
         default=None, description="A regulation 13(3) exception that applied, if any."
+    )
+
+
+@event("ehc.plan_issued")
+class PlanIssued(PlanDetails):
+    """A final EHC plan was issued (statutory limit: 20 weeks from the request, bar exceptions)."""
+
+    model_config = _example(
+        case_id="856-C-000123", plan_id="856-P-000045", issued_on="2025-05-19",
+        primary_need="ASD", placement="mainstream", placement_provider="120001", exception=None,
+    )
+
+
+@event("ehc.plan_in_force_recorded")
+class PlanInForceRecorded(PlanDetails):
+    """An EHC plan the LA already maintained when it joined the partnership (go-live).
+
+    A fact recorded from the LA's existing system, not observed live: the plan is active, due
+    its next annual review and in the discrepancy from day one, but it is not a new plan issued
+    (its request and decision to assess are not invented). When the LA holds the date of the
+    request, `requested_on` lets the 20-week figures count the plan in the month it was issued.
+    A type of its own rather than a version of `ehc.plan_issued` (both share `PlanDetails`, but
+    neither is the other), so a consumer that does not know it never counts it as a plan
+    issued. Later reviews, amendments and the cessation are the usual `ehc.*` events naming
+    `plan_id`.
+    """
+
+    model_config = _example(
+        case_id="856-C-000077", plan_id="856-P-000019", issued_on="2019-03-04",
+        primary_need="SEMH", placement="special", placement_provider="120001", exception=None,
+        requested_on=None, last_reviewed_on="2026-03-02", last_amended_on="2024-07-01",
+        migrated_from="capita-one",
+    )
+
+    requested_on: date | None = Field(
+        default=None,
+        description=(
+            "Date the LA received the request for assessment, when its system holds it: the plan "
+            "then counts in the 20-week timeliness of the month it was issued."
+        ),
+    )
+    last_reviewed_on: date | None = Field(
+        default=None, description="Date of the last annual review meeting: the next is due 12 "
+        "months later (none yet: due 12 months after issue)."
+    )
+    last_amended_on: date | None = Field(
+        default=None, description="Date the last amended final plan was issued, if any."
+    )
+    migrated_from: SourceSystem = Field(
+        description="The LA's system the plan was recorded from at go-live."
     )
 
 

@@ -8,12 +8,16 @@ from typing import ClassVar, Literal, Self
 from pydantic import ConfigDict, Field, model_validator
 
 from contracts.envelope import Payload
+from contracts.provenance import MigratedFrom
 from contracts.registry import event, upcaster
 from contracts.vocab import Condition, LocalId, OrgCode, Pathway
 
 ReferralPriority = Literal["routine", "urgent"]
 DsrStatus = Literal["red", "amber", "green", "removed"]
 NoReferralReason = Literal["diagnosed_elsewhere", "historic_record", "other"]
+ReferralClosedReason = Literal["discharged", "moved_away", "declined", "other"]
+"""Why a referral was closed before any assessment: discharged (e.g. needs met, not attending),
+moved away from the area, the family declined, other."""
 AdultService = Literal[
     "adult_ld", "adult_mental_health", "adult_community", "adult_neurology", "gp", "other"
 ]
@@ -40,7 +44,7 @@ class ReferralMadeV1(Payload):
 
 
 @event("health.referral_made", version=2)
-class ReferralMade(Payload):
+class ReferralMadeV2(Payload):
     """A referral onto a health pathway was accepted onto the waiting list: the wait starts.
 
     v2 adds `priority`, because urgent and routine waits are reported apart (a v1 referral
@@ -65,6 +69,29 @@ def _referral_priority_defaults_to_routine(payload: dict) -> dict:
     return {**payload, "priority": "routine"}
 
 
+@event("health.referral_made", version=3)
+class ReferralMade(ReferralMadeV2):
+    """A referral onto a health pathway was accepted onto the waiting list: the wait starts.
+
+    v3 adds `migrated_from`: a referral still open when the organisation joined is recorded at
+    go-live with its real referral date, so the wait counts from then, and read models can tell
+    it from a referral observed live. v2 added `priority` (urgent and routine waits are
+    reported apart; a v1 referral was routine).
+    """
+
+    model_config = _example(
+        referral_id="QK1-R-5512", referred_on="2024-11-04", pathway="neurodevelopmental",
+        priority="routine", migrated_from="systmone",
+    )
+
+    migrated_from: MigratedFrom
+
+
+@upcaster("health.referral_made", from_version=2)
+def _referral_observed_live(payload: dict) -> dict:
+    return dict(payload)
+
+
 @event("health.assessment_started")
 class HealthAssessmentStarted(Payload):
     """The first assessment appointment on a pathway took place: the wait ends."""
@@ -77,6 +104,22 @@ class HealthAssessmentStarted(Payload):
     started_on: date = Field(
         description="Date of the first assessment appointment: the wait ends."
     )
+    pathway: Pathway = Field(description="The pathway of the referral.")
+
+
+@event("health.referral_closed")
+class ReferralClosed(Payload):
+    """A referral was closed without any assessment: the wait ends, and is counted apart (not as
+    an assessment, never as still waiting)."""
+
+    model_config = _example(
+        referral_id="QK1-R-5512", closed_on="2025-06-02", reason="moved_away",
+        pathway="neurodevelopmental",
+    )
+
+    referral_id: LocalId
+    closed_on: date = Field(description="Date the referral was closed: the wait ends.")
+    reason: ReferralClosedReason = Field(description="Why it was closed without assessment.")
     pathway: Pathway = Field(description="The pathway of the referral.")
 
 
@@ -148,7 +191,7 @@ def _diagnosis_referral_held_by_publisher(payload: dict) -> dict:
 
 
 @event("health.diagnosis_recorded", version=3)
-class DiagnosisRecorded(DiagnosisRecordedV2):
+class DiagnosisRecordedV3(DiagnosisRecordedV2):
     """A diagnosis was recorded; it names the referral it answers, or says why there was none.
 
     v3 seals `condition`: the diagnosis says something about the person, not the process, so it
@@ -168,6 +211,30 @@ class DiagnosisRecorded(DiagnosisRecordedV2):
 
 @upcaster("health.diagnosis_recorded", from_version=2)
 def _diagnosis_condition_unchanged(payload: dict) -> dict:
+    return dict(payload)
+
+
+@event("health.diagnosis_recorded", version=4)
+class DiagnosisRecorded(DiagnosisRecordedV3):
+    """A diagnosis was recorded; it names the referral it answers, or says why there was none.
+
+    v4 adds `migrated_from`: a diagnosis the organisation already held when it joined is
+    recorded at go-live with its real date. v3 sealed `condition` (personal: null once the
+    person is erased); v2 added `referral_org` (the referral may be held by another
+    organisation).
+    """
+
+    model_config = _example(
+        diagnosis_id="RT5-D-88", diagnosed_on="2025-11-20", condition="autism",
+        referral_id="RWE-R-5512", referral_org="RWE", no_referral_reason=None,
+        migrated_from="systmone",
+    )
+
+    migrated_from: MigratedFrom
+
+
+@upcaster("health.diagnosis_recorded", from_version=3)
+def _diagnosis_observed_live(payload: dict) -> dict:
     return dict(payload)
 
 

@@ -8,7 +8,8 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from contracts.envelope import Payload
-from contracts.registry import event
+from contracts.provenance import MigratedFrom
+from contracts.registry import event, upcaster
 from contracts.vocab import LocalId
 
 TimetableReason = Literal["medical", "reintegration", "behaviour", "send", "other"]
@@ -19,8 +20,8 @@ Post16Destination = Literal[
 
 
 @event("provider.part_time_timetable_started")
-class PartTimeTimetableStarted(Payload):
-    """A pupil was put on a part-time timetable (DfE guidance: exceptional and time-limited)."""
+class PartTimeTimetableStartedV1(Payload):
+    """v1 of `provider.part_time_timetable_started` (superseded by v2: `migrated_from`)."""
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{
@@ -35,6 +36,29 @@ class PartTimeTimetableStarted(Payload):
     reason: TimetableReason = Field(
         description="Why the pupil is on a part-time timetable."
     )
+
+
+@event("provider.part_time_timetable_started", version=2)
+class PartTimeTimetableStarted(PartTimeTimetableStartedV1):
+    """A pupil was put on a part-time timetable (DfE guidance: exceptional and time-limited).
+
+    v2 adds `migrated_from`: a timetable already running when the school joined is recorded at
+    go-live with its real start date (a v1 timetable was observed live).
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{
+            "timetable_id": "120001-T-9", "started_on": "2025-02-03", "hours_per_week": 12.5,
+            "reason": "medical", "migrated_from": "sims",
+        }]}
+    )
+
+    migrated_from: MigratedFrom
+
+
+@upcaster("provider.part_time_timetable_started", from_version=1)
+def _timetable_observed_live(payload: dict) -> dict:
+    return dict(payload)
 
 
 @event("provider.part_time_timetable_ended")

@@ -28,13 +28,15 @@ class OrgKind(StrEnum):
 PUBLISHES: dict[OrgKind, frozenset[str]] = {
     OrgKind.LA: frozenset({
         "person.registered", "person.erased", "ehc.assessment_requested", "ehc.assessment_decided",
-        "ehc.advice_requested", "ehc.plan_issued", "ehc.plan_not_issued",
-        "ehc.annual_review_held", "ehc.review_outcome", "ehc.plan_amended", "ehc.plan_ceased",
+        "ehc.advice_requested", "ehc.plan_issued", "ehc.plan_in_force_recorded",
+        "ehc.plan_not_issued", "ehc.annual_review_held", "ehc.review_outcome",
+        "ehc.plan_amended", "ehc.plan_ceased",
         "transition.plan_agreed", "transition.named_worker_assigned",
         "adult_social_care.transition_assessment_completed", "ap.placement_commissioned",
     }),
     OrgKind.ICB: frozenset({
         "person.registered", "person.erased", "health.referral_made", "health.assessment_started",
+        "health.referral_closed",
         "health.diagnosis_recorded", "ehc.advice_returned", "health.annual_health_check_completed",
         "health.dsr_status_changed", "health.care_summary_updated", "health.ehc_plan_flag_set",
         "health.ehc_plan_flag_cleared", "health.adult_services_referral_accepted",

@@ -47,6 +47,9 @@ class PlanFact:
     """Issued on or before `twenty_week_deadline(requested_on)`; None without a request."""
     exception: str | None
     ceased_on: date | None
+    migrated: bool = False
+    """In force at go-live (`ehc.plan_in_force_recorded`): active and reviewed like any plan,
+    counted as a new plan issued only when the go-live record gives its request date."""
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,8 @@ class AmendDecisionFact:
 
 @dataclass(frozen=True)
 class ReferralFact:
-    """A wait on a health pathway: from referral to the first assessment (if started)."""
+    """A wait on a health pathway: from referral to the first assessment (if started) and to
+    the diagnosis naming it (if any), or to its closing without assessment."""
 
     person_key: str
     org: str
@@ -150,6 +154,8 @@ class ReferralFact:
     pathway: str
     referred_on: date | None
     started_on: date | None
+    diagnosed_on: date | None = None
+    closed_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -204,7 +210,7 @@ def home_la(state: PersonState) -> str | None:
 
 def _plans(person: str, state: PersonState) -> Iterable[PlanFact]:
     for (la, plan_id), plan in sorted(state.plans.items()):
-        requested = state.requests.get((la, plan.case_id))
+        requested = state.requests.get((la, plan.case_id), plan.requested_on)
         yield PlanFact(
             person,
             la,
@@ -218,6 +224,7 @@ def _plans(person: str, state: PersonState) -> Iterable[PlanFact]:
             else on_or_before(plan.issued_on, twenty_week_deadline(requested)),
             plan.exception,
             state.ceased.get((la, plan_id)),
+            plan.migrated,
         )
 
 
@@ -256,7 +263,7 @@ def _advice(person: str, state: PersonState) -> Iterable[AdviceFact]:
 def _reviews(person: str, state: PersonState) -> Iterable[ReviewFact]:
     for (la, plan_id), held in sorted(state.reviews.items()):
         plan = state.plans.get((la, plan_id))
-        previous = plan.issued_on if plan else None
+        previous = (plan.last_reviewed_on or plan.issued_on) if plan else None
         for day in held:
             yield ReviewFact(
                 person,
@@ -319,7 +326,10 @@ def _referrals(person: str, state: PersonState) -> Iterable[ReferralFact]:
         return
     la = home_la(state)
     for (org, ref), r in sorted(state.referrals.items()):
-        yield ReferralFact(person, org, ref, la, r.pathway, r.referred_on, r.started_on)
+        yield ReferralFact(
+            person, org, ref, la, r.pathway, r.referred_on, r.started_on, r.diagnosed_on,
+            r.closed_on,
+        )
 
 
 def _placements(person: str, state: PersonState) -> Iterable[PlacementFact]:

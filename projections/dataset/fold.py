@@ -33,14 +33,17 @@ from contracts.ehc import (
     AssessmentRequested,
     PlanAmended,
     PlanCeased,
+    PlanInForceRecorded,
     PlanIssued,
     PlanNotIssued,
     ReviewOutcome,
 )
 from contracts.health import (
+    DiagnosisRecorded,
     EhcPlanFlagCleared,
     EhcPlanFlagSet,
     HealthAssessmentStarted,
+    ReferralClosed,
     ReferralMade,
 )
 from contracts.person import PersonRegistered
@@ -63,6 +66,12 @@ class IssuedPlan:
     issued_on: date
     primary_need: str
     exception: str | None
+    migrated: bool = False
+    """Recorded at go-live (`ehc.plan_in_force_recorded`), not observed as it was issued."""
+    requested_on: date | None = None
+    """The request date a go-live record supplies (live plans take it from the request)."""
+    last_reviewed_on: date | None = None
+    """The last review before go-live: the next review is judged from it."""
 
 
 @dataclass(frozen=True)
@@ -109,8 +118,13 @@ class Amendment:
 @dataclass(frozen=True)
 class Referral:
     pathway: str
+    """"" while only a diagnosis naming the referral has arrived."""
     referred_on: date | None = None
     started_on: date | None = None
+    diagnosed_on: date | None = None
+    """The earliest diagnosis that names this referral (by the organisation holding it)."""
+    closed_on: date | None = None
+    """Closed without any assessment (`health.referral_closed`)."""
 
 
 @dataclass(frozen=True)
@@ -294,6 +308,22 @@ def _plan_issued(payload: PlanIssued, state: PersonState, event: Envelope) -> Pe
 
 
 @_apply.register
+def _plan_in_force(
+    payload: PlanInForceRecorded, state: PersonState, event: Envelope
+) -> PersonState:
+    plan = IssuedPlan(
+        payload.case_id,
+        payload.issued_on,
+        payload.primary_need,
+        payload.exception,
+        migrated=True,
+        requested_on=payload.requested_on,
+        last_reviewed_on=payload.last_reviewed_on,
+    )
+    return evolve(state, plans=_put(state.plans, (event.source_org, payload.plan_id), plan))
+
+
+@_apply.register
 def _plan_ceased(payload: PlanCeased, state: PersonState, event: Envelope) -> PersonState:
     plan = (event.source_org, payload.plan_id)
     return evolve(state, ceased=_put(state.ceased, plan, payload.ceased_on))
@@ -367,14 +397,39 @@ def _assessment_started(
     payload: HealthAssessmentStarted, state: PersonState, event: Envelope
 ) -> PersonState:
     ref = (event.source_org, payload.referral_id)
+    return _earliest(state, ref, payload.pathway, "started_on", payload.started_on)
+
+
+def _earliest(state: PersonState, ref: OrgRef, pathway: str, field: str, day: date) -> PersonState:
+    """The referral's `field` set to `day` unless an earlier day is known: a wait ends once."""
     known = state.referrals.get(ref)
     if known is None:
-        started = Referral(payload.pathway, started_on=payload.started_on)
-    elif known.started_on is not None and known.started_on <= payload.started_on:
-        return state  # the wait ended at the first assessment
+        referral = Referral(pathway, **{field: day})
+    elif (ended := getattr(known, field)) is not None and ended <= day:
+        return state
     else:
-        started = evolve(known, started_on=payload.started_on)
-    return evolve(state, referrals=_put(state.referrals, ref, started))
+        referral = evolve(known, **{field: day})
+    return evolve(state, referrals=_put(state.referrals, ref, referral))
+
+
+@_apply.register
+def _diagnosed(payload: DiagnosisRecorded, state: PersonState, event: Envelope) -> PersonState:
+    """A diagnosis naming a referral ends that referral's wait for diagnosis (the first one)."""
+    if payload.referral_id is None:
+        return state
+    ref = (payload.referral_org or event.source_org, payload.referral_id)
+    return _earliest(state, ref, "", "diagnosed_on", payload.diagnosed_on)
+
+
+@_apply.register
+def _referral_closed(payload: ReferralClosed, state: PersonState, event: Envelope) -> PersonState:
+    ref = (event.source_org, payload.referral_id)
+    known = state.referrals.get(ref)
+    if known is None:
+        closed = Referral(payload.pathway, closed_on=payload.closed_on)
+    else:
+        closed = evolve(known, closed_on=payload.closed_on)
+    return evolve(state, referrals=_put(state.referrals, ref, closed))
 
 
 @_apply.register

@@ -79,11 +79,13 @@ def amendments_issued(snapshot: Snapshot, months: Sequence[Month]) -> list[Amend
 
 
 def referrals_open_or_started(snapshot: Snapshot, months: Sequence[Month]) -> list[ReferralFact]:
-    """Referrals made by the period's end and not started before it began."""
+    """Referrals made by the period's end whose waits had not all ended before it began."""
+    first = _first_day(months)
     return snapshot.rows(
         "referrals",
-        "referred_on <= ? AND (started_on IS NULL OR started_on >= ?)",
-        (_last_day(months), _first_day(months)),
+        "referred_on <= ? AND (closed_on IS NULL OR closed_on >= ?) AND ("
+        "started_on IS NULL OR started_on >= ? OR diagnosed_on IS NULL OR diagnosed_on >= ?)",
+        (_last_day(months), first, first, first),
     )
 
 

@@ -71,8 +71,9 @@ DERIVATION = Derivation(
     order=history_order,
     rows=facts.TABLE_ROWS,
     inputs=facts.TABLE_INPUTS,
-    version=4,
+    version=5,
 )
 """Version 2: indicators 3-6 (decisions, advice, reviews, amendments, waits, AP) added.
 Version 3: birth months per registering organisation, and their conflicts.
-Version 4: requests for assessment and decisions to amend, for the backlogs."""
+Version 4: requests for assessment and decisions to amend, for the backlogs.
+Version 5: plans in force at go-live (`ehc_plans.migrated`), referrals closed and diagnosed."""

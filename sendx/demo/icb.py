@@ -52,7 +52,11 @@ COMPLEX_NEEDS = ("SLD", "PMLD", "PD", "MSI")
 def _la_facts(child: Child) -> dict[str, Any]:
     """What the home LA recorded that health answers: advice requests, plan issue and cease."""
     rows = la_rows(child)
-    issued = next((r["issued_on"] for r in rows if r["command"] == "ehc.issue_plan"), None)
+    issued = next(
+        (r["issued_on"] for r in rows
+         if r["command"] in ("ehc.issue_plan", "ehc.record_plan_in_force")),
+        None,
+    )
     ceased = next((r["ceased_on"] for r in rows if r["command"] == "ehc.cease_plan"), None)
     advice = [
         r
@@ -205,6 +209,7 @@ def _pathway(out: ChildRows, rng: random.Random, pathway: str, today: date) -> N
     wait = _days(rng, 30, 90) if pathway == "neurodevelopmental" else _days(rng, 6, 40)
     started = referred + wait
     if started >= today:
+        _maybe_closed(out, referral_id, referred, today)
         return
     out.add("health.start_assessment", referral_id=referral_id, started_on=started)
     condition = {"neurodevelopmental": "autism", "paediatrics": "learning_disability"}.get(pathway)
@@ -217,6 +222,19 @@ def _pathway(out: ChildRows, rng: random.Random, pathway: str, today: date) -> N
             diagnosed_on=diagnosed,
             condition=condition if rng.random() < 0.85 else "adhd",
             referral_id=referral_id,
+        )
+
+
+def _maybe_closed(out: ChildRows, referral_id: str, referred: date, today: date) -> None:
+    """Some referrals still waiting end without any assessment (moved away, declined, ...)."""
+    rng = out.child.rng("trust-closed")
+    closed = referred + timedelta(days=rng.randint(20, 200))
+    if rng.random() < 0.2 and closed < today:
+        out.add(
+            "health.close_referral",
+            referral_id=referral_id,
+            closed_on=closed,
+            reason=rng.choice(["discharged", "moved_away", "declined"]),
         )
 
 

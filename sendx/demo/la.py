@@ -45,6 +45,8 @@ def la_rows(child: Child, today: date = DEMO_TODAY) -> list[dict[str, Any]]:
         family_name=child.family_name,
         born_on=child.born_on,
     )
+    if _plan_in_force_at_go_live(out, today):
+        return out.rows
     earliest = max(child.born_on + timedelta(days=3 * 365), today - timedelta(days=7 * 365))
     latest = today - timedelta(weeks=OPEN_WEEKS)
     if earliest >= latest:
@@ -121,6 +123,33 @@ def la_rows(child: Child, today: date = DEMO_TODAY) -> list[dict[str, Any]]:
             reason=rng.choice(["exclusion", "medical", "send"]),
         )
     return out.rows
+
+
+GO_LIVE_SYSTEM = "capita-one"
+"""The LA's existing system the demo's go-live rows come from."""
+
+
+def _plan_in_force_at_go_live(out: ChildRows, today: date) -> bool:
+    """For a few older children, a plan the LA already maintained when it joined, recorded from
+    its existing system (no invented request): issued years ago, reviewed within the year."""
+    child = out.child
+    rng = child.rng("la-go-live")
+    if child.age_on(today) < 9 or rng.random() >= 0.04:
+        return False
+    issued = child.born_on + timedelta(days=rng.randint(5 * 365, 7 * 365))
+    out.add(
+        "ehc.record_plan_in_force",
+        nhs_number=child.nhs_number,
+        case_id=f"{child.la}-C-{child.ref}-G",
+        plan_id=f"{child.la}-P-{child.ref}-G",
+        issued_on=issued,
+        primary_need=child.primary_need,
+        placement="special" if child.primary_need in ("SLD", "PMLD") else "mainstream",
+        last_reviewed_on=today - timedelta(days=rng.randint(30, 330)),
+        last_amended_on=issued + timedelta(days=rng.randint(200, 700)),
+        migrated_from=GO_LIVE_SYSTEM,
+    )
+    return True
 
 
 def _plan_life(out: ChildRows, rng: random.Random, plan_id: str, issued: date, today: date) -> None:

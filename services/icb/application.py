@@ -61,6 +61,12 @@ class IcbApplication(PeopleApplication):
         referral.start_assessment(**cmd.fields("referral_id"))
         return [referral]
 
+    @handles(c.CloseReferral)
+    def close_referral(self, cmd: c.CloseReferral) -> Iterable[Aggregate]:
+        referral = self.referral(cmd.referral_id, "health.referral_closed")
+        referral.close(**cmd.fields("referral_id"))
+        return [referral]
+
     @handles(c.RecordDiagnosis)
     def record_diagnosis(self, cmd: c.RecordDiagnosis) -> Iterable[Aggregate]:
         what = f"health.diagnosis_recorded for diagnosis {cmd.diagnosis_id}"

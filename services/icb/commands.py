@@ -8,7 +8,14 @@ also be named by the event type it produces (`health.referral_made`).
 from __future__ import annotations
 
 from contracts.constraints import EventDate, PlannedDate
-from contracts.health import AdultService, DsrStatus, NoReferralReason, ReferralPriority
+from contracts.health import (
+    AdultService,
+    DsrStatus,
+    NoReferralReason,
+    ReferralClosedReason,
+    ReferralPriority,
+)
+from contracts.provenance import SourceSystem
 from contracts.transition import WorkerRole
 from contracts.vocab import AdviceGiver, Condition, LocalId, OrgCode, Pathway
 from services.domain.command import Command, NhsNumber
@@ -24,6 +31,8 @@ class MakeReferral(Command):
     referred_on: EventDate
     pathway: Pathway
     priority: ReferralPriority = "routine"
+    migrated_from: SourceSystem | None = None
+    """Go-live: the system an already open referral is recorded from (absent when live)."""
 
 
 class StartAssessment(Command):
@@ -32,6 +41,17 @@ class StartAssessment(Command):
 
     referral_id: LocalId
     started_on: EventDate
+
+
+class CloseReferral(Command):
+    """Close a referral that ends without any assessment (discharged, moved away, declined)."""
+
+    name = "health.close_referral"
+    aliases = ("health.referral_closed",)
+
+    referral_id: LocalId
+    closed_on: EventDate
+    reason: ReferralClosedReason
 
 
 class RecordDiagnosis(Command):
@@ -48,6 +68,8 @@ class RecordDiagnosis(Command):
     referral_id: LocalId | None = None
     referral_org: OrgCode | None = None
     no_referral_reason: NoReferralReason | None = None
+    migrated_from: SourceSystem | None = None
+    """Go-live: the system a diagnosis already held is recorded from (absent when live)."""
 
 
 class ReturnAdvice(Command):
@@ -143,6 +165,7 @@ ICB_COMMANDS: tuple[type[Command], ...] = (
     ErasePerson,
     MakeReferral,
     StartAssessment,
+    CloseReferral,
     RecordDiagnosis,
     ReturnAdvice,
     CompleteAnnualHealthCheck,

@@ -21,19 +21,25 @@ class Referral(Aggregate):
     assessment appointment (which ends the wait)."""
 
     class Made(Aggregate.Created):
-        """Stored version 2 added `priority`; a version 1 referral was triaged routine."""
+        """Stored version 2 added `priority` (a version 1 referral was triaged routine);
+        version 3 `migrated_from` (a version 2 referral was observed live)."""
 
-        class_version: ClassVar[int] = 2
+        class_version: ClassVar[int] = 3
         org: str
         referral_id: str
         person_id: UUID
         referred_on: date
         pathway: str
         priority: str
+        migrated_from: str | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["priority"] = "routine"
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["migrated_from"] = None
 
     @staticmethod
     def create_id(org: str, referral_id: str) -> UUID:
@@ -48,6 +54,7 @@ class Referral(Aggregate):
         referred_on: date,
         pathway: str,
         priority: str,
+        migrated_from: str | None,
     ) -> None:
         self.org = org
         self.referral_id = referral_id
@@ -56,9 +63,12 @@ class Referral(Aggregate):
         self.pathway = pathway
         self.priority = priority
         self.started_on: date | None = None
+        self.closed_on: date | None = None
 
     def start_assessment(self, *, started_on: date) -> None:
         what = f"health.assessment_started for referral {self.referral_id}"
+        if self.closed_on is not None:
+            raise DomainError(f"{what}: the referral was closed on {self.closed_on}")
         if self.started_on is not None:
             raise DomainError(f"{what}: the first assessment was already on {self.started_on}")
         if started_on < self.referred_on:
@@ -72,6 +82,28 @@ class Referral(Aggregate):
     @event("AssessmentStarted")
     def _assessment_started(self, referral_id: str, pathway: str, started_on: date) -> None:
         self.started_on = started_on
+
+    def close(self, *, closed_on: date, reason: str) -> None:
+        """Closed without assessment: refused once an assessment started (that ended the wait)."""
+        what = f"health.referral_closed for referral {self.referral_id}"
+        if self.closed_on is not None:
+            raise DomainError(f"{what}: already closed on {self.closed_on}")
+        if self.started_on is not None:
+            raise DomainError(
+                f"{what}: its first assessment was on {self.started_on}; a referral closed "
+                "without assessment is one that never had one"
+            )
+        if closed_on < self.referred_on:
+            raise DomainError(
+                f"{what}: closed_on {closed_on} is before the referral on {self.referred_on}"
+            )
+        self._closed(
+            referral_id=self.referral_id, pathway=self.pathway, closed_on=closed_on, reason=reason
+        )
+
+    @event("Closed")
+    def _closed(self, referral_id: str, pathway: str, closed_on: date, reason: str) -> None:
+        self.closed_on = closed_on
 
 
 class Diagnosis(Aggregate):
@@ -105,7 +137,25 @@ class Diagnosis(Aggregate):
         if referral_id is not None and no_referral_reason is not None:
             raise DomainError(f"{what}: give either referral_id or no_referral_reason, not both")
 
-    @event("Recorded")
+    class Recorded(Aggregate.Created):
+        """Stored version 2 added `migrated_from` (a version 1 diagnosis was observed live)."""
+
+        class_version: ClassVar[int] = 2
+        org: str
+        diagnosis_id: str
+        person_id: UUID
+        diagnosed_on: date
+        condition: str
+        referral_id: str | None
+        referral_org: str | None
+        no_referral_reason: str | None
+        migrated_from: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["migrated_from"] = None
+
+    @event(Recorded)
     def __init__(
         self,
         org: str,
@@ -116,6 +166,7 @@ class Diagnosis(Aggregate):
         referral_id: str | None,
         referral_org: str | None,
         no_referral_reason: str | None,
+        migrated_from: str | None,
     ) -> None:
         self.diagnosis_id = diagnosis_id
         self.person_id = person_id

@@ -21,6 +21,7 @@ class IcbContract(Translator):
         Patient,
         Copy(Referral.Made, health.ReferralMade, "referred_on"),
         Copy(Referral.AssessmentStarted, health.HealthAssessmentStarted, "started_on"),
+        Copy(Referral.Closed, health.ReferralClosed, "closed_on"),
         Copy(Diagnosis.Recorded, health.DiagnosisRecorded, "diagnosed_on"),
         Copy(AdviceReturn.Returned, ehc.AdviceReturned, "returned_on"),
         Copy(

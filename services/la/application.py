@@ -123,13 +123,31 @@ class LaApplication(PeopleApplication):
     def issue_plan(self, cmd: c.IssuePlan) -> Iterable[Aggregate]:
         what = "ehc.plan_issued"
         case = self.case(cmd.case_id, what)
-        taken = self.find(PlanIndex, PlanIndex.create_id(self.org.code, cmd.plan_id))
-        if taken is not None:
-            raise DomainError(
-                f"{what} for plan {cmd.plan_id}: this plan id is already used by another case"
-            )
+        self._plan_id_unused(cmd.plan_id, what)
         case.issue_plan(**cmd.fields("case_id"))
         return [case, PlanIndex(org=self.org.code, plan_id=cmd.plan_id, case=case.id)]
+
+    @handles(c.RecordPlanInForce)
+    def record_plan_in_force(self, cmd: c.RecordPlanInForce) -> Iterable[Aggregate]:
+        what = "ehc.plan_in_force_recorded"
+        person = self.person(cmd.nhs_number, what)
+        existing = self.find(EhcCase, EhcCase.create_id(self.org.code, cmd.case_id))
+        if existing is not None:
+            raise DomainError(
+                f"{what} for case {cmd.case_id}: this case is already recorded; use a new case_id"
+            )
+        self._plan_id_unused(cmd.plan_id, what)
+        case = EhcCase.in_force(
+            org=self.org.code, person_id=person.id, born_on=person.born_on,
+            **cmd.fields("nhs_number"),
+        )
+        return [case, PlanIndex(org=self.org.code, plan_id=cmd.plan_id, case=case.id)]
+
+    def _plan_id_unused(self, plan_id: str, what: str) -> None:
+        if self.find(PlanIndex, PlanIndex.create_id(self.org.code, plan_id)) is not None:
+            raise DomainError(
+                f"{what} for plan {plan_id}: this plan id is already used by another case"
+            )
 
     @handles(c.DecideNotToIssue)
     def decide_not_to_issue(self, cmd: c.DecideNotToIssue) -> Iterable[Aggregate]:

@@ -13,6 +13,7 @@ from pydantic import BeforeValidator, Field
 
 from contracts import ap, ehc, transition
 from contracts.constraints import EventDate
+from contracts.provenance import SourceSystem
 from contracts.vocab import AdviceGiver, LocalId, OrgCode, PrimaryNeed
 from services.domain.command import ApTier, Command, NhsNumber
 from services.domain.people import ErasePerson, RegisterPerson
@@ -60,9 +61,8 @@ class RequestAdvice(Command):
     requested_from: OrgCode | None = None
 
 
-class IssuePlan(Command):
-    name = "ehc.issue_plan"
-    aliases = ("ehc.plan_issued",)
+class PlanDetails(Command):
+    """What a plan says (`contracts.ehc.PlanDetails`): issued live or in force at go-live."""
 
     case_id: LocalId
     plan_id: LocalId
@@ -71,6 +71,25 @@ class IssuePlan(Command):
     placement: ehc.Placement
     placement_provider: OrgCode | None = None
     exception: ehc.TimescaleException | None = None
+
+
+class IssuePlan(PlanDetails):
+    name = "ehc.issue_plan"
+    aliases = ("ehc.plan_issued",)
+
+
+class RecordPlanInForce(PlanDetails):
+    """Go-live: a plan the LA already maintains, recorded from its existing system without
+    inventing its request or decision (shared as `ehc.plan_in_force_recorded`)."""
+
+    name = "ehc.record_plan_in_force"
+    aliases = ("ehc.plan_in_force_recorded",)
+
+    nhs_number: NhsNumber
+    requested_on: EventDate | None = None
+    last_reviewed_on: EventDate | None = None
+    last_amended_on: EventDate | None = None
+    migrated_from: SourceSystem
 
 
 class DecideNotToIssue(Command):
@@ -166,6 +185,7 @@ LA_COMMANDS: tuple[type[Command], ...] = (
     DecideAssessment,
     RequestAdvice,
     IssuePlan,
+    RecordPlanInForce,
     DecideNotToIssue,
     HoldAnnualReview,
     DecideReviewOutcome,

@@ -50,14 +50,77 @@ class EhcCase(Aggregate):
     def create_id(org: str, case_id: str) -> UUID:
         return reference_id(org, "case", case_id)
 
+    class PlanInForceRecorded(Aggregate.Created):
+        """Go-live: the case begins with its plan already in force (no request is invented)."""
+
+        org: str
+        case_id: str
+        person_id: UUID
+        plan_id: str
+        issued_on: date
+        primary_need: str
+        placement: str
+        placement_provider: str | None
+        requested_on: date | None
+        exception: str | None
+        last_reviewed_on: date | None
+        last_amended_on: date | None
+        migrated_from: str
+
+        def mutate(self, aggregate: None) -> EhcCase:
+            case = EhcCase.__new__(EhcCase)
+            case.__base_init__(self.originator_id, self.originator_version, self.timestamp)
+            case._start(self.org, self.case_id, self.person_id, self.requested_on)
+            case.plan_id, case.issued_on = self.plan_id, self.issued_on
+            case.timescale_exception = self.exception
+            case.status = CaseStatus.PLAN_ACTIVE
+            case.migrated_from = self.migrated_from
+            if self.last_reviewed_on is not None:
+                case.reviews.append(Review(self.last_reviewed_on, False))
+            case.last_amended_on = self.last_amended_on
+            return case
+
     @event("AssessmentRequested")
     def __init__(
         self, org: str, case_id: str, person_id: UUID, requested_on: date, requested_by: str
     ) -> None:
+        self._start(org, case_id, person_id, requested_on)
+
+    @classmethod
+    def in_force(
+        cls, *, org: str, case_id: str, person_id: UUID, born_on: date, **plan: Any
+    ) -> EhcCase:
+        """A plan in force at go-live, refused when its own dates are out of order."""
+        what = "ehc.plan_in_force_recorded"
+        subject = f"{what} for plan {plan['plan_id']}"
+        issued_on: date = plan["issued_on"]
+        if issued_on < born_on:
+            raise DomainError(f"{subject}: issued_on {issued_on} is before their date of birth")
+        if plan["requested_on"] is not None and plan["requested_on"] > issued_on:
+            raise DomainError(
+                f"{subject}: requested_on {plan['requested_on']} is after issued_on {issued_on}"
+            )
+        for field in ("last_reviewed_on", "last_amended_on"):
+            if plan[field] is not None and plan[field] < issued_on:
+                raise DomainError(
+                    f"{subject}: {field} {plan[field]} is before the plan was issued on {issued_on}"
+                )
+        return cls._create(
+            cls.PlanInForceRecorded,
+            id=cls.create_id(org, case_id),
+            org=org,
+            case_id=case_id,
+            person_id=person_id,
+            **plan,
+        )
+
+    def _start(self, org: str, case_id: str, person_id: UUID, requested_on: date | None) -> None:
+        """The state every case begins with, requested live or in force at go-live."""
         self.org = org
         self.case_id = case_id
         self.person_id = person_id
         self.requested_on = requested_on
+        self.migrated_from: str | None = None
         self.status = CaseStatus.REQUESTED
         self.decided_on: date | None = None
         self.advice_requests: dict[str, date] = {}
@@ -71,11 +134,16 @@ class EhcCase(Aggregate):
     # -- statutory clocks (contracts.timescales); whether a plan counts as on time, exceptions
     # excluded, is the 20-week indicator's to say (projections/dataset), not the case's ----
     @property
-    def decision_due(self) -> date:
+    def decision_due(self) -> date | None:
+        """None for a plan in force at go-live whose request the LA does not hold."""
+        if self.requested_on is None:
+            return None
         return timescales.decision_to_assess_due(self.requested_on)
 
     @property
-    def plan_due(self) -> date:
+    def plan_due(self) -> date | None:
+        if self.requested_on is None:
+            return None
         return timescales.twenty_week_deadline(self.requested_on)
 
     @property

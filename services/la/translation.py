@@ -46,6 +46,7 @@ BUILDERS: dict[type, Build] = kind_builders(
     Copy(EhcCase.AssessmentDecided, ehc.AssessmentDecided, "decided_on", CASE),
     Copy(EhcCase.AdviceRequested, ehc.AdviceRequested, "requested_on", CASE),
     Copy(EhcCase.PlanIssued, ehc.PlanIssued, "issued_on", CASE),
+    Copy(EhcCase.PlanInForceRecorded, ehc.PlanInForceRecorded, "issued_on"),
     Copy(EhcCase.PlanNotIssued, ehc.PlanNotIssued, "decided_on", CASE),
     Copy(EhcCase.AnnualReviewHeld, ehc.AnnualReviewHeld, "held_on", CASE),
     Copy(EhcCase.ReviewOutcomeDecided, ehc.ReviewOutcome, "decided_on", CASE),
@@ -74,6 +75,8 @@ class LaContract(Translator):
         super().learn(event)
         if isinstance(event, EhcCase.AssessmentRequested):
             self._cases[event.originator_id] = CaseRefs(event.case_id, None)
+        elif isinstance(event, EhcCase.PlanInForceRecorded):
+            self._cases[event.originator_id] = CaseRefs(event.case_id, event.plan_id)
         elif isinstance(event, EhcCase.PlanIssued):
             case_id = self.case_refs(event.originator_id).case_id
             self._cases[event.originator_id] = CaseRefs(case_id, event.plan_id)

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from contracts import ap
 from contracts.constraints import EventDate, PlannedDate
+from contracts.provenance import SourceSystem
 from contracts.provider import Post16Destination, TimetableReason
 from contracts.vocab import LocalId, OrgCode
 from services.domain.command import ApTier, Command, NhsNumber
@@ -27,6 +28,8 @@ class StartPlacement(Command):
     part_time: bool
     reason: ap.APReason
     commissioned_by: OrgCode | None = None
+    migrated_from: SourceSystem | None = None
+    """Go-live: the system a placement already running is recorded from (absent when live)."""
 
 
 class EndPlacement(Command):
@@ -47,6 +50,8 @@ class StartPartTimeTimetable(Command):
     started_on: EventDate
     hours_per_week: float = Field(gt=0, lt=32.5)
     reason: TimetableReason
+    migrated_from: SourceSystem | None = None
+    """Go-live: the system a timetable already running is recorded from (absent when live)."""
 
 
 class EndPartTimeTimetable(Command):

@@ -8,6 +8,7 @@ second start is refused with the reference of the one still running. No I/O.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -22,7 +23,25 @@ class ApPlacement(Aggregate):
     def create_id(org: str, placement_id: str) -> UUID:
         return reference_id(org, "ap-placement", placement_id)
 
-    @event("Started")
+    class Started(Aggregate.Created):
+        """Stored version 2 added `migrated_from` (a version 1 placement was observed live)."""
+
+        class_version: ClassVar[int] = 2
+        org: str
+        placement_id: str
+        person_id: UUID
+        started_on: date
+        tier: int
+        part_time: bool
+        reason: str
+        commissioned_by: str | None
+        migrated_from: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["migrated_from"] = None
+
+    @event(Started)
     def __init__(
         self,
         org: str,
@@ -33,6 +52,7 @@ class ApPlacement(Aggregate):
         part_time: bool,
         reason: str,
         commissioned_by: str | None,
+        migrated_from: str | None,
     ) -> None:
         self.placement_id = placement_id
         self.person_id = person_id
@@ -61,7 +81,23 @@ class PartTimeTimetable(Aggregate):
     def create_id(org: str, timetable_id: str) -> UUID:
         return reference_id(org, "timetable", timetable_id)
 
-    @event("Started")
+    class Started(Aggregate.Created):
+        """Stored version 2 added `migrated_from` (a version 1 timetable was observed live)."""
+
+        class_version: ClassVar[int] = 2
+        org: str
+        timetable_id: str
+        person_id: UUID
+        started_on: date
+        hours_per_week: float
+        reason: str
+        migrated_from: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["migrated_from"] = None
+
+    @event(Started)
     def __init__(
         self,
         org: str,
@@ -70,6 +106,7 @@ class PartTimeTimetable(Aggregate):
         started_on: date,
         hours_per_week: float,
         reason: str,
+        migrated_from: str | None,
     ) -> None:
         self.timetable_id = timetable_id
         self.person_id = person_id

@@ -22,6 +22,7 @@ from uuid import UUID
 
 from cachetools import LRUCache
 
+from contracts.constraints import EARLIEST
 from contracts.envelope import Envelope, Payload
 from contracts.person import PersonErased, PersonRegistered
 from services.domain.identity import birth_month, person_key
@@ -42,9 +43,14 @@ def on(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def person_registered(e: RegisteredPerson.Registered, _: Any = None) -> tuple[Payload, None]:
-    """Only the birth month leaves the organisation (never the full date or the name)."""
-    return PersonRegistered(birth_month=birth_month(e.born_on)), None
+def person_registered(e: RegisteredPerson.Registered, _: Any = None) -> tuple[Payload, date]:
+    """Only the birth month leaves the organisation (never the full date or the name).
+
+    Who the person is (their key, their birth month) holds from birth, so the registration is
+    dated at the start of the shared history (`EARLIEST`): a replay as of any moment keeps the
+    person, however late the organisation registered them. Not their birth month itself: that is
+    sealed personal data, and the envelope's header travels in clear and outlives erasure."""
+    return PersonRegistered(birth_month=birth_month(e.born_on)), EARLIEST
 
 
 def person_erased(e: Any, _: Any = None) -> tuple[Payload, date]:

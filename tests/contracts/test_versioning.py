@@ -34,7 +34,7 @@ def wire(event_type: str, version: int, payload: dict) -> bytes:
     )
 
 
-def test_a_v1_referral_on_the_bus_decodes_to_the_v2_model_as_routine() -> None:
+def test_a_v1_referral_on_the_bus_decodes_to_the_current_model_as_routine() -> None:
     # given a referral published as v1 (no priority)
     data = wire(
         "health.referral_made",
@@ -48,10 +48,23 @@ def test_a_v1_referral_on_the_bus_decodes_to_the_v2_model_as_routine() -> None:
     # when a consumer decodes it against its subject
     event = decode(data, subject=event_subject("RT5", "health.referral_made", PERSON))
     # then it reads the current model, with the v1 meaning made explicit
-    assert current_version("health.referral_made") == 2
-    assert event.schema_version == 2
+    assert current_version("health.referral_made") == 3
+    assert event.schema_version == 3
     assert isinstance(event.payload, ReferralMade)
     assert event.payload.priority == "routine"
+    assert event.payload.migrated_from is None  # observed live
+
+
+def test_a_v2_referral_decodes_as_observed_live_and_a_go_live_one_names_its_system() -> None:
+    fields = {"referral_id": "RT5-R-1", "referred_on": "2024-11-04", "pathway": "slt",
+              "priority": "urgent"}
+    live = decode(wire("health.referral_made", 2, fields))
+    assert (live.schema_version, live.payload.migrated_from) == (3, None)
+    migrated = decode(wire("health.referral_made", 3, {**fields, "migrated_from": "systmone"}))
+    assert migrated.payload.migrated_from == "systmone"
+    # and a v2 payload may not carry the v3 field
+    with pytest.raises(DecodeError, match="payload.migrated_from"):
+        decode(wire("health.referral_made", 2, {**fields, "migrated_from": "systmone"}))
 
 
 def test_a_v1_diagnosis_decodes_with_the_referral_held_by_the_publisher() -> None:
@@ -71,7 +84,7 @@ def test_a_v1_diagnosis_decodes_with_the_referral_held_by_the_publisher() -> Non
     assert event.payload.referral_org is None and event.payload.referral_id == "RT5-R-1"
 
 
-def test_a_v2_referral_is_what_publishers_send_and_it_round_trips() -> None:
+def test_the_current_referral_is_what_publishers_send_and_it_round_trips() -> None:
     payload = ReferralMade(
         referral_id="RT5-R-2", referred_on=date(2025, 1, 6), pathway="camhs", priority="urgent"
     )
@@ -82,7 +95,8 @@ def test_a_v2_referral_is_what_publishers_send_and_it_round_trips() -> None:
         occurred_at=datetime(2025, 1, 6, tzinfo=UTC),
         source_position=2,
     )
-    assert orjson.loads(encode(event))["schema_version"] == 2
+    assert orjson.loads(encode(event))["schema_version"] == 3
+    assert "migrated_from" not in orjson.loads(encode(event))["payload"]  # omitted when live
     assert decode(encode(event)) == event
 
 
@@ -104,7 +118,7 @@ def test_a_v1_payload_with_a_v2_field_is_refused_naming_the_field() -> None:
 
 
 def test_the_v1_model_stays_registered_for_stored_events() -> None:
-    assert ReferralMadeV1.schema_version == 1 and ReferralMade.schema_version == 2
+    assert ReferralMadeV1.schema_version == 1 and ReferralMade.schema_version == 3
 
 
 def test_a_diagnosis_naming_another_organisations_referral_must_name_the_referral() -> None:

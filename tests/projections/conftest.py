@@ -26,6 +26,7 @@ from contracts.ehc import (
     AssessmentRequested,
     PlanAmended,
     PlanCeased,
+    PlanInForceRecorded,
     PlanIssued,
     PlanNotIssued,
     ReviewOutcome,
@@ -39,6 +40,7 @@ from contracts.health import (
     EhcPlanFlagCleared,
     EhcPlanFlagSet,
     HealthAssessmentStarted,
+    ReferralClosed,
     ReferralMade,
     TransferredToAdultServices,
 )
@@ -100,6 +102,17 @@ class EventFactory:
             placement="mainstream", exception=exception,
         )
         return self.wrap(payload, person, la, on, recorded_at)
+
+    def plan_in_force(self, person: str, on: date, *, la: str = "856", case: str = "C1",
+                      plan: str = "P1", requested_on: date | None = None,
+                      last_reviewed_on: date | None = None) -> Envelope:
+        """Go-live: a plan already in force, recorded from the LA's system on 1 December 2025."""
+        payload = PlanInForceRecorded(
+            case_id=case, plan_id=plan, issued_on=on, primary_need="ASD", placement="special",
+            requested_on=requested_on, last_reviewed_on=last_reviewed_on,
+            migrated_from="capita-one",
+        )
+        return self.wrap(payload, person, la, on, datetime(2025, 12, 1, 9, tzinfo=UTC))
 
     def plan_ceased(self, person: str, on: date, *, la: str = "856", plan: str = "P1") -> Envelope:
         return self.wrap(PlanCeased(plan_id=plan, ceased_on=on, reason="needs_met"), person, la, on)
@@ -194,9 +207,20 @@ class EventFactory:
                          person, school, on)
 
     def diagnosis(self, person: str, on: date, condition: str = "autism", *,
-                  by: str = "RT5") -> Envelope:
-        payload = DiagnosisRecorded(diagnosis_id=f"D-{condition}", diagnosed_on=on,
-                                    condition=condition, no_referral_reason="historic_record")
+                  by: str = "RT5", referral: str | None = None,
+                  referral_org: str | None = None) -> Envelope:
+        payload = DiagnosisRecorded(
+            diagnosis_id=f"D-{condition}", diagnosed_on=on, condition=condition,
+            referral_id=referral, referral_org=referral_org,
+            no_referral_reason=None if referral else "historic_record",
+        )
+        return self.wrap(payload, person, by, on)
+
+    def referral_closed(self, person: str, on: date, *, by: str = "RT5", referral: str = "R1",
+                        reason: str = "moved_away",
+                        pathway: str = "neurodevelopmental") -> Envelope:
+        payload = ReferralClosed(referral_id=referral, closed_on=on, reason=reason,
+                                 pathway=pathway)
         return self.wrap(payload, person, by, on)
 
     def named_worker(self, person: str, on: date, *, by: str = "856") -> Envelope:

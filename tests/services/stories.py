@@ -52,6 +52,27 @@ def story(
     ]
 
 
+def plan_in_force(
+    case: str = "856-C-9", plan: str = "856-P-9", nhs_number: str = NHS_NUMBER, **overrides: Any
+) -> tuple[str, dict[str, Any]]:
+    """Go-live: a plan issued in 2019, in force when the LA joins, from the LA's own system."""
+    return (
+        "ehc.record_plan_in_force",
+        {
+            "nhs_number": nhs_number,
+            "case_id": case,
+            "plan_id": plan,
+            "issued_on": "2019-03-04",
+            "primary_need": "SEMH",
+            "placement": "special",
+            "last_reviewed_on": "2025-12-01",
+            "last_amended_on": "2024-07-01",
+            "migrated_from": "capita-one",
+            **overrides,
+        },
+    )
+
+
 def as_rows(commands: list[tuple[str, dict[str, Any]]], prefix: str = "r") -> list[dict[str, Any]]:
     """The same commands as extract rows with the partner's record ids."""
     return [

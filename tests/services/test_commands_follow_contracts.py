@@ -18,6 +18,7 @@ month does)."""
 FILLED_BY_THE_SERVICE = {
     ("person.register", "birth_month"): "the month of born_on",
     ("health.start_assessment", "pathway"): "the referral's pathway",
+    ("health.close_referral", "pathway"): "the referral's pathway",
 }
 NULLABLE_IN_THE_CONTRACT = {
     ("health.record_diagnosis", "condition"): "reads as null once the person is erased",

@@ -27,7 +27,8 @@ DEFINITION = define(
     1,
     "Active EHC plans according to the LA and according to health",
     "For each local authority and month, on the last day of the month: LA count = people for "
-    "whom the LA maintains an EHC plan (an ehc.plan_issued dated on or before that day and no "
+    "whom the LA maintains an EHC plan (an ehc.plan_issued, or an ehc.plan_in_force_recorded "
+    "for a plan already in force when the LA joined, dated on or before that day and no "
     "ehc.plan_ceased dated on or before it). Health count = people whose health record marks "
     "them as having an EHC plan from that LA on that day (a health.ehc_plan_flag_set dated on or "
     "before the day, not followed by a health.ehc_plan_flag_cleared dated on or before it). "

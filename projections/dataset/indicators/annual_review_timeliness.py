@@ -26,10 +26,13 @@ DEFINITION = define(
     "Annual reviews held within 12 months",
     "For each local authority and month: held = ehc.annual_review_held meetings dated in the "
     "month. Each is compared with the plan's previous review, or its issue date for the first "
-    "review; reviews of plans whose issue is not in the dataset are shown as no issue recorded "
-    "and not counted. Of the rest (counted), within 12 months = held on or before the same date "
-    "12 months later (a month without that day uses its last day); a review exactly 12 months "
-    f"after the last is within time. {TIMED}",
+    "review; for a plan in force when the LA joined (ehc.plan_in_force_recorded), the first "
+    "review after go-live is compared with the last review the go-live record gives, or the "
+    "plan's issue date when it gives none; the review before go-live is not itself counted "
+    "(it was not observed). Reviews of plans whose issue is not in the dataset are shown as "
+    "no issue recorded and not counted. Of the rest (counted), within 12 months = held on or "
+    "before the same date 12 months later (a month without that day uses its last day); a "
+    f"review exactly 12 months after the last is within time. {TIMED}",
     "Children and Families Act 2014 s.44(1) and SEND Regulations 2014 reg. 18 (review at least "
     "every 12 months).",
     "reviews held in the calendar month",

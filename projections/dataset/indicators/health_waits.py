@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import get_args
 
 from pydantic import Field
 
 from contracts.vocab import Pathway
-from projections.dataset.areas import Partnership
+from projections.dataset.areas import Partnership, PublishedArea
 from projections.dataset.counting import (
     Tally,
     Values,
@@ -49,10 +50,19 @@ DEFINITION = define(
     "(health.referral_made) dated on or before the last day of the month whose first "
     "assessment (health.assessment_started for the same referral) had not happened by that "
     "day, banded by the weeks waited at that day: 0-18 (under 18 weeks), 18-52 (18 weeks up to "
-    "under 52) and 52+ (52 weeks or more); exactly 18 weeks falls in 18-52. Started = first "
-    "assessments dated in the month; median and 90th percentile weeks from referral to that "
-    "assessment are taken over them (statistics.median and statistics.quantiles, inclusive "
-    "method, to one decimal place).",
+    "under 52) and 52+ (52 weeks or more); exactly 18 weeks falls in 18-52. A diagnosis naming "
+    "the referral (health.diagnosis_recorded with its referral_id, and referral_org when "
+    "another organisation holds it) also ends the wait for assessment if no assessment was "
+    "recorded before it. Started = first assessments dated in the month; median and 90th "
+    "percentile weeks from referral to that assessment are taken over them (statistics.median "
+    "and statistics.quantiles, inclusive method, to one decimal place). Waiting for diagnosis "
+    "= referrals dated on or before the month's last day with no diagnosis naming them by that "
+    "day; diagnosed = the first diagnoses naming a referral dated in the month, with the median "
+    "and 90th percentile weeks from referral to diagnosis. A referral closed without any "
+    "assessment (health.referral_closed: discharged, moved away, declined) ends both waits on "
+    "the day it closed and is counted in that month as closed without assessment, never as "
+    "started or diagnosed. Referrals recorded at go-live (migrated_from) count from their real "
+    "referral date like any other.",
     "NHS referral-to-treatment waiting list bands; the partnerships' neurodevelopmental "
     "waiting-time KPIs (Nottinghamshire, Rutland).",
     "waiting as at the month's last day; waits ended in the calendar month",
@@ -74,28 +84,60 @@ def band_of(weeks: float) -> str:
     return banded(weeks, WEEK_BANDS)
 
 
-def wait_counts(referrals: Iterable[ReferralFact], months: Sequence[Month]) -> tuple[Tally, Values]:
-    """Waiting at each month end (with bands) and, for waits ended in the month, their length."""
+def _first(*days: date | None) -> date | None:
+    """The earliest of the days given (None when none is)."""
+    return min((d for d in days if d is not None), default=None)
+
+
+def assessment_wait_end(r: ReferralFact) -> date | None:
+    """The first assessment, or the diagnosis naming the referral, or its closing."""
+    return _first(r.started_on, r.diagnosed_on, r.closed_on)
+
+
+def diagnosis_wait_end(r: ReferralFact) -> date | None:
+    return _first(r.diagnosed_on, r.closed_on)
+
+
+def _ended(
+    tally: Tally, values: Values, months: Sequence[Month], r: ReferralFact, on: date | None,
+    measure: str,
+) -> None:
+    month = month_of(on, months)
+    if month is not None and on >= r.referred_on:
+        tally[(month, r.pathway)][r.la_code][measure] += 1
+        values[(month, r.pathway)][r.la_code].append(weeks_between(r.referred_on, on))
+
+
+def wait_counts(
+    referrals: Iterable[ReferralFact], months: Sequence[Month]
+) -> tuple[Tally, Values, Values]:
+    """Waiting for assessment (with bands) and for diagnosis at each month end and, for waits
+    ended in the month, their length: to the first assessment, and to the diagnosis."""
     referrals = [r for r in referrals if r.referred_on is not None]
-    tally, waits = new_tally(), new_values()
+    tally, waits, diagnosis_waits, closed = new_tally(), new_values(), new_values(), new_values()
     for month in months:
         end = month.last_day
         for r in referrals:
-            if active_on(end, r.referred_on, r.started_on):
-                key = (str(month), r.pathway)
-                tally[key][r.la_code].update(
-                    ["waiting", band_of(weeks_between(r.referred_on, end))]
-                )
+            cell = tally[(str(month), r.pathway)][r.la_code]
+            if active_on(end, r.referred_on, assessment_wait_end(r)):
+                cell.update(["waiting", band_of(weeks_between(r.referred_on, end))])
+            if active_on(end, r.referred_on, diagnosis_wait_end(r)):
+                cell["waiting_for_diagnosis"] += 1
     for r in referrals:
-        month = month_of(r.started_on, months)
-        if month is not None and r.started_on >= r.referred_on:
-            tally[(month, r.pathway)][r.la_code]["started"] += 1
-            waits[(month, r.pathway)][r.la_code].append(weeks_between(r.referred_on, r.started_on))
-    return tally, waits
+        first_assessment = r.started_on
+        if r.closed_on is not None and (first_assessment or date.max) > r.closed_on:
+            first_assessment = None
+        _ended(tally, waits, months, r, first_assessment, "started")
+        if r.closed_on is None or (r.diagnosed_on and r.diagnosed_on <= r.closed_on):
+            _ended(tally, diagnosis_waits, months, r, r.diagnosed_on, "diagnosed")
+        elif r.started_on is None and r.diagnosed_on is None:
+            _ended(tally, closed, months, r, r.closed_on, "closed_without_assessment")
+    return tally, waits, diagnosis_waits
 
 
-def counts(s: Snapshot, months: Sequence[Month]) -> tuple[Tally, Values]:
-    """The exact counts, unsuppressed, and the waits that ended in each month."""
+def counts(s: Snapshot, months: Sequence[Month]) -> tuple[Tally, Values, Values]:
+    """The exact counts, unsuppressed, and the waits (to assessment, to diagnosis) that ended
+    in each month."""
     return wait_counts(referrals_open_or_started(s, months), months)
 
 
@@ -108,6 +150,15 @@ class WaitsFigure(AreaFigure):
     started: Count = Field(description="First assessments in the month.")
     median_weeks: Weeks
     p90_weeks: Weeks
+    waiting_for_diagnosis: Count = Field(
+        description="Referrals with no diagnosis naming them at the month end (not closed)."
+    )
+    diagnosed: Count = Field(description="First diagnoses naming a referral, in the month.")
+    diagnosis_median_weeks: Weeks
+    diagnosis_p90_weeks: Weeks
+    closed_without_assessment: Count = Field(
+        description="Referrals closed in the month without any assessment (the wait ended)."
+    )
 
 
 class HealthWaits(Figures):
@@ -122,27 +173,41 @@ def health_waits(
 ) -> HealthWaits:
     """Indicator 5: people waiting (with bands) and how long first assessments took."""
     partnership.check(la)
-    position, (tally, waits) = read(read_model, counts, months)
+    position, (tally, waits, diagnosis_waits) = read(read_model, counts, months)
     bands = [name for _, _, name in WEEK_BANDS]
     relations = fixed(("waiting", bands))
+    measures = [
+        "waiting", *bands, "started", "waiting_for_diagnosis", "diagnosed",
+        "closed_without_assessment",
+    ]
     rows = []
     for month, pathway, a in area_rows(
-        tally, months, PATHWAYS, ["waiting", *bands, "started"], partnership, la, relations
+        tally, months, PATHWAYS, measures, partnership, la, relations
     ):
-        values = area_values(waits, (month, pathway), a.area)
-        shown = isinstance(a.cells["started"], int)
         rows.append(
             WaitsFigure(
                 month=month,
                 area=a.area,
                 area_name=a.area_name,
                 pathway=pathway,
-                **{m: a.cells[m] for m in ["waiting", *bands, "started"]},
-                median_weeks=stat(values, statistics.median) if shown else None,
-                p90_weeks=stat(values, p90) if shown else None,
+                **{m: a.cells[m] for m in measures},
+                **_stats(waits, (month, pathway), a, "started", ""),
+                **_stats(diagnosis_waits, (month, pathway), a, "diagnosed", "diagnosis_"),
             )
         )
     return HealthWaits(indicator=DEFINITION, as_at_stream_sequence=position, figures=rows)
+
+
+def _stats(
+    values: Values, key: tuple[str, str], a: PublishedArea, count: str, prefix: str
+) -> dict[str, float | None]:
+    """Median and 90th percentile of the waits behind a shown count (none behind `<5`)."""
+    shown = isinstance(a.cells[count], int)
+    waits = area_values(values, key, a.area)
+    return {
+        f"{prefix}median_weeks": stat(waits, statistics.median) if shown else None,
+        f"{prefix}p90_weeks": stat(waits, p90) if shown else None,
+    }
 
 
 INDICATOR = Monthly(

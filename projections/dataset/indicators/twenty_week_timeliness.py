@@ -33,7 +33,11 @@ DEFINITION = define(
     "are plans whose request for assessment (ehc.assessment_requested for the same LA case) is "
     "not in the dataset (no request recorded). Of the remaining plans (counted), within 20 "
     "weeks = those issued no more than 20 weeks (140 days) after the date the LA received the "
-    f"request; a plan issued exactly 140 days after the request is within time. {TIMED}",
+    f"request; a plan issued exactly 140 days after the request is within time. Plans in force "
+    "when the LA joined (ehc.plan_in_force_recorded, recorded at go-live from its existing "
+    "system) are not new plans issued and are not counted, unless the go-live record gives "
+    "the date the request was received: they are then counted in the month they were issued, "
+    f"judged against that date like any other plan. {TIMED}",
     "SEND Regulations 2014 reg. 13(2)-(3); comparable with the SEN2 measure 'new EHC plans "
     "issued within 20 weeks, excluding exception cases'.",
     "plans issued in the calendar month",
@@ -44,8 +48,8 @@ def twenty_week_counts(plans: Iterable[PlanFact], months: Sequence[Month]) -> Ta
     tally = new_tally()
     for p in plans:
         month = month_of(p.issued_on, months)
-        if month is None:
-            continue
+        if month is None or (p.migrated and p.requested_on is None):
+            continue  # in force at go-live, its request unknown: not a new plan issued
         key = (month, "")
         tally[key][p.la_code]["issued"] += 1
         if p.exception is not None:

@@ -3,7 +3,7 @@ idempotent, and a referral stored before `priority` existed still shared as the 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from uuid import uuid4
 
@@ -122,7 +122,7 @@ def test_shared_events_name_the_child_only_by_the_partnership_pseudonym(
         assert NHS_NUMBER not in body and "Amelia" not in body and "2011-04-17" not in body
 
 
-def test_a_referral_stored_before_priority_existed_is_shared_as_v2_routine(
+def test_a_referral_stored_before_priority_existed_is_shared_as_current_routine(
     icb: Ingest, icb_app: IcbApplication
 ) -> None:
     # given a referral stored by an earlier version of the service (stored class version 1)
@@ -144,7 +144,42 @@ def test_a_referral_stored_before_priority_existed_is_shared_as_v2_routine(
     # then it is the current contract version, triaged routine
     assert isinstance(event, Referral.Made) and event.priority == "routine"
     assert envelope is not None and isinstance(envelope.payload, ReferralMade)
-    assert (envelope.schema_version, envelope.payload.priority) == (2, "routine")
+    assert (envelope.schema_version, envelope.payload.priority) == (3, "routine")
+    assert envelope.payload.migrated_from is None
+
+
+def test_go_live_referrals_and_diagnoses_are_shared_with_the_system_they_came_from(
+    icb: Ingest, icb_app: IcbApplication
+) -> None:
+    # given the trust's go-live rows: an open referral of 2023 and a diagnosis naming it
+    rows = [
+        ("person.register", person_fields()),
+        ("health.make_referral", {
+            "nhs_number": NHS_NUMBER, "referral_id": "RT5-R-7", "referred_on": "2023-06-05",
+            "pathway": "neurodevelopmental", "migrated_from": "systmone",
+        }),
+        ("health.record_diagnosis", {
+            "nhs_number": NHS_NUMBER, "diagnosis_id": "RT5-D-7", "diagnosed_on": "2024-02-01",
+            "condition": "autism", "referral_id": "RT5-R-7", "migrated_from": "systmone",
+        }),
+    ]
+    for name, fields in rows:
+        assert icb.command(name, fields)["ok"], name
+    # when the relay translates what was stored
+    translate = IcbContract(icb_app, PARTNERSHIP_KEY)
+    shared = [
+        translate(event, Stamp(uuid4(), "RT5", n.id, event.timestamp))
+        for n in icb_app.recorder.select_notifications(start=1, limit=10)
+        if (event := icb_app.mapper.to_domain_event(n)) is not None
+    ]
+    by_type = {e.type: e for e in shared if e is not None}
+    # then both carry their provenance and their real dates
+    referral = by_type["health.referral_made"]
+    assert (referral.schema_version, referral.payload.migrated_from) == (3, "systmone")
+    assert referral.occurred_at == datetime(2023, 6, 5, tzinfo=UTC)
+    diagnosis = by_type["health.diagnosis_recorded"]
+    assert (diagnosis.schema_version, diagnosis.payload.migrated_from) == (4, "systmone")
+    assert diagnosis.payload.referral_id == "RT5-R-7"
 
 
 def test_with_a_cipher_key_the_stored_identifiers_are_encrypted_at_rest(tmp_path: Path) -> None:
@@ -196,3 +231,36 @@ def test_the_translator_learns_whose_referral_it_is_and_reads_the_store_only_whe
         == {expected}
     )
     assert followed == forgetful and reads
+
+
+def test_a_referral_closed_without_assessment_is_shared_and_closing_after_one_is_refused(
+    icb: Ingest, icb_app: IcbApplication
+) -> None:
+    # given a referral with its first assessment, and another never assessed
+    for name, fields in pathway()[:3]:
+        assert icb.command(name, fields)["ok"]
+    assert icb.command("health.make_referral", {
+        "nhs_number": NHS_NUMBER, "referral_id": "RT5-R-2", "referred_on": "2024-05-06",
+        "pathway": "camhs",
+    })["ok"]
+    # when the trust closes both, the second because the family moved away
+    refused = icb.command("health.close_referral", {
+        "referral_id": "RT5-R-1", "closed_on": "2024-06-03", "reason": "discharged"})
+    closed = icb.command("health.close_referral", {
+        "referral_id": "RT5-R-2", "closed_on": "2024-09-02", "reason": "moved_away"})
+    # then the assessed one is refused, saying why, and the other is shared with its pathway
+    assert refused == {"ok": False, "error": (
+        "health.referral_closed for referral RT5-R-1: its first assessment was on 2024-04-02; "
+        "a referral closed without assessment is one that never had one")}
+    assert closed["ok"], closed
+    (envelope,) = [e for e in shared(icb_app) if e.type == "health.referral_closed"]
+    assert envelope.payload.model_dump() == {
+        "referral_id": "RT5-R-2", "closed_on": date(2024, 9, 2), "reason": "moved_away",
+        "pathway": "camhs",
+    }
+    # and an assessment after the closing is refused
+    late = icb.command("health.start_assessment",
+                       {"referral_id": "RT5-R-2", "started_on": "2024-10-01"})
+    assert late["error"] == (
+        "health.assessment_started for referral RT5-R-2: the referral was closed on 2024-09-02"
+    )

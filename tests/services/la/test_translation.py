@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from stories import NHS_NUMBER, PARTNERSHIP_KEY, story
+from stories import NHS_NUMBER, PARTNERSHIP_KEY, plan_in_force, story
 
 from contracts import decode, encode
 from contracts.envelope import Envelope
@@ -83,6 +83,7 @@ EVERY_COMMAND = [
             "reason": "exclusion",
         },
     ),
+    plan_in_force(),
     (
         "person.erase",
         {"nhs_number": NHS_NUMBER, "erased_on": "2026-09-01", "reason": "data_subject_request"},

@@ -83,3 +83,36 @@ def test_only_placement_events_are_shared_and_the_index_stays_home(
     assert (
         shared[1].payload.commissioned_by == "856" and shared[2].payload.outcome == "reintegrated"
     )
+
+
+def test_placements_and_timetables_running_at_go_live_carry_their_system_and_dates(
+    provider: Ingest, provider_app: ProviderApplication
+) -> None:
+    # given the provider's go-live rows: a placement running since 2024 and a timetable
+    rows = [
+        placement()[0],
+        ("ap.start_placement", {
+            "nhs_number": NHS_NUMBER, "placement_id": "AP001-P-9", "started_on": "2024-09-02",
+            "tier": "3", "part_time": "false", "reason": "medical", "migrated_from": "sims",
+        }),
+        ("provider.start_part_time_timetable", {
+            "nhs_number": NHS_NUMBER, "timetable_id": "AP001-T-9", "started_on": "2024-10-07",
+            "hours_per_week": "15", "reason": "medical", "migrated_from": "sims",
+        }),
+    ]
+    for name, fields in rows:
+        assert provider.command(name, fields)["ok"], name
+    # when shared
+    translate = ProviderContract(provider_app, PARTNERSHIP_KEY)
+    shared = {
+        e.type: e
+        for n in provider_app.recorder.select_notifications(start=1, limit=100)
+        if (e := translate(provider_app.mapper.to_domain_event(n),
+                           Stamp(uuid4(), "AP001", n.id, datetime.now(UTC)))) is not None
+    }
+    # then both are the current versions, naming the system, dated when they began
+    started = shared["ap.placement_started"]
+    assert (started.schema_version, started.payload.migrated_from) == (2, "sims")
+    assert started.occurred_at == datetime(2024, 9, 2, tzinfo=UTC)
+    timetable = shared["provider.part_time_timetable_started"]
+    assert (timetable.schema_version, timetable.payload.migrated_from) == (2, "sims")
