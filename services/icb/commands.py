@@ -12,6 +12,7 @@ from contracts.health import AdultService, DsrStatus, NoReferralReason, Referral
 from contracts.transition import WorkerRole
 from contracts.vocab import AdviceGiver, Condition, LocalId, OrgCode, Pathway
 from services.domain.command import Command, NhsNumber
+from services.domain.complaints import COMPLAINT_COMMANDS
 from services.domain.people import ErasePerson, RegisterPerson
 
 
@@ -153,4 +154,5 @@ ICB_COMMANDS: tuple[type[Command], ...] = (
     AcceptAdultServicesReferral,
     TransferToAdultServices,
     AssignNamedWorker,
+    *COMPLAINT_COMMANDS,
 )
