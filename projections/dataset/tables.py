@@ -50,6 +50,15 @@ TABLES: tuple[FactTable, ...] = (
     FactTable("ap_placements", facts.PlacementFact, ("person_key", "placement_id")),
     FactTable("part_time_timetables", facts.TimetableFact, ("person_key", "org", "timetable_id")),
     FactTable("birth_month_conflicts", BirthMonthConflictFact, ("person_key", "org")),
+    FactTable("ld_register", facts.LdRegisterFact, ("person_key",)),
+    FactTable("health_checks", facts.HealthCheckFact, ("person_key", "completed_on")),
+    FactTable("dsr_spells", facts.DsrSpellFact, ("person_key", "spell")),
+    FactTable(
+        "mediations", facts.MediationFact, ("person_key", "la_code", "case_id", "step"),
+        (("happened_on",),),
+    ),
+    FactTable("tribunal_appeals", facts.AppealFact, ("person_key", "la_code", "appeal_id")),
+    FactTable("complaints", facts.ComplaintFact, ("person_key", "org", "complaint_id")),
 )
 
 DERIVATION = Derivation(
@@ -59,7 +68,9 @@ DERIVATION = Derivation(
     order=history_order,
     rows=facts.TABLE_ROWS,
     inputs=facts.TABLE_INPUTS,
-    version=3,
+    version=4,
 )
 """Version 2: indicators 3-6 (decisions, advice, reviews, amendments, waits, AP) added.
-Version 3: birth months per registering organisation, and their conflicts."""
+Version 3: birth months per registering organisation, and their conflicts.
+Version 4: the LD register, health checks, the dynamic support register, mediation, tribunal
+appeals and complaints."""

@@ -16,9 +16,14 @@ from projections.dataset.indicators import (
     advice_timeliness,
     alternative_provision,
     amendment_timeliness,
+    annual_health_checks,
     annual_review_timeliness,
+    complaints,
     decision_timeliness,
+    dynamic_support_register,
     health_waits,
+    ld_register_match,
+    mediation_and_appeals,
     transition_tracker,
     twenty_week_timeliness,
 )
@@ -32,8 +37,13 @@ MONTHLY: tuple[Monthly, ...] = (
     amendment_timeliness.INDICATOR,
     health_waits.INDICATOR,
     alternative_provision.INDICATOR,
+    annual_health_checks.INDICATOR,
+    dynamic_support_register.INDICATOR,
+    ld_register_match.INDICATOR,
+    mediation_and_appeals.INDICATOR,
+    complaints.INDICATOR,
 )
-"""Indicators 1-6, served by month per LA and for the partnership."""
+"""Indicators 1-6 and 8-12, served by month per LA and for the partnership."""
 
 
 TRANSITION_TRACKER = transition_tracker.DEFINITION
