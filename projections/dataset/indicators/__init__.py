@@ -50,11 +50,10 @@ TRANSITION_TRACKER = transition_tracker.DEFINITION
 """Indicator 7, served by the tracker as of a day (`projections.tracker.queries`)."""
 
 
-INDICATORS: tuple[IndicatorDefinition, ...] = (
-    *(spec.indicator for spec in MONTHLY),
-    TRANSITION_TRACKER,
+INDICATORS: tuple[IndicatorDefinition, ...] = tuple(
+    sorted((*(spec.indicator for spec in MONTHLY), TRANSITION_TRACKER), key=lambda i: i.number)
 )
-"""Every indicator's definition, in the order the API lists them."""
+"""Every indicator's definition, in the order the API lists them: by number."""
 
 
 MEASURES: dict[str, Measure] = {spec.indicator.id: spec.measure for spec in MONTHLY}

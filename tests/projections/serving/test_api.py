@@ -67,6 +67,11 @@ def test_the_indicators_are_listed_with_their_definitions(api: TestClient) -> No
         (5, "health-waits"),
         (6, "alternative-provision"),
         (7, "transition-tracker"),
+        (8, "annual-health-checks"),
+        (9, "dynamic-support-register"),
+        (10, "ld-register-match"),
+        (11, "mediation-and-appeals"),
+        (12, "complaints"),
     ]
     assert all(i["definition"] and i["source"] for i in listed)
     # every definition states the suppression rule beside the figures
