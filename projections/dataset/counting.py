@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import calendar
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 from projections.dataset.periods import Month
@@ -72,3 +72,17 @@ def a_year_before(day: date) -> date:
 
 def days_between(start: date, end: date) -> int:
     return (end - start).days
+
+
+def count_closed(
+    tally: Tally, values: Values, la: str | None, opened: date | None, closed: date | None,
+    outcome: str | None, months: Sequence[Month], measure: str,
+    length: Callable[[date, date], float],
+) -> None:
+    """Count one appeal or complaint closed in its month, by outcome, with how long it took
+    (from `opened`, when known)."""
+    if (month := month_of(closed, months)) is None or closed is None:
+        return
+    tally[(month, "")][la].update([measure, f"outcome:{outcome}"])
+    if opened is not None:
+        values[(month, "")][la].append(length(opened, closed))

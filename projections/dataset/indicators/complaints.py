@@ -16,6 +16,7 @@ from projections.dataset.areas import Partnership
 from projections.dataset.counting import (
     Tally,
     Values,
+    count_closed,
     days_between,
     month_of,
     new_tally,
@@ -70,10 +71,8 @@ def complaint_counts(
         if (month := month_of(c.received_on, months)) is not None:
             by = "received_by_la" if c.org == c.la_code else "received_by_health"
             tally[(month, "")][c.la_code].update(["received", by])
-        if (month := month_of(c.resolved_on, months)) is not None:
-            tally[(month, "")][c.la_code].update(["resolved", f"outcome:{c.outcome}"])
-            if c.received_on is not None and c.resolved_on is not None:
-                days[(month, "")][c.la_code].append(days_between(c.received_on, c.resolved_on))
+        count_closed(tally, days, c.la_code, c.received_on, c.resolved_on, c.outcome, months,
+                     "resolved", days_between)
     return tally, days
 
 

@@ -17,6 +17,7 @@ from projections.dataset.areas import Partnership
 from projections.dataset.counting import (
     Tally,
     Values,
+    count_closed,
     month_of,
     new_tally,
     new_values,
@@ -105,10 +106,8 @@ def disagreement_counts(
     for a in appeals:
         if (month := month_of(a.registered_on, months)) is not None:
             tally[(month, "")][a.la_code]["appeals_registered"] += 1
-        if (month := month_of(a.decided_on, months)) is not None:
-            tally[(month, "")][a.la_code].update(["appeals_decided", f"outcome:{a.outcome}"])
-            if a.registered_on is not None and a.decided_on is not None:
-                weeks[(month, "")][a.la_code].append(weeks_between(a.registered_on, a.decided_on))
+        count_closed(tally, weeks, a.la_code, a.registered_on, a.decided_on, a.outcome, months,
+                     "appeals_decided", weeks_between)
     return tally, weeks
 
 
