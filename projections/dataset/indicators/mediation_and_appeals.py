@@ -10,9 +10,9 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable, Sequence
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from contracts.disagreement import AppealOutcome
+from contracts.disagreement import AppealOutcome, DisagreementStage
 from projections.dataset.areas import Partnership
 from projections.dataset.counting import (
     Tally,
@@ -45,6 +45,9 @@ from projections.readmodel.store import Snapshot
 from projections.suppression import percentage
 
 OUTCOMES: tuple[str, ...] = AppealOutcome.__args__  # type: ignore[attr-defined]
+STAGES: tuple[str, ...] = DisagreementStage.__args__  # type: ignore[attr-defined]
+BY_STAGE = ("mediation_advice", "mediations", "appeals_registered")
+"""The counts SEN2 records per stage (request, assessment, plan)."""
 
 DECISIONS_RULE = (
     "Decisions = the LA's decisions whether to assess (ehc.assessment_decided) and EHC plans "
@@ -62,7 +65,9 @@ DEFINITION = define(
     "disagreement.appeal_registered about the same case dated on or after the mediation (by "
     "the time of reading: later appeals add to past months); appeals registered and appeals "
     "decided = disagreement.appeal_registered / appeal_decided dated in the month, the "
-    "decided by outcome (upheld, partly upheld, dismissed, withdrawn, conceded). "
+    "decided by outcome (upheld, partly upheld, dismissed, withdrawn, conceded); mediation "
+    "advice, mediations and appeals registered are also given by SEN2 stage (request: a "
+    "decision not to assess; assessment: not to issue a plan; plan: its contents). "
     f"{DECISIONS_RULE} Share followed by an appeal = followed / mediations x 100. Time to "
     "decision = median weeks from registration to decision of the appeals decided in the "
     "month.",
@@ -99,13 +104,18 @@ def disagreement_counts(
             continue
         counts = tally[(month, "")][m.la_code]
         if not m.held:
-            counts["mediation_advice"] += 1
+            counts.update(["mediation_advice", f"mediation_advice@{m.stage}"])
             continue
-        counts.update(["mediations", "agreed" if m.agreement_reached else "not_agreed",
-                       "followed_by_appeal" if m.followed_by_appeal else "not_followed"])
+        counts.update([
+            "mediations", f"mediations@{m.stage}",
+            "agreed" if m.agreement_reached else "not_agreed",
+            "followed_by_appeal" if m.followed_by_appeal else "not_followed",
+        ])
     for a in appeals:
         if (month := month_of(a.registered_on, months)) is not None:
-            tally[(month, "")][a.la_code]["appeals_registered"] += 1
+            tally[(month, "")][a.la_code].update(
+                ["appeals_registered", f"appeals_registered@{a.stage}"]
+            )
         count_closed(tally, weeks, a.la_code, a.registered_on, a.decided_on, a.outcome, months,
                      "appeals_decided", weeks_between)
     return tally, weeks
@@ -119,6 +129,12 @@ def counts(s: Snapshot, months: Sequence[Month]) -> tuple[Tally, Values]:
     )
 
 
+class StageCounts(BaseModel):
+    mediation_advice: Count
+    mediations: Count
+    appeals_registered: Count
+
+
 class DisagreementFigure(AreaFigure):
     decisions: Count = Field(description="Decisions whether to assess and plans issued.")
     mediation_advice: Count = Field(description="Mediation advice sought in the month.")
@@ -130,6 +146,7 @@ class DisagreementFigure(AreaFigure):
     appeals_registered: Count
     appeals_decided: Count
     appeals_by_outcome: dict[str, Count] = Field(description="Appeals decided, by outcome.")
+    by_stage: dict[str, StageCounts] = Field(description="The same, by SEN2 stage.")
     mediations_per_100_decisions: Percent
     appeals_per_100_decisions: Percent
     percent_followed_by_appeal: Percent
@@ -160,10 +177,12 @@ def mediation_and_appeals(
         ("mediations", ("agreed", "not_agreed")),
         ("mediations", ("followed_by_appeal", "not_followed")),
         ("appeals_decided", outcomes),
+        *((m, tuple(f"{m}@{stage}" for stage in STAGES)) for m in BY_STAGE),
     )
+    staged = [f"{m}@{stage}" for m in BY_STAGE for stage in STAGES]
     rows = []
     for month, _, a in area_rows(
-        tally, months, [""], [*MEASURES, *outcomes], partnership, la, relations
+        tally, months, [""], [*MEASURES, *outcomes, *staged], partnership, la, relations
     ):
         c = a.cells
         shown = isinstance(c["appeals_decided"], int)
@@ -173,6 +192,10 @@ def mediation_and_appeals(
                 month=month, area=a.area, area_name=a.area_name,
                 **{m: c[m] for m in MEASURES},
                 appeals_by_outcome={o: c[f"outcome:{o}"] for o in OUTCOMES},
+                by_stage={
+                    stage: StageCounts(**{m: c[f"{m}@{stage}"] for m in BY_STAGE})
+                    for stage in STAGES
+                },
                 mediations_per_100_decisions=percentage(c["mediations"], c["decisions"]),
                 appeals_per_100_decisions=percentage(c["appeals_registered"], c["decisions"]),
                 percent_followed_by_appeal=percentage(c["followed_by_appeal"], c["mediations"]),

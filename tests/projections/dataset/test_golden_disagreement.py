@@ -69,6 +69,9 @@ def test_mediation_and_appeals_counted_rated_per_100_decisions_and_timed(
         "followed_by_appeal": 2,
         "not_followed": 3,
         "appeals_registered": 2,  # k0's and k2's (k1's is May's)
+        "mediation_advice@request": 1,
+        "mediations@request": 5,
+        "appeals_registered@request": 2,
         "appeals_decided": 5,
         "outcome:upheld": 3,
         "outcome:dismissed": 1,
@@ -82,6 +85,8 @@ def test_mediation_and_appeals_counted_rated_per_100_decisions_and_timed(
     assert (row.followed_by_appeal, row.percent_followed_by_appeal) == ("<5", None)
     assert (row.appeals_registered, row.appeals_per_100_decisions) == ("<5", None)
     assert row.appeals_by_outcome["upheld"] == "<5"
+    # and by SEN2 stage: all five mediations at the request stage, none at the others
+    assert (row.by_stage["request"].mediations, row.by_stage["plan"].mediations) == (5, 0)
 
 
 def test_complaints_by_receiver_and_outcome_with_the_days_to_resolution(
