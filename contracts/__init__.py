@@ -4,7 +4,15 @@ Every other package imports this one; it holds data, not behaviour, and does no 
 Importing it registers every event family.
 """
 
-from contracts import ap, ehc, health, person, provider, transition  # noqa: F401  (registration)
+from contracts import (  # noqa: F401  (registration)
+    ap,
+    disagreement,
+    ehc,
+    health,
+    person,
+    provider,
+    transition,
+)
 from contracts.codec import DecodeError, decode, encode
 from contracts.envelope import Envelope, Payload
 from contracts.registry import all_events, current_version, model_for

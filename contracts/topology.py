@@ -33,6 +33,9 @@ PUBLISHES: dict[OrgKind, frozenset[str]] = {
         "ehc.plan_amended", "ehc.plan_ceased",
         "transition.plan_agreed", "transition.named_worker_assigned",
         "adult_social_care.transition_assessment_completed", "ap.placement_commissioned",
+        "disagreement.mediation_advice_sought", "disagreement.mediation_held",
+        "disagreement.appeal_registered", "disagreement.appeal_decided",
+        "disagreement.complaint_received", "disagreement.complaint_resolved",
     }),
     OrgKind.ICB: frozenset({
         "person.registered", "person.erased", "health.referral_made", "health.assessment_started",
@@ -41,6 +44,7 @@ PUBLISHES: dict[OrgKind, frozenset[str]] = {
         "health.dsr_status_changed", "health.care_summary_updated", "health.ehc_plan_flag_set",
         "health.ehc_plan_flag_cleared", "health.adult_services_referral_accepted",
         "health.transferred_to_adult_services", "transition.named_worker_assigned",
+        "disagreement.complaint_received", "disagreement.complaint_resolved",
     }),
     OrgKind.PROVIDER: frozenset({
         "person.registered", "person.erased", "ap.placement_started", "ap.placement_ended",

@@ -10,8 +10,9 @@ were derived (`facts.py`, through `contracts.timescales`).
 
 from __future__ import annotations
 
+import calendar
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 from projections.dataset.periods import Month
@@ -61,3 +62,38 @@ def count_timed(tally: Tally, key: tuple[str, str], la: str | None, within: bool
     if within is None:
         return
     tally[key][la].update(["counted", "within" if within else "late"])
+
+
+def age_on(birth_month: str | None, day: date) -> int | None:
+    """Completed years on `day` of someone born in `birth_month` (YYYY-MM), the birthday taken
+    as the last day of the birth month (as the tracker takes it: nobody is counted a year older
+    before they are); None without a birth month (erased, or never registered)."""
+    if birth_month is None:
+        return None
+    year, month = (int(part) for part in birth_month.split("-"))
+    birthday = date(day.year, month, calendar.monthrange(day.year, month)[1])
+    return day.year - year - (day < birthday)
+
+
+def a_year_before(day: date) -> date:
+    """The same day a year earlier (29 February -> 28 February)."""
+    return date(day.year - 1, day.month, min(day.day, calendar.monthrange(day.year - 1,
+                                                                          day.month)[1]))
+
+
+def days_between(start: date, end: date) -> int:
+    return (end - start).days
+
+
+def count_closed(
+    tally: Tally, values: Values, la: str | None, opened: date | None, closed: date | None,
+    outcome: str | None, months: Sequence[Month], measure: str,
+    length: Callable[[date, date], float],
+) -> None:
+    """Count one appeal or complaint closed in its month, by outcome, with how long it took
+    (from `opened`, when known)."""
+    if (month := month_of(closed, months)) is None or closed is None:
+        return
+    tally[(month, "")][la].update([measure, f"outcome:{outcome}"])
+    if opened is not None:
+        values[(month, "")][la].append(length(opened, closed))

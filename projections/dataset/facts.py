@@ -21,8 +21,8 @@ from contracts.timescales import (
     decision_to_assess_due,
     twenty_week_deadline,
 )
-from projections.dataset.fold import PersonState, fold_all, fold_person
-from projections.dataset.registrations import BirthMonthConflictFact, conflicts
+from projections.dataset.fold import CaseRef, PersonState, fold_all, fold_person
+from projections.dataset.registrations import BirthMonthConflictFact, birth_month_of, conflicts
 
 _LA_CODE = re.compile(r"^\d{3}$")
 """DfE LA codes are three digits (NHS ODS codes and provider ids are not)."""
@@ -179,6 +179,84 @@ class TimetableFact:
     la_code: str | None
     started_on: date | None
     ended_on: date | None
+
+
+@dataclass(frozen=True)
+class LdRegisterFact:
+    """A person on the learning-disability register: diagnosed with a learning disability."""
+
+    person_key: str
+    la_code: str | None
+    birth_month: str | None
+    on_register_from: date
+    """The earliest learning-disability diagnosis recorded for them."""
+
+
+@dataclass(frozen=True)
+class HealthCheckFact:
+    """An LD annual health check completed (counted with the LD register)."""
+
+    person_key: str
+    completed_on: date
+
+
+@dataclass(frozen=True)
+class DsrSpellFact:
+    """A spell on the dynamic support register at one rating, until the next change."""
+
+    person_key: str
+    spell: int
+    la_code: str | None
+    birth_month: str | None
+    status: str
+    from_on: date
+    until_on: date | None
+
+
+@dataclass(frozen=True)
+class MediationFact:
+    """Mediation advice sought, or a mediation held, about an LA's case."""
+
+    person_key: str
+    la_code: str
+    case_id: str
+    step: int
+    happened_on: date
+    """When the advice was sought or the mediation held."""
+    stage: str
+    held: bool
+    agreement_reached: bool | None
+    followed_by_appeal: bool | None
+    """For a mediation held: an appeal about the same case was registered on or after it."""
+
+
+@dataclass(frozen=True)
+class AppealFact:
+    """A First-tier Tribunal (SEND) appeal against an LA's decision."""
+
+    person_key: str
+    la_code: str
+    appeal_id: str
+    case_id: str
+    stage: str | None
+    registered_on: date | None
+    decided_on: date | None
+    outcome: str | None
+
+
+@dataclass(frozen=True)
+class ComplaintFact:
+    """A complaint received by an LA or a health organisation, counted under the LA."""
+
+    person_key: str
+    org: str
+    complaint_id: str
+    la_code: str | None
+    """The receiving LA; for health's complaints the person's home LA (`home_la`)."""
+    subject: str | None
+    received_on: date | None
+    resolved_on: date | None
+    outcome: str | None
 
 
 def on_or_before(day: date, due: date) -> bool:
@@ -348,6 +426,62 @@ def _timetables(person: str, state: PersonState) -> Iterable[TimetableFact]:
         yield TimetableFact(person, org, ref, la, t.started_on, t.ended_on)
 
 
+def _ld_register(person: str, state: PersonState) -> Iterable[LdRegisterFact]:
+    if not state.ld_diagnoses:
+        return
+    la = home_la(state)
+    born = birth_month_of(state.birth_months, la)
+    yield LdRegisterFact(person, la, born, min(state.ld_diagnoses.values()))
+
+
+def _health_checks(person: str, state: PersonState) -> Iterable[HealthCheckFact]:
+    return (HealthCheckFact(person, day) for day in state.health_checks)
+
+
+def _dsr_spells(person: str, state: PersonState) -> Iterable[DsrSpellFact]:
+    if not state.dsr:
+        return
+    la = home_la(state)
+    born = birth_month_of(state.birth_months, la)
+    changes = sorted(state.dsr)
+    for number, (day, status) in enumerate(changes, start=1):
+        if status == "removed":
+            continue
+        until = next((later for later, _ in changes[number:] if later > day), None)
+        yield DsrSpellFact(person, number, la, born, status, day, until)
+
+
+def _mediations(person: str, state: PersonState) -> Iterable[MediationFact]:
+    appealed: dict[CaseRef, list[date]] = {}
+    for (la, _), appeal in state.appeals.items():
+        if appeal.registered_on is not None:
+            appealed.setdefault((la, appeal.case_id), []).append(appeal.registered_on)
+    for (la, case), steps in sorted(state.mediations.items()):
+        for number, m in enumerate(sorted(steps, key=repr), start=1):
+            followed = any(day >= m.on for day in appealed.get((la, case), ())) if m.held else None
+            yield MediationFact(
+                person, la, case, number, m.on, m.stage, m.held, m.agreement_reached, followed
+            )
+
+
+def _appeals(person: str, state: PersonState) -> Iterable[AppealFact]:
+    for (la, ref), a in sorted(state.appeals.items()):
+        yield AppealFact(
+            person, la, ref, a.case_id, a.stage, a.registered_on, a.decided_on, a.outcome
+        )
+
+
+def _complaints(person: str, state: PersonState) -> Iterable[ComplaintFact]:
+    if not state.complaints:
+        return
+    home = home_la(state)
+    for (org, ref), c in sorted(state.complaints.items()):
+        la = org if _LA_CODE.match(org) else home
+        yield ComplaintFact(
+            person, org, ref, la, c.subject, c.received_on, c.resolved_on, c.outcome
+        )
+
+
 def _birth_month_conflicts(person: str, state: PersonState) -> Iterable[BirthMonthConflictFact]:
     return conflicts(person, state.birth_months)
 
@@ -365,6 +499,12 @@ TABLE_ROWS: dict[str, Callable[[str, PersonState], Iterable[object]]] = {
     "birth_month_conflicts": _birth_month_conflicts,
     "assessment_requests": _requests,
     "amend_decisions": _amend_decisions,
+    "ld_register": _ld_register,
+    "health_checks": _health_checks,
+    "dsr_spells": _dsr_spells,
+    "mediations": _mediations,
+    "tribunal_appeals": _appeals,
+    "complaints": _complaints,
 }
 """Each table's rows from a person's state."""
 
@@ -383,6 +523,12 @@ TABLE_INPUTS: dict[str, tuple[str, ...]] = {
     "birth_month_conflicts": ("birth_months",),
     "assessment_requests": ("requests", "decisions", "plans", "not_issued"),
     "amend_decisions": ("outcomes", "amendments"),
+    "ld_register": ("ld_diagnoses", "birth_months", *HOME_LA_INPUTS),
+    "health_checks": ("health_checks",),
+    "dsr_spells": ("dsr", "birth_months", *HOME_LA_INPUTS),
+    "mediations": ("mediations", "appeals"),
+    "tribunal_appeals": ("appeals",),
+    "complaints": ("complaints", *HOME_LA_INPUTS),
 }
 """The `PersonState` fields each table's rows read: a step that leaves them all as they were
 (the fold keeps unchanged fields by reference) leaves the table's rows as they were."""

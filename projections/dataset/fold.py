@@ -25,6 +25,14 @@ from typing import TypeVar
 
 from contracts import Envelope, Payload
 from contracts.ap import PlacementCommissioned, PlacementEnded, PlacementStarted
+from contracts.disagreement import (
+    AppealDecided,
+    AppealRegistered,
+    ComplaintReceived,
+    ComplaintResolved,
+    MediationAdviceSought,
+    MediationHeld,
+)
 from contracts.ehc import (
     AdviceRequested,
     AdviceReturned,
@@ -39,7 +47,9 @@ from contracts.ehc import (
     ReviewOutcome,
 )
 from contracts.health import (
+    AnnualHealthCheckCompleted,
     DiagnosisRecorded,
+    DsrStatusChanged,
     EhcPlanFlagCleared,
     EhcPlanFlagSet,
     HealthAssessmentStarted,
@@ -147,6 +157,35 @@ class Timetable:
 
 
 @dataclass(frozen=True)
+class Mediation:
+    """Mediation advice sought (`held` False) or a mediation held, about an LA's case."""
+
+    on: date
+    stage: str
+    held: bool
+    agreement_reached: bool | None = None
+
+
+@dataclass(frozen=True)
+class Appeal:
+    """A tribunal appeal as registered and decided (either may arrive first)."""
+
+    case_id: str
+    stage: str | None = None
+    registered_on: date | None = None
+    decided_on: date | None = None
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class Complaint:
+    subject: str | None = None
+    received_on: date | None = None
+    resolved_on: date | None = None
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
 class PersonState:
     registered_by: tuple[str, ...] = ()
     """Organisations that registered the person, in history order."""
@@ -170,6 +209,16 @@ class PersonState:
     referrals: Mapping[OrgRef, Referral] = field(default_factory=dict)
     placements: Mapping[str, Placement] = field(default_factory=dict)
     timetables: Mapping[OrgRef, Timetable] = field(default_factory=dict)
+    ld_diagnoses: Mapping[OrgRef, date] = field(default_factory=dict)
+    """Learning-disability diagnoses (the LD register), by (organisation, diagnosis id)."""
+    health_checks: tuple[date, ...] = ()
+    """LD annual health checks completed, sorted, each date once."""
+    dsr: tuple[tuple[date, str], ...] = ()
+    """Dynamic support register ratings (date, status), in history order."""
+    mediations: Mapping[CaseRef, tuple[Mediation, ...]] = field(default_factory=dict)
+    appeals: Mapping[OrgRef, Appeal] = field(default_factory=dict)
+    """Tribunal appeals by (LA, appeal id)."""
+    complaints: Mapping[OrgRef, Complaint] = field(default_factory=dict)
 
 
 EMPTY = PersonState()
@@ -414,7 +463,9 @@ def _earliest(state: PersonState, ref: OrgRef, pathway: str, field: str, day: da
 
 @_apply.register
 def _diagnosed(payload: DiagnosisRecorded, state: PersonState, event: Envelope) -> PersonState:
-    """A diagnosis naming a referral ends that referral's wait for diagnosis (the first one)."""
+    """A diagnosis: a learning disability puts the person on the LD register; one naming a
+    referral ends that referral's wait for diagnosis (the first one)."""
+    state = _ld_register(payload, state, event)
     if payload.referral_id is None:
         return state
     ref = (payload.referral_org or event.source_org, payload.referral_id)
@@ -486,3 +537,91 @@ def _timetable_ended(
     return evolve(
         state, timetables=_put(state.timetables, ref, evolve(known, ended_on=payload.ended_on))
     )
+
+
+def _ld_register(payload: DiagnosisRecorded, state: PersonState, event: Envelope) -> PersonState:
+    """A learning-disability diagnosis puts the person on the LD register (indicators 8, 10)."""
+    ref = (event.source_org, payload.diagnosis_id)
+    if payload.condition != "learning_disability":
+        if ref not in state.ld_diagnoses:
+            return state  # the dataset counts the LD register only; erased reads as None
+        return evolve(state, ld_diagnoses={k: v for k, v in state.ld_diagnoses.items() if k != ref})
+    return evolve(state, ld_diagnoses=_put(state.ld_diagnoses, ref, payload.diagnosed_on))
+
+
+@_apply.register
+def _health_check(
+    payload: AnnualHealthCheckCompleted, state: PersonState, event: Envelope
+) -> PersonState:
+    if payload.completed_on in state.health_checks:
+        return state
+    return evolve(state, health_checks=tuple(sorted((*state.health_checks, payload.completed_on))))
+
+
+@_apply.register
+def _dsr_changed(payload: DsrStatusChanged, state: PersonState, event: Envelope) -> PersonState:
+    return evolve(state, dsr=(*state.dsr, (payload.changed_on, payload.status)))
+
+
+def _mediated(state: PersonState, event: Envelope, case_id: str, step: Mediation) -> PersonState:
+    case = (event.source_org, case_id)
+    steps = state.mediations.get(case, ())
+    if step in steps:
+        return state
+    return evolve(state, mediations=_put(state.mediations, case, (*steps, step)))
+
+
+@_apply.register
+def _mediation_advice(
+    payload: MediationAdviceSought, state: PersonState, event: Envelope
+) -> PersonState:
+    return _mediated(state, event, payload.case_id, Mediation(payload.sought_on, payload.stage,
+                                                              held=False))
+
+
+@_apply.register
+def _mediation_held(payload: MediationHeld, state: PersonState, event: Envelope) -> PersonState:
+    step = Mediation(payload.held_on, payload.stage, held=True,
+                     agreement_reached=payload.agreement_reached)
+    return _mediated(state, event, payload.case_id, step)
+
+
+@_apply.register
+def _appeal_registered(
+    payload: AppealRegistered, state: PersonState, event: Envelope
+) -> PersonState:
+    ref = (event.source_org, payload.appeal_id)
+    known = state.appeals.get(ref) or Appeal(payload.case_id)
+    appeal = evolve(known, stage=payload.stage, registered_on=payload.registered_on)
+    return evolve(state, appeals=_put(state.appeals, ref, appeal))
+
+
+@_apply.register
+def _appeal_decided(payload: AppealDecided, state: PersonState, event: Envelope) -> PersonState:
+    ref = (event.source_org, payload.appeal_id)
+    known = state.appeals.get(ref) or Appeal(payload.case_id)
+    appeal = evolve(known, decided_on=payload.decided_on, outcome=payload.outcome)
+    return evolve(state, appeals=_put(state.appeals, ref, appeal))
+
+
+_NO_COMPLAINT = Complaint()
+
+
+@_apply.register
+def _complaint_received(
+    payload: ComplaintReceived, state: PersonState, event: Envelope
+) -> PersonState:
+    ref = (event.source_org, payload.complaint_id)
+    known = state.complaints.get(ref, _NO_COMPLAINT)
+    complaint = evolve(known, subject=payload.subject, received_on=payload.received_on)
+    return evolve(state, complaints=_put(state.complaints, ref, complaint))
+
+
+@_apply.register
+def _complaint_resolved(
+    payload: ComplaintResolved, state: PersonState, event: Envelope
+) -> PersonState:
+    ref = (event.source_org, payload.complaint_id)
+    known = state.complaints.get(ref, _NO_COMPLAINT)
+    complaint = evolve(known, resolved_on=payload.resolved_on, outcome=payload.outcome)
+    return evolve(state, complaints=_put(state.complaints, ref, complaint))

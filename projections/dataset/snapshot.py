@@ -8,11 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from projections.dataset.counting import a_year_before
 from projections.dataset.facts import (
     AdviceFact,
     AmendmentFact,
+    AppealFact,
+    ComplaintFact,
     DecisionFact,
+    DsrSpellFact,
+    HealthCheckFact,
     HealthFlagFact,
+    LdRegisterFact,
+    MediationFact,
     PlacementFact,
     PlanFact,
     ReferralFact,
@@ -99,3 +106,43 @@ def placements_in_period(snapshot: Snapshot, months: Sequence[Month]) -> list[Pl
 
 def timetables_in_force(snapshot: Snapshot, months: Sequence[Month]) -> list[TimetableFact]:
     return _spanning(snapshot, "part_time_timetables", "started_on", "ended_on", months)
+
+
+def ld_register_by(snapshot: Snapshot, months: Sequence[Month]) -> list[LdRegisterFact]:
+    """People on the LD register by the period's end."""
+    return snapshot.rows("ld_register", "on_register_from <= ?", (_last_day(months),))
+
+
+def health_checks_for(snapshot: Snapshot, months: Sequence[Month]) -> list[HealthCheckFact]:
+    """Checks in the 12 months before the period's first month end, up to its last day."""
+    since = a_year_before(months[0].last_day).isoformat()
+    return snapshot.rows(
+        "health_checks", "completed_on > ? AND completed_on <= ?", (since, _last_day(months))
+    )
+
+
+def dsr_spells_in_force(snapshot: Snapshot, months: Sequence[Month]) -> list[DsrSpellFact]:
+    return _spanning(snapshot, "dsr_spells", "from_on", "until_on", months)
+
+
+def mediations_within(snapshot: Snapshot, months: Sequence[Month]) -> list[MediationFact]:
+    return _dated_within(snapshot, "mediations", "happened_on", months)
+
+
+def appeals_within(snapshot: Snapshot, months: Sequence[Month]) -> list[AppealFact]:
+    """Appeals registered or decided in the period."""
+    return _started_or_ended(snapshot, "tribunal_appeals", "registered_on", "decided_on", months)
+
+
+def complaints_within(snapshot: Snapshot, months: Sequence[Month]) -> list[ComplaintFact]:
+    """Complaints received or resolved in the period."""
+    return _started_or_ended(snapshot, "complaints", "received_on", "resolved_on", months)
+
+
+def _started_or_ended(
+    snapshot: Snapshot, table: str, start: str, end: str, months: Sequence[Month]
+) -> list:
+    first, last = _first_day(months), _last_day(months)
+    return snapshot.rows(
+        table, f"({start} BETWEEN ? AND ?) OR ({end} BETWEEN ? AND ?)", (first, last, first, last)
+    )

@@ -62,6 +62,15 @@ TABLES: tuple[FactTable, ...] = (
         ("person_key", "la_code", "plan_id", "review_held_on"),
         (("decided_on",),),
     ),
+    FactTable("ld_register", facts.LdRegisterFact, ("person_key",)),
+    FactTable("health_checks", facts.HealthCheckFact, ("person_key", "completed_on")),
+    FactTable("dsr_spells", facts.DsrSpellFact, ("person_key", "spell")),
+    FactTable(
+        "mediations", facts.MediationFact, ("person_key", "la_code", "case_id", "step"),
+        (("happened_on",),),
+    ),
+    FactTable("tribunal_appeals", facts.AppealFact, ("person_key", "la_code", "appeal_id")),
+    FactTable("complaints", facts.ComplaintFact, ("person_key", "org", "complaint_id")),
 )
 
 DERIVATION = Derivation(
@@ -71,9 +80,11 @@ DERIVATION = Derivation(
     order=history_order,
     rows=facts.TABLE_ROWS,
     inputs=facts.TABLE_INPUTS,
-    version=5,
+    version=6,
 )
 """Version 2: indicators 3-6 (decisions, advice, reviews, amendments, waits, AP) added.
 Version 3: birth months per registering organisation, and their conflicts.
 Version 4: requests for assessment and decisions to amend, for the backlogs.
-Version 5: plans in force at go-live (`ehc_plans.migrated`), referrals closed and diagnosed."""
+Version 5: plans in force at go-live (`ehc_plans.migrated`), referrals closed and diagnosed.
+Version 6: the LD register, health checks, the dynamic support register, mediation, tribunal
+appeals and complaints."""

@@ -31,7 +31,7 @@ from projections.dataset.indicators import (
     active_plans,
 )
 from projections.dataset.indicators.active_plans import DiscrepancyList
-from projections.dataset.indicators.annual_health_checks import HealthChecks
+from projections.dataset.indicators.health_check_uptake import HealthChecks
 from projections.dataset.indicators.support_register import SupportRegister
 from projections.dataset.indicators.transition_tracker import TrackerSummary
 from projections.dataset.periods import BadPeriod, Month, months_between

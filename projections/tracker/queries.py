@@ -13,10 +13,10 @@ from contracts.timescales import months_after
 from projections.dataset.areas import Partnership
 from projections.dataset.indicators import (
     TRANSITION_TRACKER,
-    annual_health_checks,
+    health_check_uptake,
     support_register,
 )
-from projections.dataset.indicators.annual_health_checks import HealthChecks, RegisterEntry
+from projections.dataset.indicators.health_check_uptake import HealthChecks, RegisterEntry
 from projections.dataset.indicators.support_register import RegisterRating, SupportRegister
 from projections.dataset.indicators.transition_tracker import TrackerSummary, summary_figures
 from projections.readmodel.store import Snapshot
@@ -202,8 +202,8 @@ def health_checks(
     position, facts = _people(read_model, as_of, partnership, la, min_age=14)
     entries = [e for f in facts if (e := register_entry(f, as_of))]
     return HealthChecks(
-        indicator=annual_health_checks.DEFINITION, as_of=as_of, as_at_stream_sequence=position,
-        figures=annual_health_checks.health_check_figures(entries, partnership, la),
+        indicator=health_check_uptake.DEFINITION, as_of=as_of, as_at_stream_sequence=position,
+        figures=health_check_uptake.health_check_figures(entries, partnership, la),
     )
 
 

@@ -4,8 +4,10 @@ The same children as the LAs' extracts (`sendx.demo.children.children()`), so pe
 - QK1 returns the health advice the LAs ask it for (most within 6 weeks, some late), keeps the
   health record's EHC plan marker (set after the LA issues a plan, cleared after it ceases),
   with a realistic few discrepancies (never set, never cleared, set for the wrong LA, set
-  without any LA plan), learning-disability annual health checks from 14 and the dynamic
-  support register.
+  without any LA plan), the GP learning-disability register (a learning-disability diagnosis
+  for most children whose plan names a learning difficulty, and for a few without a plan)
+  with annual health checks from 14, the dynamic support register (people with a learning
+  disability or autism) and a few complaints about health provision.
 - RT5 holds the pathway waits (referral, first assessment, diagnosis; a few diagnoses without
   a referral or on a referral held by another trust) and the transition milestones from 14:
   health transition worker, care summaries, adult services referral and transfer.
@@ -85,7 +87,44 @@ def icb_rows(child: Child, today: date = DEMO_TODAY) -> list[dict[str, Any]]:
             )
     _plan_flag(out, rng, facts, today)
     _learning_disability_register(out, rng, today)
+    _register_and_complaints(out, child.rng("icb-register"), facts, today)
     return out.rows if len(out.rows) > 1 else []
+
+
+def _register_and_complaints(
+    out: ChildRows, rng: random.Random, facts: dict[str, Any], today: date
+) -> None:
+    """The GP LD register's diagnoses (indicators 8 and 10), autistic people on the dynamic
+    support register (9) and complaints about health provision (12), on a random stream of
+    their own so that the rows above stay as they were."""
+    child = out.child
+    on_register = (child.primary_need in LD_REGISTER_NEEDS and rng.random() < 0.88) or (
+        facts["issued"] is None and rng.random() < 0.04
+    )
+    diagnosed = child.born_on + timedelta(days=rng.randint(2 * 365, 9 * 365))
+    if on_register and diagnosed < today:
+        out.add(
+            "health.record_diagnosis",
+            nhs_number=child.nhs_number,
+            diagnosis_id=f"{DEMO_ICB}-D-{child.ref}-LD",
+            diagnosed_on=diagnosed,
+            condition="learning_disability",
+            no_referral_reason="historic_record",
+        )
+    if child.primary_need == "ASD" and child.age_on(today) >= 10 and rng.random() < 0.1:
+        on = today - timedelta(days=rng.randint(30, 600))
+        out.add("health.change_dsr_status", nhs_number=child.nhs_number, changed_on=on,
+                status=rng.choice(["amber", "amber", "green", "red"]))
+    if rng.random() < 0.03:
+        received = today - timedelta(days=rng.randint(20, 700))
+        complaint_id = f"{DEMO_ICB}-K-{child.ref}"
+        out.add("disagreement.receive_complaint", nhs_number=child.nhs_number,
+                complaint_id=complaint_id, received_on=received, subject="health_provision")
+        resolved = received + timedelta(days=rng.randint(15, 90))
+        if resolved < today:
+            out.add("disagreement.resolve_complaint", complaint_id=complaint_id,
+                    resolved_on=resolved,
+                    outcome=rng.choice(["upheld", "partly_upheld", "not_upheld", "not_upheld"]))
 
 
 def _plan_flag(out: ChildRows, rng: random.Random, facts: dict[str, Any], today: date) -> None:

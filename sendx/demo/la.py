@@ -4,7 +4,10 @@ Realistic on purpose: most requests decided within 6 weeks, some refused, about 
 within 20 weeks and the rest late, a few regulation 13(3) exceptions, a few decisions not to
 issue, annual reviews (preparing for adulthood from 14) with outcomes and amendments, some
 ceased plans (max age, moved away, needs met), transition milestones for young people aged
-14-25 (some missed), and some commissioned AP.
+14-25 (some missed), and some commissioned AP. Disagreement at about the rates SEN2 and the
+tribunal statistics show: mediation advice sought after a fifth of refusals and a few plans,
+mediation held for about half of those, appeals (only after mediation advice, as the Children
+and Families Act 2014 s.55 requires) mostly decided for the family; and a few complaints.
 """
 
 from __future__ import annotations
@@ -36,7 +39,18 @@ decision, or being assessed), as a real LA's are; nothing is dated after the ext
 
 
 def la_rows(child: Child, today: date = DEMO_TODAY) -> list[dict[str, Any]]:
-    """The home LA's extract rows for one child, oldest first."""
+    """The home LA's extract rows for one child: the EHC process, then disagreement about it.
+
+    Disagreement draws on a random stream of its own, so the process rows are the same with or
+    without it."""
+    out = ChildRows(child, child.la)
+    out.rows = _process_rows(child, today)
+    _disagreement(out, child.rng("la-disagreement"), today)
+    return out.rows
+
+
+def _process_rows(child: Child, today: date) -> list[dict[str, Any]]:
+    """The EHC process and transition rows for one child, oldest first."""
     rng, out = child.rng("la"), ChildRows(child, child.la)
     out.add(
         "person.register",
@@ -245,6 +259,78 @@ def _transition(out: ChildRows, rng: random.Random, child: Child, today: date) -
             completed_on=on,
             likely_eligible_needs=rng.random() < 0.6,
         )
+
+
+STAGE_OF = {"refuse": "request", "ehc.decide_not_to_issue": "assessment",
+            "ehc.issue_plan": "plan"}
+"""What the LA decided -> the SEN2 stage a disagreement with it is recorded at."""
+MEDIATION_ADVICE_SOUGHT = {"request": 0.2, "assessment": 0.3, "plan": 0.06}
+APPEAL_OUTCOMES = (
+    ("upheld", 0.55), ("partly_upheld", 0.1), ("dismissed", 0.05), ("withdrawn", 0.15),
+    ("conceded", 0.15),
+)
+"""Roughly the tribunal statistics for SEND appeals: most decided for the family."""
+
+
+def _disputed(rows: list[dict[str, Any]]) -> tuple[str, date, str] | None:
+    """The decision a family may disagree with: (case id, decided on, SEN2 stage)."""
+    for row in reversed(rows):
+        command = row["command"]
+        if command == "ehc.decide_assessment" and row["decision"] == "refuse":
+            return row["case_id"], row["decided_on"], STAGE_OF["refuse"]
+        if command in ("ehc.decide_not_to_issue", "ehc.issue_plan"):
+            when = row["decided_on"] if "decided_on" in row else row["issued_on"]
+            return row["case_id"], when, STAGE_OF[command]
+    return None
+
+
+def _disagreement(out: ChildRows, rng: random.Random, today: date) -> None:
+    """Mediation advice, mediation and appeal about the LA's last decision; a few complaints."""
+    disputed = _disputed(out.rows)
+    if disputed is None:
+        return
+    case_id, decided, stage = disputed
+    if rng.random() < 0.05:
+        received = decided + timedelta(days=rng.randint(5, 120))
+        complaint_id = f"{out.org}-K-{out.child.ref}"
+        if received < today:
+            out.add("disagreement.receive_complaint", nhs_number=out.child.nhs_number,
+                    complaint_id=complaint_id, received_on=received,
+                    subject=rng.choice(["ehc_process", "ehc_process", "education_provision"]))
+            resolved = received + timedelta(days=rng.randint(10, 70))
+            if resolved < today:
+                out.add("disagreement.resolve_complaint", complaint_id=complaint_id,
+                        resolved_on=resolved, outcome=rng.choice(
+                            ["upheld", "partly_upheld", "partly_upheld", "not_upheld",
+                             "not_upheld", "withdrawn"]))
+    sought = decided + timedelta(days=rng.randint(7, 50))
+    if rng.random() >= MEDIATION_ADVICE_SOUGHT[stage] or sought >= today:
+        return
+    out.add("disagreement.seek_mediation_advice", case_id=case_id, sought_on=sought, stage=stage)
+    last = sought
+    if rng.random() < 0.5:
+        held = sought + timedelta(days=rng.randint(10, 30))  # reg. 37: within 30 days
+        if held >= today:
+            return
+        agreed = rng.random() < 0.6
+        out.add("disagreement.hold_mediation", case_id=case_id, held_on=held, stage=stage,
+                agreement_reached=agreed)
+        if agreed and rng.random() < 0.9:
+            return
+        last = held
+    if rng.random() >= 0.45:
+        return
+    registered = last + timedelta(days=rng.randint(7, 45))
+    if registered >= today:
+        return
+    appeal_id = f"{out.org}-T-{out.child.ref}"
+    out.add("disagreement.register_appeal", case_id=case_id, appeal_id=appeal_id,
+            registered_on=registered, stage=stage)
+    ended = registered + _days(rng, 12, 40)
+    if ended < today:
+        outcomes, weights = zip(*APPEAL_OUTCOMES, strict=True)
+        out.add("disagreement.decide_appeal", case_id=case_id, appeal_id=appeal_id,
+                decided_on=ended, outcome=rng.choices(outcomes, weights)[0])
 
 
 def la_extract(la: str, kids: list[Child] | None = None) -> list[dict[str, Any]]:

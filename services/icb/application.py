@@ -12,13 +12,13 @@ from collections.abc import Iterable
 
 from services.domain.aggregates import Aggregate, DomainError
 from services.domain.application import handles
-from services.domain.people import PeopleApplication
+from services.domain.complaints import ComplaintsApplication
 from services.icb import commands as c
 from services.icb.pathways import AdviceReturn, Diagnosis, Referral
 from services.icb.people import Patient
 
 
-class IcbApplication(PeopleApplication):
+class IcbApplication(ComplaintsApplication):
     person_type = Patient
 
     def patient(self, nhs_number: str, what: str) -> Patient:

@@ -19,6 +19,7 @@ from contracts.provenance import SourceSystem
 from contracts.transition import WorkerRole
 from contracts.vocab import AdviceGiver, Condition, LocalId, OrgCode, Pathway
 from services.domain.command import Command, NhsNumber
+from services.domain.complaints import COMPLAINT_COMMANDS
 from services.domain.people import ErasePerson, RegisterPerson
 
 
@@ -176,4 +177,5 @@ ICB_COMMANDS: tuple[type[Command], ...] = (
     AcceptAdultServicesReferral,
     TransferToAdultServices,
     AssignNamedWorker,
+    *COMPLAINT_COMMANDS,
 )

@@ -13,7 +13,7 @@ from typing import ClassVar
 from contracts import ehc, health, transition
 from services.icb.pathways import AdviceReturn, Diagnosis, Referral
 from services.icb.people import Patient
-from services.sharing.translation import Build, Copy, Translator, kind_builders
+from services.sharing.translation import COMPLAINTS, Build, Copy, Translator, kind_builders
 
 
 class IcbContract(Translator):
@@ -41,4 +41,5 @@ class IcbContract(Translator):
             Patient.TransferredToAdultServices, health.TransferredToAdultServices,
             "transferred_on",
         ),
+        *COMPLAINTS,
     )

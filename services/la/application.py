@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable
 from services.domain.aggregates import Aggregate, DomainError
 from services.domain.application import handles
 from services.domain.command import Command
-from services.domain.people import PeopleApplication
+from services.domain.complaints import ComplaintsApplication
 from services.la import commands as c
 from services.la.domain import EhcCase, PlanIndex
 from services.la.people import ApPlacement, Person
 
 
-class LaApplication(PeopleApplication):
+class LaApplication(ComplaintsApplication):
     person_type = Person
 
     # -- lookups with the partner-facing error when the thing is missing ---------------------
@@ -169,3 +169,20 @@ class LaApplication(PeopleApplication):
     def cease_plan(self, cmd: c.CeasePlan) -> Iterable[Aggregate]:
         return self.change_plan(cmd, EhcCase.cease_plan)
 
+
+    # -- disagreement ---------------------------------------------------------------------------
+    @handles(c.SeekMediationAdvice)
+    def seek_mediation_advice(self, cmd: c.SeekMediationAdvice) -> Iterable[Aggregate]:
+        return self.change_case(cmd, EhcCase.seek_mediation_advice)
+
+    @handles(c.HoldMediation)
+    def hold_mediation(self, cmd: c.HoldMediation) -> Iterable[Aggregate]:
+        return self.change_case(cmd, EhcCase.hold_mediation)
+
+    @handles(c.RegisterAppeal)
+    def register_appeal(self, cmd: c.RegisterAppeal) -> Iterable[Aggregate]:
+        return self.change_case(cmd, EhcCase.register_appeal)
+
+    @handles(c.DecideAppeal)
+    def decide_appeal(self, cmd: c.DecideAppeal) -> Iterable[Aggregate]:
+        return self.change_case(cmd, EhcCase.decide_appeal)

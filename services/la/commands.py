@@ -11,11 +11,12 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field
 
-from contracts import ap, ehc, transition
+from contracts import ap, disagreement, ehc, transition
 from contracts.constraints import EventDate
 from contracts.provenance import SourceSystem
 from contracts.vocab import AdviceGiver, LocalId, OrgCode, PrimaryNeed
 from services.domain.command import ApTier, Command, NhsNumber
+from services.domain.complaints import COMPLAINT_COMMANDS
 from services.domain.people import ErasePerson, RegisterPerson
 
 
@@ -178,6 +179,45 @@ class CommissionPlacement(Command):
     reason: ap.APReason
 
 
+class SeekMediationAdvice(Command):
+    name = "disagreement.seek_mediation_advice"
+    aliases = ("disagreement.mediation_advice_sought",)
+
+    case_id: LocalId
+    sought_on: EventDate
+    stage: disagreement.DisagreementStage
+
+
+class HoldMediation(Command):
+    name = "disagreement.hold_mediation"
+    aliases = ("disagreement.mediation_held",)
+
+    case_id: LocalId
+    held_on: EventDate
+    stage: disagreement.DisagreementStage
+    agreement_reached: bool
+
+
+class RegisterAppeal(Command):
+    name = "disagreement.register_appeal"
+    aliases = ("disagreement.appeal_registered",)
+
+    case_id: LocalId
+    appeal_id: LocalId
+    registered_on: EventDate
+    stage: disagreement.DisagreementStage
+
+
+class DecideAppeal(Command):
+    name = "disagreement.decide_appeal"
+    aliases = ("disagreement.appeal_decided",)
+
+    case_id: LocalId
+    appeal_id: LocalId
+    decided_on: EventDate
+    outcome: disagreement.AppealOutcome
+
+
 LA_COMMANDS: tuple[type[Command], ...] = (
     RegisterPerson,
     ErasePerson,
@@ -195,4 +235,9 @@ LA_COMMANDS: tuple[type[Command], ...] = (
     AgreeTransitionPlan,
     CompleteTransitionAssessment,
     CommissionPlacement,
+    SeekMediationAdvice,
+    HoldMediation,
+    RegisterAppeal,
+    DecideAppeal,
+    *COMPLAINT_COMMANDS,
 )

@@ -130,6 +130,8 @@ class EhcCase(Aggregate):
         self.closed_on: date | None = None
         self.reviews: list[Review] = []
         self.last_amended_on: date | None = None
+        self.appeals: dict[str, date] = {}
+        """Tribunal appeals registered -> their registration date (removed when decided)."""
 
     # -- statutory clocks (contracts.timescales); whether a plan counts as on time, exceptions
     # excluded, is the 20-week indicator's to say (projections/dataset), not the case's ----
@@ -344,6 +346,50 @@ class EhcCase(Aggregate):
     def _plan_ceased(self, ceased_on: date, reason: str) -> None:
         self.closed_on = ceased_on
         self.status = CaseStatus.CEASED
+
+    # -- disagreement (contracts/disagreement.py): at any stage, never before the request ----
+    def seek_mediation_advice(self, *, sought_on: date, stage: str) -> None:
+        what = "disagreement.mediation_advice_sought"
+        self._not_before(what, "sought_on", sought_on, self.requested_on, "the request")
+        self._mediation_advice_sought(sought_on=sought_on, stage=stage)
+
+    @event("MediationAdviceSought")
+    def _mediation_advice_sought(self, sought_on: date, stage: str) -> None:
+        pass
+
+    def hold_mediation(self, *, held_on: date, stage: str, agreement_reached: bool) -> None:
+        what = "disagreement.mediation_held"
+        self._not_before(what, "held_on", held_on, self.requested_on, "the request")
+        self._mediation_held(held_on=held_on, stage=stage, agreement_reached=agreement_reached)
+
+    @event("MediationHeld")
+    def _mediation_held(self, held_on: date, stage: str, agreement_reached: bool) -> None:
+        pass
+
+    def register_appeal(self, *, appeal_id: str, registered_on: date, stage: str) -> None:
+        what = "disagreement.appeal_registered"
+        if appeal_id in self.appeals:
+            raise self._refuse(
+                what, f"appeal {appeal_id} was already registered on {self.appeals[appeal_id]}"
+            )
+        self._not_before(what, "registered_on", registered_on, self.requested_on, "the request")
+        self._appeal_registered(appeal_id=appeal_id, registered_on=registered_on, stage=stage)
+
+    @event("AppealRegistered")
+    def _appeal_registered(self, appeal_id: str, registered_on: date, stage: str) -> None:
+        self.appeals[appeal_id] = registered_on
+
+    def decide_appeal(self, *, appeal_id: str, decided_on: date, outcome: str) -> None:
+        what = "disagreement.appeal_decided"
+        if appeal_id not in self.appeals:
+            raise self._refuse(what, f"no open appeal {appeal_id} is registered for this case")
+        registered = self.appeals[appeal_id]
+        self._not_before(what, "decided_on", decided_on, registered, "the appeal was registered")
+        self._appeal_decided(appeal_id=appeal_id, decided_on=decided_on, outcome=outcome)
+
+    @event("AppealDecided")
+    def _appeal_decided(self, appeal_id: str, decided_on: date, outcome: str) -> None:
+        del self.appeals[appeal_id]
 
 
 class PlanIndex(Bookkeeping):

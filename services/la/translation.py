@@ -16,11 +16,18 @@ from uuid import UUID
 
 from cachetools import LRUCache
 
-from contracts import ap, ehc, transition
+from contracts import ap, disagreement, ehc, transition
 from services.la.application import LaApplication
 from services.la.domain import EhcCase
 from services.la.people import ApPlacement, Person
-from services.sharing.translation import REMEMBERED, Build, Copy, Translator, kind_builders
+from services.sharing.translation import (
+    COMPLAINTS,
+    REMEMBERED,
+    Build,
+    Copy,
+    Translator,
+    kind_builders,
+)
 
 
 class CaseRefs(NamedTuple):
@@ -52,6 +59,13 @@ BUILDERS: dict[type, Build] = kind_builders(
     Copy(EhcCase.ReviewOutcomeDecided, ehc.ReviewOutcome, "decided_on", CASE),
     Copy(EhcCase.PlanAmended, ehc.PlanAmended, "amended_on", CASE),
     Copy(EhcCase.PlanCeased, ehc.PlanCeased, "ceased_on", CASE),
+    Copy(
+        EhcCase.MediationAdviceSought, disagreement.MediationAdviceSought, "sought_on", CASE
+    ),
+    Copy(EhcCase.MediationHeld, disagreement.MediationHeld, "held_on", CASE),
+    Copy(EhcCase.AppealRegistered, disagreement.AppealRegistered, "registered_on", CASE),
+    Copy(EhcCase.AppealDecided, disagreement.AppealDecided, "decided_on", CASE),
+    *COMPLAINTS,
 )
 
 _CASE_EVENTS = frozenset(

@@ -22,9 +22,11 @@ from uuid import UUID
 
 from cachetools import LRUCache
 
+from contracts import disagreement
 from contracts.constraints import EARLIEST
 from contracts.envelope import Envelope, Payload
 from contracts.person import PersonErased, PersonRegistered
+from services.domain.complaints import Complaint
 from services.domain.identity import birth_month, person_key
 from services.domain.people import PeopleApplication, RegisteredPerson
 from services.sharing.relay import Stamp
@@ -103,6 +105,13 @@ def kind_builders(person_type: type[RegisteredPerson], *copied: Copy) -> dict[ty
         RegisteredPerson.Erased: person_erased,
         **{builder.stored: builder for builder in copied},
     }
+
+
+COMPLAINTS: tuple[Copy, ...] = (
+    Copy(Complaint.ComplaintReceived, disagreement.ComplaintReceived, "received_on"),
+    Copy(Complaint.ComplaintResolved, disagreement.ComplaintResolved, "resolved_on"),
+)
+"""The complaints of the kinds that receive them (`services.domain.complaints`)."""
 
 
 class Translator:

@@ -31,7 +31,8 @@ from tests.waiting import eventually
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SERVICE_FILE_LIMIT = 160 * 1024
-PROJECTOR_FILE_LIMIT = 160 * 1024
+PROJECTOR_FILE_LIMIT = 216 * 1024
+"""The empty dataset store's WAL (about 193 KiB with its 16 fact tables) and some 20 KiB to fill."""
 
 
 async def test_a_service_whose_disk_is_full_refuses_commands_clearly_and_shares_only_what_it_stored(

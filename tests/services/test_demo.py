@@ -66,3 +66,23 @@ def test_a_second_demo_load_over_the_same_data_imports_nothing_twice(
     # then every row is recognised by its record id and no event is stored twice
     assert second["accepted"] == second["duplicates"] == len(rows)
     assert la_app.recorder.max_notification_id() == stored
+
+
+def test_disagreement_follows_the_law_and_happens_at_realistic_rates() -> None:
+    rows = [row for kid in children() for row in la_rows(kid)]
+    commands = Counter(r["command"] for r in rows)
+    decisions = commands["ehc.decide_assessment"] + commands["ehc.issue_plan"]
+    # mediation advice after a few in a hundred decisions, mediation held for fewer, appeals
+    # fewer still: the order of SEN2's and the tribunal's national figures
+    sought, held = commands["disagreement.seek_mediation_advice"], commands[
+        "disagreement.hold_mediation"]
+    appealed = commands["disagreement.register_appeal"]
+    assert 0.02 < sought / decisions < 0.15 and 0 < held < sought and 0 < appealed < sought
+    assert 0 < commands["disagreement.decide_appeal"] <= appealed
+    assert 0 < commands["disagreement.resolve_complaint"] <= commands[
+        "disagreement.receive_complaint"]
+    # and every appeal follows mediation advice about the same case (CFA 2014 s.55)
+    advised = {r["case_id"]: r["sought_on"] for r in rows
+               if r["command"] == "disagreement.seek_mediation_advice"}
+    for appeal in (r for r in rows if r["command"] == "disagreement.register_appeal"):
+        assert advised[appeal["case_id"]] < appeal["registered_on"], appeal

@@ -21,8 +21,13 @@ from projections.dataset.indicators import (
     amendments_outstanding,
     annual_health_checks,
     annual_review_timeliness,
+    complaints,
     decision_timeliness,
+    dynamic_support_register,
+    health_check_uptake,
     health_waits,
+    ld_register_match,
+    mediation_and_appeals,
     open_requests,
     referrals_waiting,
     reviews_overdue,
@@ -44,8 +49,13 @@ MONTHLY: tuple[Monthly, ...] = (
     advice_outstanding.INDICATOR,
     reviews_overdue.INDICATOR,
     amendments_outstanding.INDICATOR,
+    annual_health_checks.INDICATOR,
+    dynamic_support_register.INDICATOR,
+    ld_register_match.INDICATOR,
+    mediation_and_appeals.INDICATOR,
+    complaints.INDICATOR,
 )
-"""Indicators 1-6 and the backlogs, served by month per LA and for the partnership."""
+"""Indicators 1-6, 8-12 and the backlogs, served by month per LA and for the partnership."""
 
 
 BACKLOGS: tuple[Backlog, ...] = (
@@ -63,14 +73,12 @@ TRANSITION_TRACKER = transition_tracker.DEFINITION
 """Indicator 7, served by the tracker as of a day (`projections.tracker.queries`)."""
 
 
-INDICATORS: tuple[IndicatorDefinition, ...] = (
-    *(spec.indicator for spec in MONTHLY),
-    referrals_waiting.DEFINITION,
-    annual_health_checks.DEFINITION,
-    support_register.DEFINITION,
-    TRANSITION_TRACKER,
-)
-"""Every indicator's definition, in the order the API lists them."""
+INDICATORS: tuple[IndicatorDefinition, ...] = tuple(sorted(
+    (*(spec.indicator for spec in MONTHLY), referrals_waiting.DEFINITION,
+     health_check_uptake.DEFINITION, support_register.DEFINITION, TRANSITION_TRACKER),
+    key=lambda i: i.number,
+))
+"""Every indicator's definition, in the order the API lists them: by number."""
 
 
 MEASURES: dict[str, Measure] = {spec.indicator.id: spec.measure for spec in MONTHLY}

@@ -60,20 +60,25 @@ def test_the_indicators_are_listed_with_their_definitions(api: TestClient) -> No
     assert [(i["number"], i["id"]) for i in listed] == [
         (1, "active-plans"),
         (2, "twenty-week-timeliness"),
+        (2, "open-requests"),
         (3, "decision-timeliness"),
         (3, "advice-timeliness"),
+        (3, "advice-outstanding"),
         (4, "annual-review-timeliness"),
         (4, "amendment-timeliness"),
-        (5, "health-waits"),
-        (6, "alternative-provision"),
-        (2, "open-requests"),
-        (3, "advice-outstanding"),
         (4, "reviews-overdue"),
         (4, "amendments-outstanding"),
+        (5, "health-waits"),
         (5, "referrals-waiting"),
-        (5, "annual-health-checks"),
+        (5, "health-check-uptake"),
         (5, "support-register"),
+        (6, "alternative-provision"),
         (7, "transition-tracker"),
+        (8, "annual-health-checks"),
+        (9, "dynamic-support-register"),
+        (10, "ld-register-match"),
+        (11, "mediation-and-appeals"),
+        (12, "complaints"),
     ]
     assert all(i["definition"] and i["source"] for i in listed)
     # every definition states the suppression rule beside the figures
@@ -162,7 +167,7 @@ def test_every_endpoint_is_documented(api: TestClient) -> None:
     indicators = [
         f"/api/indicators/{i['id']}" for i in api.get("/api/indicators").json()
         if i["number"] < 7
-        and i["id"] not in ("referrals-waiting", "annual-health-checks", "support-register")
+        and i["id"] not in ("referrals-waiting", "health-check-uptake", "support-register")
     ]
     backlogs = [f"/api/backlogs/{b['id']}" for b in api.get("/api/backlogs").json()]
     for path in (
@@ -199,7 +204,7 @@ def test_every_indicator_answers_with_its_definition(api: TestClient) -> None:
             "/api/tracker/summary"
             if indicator["number"] == 7
             else "/api/tracker/health-checks"
-            if indicator["id"] == "annual-health-checks"
+            if indicator["id"] == "health-check-uptake"
             else "/api/tracker/support-register"
             if indicator["id"] == "support-register"
             else f"/api/backlogs/{indicator['id']}?as_of=2025-06-01"

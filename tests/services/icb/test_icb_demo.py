@@ -47,3 +47,15 @@ def test_health_answers_the_las_advice_requests_and_flags_plans_with_a_few_discr
         "transition.assign_named_worker",
     ):
         assert commands[needed] > 5, needed
+
+
+def test_most_children_whose_plan_names_a_learning_difficulty_are_on_the_ld_register() -> None:
+    kids = children(300)
+    qk1 = icb_extract("QK1", kids)
+    on_register = {r["nhs_number"] for r in qk1 if r["command"] == "health.record_diagnosis"
+                   and r["condition"] == "learning_disability"}
+    learning_difficulty = {k.nhs_number for k in kids if k.primary_need in ("SLD", "PMLD", "MLD")
+                           and any(r["command"] == "ehc.issue_plan" for r in la_rows(k))}
+    assert learning_difficulty
+    assert 0.7 < len(learning_difficulty & on_register) / len(learning_difficulty) < 1
+    assert on_register - learning_difficulty  # and some on the register the LA's plans miss

@@ -264,3 +264,32 @@ def test_a_referral_closed_without_assessment_is_shared_and_closing_after_one_is
     assert late["error"] == (
         "health.assessment_started for referral RT5-R-2: the referral was closed on 2024-09-02"
     )
+
+
+def test_a_complaint_about_health_provision_is_shared_under_the_pseudonym_only(
+    icb: Ingest, icb_app: IcbApplication
+) -> None:
+    # given a complaint received and resolved by the ICB
+    rows = [
+        ("person.register", person_fields()),
+        ("disagreement.receive_complaint", {"nhs_number": NHS_NUMBER, "complaint_id": "QK1-K-1",
+                                            "received_on": "2025-03-03",
+                                            "subject": "health_provision"}),
+        ("disagreement.resolve_complaint", {"complaint_id": "QK1-K-1",
+                                            "resolved_on": "2025-04-14", "outcome": "upheld"}),
+    ]
+    for name, fields in rows:
+        assert icb.command(name, fields)["ok"], name
+    # then both are shared, dated as they happened, about the child's pseudonym
+    received, resolved = [e for e in shared(icb_app) if e.type.startswith("disagreement.")]
+    assert (received.type, resolved.type) == (
+        "disagreement.complaint_received", "disagreement.complaint_resolved",
+    )
+    assert received.person_key == resolved.person_key == person_key(NHS_NUMBER, PARTNERSHIP_KEY)
+    assert (received.payload.subject, resolved.payload.outcome) == ("health_provision", "upheld")
+    assert resolved.occurred_at.date().isoformat() == "2025-04-14"
+    # and resolving a complaint it never received is refused, naming it
+    answer = icb.command("disagreement.resolve_complaint", {
+        "complaint_id": "QK1-K-2", "resolved_on": "2025-04-14", "outcome": "upheld"})
+    assert not answer["ok"]
+    assert "complaint QK1-K-2: no complaint received by QK1 has this id" in answer["error"]

@@ -17,6 +17,38 @@ from services.la.ingest import LA_CATALOGUE
 from services.la.translation import LaContract
 from services.sharing.relay import Stamp
 
+DISAGREEMENT = [
+    (
+        "disagreement.seek_mediation_advice",
+        {"case_id": "856-C-2", "sought_on": "2025-05-01", "stage": "assessment"},
+    ),
+    (
+        "disagreement.hold_mediation",
+        {"case_id": "856-C-2", "held_on": "2025-05-20", "stage": "assessment",
+         "agreement_reached": "false"},
+    ),
+    (
+        "disagreement.register_appeal",
+        {"case_id": "856-C-2", "appeal_id": "856-T-1", "registered_on": "2025-06-16",
+         "stage": "assessment"},
+    ),
+    (
+        "disagreement.decide_appeal",
+        {"case_id": "856-C-2", "appeal_id": "856-T-1", "decided_on": "2025-12-01",
+         "outcome": "upheld"},
+    ),
+    (
+        "disagreement.receive_complaint",
+        {"nhs_number": NHS_NUMBER, "complaint_id": "856-K-1", "received_on": "2025-06-02",
+         "subject": "ehc_process"},
+    ),
+    (
+        "disagreement.resolve_complaint",
+        {"complaint_id": "856-K-1", "resolved_on": "2025-07-11", "outcome": "partly_upheld"},
+    ),
+]
+"""What SEN2 records about disagreement, and a complaint: the LA's disagreement commands."""
+
 EVERY_COMMAND = [
     *story(),
     *story(case="856-C-2", plan="856-P-2")[1:3],
@@ -84,6 +116,7 @@ EVERY_COMMAND = [
         },
     ),
     plan_in_force(),
+    *DISAGREEMENT,
     (
         "person.erase",
         {"nhs_number": NHS_NUMBER, "erased_on": "2026-09-01", "reason": "data_subject_request"},
