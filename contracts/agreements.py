@@ -174,45 +174,67 @@ def check(agreement: Agreement, partnership: Iterable[Organisation]) -> list[str
     A source cannot share a type it does not publish; every purpose needs a lawful basis, and
     health data an Article 9(2) condition; recipients and sources must be in the partnership."""
     orgs = {org.code: org for org in partnership}
-    kinds = {k.value: k for k in OrgKind}
-    known_types = {spec.type for spec in all_events()}
     problems: list[str] = []
     for clause in agreement.clause:
         where = f"clause {clause.id}"
         recipient = orgs.get(clause.recipient)
         if recipient is None:
             problems.append(f"{where}: recipient {clause.recipient} is not in the partnership")
-        for source in clause.sources:
-            if source not in kinds and source not in orgs:
-                problems.append(f"{where}: source {source!r} is neither an organisation kind "
-                                f"({', '.join(kinds)}) nor an organisation of the partnership")
-        for event_type in clause.events:
-            if event_type not in known_types:
-                problems.append(f"{where}: {event_type} is not an event type of the standard")
-                continue
-            for source in clause.sources:
-                kind = kinds.get(source) or (orgs[source].kind if source in orgs else None)
-                if kind is not None and event_type not in PUBLISHES[kind]:
-                    problems.append(f"{where}: source {source} ({kind.value}) does not publish "
-                                    f"{event_type}")
-        own_kind = recipient.kind if recipient else None
-        for event_type in (*clause.caseload_from, *clause.caseload_until):
-            if own_kind is not None and event_type not in PUBLISHES[own_kind]:
-                problems.append(f"{where}: the recipient {clause.recipient} ({own_kind.value}) "
-                                f"does not publish {event_type}, so it cannot mark a caseload")
-        if clause.cohort is Cohort.LA_AREA and own_kind not in (None, OrgKind.LA):
-            problems.append(f"{where}: cohort la_area is for a local authority, and "
-                            f"{clause.recipient} is {own_kind.value if own_kind else '?'}")
+        problems += [f"{where}: {p}" for p in (
+            *_source_problems(clause, orgs),
+            *_caseload_problems(clause, recipient),
+            *_basis_problems(clause),
+        )]
         if recipient is not None and not source_orgs(clause, orgs.values()):
             problems.append(f"{where}: its sources name no organisation but the recipient")
-        if not [basis for basis in clause.lawful_basis if basis.strip()]:
-            problems.append(f"{where}: the purpose {clause.purpose!r} has no lawful basis")
-        elif any(t.startswith(HEALTH_FAMILY) for t in clause.events) and not any(
-            SPECIAL_CATEGORY in basis for basis in clause.lawful_basis
-        ):
-            problems.append(f"{where}: health events are special category data: the lawful "
-                            f"basis needs an Article {SPECIAL_CATEGORY} condition")
     return problems
+
+
+def _source_problems(clause: Clause, orgs: dict[str, Organisation]) -> list[str]:
+    """Sources that are not kinds or organisations, and types a source does not publish."""
+    kinds = {k.value: k for k in OrgKind}
+    known_types = {spec.type for spec in all_events()}
+    problems = [
+        f"source {source!r} is neither an organisation kind ({', '.join(kinds)}) nor an "
+        "organisation of the partnership"
+        for source in clause.sources if source not in kinds and source not in orgs
+    ]
+    for event_type in clause.events:
+        if event_type not in known_types:
+            problems.append(f"{event_type} is not an event type of the standard")
+            continue
+        for source in clause.sources:
+            kind = kinds.get(source) or (orgs[source].kind if source in orgs else None)
+            if kind is not None and event_type not in PUBLISHES[kind]:
+                problems.append(f"source {source} ({kind.value}) does not publish {event_type}")
+    return problems
+
+
+def _caseload_problems(clause: Clause, recipient: Organisation | None) -> list[str]:
+    """Caseload events the recipient does not publish; `la_area` for a recipient not an LA."""
+    own_kind = recipient.kind if recipient else None
+    problems = [
+        f"the recipient {clause.recipient} ({own_kind.value}) does not publish {event_type}, "
+        "so it cannot mark a caseload"
+        for event_type in (*clause.caseload_from, *clause.caseload_until)
+        if own_kind is not None and event_type not in PUBLISHES[own_kind]
+    ]
+    if clause.cohort is Cohort.LA_AREA and own_kind not in (None, OrgKind.LA):
+        problems.append(f"cohort la_area is for a local authority, and {clause.recipient} is "
+                        f"{own_kind.value if own_kind else '?'}")
+    return problems
+
+
+def _basis_problems(clause: Clause) -> list[str]:
+    """A purpose without a lawful basis; health events without an Article 9(2) condition."""
+    if not [basis for basis in clause.lawful_basis if basis.strip()]:
+        return [f"the purpose {clause.purpose!r} has no lawful basis"]
+    if any(t.startswith(HEALTH_FAMILY) for t in clause.events) and not any(
+        SPECIAL_CATEGORY in basis for basis in clause.lawful_basis
+    ):
+        return [f"health events are special category data: the lawful basis needs an Article "
+                f"{SPECIAL_CATEGORY} condition"]
+    return []
 
 
 def explain(agreement: Agreement, org: str, partnership: Iterable[Organisation]) -> str:
