@@ -101,11 +101,6 @@ def alert_subject(owner_org: str, kind: str, person_key: str) -> str:
     return f"{ALERT_ROOT}.{owner_org}.{kind}.{person_key}"
 
 
-def org_alerts(owner_org: str) -> str:
-    """Wildcard covering every alert one organisation is sent."""
-    return f"{ALERT_ROOT}.{owner_org}.>"
-
-
 def alert_json_schema() -> dict[str, Any]:
     """JSON Schema (2020-12) of an `alert.raised` message."""
     schema = AlertRaised.model_json_schema()

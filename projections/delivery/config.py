@@ -21,8 +21,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
-from contracts.alerts import org_alerts
 from contracts.envelope import ORG_CODE_PATTERN
+from contracts.feeds import org_alerts
 from runtime.bus.outbound import ALERTS_STREAM, FEEDS_STREAM, org_feed
 from runtime.settings import named_secret, settings
 
