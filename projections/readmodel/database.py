@@ -57,6 +57,17 @@ def is_postgres_dsn(location: Path | str) -> bool:
     return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
 
 
+def schema_exists(dsn: str, schema: str) -> bool:
+    """Whether the PostgreSQL database `dsn` names has `schema` (a rebuild writes a new one)."""
+    import psycopg  # the optional `postgres` extra; only needed when PostgreSQL is chosen
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        found = conn.execute(
+            "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (schema,)
+        ).fetchone()
+    return found is not None
+
+
 class SqliteDatabase:
     lock_position = ""
 
