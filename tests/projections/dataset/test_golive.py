@@ -104,6 +104,7 @@ def test_a_diagnosis_naming_the_referral_ends_both_waits_and_a_closed_referral_i
         "waiting": 1,
         "waiting_18_52_weeks": 1,
         "waiting_for_diagnosis": 1,
+        "diagnosis_waiting_18_52_weeks": 1,  # "f": 25 weeks since 6 January
         "diagnosed": 5,
         "closed_without_assessment": 1,
     }
