@@ -76,7 +76,7 @@ def _process_rows(child: Child, today: date) -> list[dict[str, Any]]:
     )
     decided = requested + _days(rng, 3, 6 if rng.random() < 0.85 else 9)
     if decided >= today:  # still awaiting the decision
-        return out.rows
+        return _open_case_at_go_live(out)
     if rng.random() < 0.15:
         out.add("ehc.decide_assessment", case_id=case_id, decided_on=decided, decision="refuse")
         return out.rows
@@ -108,7 +108,7 @@ def _process_rows(child: Child, today: date) -> list[dict[str, Any]]:
     )
     issued = requested + (_days(rng, 14, 20) if roll < 0.5 else _days(rng, 21, 36))
     if issued >= today:  # still being assessed: an open request, its advice perhaps outstanding
-        return out.rows
+        return _open_case_at_go_live(out)
     placement = (
         "special"
         if child.primary_need in ("SLD", "PMLD")
@@ -164,6 +164,27 @@ def _plan_in_force_at_go_live(out: ChildRows, today: date) -> bool:
         migrated_from=GO_LIVE_SYSTEM,
     )
     return True
+
+
+def _open_case_at_go_live(out: ChildRows) -> list[dict[str, Any]]:
+    """For some open cases, the request and decision as the LA's existing system held them at
+    go-live (`ehc.record_assessment_at_step`) instead of as two live rows; the advice requested
+    since follows live. Drawn from a random stream of its own, so the other rows are unchanged."""
+    if out.child.rng("la-go-live-step").random() >= 0.5:
+        return out.rows
+    by_command = {row["command"]: row for row in out.rows}
+    request = by_command["ehc.request_assessment"]
+    decision = by_command.get("ehc.decide_assessment")
+    step = {
+        "record_id": request["record_id"], "command": "ehc.record_assessment_at_step",
+        "nhs_number": request["nhs_number"], "case_id": request["case_id"],
+        "requested_on": request["requested_on"], "requested_by": request["requested_by"],
+        "step": "assessing" if decision else "awaiting_decision",
+        "decided_on": decision["decided_on"] if decision else None,
+        "migrated_from": GO_LIVE_SYSTEM,
+    }
+    out.rows = [step if row is request else row for row in out.rows if row is not decision]
+    return out.rows
 
 
 def _plan_life(out: ChildRows, rng: random.Random, plan_id: str, issued: date, today: date) -> None:
