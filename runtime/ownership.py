@@ -134,7 +134,7 @@ OPENS: Mapping[str, tuple[Reference, ...]] = {
 
 REFERS: Mapping[str, tuple[Reference, ...]] = {
     **dict.fromkeys((
-        "ehc.assessment_decided", "ehc.advice_requested", "ehc.plan_issued", "ehc.plan_not_issued",
+        "ehc.assessment_decided", "ehc.advice_requested", "ehc.plan_not_issued",
         "disagreement.mediation_advice_sought", "disagreement.mediation_held",
         "disagreement.appeal_registered", "disagreement.appeal_decided",
     ), (CASE,)),
