@@ -124,8 +124,8 @@ ANSWERED_REFERRAL = Reference("referral", "referral_id", "received", held_by="re
 
 OPENS: Mapping[str, tuple[Reference, ...]] = {
     "ehc.assessment_requested": (CASE,),
-    "ehc.plan_in_force_recorded": (CASE, PLAN),  # go-live: the case begins with its plan
     "ehc.plan_issued": (PLAN,),
+    "ehc.plan_in_force_recorded": (CASE, PLAN),  # go-live: the case begins with its plan
     "health.referral_made": (REFERRAL,),  # live, or open at go-live (`migrated_from`)
     "ap.placement_started": (PLACEMENT,),  # live, or running at go-live (`migrated_from`)
     "provider.part_time_timetable_started": (TIMETABLE,),
