@@ -26,6 +26,9 @@ An event is refused when:
   relay meets this rule. Readers judge it in stream order: the projections against the
   person's stored history (`projections.reading.applying`) and earlier in the batch, the chain
   audit as it walks the stream, the dead-letter retry against the person's events on it now.
+  Not judged: the `case_id` of an `ehc.plan_issued` (the read models count a plan whose request
+  is not on the stream apart, "no request recorded", rather than refuse it) and of an
+  `ehc.advice_returned` (the case is the requesting LA's, not its source's).
 
 Plans, cases, referrals, placements and timetables are keyed by the publishing organisation
 and its own reference in every read model (`projections.dataset.fold`), so an LA that ceases,
