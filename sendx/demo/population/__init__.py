@@ -15,7 +15,10 @@ LAs, an ICB, a community trust, three schools, a college and two AP providers. A
 children (`sendx.demo.population.stories`) live their stories between 2019-01-01 and the data
 cut 2026-11-01; each event is recorded by its source after a lag (LA: same week mostly, 19% up
 to 6 weeks, 3% a backlog of months; ICB/trust: days, sometimes weeks; providers: up to 2
-months). Each source's log is its events in recorded order: `source_position` 1, 2, 3... and
+months), never before the same source recorded the case, plan, referral, placement or
+timetable the event acts on (its service refuses it before: `runtime.ownership.REFERS`; an act
+on one that was never recorded in the window is not recorded either). Each source's log is its
+events in recorded order: `source_position` 1, 2, 3... and
 `prev_hash` = SHA-256 hex of the previous event's encoded bytes (`contracts.chain.bytes_hash`).
 Each source's relay then delivers its log in order on its own rhythm (live, hourly, nightly or
 weekly batches, plus outages of days to weeks), and the bus order is the merge of those
@@ -36,10 +39,10 @@ seven years of history at ~22 events per child with a plan).
     ap.placement_commissioned                                1,666
     ap.placement_ended                                       1,706
     ap.placement_started                                     1,860
-    ehc.advice_requested                                    51,903
+    ehc.advice_requested                                    51,849
     ehc.advice_returned                                     22,186
     ehc.annual_review_held                                  50,081
-    ehc.assessment_decided                                  28,893
+    ehc.assessment_decided                                  28,862
     ehc.assessment_requested                                29,338
     ehc.plan_amended                                        24,337
     ehc.plan_ceased                                          5,018
@@ -56,7 +59,7 @@ seven years of history at ~22 events per child with a plan).
     health.ehc_plan_flag_set                                16,940
     health.referral_made                                    24,341
     health.transferred_to_adult_services                       282
-    person.registered                                       79,499
+    person.registered                                       79,467
     provider.part_time_timetable_ended                         700
     provider.part_time_timetable_started                       847
     provider.post16_destination_confirmed                    1,482

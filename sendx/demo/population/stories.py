@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date
 
+from runtime.ownership import OPENS, REFERS
 from sendx.demo.population.calendar import (
     DAY,
     WINDOW_END,
@@ -95,6 +96,8 @@ class Casebook:
         self._kind = {code: "la" for code in cast.las} | {cast.icb: "icb", cast.trust: "icb"}
         self._kind |= {code: "provider" for code in cast.providers}
         self._counters: dict[str, int] = {}
+        self._opened_at: dict[tuple[str, str, str], int] = {}
+        """(source, thing, reference) -> when the source recorded opening it."""
         self.health = HealthStories(self)
         self.provision = ProvisionStories(self)
 
@@ -130,8 +133,10 @@ class Casebook:
                 break
             roll -= share
         recorded = occurred + lag * DAY + between(60, 6 * 3600)
-        if recorded >= timestamp(WINDOW_END):
+        recorded = self._after_opening(source, event_type, payload, recorded)
+        if recorded is None or recorded >= timestamp(WINDOW_END):
             return False
+        self._opens(source, event_type, payload, recorded)
         if source not in child.registered:
             child.registered.add(source)
             self.stubs.append((recorded - 1, occurred, source, child.key, "person.registered",
@@ -139,6 +144,26 @@ class Casebook:
         self.stubs.append((recorded, occurred, source, child.key, event_type, payload,
                            correlation_id))
         return True
+
+    def _after_opening(
+        self, source: str, event_type: str, payload: dict, recorded: int
+    ) -> int | None:
+        """When `source` records an event acting on a case, plan, referral, placement or
+        timetable (`runtime.ownership.REFERS`): not before it recorded the opening (its service
+        refuses it before), and never when the opening was not recorded at all (None)."""
+        for ref in REFERS.get(event_type, ()):
+            value = ref.named_by(source, payload.get)
+            if value is None:
+                continue
+            opened_at = self._opened_at.get((source, ref.thing, value))
+            if opened_at is None:
+                return None
+            recorded = max(recorded, opened_at + 1)
+        return recorded
+
+    def _opens(self, source: str, event_type: str, payload: dict, recorded: int) -> None:
+        for ref in OPENS.get(event_type, ()):
+            self._opened_at[(source, ref.thing, payload[ref.field])] = recorded
 
     def new_child(self, la: str | None, age: float, on: int) -> Child:
         rng = self.rng
