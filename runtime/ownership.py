@@ -16,7 +16,8 @@ An event is refused when:
   120001");
 - it acts on something its source never opened for that person (`OpenedReferences`, one table
   `REFERS`): a decision, advice request, plan or disagreement naming a `case_id` for which the
-  same LA recorded no request for assessment (or plan in force at go-live); a review, outcome,
+  same LA recorded no request for assessment (or assessment at its step, or plan in force, at
+  go-live); a review, outcome,
   amendment or cessation naming a `plan_id` it never issued (or recorded in force at go-live);
   an assessment start, closure or diagnosis naming a `referral_id` of its own that the same
   trust or ICB never received (a referral open at go-live, `migrated_from`, is received); a
@@ -129,6 +130,7 @@ OPENS: Mapping[str, tuple[Reference, ...]] = {
     "ehc.assessment_requested": (CASE,),
     "ehc.plan_issued": (PLAN,),
     "ehc.plan_in_force_recorded": (CASE, PLAN),  # go-live: the case begins with its plan
+    "ehc.assessment_step_recorded": (CASE,),  # go-live: the case begins at its step
     "health.referral_made": (REFERRAL,),  # live, or open at go-live (`migrated_from`)
     "ap.placement_started": (PLACEMENT,),  # live, or running at go-live (`migrated_from`)
     "provider.part_time_timetable_started": (TIMETABLE,),

@@ -122,6 +122,9 @@ def test_each_step_needs_the_case_referral_or_placement_its_source_opened_for_th
         EVENTS.placement_ended("kai", date(2025, 4, 4)),                          # 13 kept
         EVENTS.placement_ended("kai", date(2025, 4, 4), placement="AP-2"),        # 14 refused
         EVENTS.timetable_ended("kai", date(2025, 4, 4)),                          # 15 refused
+        EVENTS.assessment_at_step("kai", date(2025, 1, 6), "awaiting_decision",   # 16 go-live
+                                  case="G2"),
+        EVENTS.assessment_decided("kai", date(2025, 2, 1), case="G2"),            # 17 kept
     ]
     outcome = decode_and_apply(store, _raws(steps, start=3), after=2, commit_invalid=True)
     # then each step on something its source never opened for kai is refused, naming the
@@ -130,8 +133,8 @@ def test_each_step_needs_the_case_referral_or_placement_its_source_opened_for_th
     assert sorted(refused) == [1, 2, 3, 8, 9, 11, 14, 15]
     assert refused[1] == (
         "ehc.assessment_decided from 856: payload.case_id C9 names a case 856 never opened for "
-        "this person (no earlier ehc.assessment_requested or ehc.plan_in_force_recorded of "
-        "856's about them on the stream)")
+        "this person (no earlier ehc.assessment_requested or ehc.plan_in_force_recorded or "
+        "ehc.assessment_step_recorded of 856's about them on the stream)")
     assert "payload.case_id C1 names a case 855 never opened" in refused[2]
     assert "payload.referral_id R2 names a referral RT5 never received" in refused[8]
     assert "payload.referral_id R1 names a referral QK1 never received" in refused[9]
