@@ -20,26 +20,10 @@ import orjson
 
 from contracts.topology import OrgKind
 from sendx.demo.children import Child, children, story_today
-from sendx.demo.stories import DEMO_CAST, Cast, Story, story_of
-from services.domain.command import Command
-from services.icb.commands import ICB_COMMANDS
-from services.la.commands import LA_COMMANDS
-from services.provider.commands import PROVIDER_COMMANDS
+from sendx.demo.stories import COMMAND_OF, COMMANDS, DEMO_CAST, Story, kind_of, story_of
 
-COMMANDS: dict[OrgKind, tuple[type[Command], ...]] = {
-    OrgKind.LA: LA_COMMANDS, OrgKind.ICB: ICB_COMMANDS, OrgKind.PROVIDER: PROVIDER_COMMANDS,
-}
-COMMAND_BY_NAME: dict[str, type[Command]] = {
-    command.name: command for kind in COMMANDS.values() for command in kind
-}
 EXTRACT_PREFIX = {OrgKind.LA: "la", OrgKind.ICB: "icb", OrgKind.PROVIDER: "provider"}
 """The extract's file name: `la-856.csv`, `icb-QK1.csv`, `provider-AP001.csv`."""
-
-
-def kind_of(cast: Cast, code: str) -> OrgKind:
-    if code in cast.las:
-        return OrgKind.LA
-    return OrgKind.ICB if code in (cast.icb, cast.trust) else OrgKind.PROVIDER
 
 
 def rows_of(story: Story, org: str) -> list[dict[str, Any]]:
@@ -51,8 +35,9 @@ def rows_of(story: Story, org: str) -> list[dict[str, Any]]:
     rows = [{"command": "person.register", "nhs_number": child.nhs_number,
              "given_name": child.given_name, "family_name": child.family_name,
              "born_on": child.born_on}]
+    kind = kind_of(story.cast, org)
     for happening in happenings:
-        fields = COMMAND_BY_NAME[happening.command].model_fields
+        fields = COMMAND_OF[kind, happening.command].model_fields
         row: dict[str, Any] = {"command": happening.command}
         if "nhs_number" in fields:
             row["nhs_number"] = child.nhs_number

@@ -74,9 +74,10 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
+from datetime import date
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -84,9 +85,12 @@ from contracts import Envelope, current_version, encode, model_for
 from contracts.chain import bytes_hash
 from contracts.subjects import event_subject
 from contracts.topology import PUBLISHES, OrgKind
-from sendx.demo.children import DEMO_AP_PROVIDER, DEMO_ICB, DEMO_LAS, DEMO_SCHOOL, DEMO_TRUST
-from sendx.demo.population.calendar import iso
-from sendx.demo.population.stories import Casebook, Cast, Stub
+from sendx.demo.children import DEMO_AP_PROVIDER, DEMO_SCHOOL, iter_children, story_today
+from sendx.demo.population.calendar import WINDOW_START, iso, timestamp
+from sendx.demo.stories import COMMAND_OF, DEMO_CAST, Cast, Happening, Story, kind_of, story_of
+
+__all__ = ["LLR", "SCALES", "Scale", "WireEvent", "cast_for", "generate", "generate_wire",
+           "kind_of"]
 
 
 class WireEvent(NamedTuple):
@@ -99,7 +103,8 @@ class WireEvent(NamedTuple):
 class Scale:
     blocks: int
     plans_per_block: int
-    """Children whose request leads to a plan (about 7% are still being assessed at the cut)."""
+    """Children whose story issues a plan; the block's other children (refused, not issued,
+    still open, health only, ...) come with them, as they come in the demo."""
 
     @property
     def plans(self) -> int:
@@ -109,47 +114,150 @@ class Scale:
 SCALES: dict[str, Scale] = {
     "tiny": Scale(1, 150),
     "small": Scale(1, 1_500),
-    "partnership": Scale(1, 21_500),  # ~20,000 plans issued by the data cut
-    "national": Scale(42, 16_400),  # ~640,000 plans issued
+    "partnership": Scale(1, 20_000),
+    "national": Scale(42, 16_400),  # ~690,000 plans issued
 }
-# Other children per child with a plan (England 2024: ~154k requests, 98k new plans).
-OTHER_CHILDREN = (("refused_child", 0.30), ("not_issued_child", 0.07),
-                  ("health_only_child", 0.35), ("ap_only_child", 0.04))
 
-LLR = Cast(las=tuple(DEMO_LAS), la_weights=(40, 52, 8), icb=DEMO_ICB, trust=DEMO_TRUST,
-           schools=(DEMO_SCHOOL, "120002", "120003"), colleges=("130001",),
+LLR = Cast(las=DEMO_CAST.las, la_weights=DEMO_CAST.la_weights, icb=DEMO_CAST.icb,
+           trust=DEMO_CAST.trust, schools=(DEMO_SCHOOL, "120002", "120003", "130001"),
            ap_providers=(DEMO_AP_PROVIDER, "AP002"))
-"""The demo partnership's organisations (`sendx.demo.children`), with more schools and an AP
-provider more, as a partnership of ~20,000 plans has."""
+"""The demo partnership's organisations (`sendx.demo.stories.DEMO_CAST`), with more schools (and
+a college) and an AP provider more, as a partnership of ~20,000 plans has."""
 
 
 def cast_for(block: int, blocks: int) -> Cast:
     """LLR for a one-partnership scale; otherwise made-up codes unique to each block."""
     if blocks == 1:
         return LLR
-    return Cast(las=tuple(str(300 + 4 * block + i) for i in range(3)), la_weights=(40, 52, 8),
-                icb=f"Q{block:02d}", trust=f"R{block:02d}",
-                schools=tuple(f"1{block:02d}00{i}" for i in range(1, 4)),
-                colleges=(f"1{block:02d}101",), ap_providers=(f"AP{block:02d}1", f"AP{block:02d}2"))
-
-
-def kind_of(cast: Cast, code: str) -> OrgKind:
-    if code in cast.las:
-        return OrgKind.LA
-    return OrgKind.ICB if code in (cast.icb, cast.trust) else OrgKind.PROVIDER
+    return Cast(las=tuple(str(300 + 4 * block + i) for i in range(3)),
+                la_weights=DEMO_CAST.la_weights, icb=f"Q{block:02d}", trust=f"R{block:02d}",
+                schools=(*(f"1{block:02d}00{i}" for i in range(1, 4)), f"1{block:02d}101"),
+                ap_providers=(f"AP{block:02d}1", f"AP{block:02d}2"))
 
 
 # ---------------------------------------------------------------------------- the world
-def casebook(scale: Scale, seed: int, block: int) -> Casebook:
-    """Simulate one block's children; the stubs are in story order, not yet in any log order."""
-    rng = random.Random(f"send-exchange:{seed}:{block}")
-    book = Casebook(rng, cast_for(block, scale.blocks))
-    n = scale.plans_per_block
-    stories = [("plan_child", n)] + [(name, round(n * share)) for name, share in OTHER_CHILDREN]
-    for name, count in stories:
-        tell = getattr(book, name)
-        for _ in range(count):
-            tell()
+def block_stories(scale: Scale, seed: int, block: int, today: date) -> Iterator[Story]:
+    """One block's children and their stories, until `plans_per_block` of them have a plan."""
+    cast = cast_for(block, scale.blocks)
+    plans = 0
+    for child in iter_children(f"send-exchange:{seed}:{block}", cast.las, cast.la_weights):
+        if plans >= scale.plans_per_block:
+            return
+        story = story_of(child, cast, today)
+        plans += story.has_plan
+        yield story
+
+
+class Field(NamedTuple):
+    """How one payload field is filled: its default (from the command, else the payload model;
+    `...` if required), whether it is a float, when the model leaves it out."""
+
+    name: str
+    default: Any
+    is_float: bool
+    exclude_if: Callable[[Any], bool] | None
+
+
+Stub = tuple[int, int, str, str, str, dict, str]
+"""(recorded_ts, occurred_ts, source_org, person_key, type, payload, correlation_id)"""
+
+
+class Recorder:
+    """Turns stories into each source's records: a contract event per happening, recorded after
+    a lag per organisation kind, each source registering a person before its first record."""
+
+    LAG_DAYS = {OrgKind.LA: ((0.78, 0, 3), (0.19, 4, 45), (0.03, 46, 180)),
+                OrgKind.ICB: ((0.9, 0, 2), (0.1, 3, 60)),
+                OrgKind.PROVIDER: ((0.85, 0, 10), (0.15, 11, 60))}
+
+    def __init__(self, rng: random.Random, cast: Cast, cut: date) -> None:
+        self.rng, self._random, self.cast = rng, rng.random, cast
+        self.cut = timestamp(cut.toordinal())
+        self.kinds = {code: kind_of(cast, code) for code in cast.codes}
+        self.stubs: list[Stub] = []
+        self._payloads: dict[tuple[OrgKind, str], tuple[str, list[Field]]] = {}
+
+    def uuid(self) -> str:
+        bits = self.rng.getrandbits(128) & ~(0xF000 << 64) & ~(0xC << 60)
+        h = f"{bits | (0x4000 << 64) | (0x8 << 60):032x}"  # RFC 4122 version 4, variant 1
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+    def between(self, low: int, high: int) -> int:
+        """Uniform integer in [low, high]; `random()` is several times faster than `randint`."""
+        return low + int(self._random() * (high - low + 1))
+
+    def shape(self, kind: OrgKind, command: str) -> tuple[str, list[Field]]:
+        """The event type a command produces, and how its payload's fields are filled."""
+        if (kind, command) not in self._payloads:
+            cmd = COMMAND_OF[kind, command]
+            event_type = cmd.event_type()
+            model = model_for(event_type, current_version(event_type))
+            fields = []
+            for name, info in model.model_fields.items():
+                given = cmd.model_fields.get(name)
+                source = given if given is not None and not given.is_required() else info
+                fields.append(Field(name, ... if source.is_required() else source.default,
+                                    info.annotation is float, getattr(info, "exclude_if", None)))
+            self._payloads[kind, command] = event_type, fields
+        return self._payloads[kind, command]
+
+    def payload(self, kind: OrgKind, happening: Happening) -> tuple[str, dict[str, Any]]:
+        """The contract payload of a happening, exactly as the payload model serialises it."""
+        event_type, fields = self.shape(kind, happening.command)
+        facts, payload = happening.facts, {}
+        for field in fields:
+            value = facts.get(field.name, field.default)
+            if value is ...:
+                raise ValueError(f"{happening.command} by {happening.org} has no {field.name}")
+            if isinstance(value, date):
+                value = value.isoformat()
+            elif field.is_float and value is not None:
+                value = float(value)
+            if field.exclude_if is None or not field.exclude_if(value):
+                payload[field.name] = value
+        return event_type, payload
+
+    def record(self, story: Story) -> None:
+        """The story's happenings since the window opened, each recorded by its organisation."""
+        person = f"p_{self.rng.getrandbits(128):032x}"
+        birth_month = story.child.born_on.isoformat()[:7]
+        registered: set[str] = set()
+        correlations: dict[str, str] = {}
+        between, cut = self.between, self.cut
+        for happening in story.happenings:
+            day = happening.on.toordinal()
+            if day < WINDOW_START:
+                continue
+            kind = self.kinds[happening.org]
+            occurred = timestamp(day) + between(8 * 3600, 17 * 3600)
+            recorded = occurred + self.lag(kind) * DAY + between(60, 6 * 3600)
+            if recorded >= cut:
+                continue
+            event_type, payload = self.payload(kind, happening)
+            case = payload.get("case_id")
+            corr = correlations.setdefault(case, self.uuid()) if case else self.uuid()
+            if happening.org not in registered:
+                registered.add(happening.org)
+                self.stubs.append((recorded - 1, occurred, happening.org, person,
+                                   "person.registered", {"birth_month": birth_month}, corr))
+            self.stubs.append((recorded, occurred, happening.org, person, event_type, payload,
+                               corr))
+
+    def lag(self, kind: OrgKind) -> int:
+        roll = self._random()
+        for share, low, high in self.LAG_DAYS[kind]:
+            if roll < share:
+                return self.between(low, high)
+            roll -= share
+        return 0
+
+
+def casebook(scale: Scale, seed: int, block: int, today: date) -> Recorder:
+    """One block's stories recorded; the stubs are in story order, not yet in any log order."""
+    book = Recorder(random.Random(f"send-exchange:{seed}:{block}"), cast_for(block, scale.blocks),
+                    today)
+    for story in block_stories(scale, seed, block, today):
+        book.record(story)
     return book
 
 
@@ -185,7 +293,7 @@ def relay_schedule(rng: random.Random, kind: OrgKind, stubs: list[Stub]) -> list
     return out
 
 
-def delivery_order(book: Casebook, rng: random.Random) -> Iterator[tuple[int, Stub]]:
+def delivery_order(book: Recorder, rng: random.Random) -> Iterator[tuple[int, Stub]]:
     """Each source's log (sorted by recorded time) delivered by its relay, merged into bus order."""
     by_source: dict[str, list[Stub]] = {code: [] for code in book.cast.codes}
     for stub in book.stubs:
@@ -205,15 +313,15 @@ def delivery_order(book: Casebook, rng: random.Random) -> Iterator[tuple[int, St
 
 
 # ---------------------------------------------------------------------------- the wire
-def generate_wire(scale: str, seed: int) -> Iterator[WireEvent]:
+def generate_wire(scale: str, seed: int, today: date | None = None) -> Iterator[WireEvent]:
     """The fast path: encoded events in delivery order, `msg_id` = event id (Nats-Msg-Id)."""
-    for _, subject, event_id, data in _events(scale, seed):
+    for _, subject, event_id, data in _events(scale, seed, today):
         yield WireEvent(subject, event_id, data)
 
 
-def generate(scale: str, seed: int) -> Iterator[Envelope]:
+def generate(scale: str, seed: int, today: date | None = None) -> Iterator[Envelope]:
     """The validated path: each event built from its payload model; bytes checked identical."""
-    for wire, subject, _, data in _events(scale, seed):
+    for wire, subject, _, data in _events(scale, seed, today):
         payload = model_for(wire["type"], wire["schema_version"]).model_validate(wire["payload"])
         header = {k: v for k, v in wire.items() if k not in ("type", "schema_version", "payload")}
         envelope = Envelope.wrap(payload, **header)
@@ -222,11 +330,14 @@ def generate(scale: str, seed: int) -> Iterator[Envelope]:
         yield envelope
 
 
-def _events(scale_name: str, seed: int) -> Iterator[tuple[dict, str, str, bytes]]:
-    scale = SCALES[scale_name]
+def _events(scale_name: str, seed: int, today: date | None = None
+            ) -> Iterator[tuple[dict, str, str, bytes]]:
+    if scale_name not in SCALES:
+        raise ValueError(f"unknown scale {scale_name!r}: one of {', '.join(SCALES)}")
+    scale, cut = SCALES[scale_name], story_today(today)
     versions: dict[str, int] = {}
     for block in range(scale.blocks):
-        book = casebook(scale, seed, block)
+        book = casebook(scale, seed, block, cut)
         rng = random.Random(f"send-exchange:{seed}:{block}:relay")
         may = {code: PUBLISHES[kind_of(book.cast, code)] for code in book.cast.codes}
         prev_hash: dict[str, str | None] = dict.fromkeys(book.cast.codes)
@@ -240,7 +351,7 @@ def _events(scale_name: str, seed: int) -> Iterator[tuple[dict, str, str, bytes]
             event_id = book.uuid()
             wire = {"event_id": event_id, "type": event_type, "schema_version": version,
                     "source_org": source, "person_key": person, "occurred_at": iso(occurred),
-                    "recorded_at": iso(recorded), "correlation_id": corr or event_id,
+                    "recorded_at": iso(recorded), "correlation_id": corr,
                     "causation_id": None, "source_position": position,
                     "prev_hash": prev_hash[source], "payload": payload}
             # orjson's bytes keep a ~4 KiB buffer; a compact copy makes held lists 7x smaller.

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple
 
+from contracts.topology import OrgKind
 from sendx.demo.children import (
     DEMO_AP_PROVIDER,
     DEMO_ICB,
@@ -25,6 +26,19 @@ from sendx.demo.children import (
     Child,
 )
 from sendx.demo.stories import health, la, provision
+from services.domain.command import Command
+from services.icb.commands import ICB_COMMANDS
+from services.la.commands import LA_COMMANDS
+from services.provider.commands import PROVIDER_COMMANDS
+
+COMMANDS: dict[OrgKind, tuple[type[Command], ...]] = {
+    OrgKind.LA: LA_COMMANDS, OrgKind.ICB: ICB_COMMANDS, OrgKind.PROVIDER: PROVIDER_COMMANDS,
+}
+COMMAND_OF: dict[tuple[OrgKind, str], type[Command]] = {
+    (kind, command.name): command for kind, commands in COMMANDS.items() for command in commands
+}
+"""What a happening may be: a command the organisation's kind of service accepts (by kind, as
+the ICB's `transition.assign_named_worker` has a default worker role the LA's has not)."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,12 @@ class Cast:
 
     def ap_provider_of(self, child: Child) -> str:
         return self.ap_providers[child.index % len(self.ap_providers)]
+
+
+def kind_of(cast: Cast, code: str) -> OrgKind:
+    if code in cast.las:
+        return OrgKind.LA
+    return OrgKind.ICB if code in (cast.icb, cast.trust) else OrgKind.PROVIDER
 
 
 DEMO_CAST = Cast(las=tuple(DEMO_LAS), la_weights=tuple(DEMO_LAS.values()), icb=DEMO_ICB,
