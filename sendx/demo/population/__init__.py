@@ -1,73 +1,81 @@
 """A deterministic synthetic SEND population, streamed as contract events in bus delivery order:
 the population the benchmarks (`bench/`) and the stream-reading tests publish, sized by a scale
-and seeded; the demo's import extracts (`sendx.demo.children`) describe the same partnership
-(`LLR` is the demo's organisations) at the scale a person can read.
+and seeded. It is the demo's story generator (`sendx.demo.stories`) rendered as contract events,
+so the demo's import extracts (`sendx.demo.extracts`) and this stream describe children who live
+the same kind of stories (`LLR` is the demo's organisations with a few more providers).
 
-    generate(scale, seed)       -> Iterator[Envelope]   validated payload models (for checks)
-    generate_wire(scale, seed)  -> Iterator[WireEvent]  (subject, msg_id, bytes): for publishers
+    generate(scale, seed, today=None)       -> Iterator[Envelope]   validated payload models
+    generate_wire(scale, seed, today=None)  -> Iterator[WireEvent]  (subject, msg_id, bytes)
 
 Both yield the same events; the wire bytes equal `contracts.encode` of the validated envelope
-(`generate` checks this for every event). Same scale and seed, same bytes: all randomness comes
-from `random.Random` instances seeded from (seed, partnership index); no global state.
+(`generate` checks this for every event). Same scale, seed and `today`, same bytes: all
+randomness comes from `random.Random` instances seeded from (seed, partnership index, child);
+no global state.
 
 **Shape.** A scale is a number of partnerships ("blocks"), each a cast of organisations: three
-LAs, an ICB, a community trust, three schools, a college and two AP providers. A block's
-children (`sendx.demo.population.stories`) live their stories between 2019-01-01 and the data
-cut 2026-11-01; each event is recorded by its source after a lag (LA: same week mostly, 19% up
-to 6 weeks, 3% a backlog of months; ICB/trust: days, sometimes weeks; providers: up to 2
-months). Each source's log is its events in recorded order: `source_position` 1, 2, 3... and
+LAs, an ICB, a community trust, four schools (one a college) and two AP providers. A block's
+children live their stories until `today` (default: the demo's 2026-10-31, or the run date if
+that is earlier); what happened before 2019-01-01 is not on the bus. Each happening becomes the
+contract event its command produces (`Command.event_type()`; the payload's fields filled from
+the happening, then the command's defaults, then the payload model's), recorded by its source
+after a lag (LA: same week mostly, 19% up to 6 weeks, 3% a backlog of months; ICB/trust: days,
+sometimes weeks; providers: up to 2 months); nothing recorded on or after `today` is kept.
+Each source's log is its events in recorded order: `source_position` 1, 2, 3... and
 `prev_hash` = SHA-256 hex of the previous event's encoded bytes (`contracts.chain.bytes_hash`).
 Each source's relay then delivers its log in order on its own rhythm (live, hourly, nightly or
 weekly batches, plus outages of days to weeks), and the bus order is the merge of those
 deliveries. So within a source delivery follows `source_position`, while across organisations
 events arrive out of order: an ICB's advice or plan flag often lands before the LA's request or
 plan. Memory is bounded by one block (about 20,000 plans), so the national scale streams 42
-blocks one after another in constant memory (~300 MB peak).
+blocks one after another in constant memory.
 
-**Scales.** `tiny` (150 plans, ~3k events) and `small` (1,500 plans, ~32k events) for tests;
-`partnership` = Leicester, Leicestershire and Rutland (856/855/857, ICB QK1, trust RT5): ~20,000
-children with plans issued plus refused, not-issued, health-only and AP-only children;
-`national` = 42 partnerships x 16,400 plan stories (~640,000 plans, ~15 million events:
-seven years of history at ~22 events per child with a plan).
+**Scales.** `tiny` (150 plans, ~3k events) and `small` (1,500 plans, ~34k events) for tests;
+`partnership` = Leicester, Leicestershire and Rutland (856/855/857, ICB QK1, trust RT5): 20,000
+children with a plan issued, and the block's other children (refused, not issued, still being
+assessed, known to health or a provider only); `national` = 42 partnerships x 16,400 plans
+(~690,000 plans).
 
 **Event mix at partnership scale, seed 1** (run `python -m sendx.demo.population partnership 1`):
 
-    adult_social_care.transition_assessment_completed          881
-    ap.placement_commissioned                                1,666
-    ap.placement_ended                                       1,706
-    ap.placement_started                                     1,860
-    ehc.advice_requested                                    51,903
-    ehc.advice_returned                                     22,186
-    ehc.annual_review_held                                  50,081
-    ehc.assessment_decided                                  28,893
-    ehc.assessment_requested                                29,338
-    ehc.plan_amended                                        24,337
-    ehc.plan_ceased                                          5,018
-    ehc.plan_issued                                         19,884
-    ehc.plan_not_issued                                      1,435
-    ehc.review_outcome                                      49,132
-    health.adult_services_referral_accepted                    370
-    health.annual_health_check_completed                     2,002
-    health.assessment_started                               21,923
-    health.care_summary_updated                              3,037
-    health.diagnosis_recorded                               14,678
-    health.dsr_status_changed                                1,470
-    health.ehc_plan_flag_cleared                             2,806
-    health.ehc_plan_flag_set                                16,940
-    health.referral_made                                    24,341
-    health.transferred_to_adult_services                       282
-    person.registered                                       79,499
-    provider.part_time_timetable_ended                         700
-    provider.part_time_timetable_started                       847
-    provider.post16_destination_confirmed                    1,482
-    transition.named_worker_assigned                         5,348
-    transition.plan_agreed                                   4,082
-    total                                                  468,127
-
-    by source: LA 855 156,547 / 856 119,849 / 857 24,132; trust RT5 89,435; ICB QK1 67,777;
-    AP providers 6,021; schools and college 4,366. 49% of plans without an exception are issued
-    within 20 weeks; 756 record an exception; ~15,000 plans are active at the cut; health flags
-    miss ~12% of plans, 30% of ceased plans keep their flag, 3% name the wrong LA.
+    adult_social_care.transition_assessment_completed        2,884
+    ap.placement_commissioned                                1,107
+    ap.placement_ended                                         979
+    ap.placement_started                                     1,741
+    disagreement.appeal_decided                                736
+    disagreement.appeal_registered                             823
+    disagreement.complaint_received                          2,106
+    disagreement.complaint_resolved                          2,023
+    disagreement.mediation_advice_sought                     2,550
+    disagreement.mediation_held                              1,273
+    ehc.advice_requested                                    69,884
+    ehc.advice_returned                                     22,897
+    ehc.annual_review_held                                  44,731
+    ehc.assessment_decided                                  27,438
+    ehc.assessment_requested                                27,800
+    ehc.plan_amended                                        16,309
+    ehc.plan_ceased                                          3,033
+    ehc.plan_in_force_recorded                                 302
+    ehc.plan_issued                                         19,890
+    ehc.plan_not_issued                                      1,885
+    ehc.review_outcome                                      43,899
+    health.adult_services_referral_accepted                  5,573
+    health.annual_health_check_completed                     4,985
+    health.assessment_started                                8,196
+    health.care_summary_updated                              4,908
+    health.diagnosis_recorded                                6,476
+    health.dsr_status_changed                                2,338
+    health.ehc_plan_flag_cleared                             2,077
+    health.ehc_plan_flag_set                                19,102
+    health.referral_closed                                     120
+    health.referral_made                                     8,421
+    health.transferred_to_adult_services                     4,356
+    person.registered                                       76,611
+    provider.part_time_timetable_ended                         443
+    provider.part_time_timetable_started                       768
+    provider.post16_destination_confirmed                    2,092
+    transition.named_worker_assigned                        10,948
+    transition.plan_agreed                                   4,305
+    total                                                  456,009
 """
 
 from __future__ import annotations
