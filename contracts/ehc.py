@@ -7,9 +7,9 @@ Dates are the statutory dates the timescales run from (SEND Regulations 2014).
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Literal, Protocol, Self
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from contracts.envelope import Payload
 from contracts.provenance import SourceSystem
@@ -30,6 +30,16 @@ RequestedBy = Literal[
 """Who asked for an EHC needs assessment."""
 AssessmentDecision = Literal["assess", "refuse"]
 NotIssuedReason = Literal["needs_met_without_plan", "withdrawn", "other"]
+AssessmentStep = Literal["awaiting_decision", "assessing", "refused_to_assess", "not_issued"]
+"""Where an assessment recorded at go-live stands: open (awaiting the decision to assess, or
+being assessed) or closed without a plan (refused, or assessed and not issued)."""
+STEP_DATES: dict[str, tuple[str, ...]] = {
+    "awaiting_decision": (),
+    "assessing": ("decided_on",),
+    "refused_to_assess": ("decided_on",),
+    "not_issued": ("decided_on", "not_issued_on", "not_issued_reason"),
+}
+"""The fields each step requires; the other optional fields must be absent."""
 ReviewDecision = Literal["maintain", "amend", "cease"]
 """The LA's decision after an annual review."""
 AmendmentTrigger = Literal["annual_review", "phase_transfer", "post16_transfer", "other"]
@@ -166,6 +176,92 @@ class PlanInForceRecorded(PlanDetails):
     migrated_from: SourceSystem = Field(
         description="The LA's system the plan was recorded from at go-live."
     )
+
+
+class _AtStep(Protocol):
+    step: AssessmentStep
+    requested_on: date
+    decided_on: date | None
+    not_issued_on: date | None
+    not_issued_reason: NotIssuedReason | None
+
+
+def step_refusal(record: _AtStep) -> str | None:
+    """Why an assessment recorded at a step is inconsistent (None: it is not): each step has
+    exactly the fields `STEP_DATES` names, in the statutory order. The contract and the LA's
+    command both check it, so nothing is stored that cannot be shared."""
+    required = STEP_DATES[record.step]
+    for name in ("decided_on", "not_issued_on", "not_issued_reason"):
+        given = getattr(record, name) is not None
+        if given and name not in required:
+            return f"{name} is only given for a later step, not for {record.step}"
+        if not given and name in required:
+            return f"{name} is required for step {record.step}"
+    if record.decided_on is not None and record.decided_on < record.requested_on:
+        return f"decided_on {record.decided_on} is before requested_on {record.requested_on}"
+    if (
+        record.not_issued_on is not None
+        and record.decided_on is not None
+        and record.not_issued_on < record.decided_on
+    ):
+        return f"not_issued_on {record.not_issued_on} is before decided_on {record.decided_on}"
+    return None
+
+
+@event("ehc.assessment_step_recorded")
+class AssessmentStepRecorded(Payload):
+    """An EHC needs assessment the LA already held when it joined the partnership (go-live),
+    at the step its existing system records, with the dates it holds.
+
+    Open cases (`awaiting_decision`, `assessing`) carry on live with the usual commands naming
+    `case_id` (decision, advice, plan issued or not issued); closed ones (`refused_to_assess`,
+    `not_issued`) are history. A fact recorded from the LA's system, not observed live: no
+    request or decision is invented, and every read model can tell it by its type. Because its
+    dates are the LA's own, the figures count it like a case observed live (the request ages in
+    the backlog from `requested_on`; a decision counts in the month of `decided_on`).
+    """
+
+    model_config = _example(
+        case_id="856-C-000201", requested_on="2026-08-03", requested_by="school_or_college",
+        step="assessing", decided_on="2026-09-10", not_issued_on=None, not_issued_reason=None,
+        migrated_from="capita-one",
+    )
+
+    case_id: LocalId = Field(description="The LA's reference for this assessment case.")
+    requested_on: date = Field(description="Date the LA received the request.")
+    requested_by: RequestedBy | None = Field(
+        default=None, description="Who made the request, when the LA's system holds it."
+    )
+    step: AssessmentStep = Field(description="Where the assessment stands at go-live.")
+    decided_on: date | None = Field(
+        default=None,
+        description="Date the decision to assess (or to refuse) was notified: required from "
+        "`assessing` on, absent while awaiting the decision.",
+    )
+    not_issued_on: date | None = Field(
+        default=None, description="Date the decision not to issue a plan was notified "
+        "(`not_issued` only)."
+    )
+    not_issued_reason: NotIssuedReason | None = Field(
+        default=None, description="Why no plan was issued (`not_issued` only)."
+    )
+    migrated_from: SourceSystem = Field(
+        description="The LA's system the assessment was recorded from at go-live."
+    )
+
+    @model_validator(mode="after")
+    def _dates_of_the_step(self) -> Self:
+        refusal = step_refusal(self)
+        if refusal is not None:
+            raise ValueError(refusal)
+        return self
+
+    @property
+    def decision(self) -> AssessmentDecision | None:
+        """The decision to assess the step implies (None: not yet decided)."""
+        if self.step == "awaiting_decision":
+            return None
+        return "refuse" if self.step == "refused_to_assess" else "assess"
 
 
 @event("ehc.plan_not_issued")

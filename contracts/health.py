@@ -238,9 +238,9 @@ def _diagnosis_observed_live(payload: dict) -> dict:
     return dict(payload)
 
 
-@event("health.annual_health_check_completed")
-class AnnualHealthCheckCompleted(Payload):
-    """A GP learning-disability annual health check was completed (yearly from age 14)."""
+@event("health.annual_health_check_completed", version=1)
+class AnnualHealthCheckCompletedV1(Payload):
+    """v1 of `health.annual_health_check_completed` (superseded by v2: `migrated_from`)."""
 
     model_config = _example(completed_on="2025-06-10", health_action_plan=True)
 
@@ -248,9 +248,30 @@ class AnnualHealthCheckCompleted(Payload):
     health_action_plan: bool = Field(description="A health action plan was produced.")
 
 
-@event("health.dsr_status_changed")
-class DsrStatusChanged(Payload):
-    """The person's dynamic support register rating changed (risk of admission)."""
+@event("health.annual_health_check_completed", version=2)
+class AnnualHealthCheckCompleted(AnnualHealthCheckCompletedV1):
+    """A GP learning-disability annual health check was completed (yearly from age 14).
+
+    v2 adds `migrated_from`: the last check a GP practice already held when it joined is
+    recorded at go-live with its real date, so uptake in the last 12 months counts it from day
+    one and read models can tell it from a check observed live.
+    """
+
+    model_config = _example(
+        completed_on="2025-06-10", health_action_plan=True, migrated_from="emis-web"
+    )
+
+    migrated_from: MigratedFrom
+
+
+@upcaster("health.annual_health_check_completed", from_version=1)
+def _health_check_observed_live(payload: dict) -> dict:
+    return dict(payload)
+
+
+@event("health.dsr_status_changed", version=1)
+class DsrStatusChangedV1(Payload):
+    """v1 of `health.dsr_status_changed` (superseded by v2: `migrated_from`)."""
 
     model_config = _example(changed_on="2025-03-01", status="amber")
 
@@ -258,6 +279,24 @@ class DsrStatusChanged(Payload):
     status: DsrStatus = Field(
         description="red (high risk of admission), amber, green, or removed from the register."
     )
+
+
+@event("health.dsr_status_changed", version=2)
+class DsrStatusChanged(DsrStatusChangedV1):
+    """The person's dynamic support register rating changed (risk of admission).
+
+    v2 adds `migrated_from`: a rating already on the register when the ICB joined is recorded
+    at go-live with the date it was given (`changed_on`), not the day it was sent.
+    """
+
+    model_config = _example(changed_on="2025-03-01", status="amber", migrated_from="systmone")
+
+    migrated_from: MigratedFrom
+
+
+@upcaster("health.dsr_status_changed", from_version=1)
+def _dsr_status_observed_live(payload: dict) -> dict:
+    return dict(payload)
 
 
 @event("health.care_summary_updated")

@@ -29,6 +29,7 @@ PUBLISHES: dict[OrgKind, frozenset[str]] = {
     OrgKind.LA: frozenset({
         "person.registered", "person.erased", "ehc.assessment_requested", "ehc.assessment_decided",
         "ehc.advice_requested", "ehc.plan_issued", "ehc.plan_in_force_recorded",
+        "ehc.assessment_step_recorded",
         "ehc.plan_not_issued", "ehc.annual_review_held", "ehc.review_outcome",
         "ehc.plan_amended", "ehc.plan_ceased",
         "transition.plan_agreed", "transition.named_worker_assigned",

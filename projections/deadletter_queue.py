@@ -27,6 +27,11 @@ Why retries are recorded as they are:
   dead-lettered again (nothing new to learn), and the refusal is recorded with who tried. The
   retrier publishes on every organisation's subjects, so this is what keeps a letter from
   turning it into a way of publishing as an organisation what that organisation may not.
+- The same holds for a letter acting on a case, plan, referral or placement its source never
+  opened for that person (`unopened_refusal`): it is judged as if republished now, after every
+  event of its source about that person on SEND_EVENTS (read one by one, `source_history`), so
+  a letter whose opening has since reached the stream (an opening held in its relay's quarantine
+  and republished after a fix) is republished, and one whose opening never came is refused.
 """
 
 from __future__ import annotations
@@ -37,13 +42,20 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
+import orjson
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from contracts import DecodeError, Envelope, decode
-from contracts.subjects import ALL_DEADLETTERS, DEADLETTER_ROOT, deadletter_subject, event_subject
+from contracts.subjects import (
+    ALL_DEADLETTERS,
+    DEADLETTER_ROOT,
+    EVENT_PREFIX,
+    deadletter_subject,
+    event_subject,
+)
 from projections.reading.dead_lettering import (
     DECODE_STAGE,
     ERROR,
@@ -55,7 +67,7 @@ from projections.reading.dead_lettering import (
     source_org_of,
 )
 from runtime.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM
-from runtime.ownership import PARTNERSHIP_RULE
+from runtime.ownership import PARTNERSHIP_RULE, REFERS, OpenedReferences
 
 RETRIED_STAGE = "retried"
 RETRIED_SUBJECTS = f"{DEADLETTER_ROOT}.{RETRIED_STAGE}.>"
@@ -306,6 +318,53 @@ def topology_refusal(letter: DeadLetter, envelope: Envelope) -> str | None:
     return PARTNERSHIP_RULE.refusal(envelope)
 
 
+async def source_history(js: JetStreamContext, source_org: str, person_key: str) -> list[bytes]:
+    """Every event of `source_org` about `person_key` on SEND_EVENTS now, oldest first: one
+    message get each (a person has few events from one source), read-only."""
+    subject = f"{EVENT_PREFIX}.{source_org}.*.*.{person_key}"
+    found: list[bytes] = []
+    seq = 1
+    while True:
+        try:
+            msg = await js.get_msg(EVENTS_STREAM, seq=seq, subject=subject, next=True)
+        except NotFoundError:
+            return found
+        found.append(msg.data or b"")
+        seq = (msg.seq or seq) + 1
+
+
+def unopened_refusal(envelope: Envelope, history: Iterable[bytes]) -> str | None:
+    """Pure: why `envelope`, published after `history` (its source's events about the person,
+    in stream order), acts on something its source never opened (`runtime.ownership`), or None.
+    The history is read as the chain audit reads it (leniently; a claim the rule refuses opens
+    nothing)."""
+    opened = OpenedReferences()
+    for data in history:
+        try:
+            body = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            continue
+        payload = body.get("payload") if isinstance(body, dict) else None
+        if not isinstance(payload, dict):
+            continue
+        event_type, source = str(body.get("type")), str(body.get("source_org"))
+        if PARTNERSHIP_RULE.claim_refusal(source, event_type, payload.get) is None:
+            opened.judge(event_type, source, str(body.get("person_key")), payload.get)
+    return opened.judge_envelope(envelope)
+
+
+async def content_refusal(
+    js: JetStreamContext, letter: DeadLetter, envelope: Envelope
+) -> str | None:
+    """Why the decoded letter may not go back on the stream (`topology_refusal`, then
+    `unopened_refusal` against the stream as it is now), or None."""
+    refused = topology_refusal(letter, envelope)
+    if refused is not None or envelope.type not in REFERS:
+        return refused
+    history = await source_history(js, envelope.source_org, envelope.person_key)
+    return unopened_refusal(envelope, history)
+
+
 async def retry_dead_letter(
     js: JetStreamContext, seq: int, *, retried_by: str | None = None
 ) -> RetryOutcome:
@@ -357,7 +416,7 @@ async def _retry(
             f"dead-lettered again as {ack.seq}: {decoded.reason}: {decoded}",
             new_letter_seq=ack.seq,
         )
-    elif (refusal := topology_refusal(letter, decoded)) is not None:
+    elif (refusal := await content_refusal(js, letter, decoded)) is not None:
         outcome = RetryOutcome(letter.seq, "refused", f"not republished: {refusal}")
     else:
         ack = await js.publish(

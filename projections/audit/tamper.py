@@ -41,7 +41,7 @@ from contracts.chain import bytes_hash
 from projections.audit.checkpoint import Checkpoint, Snapshot, history_findings, snapshot
 from projections.audit.findings import TamperFinding, TamperKind
 from projections.audit.stream import StoredMessage, read_stream
-from runtime.ownership import PARTNERSHIP_RULE, PLAN_ISSUED, IssuedPlan, unissued_plan_refusal
+from runtime.ownership import PARTNERSHIP_RULE, OpenedReferences
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +72,12 @@ class ChainHead:
     hash: str
 
 
-def link_of(message: StoredMessage, issued: set[IssuedPlan] | None = None) -> Link:
+def link_of(message: StoredMessage, opened: OpenedReferences | None = None) -> Link:
     """Read the chain fields leniently: an altered body may no longer be a valid envelope.
 
-    `issued`, kept by the caller across the stream read in order, is the plans issued so far:
-    given it, an event acting on a plan its source never issued is refused as the projections
-    refuse it (`runtime.ownership.unissued_plan_refusal`)."""
+    `opened`, kept by the caller across the stream read in order, is what was opened so far:
+    given it, an event acting on a case, plan, referral or placement its source never opened is
+    refused as the projections refuse it (`runtime.ownership.OpenedReferences`)."""
     parts = message.subject.split(".")
     subject_org = parts[3] if len(parts) == 7 else "unknown"
     try:
@@ -94,11 +94,8 @@ def link_of(message: StoredMessage, issued: set[IssuedPlan] | None = None) -> Li
     fields = payload.get if isinstance(payload, dict) else lambda _: None
     event_type, person_key = str(body.get("type")), str(body.get("person_key"))
     refused = PARTNERSHIP_RULE.claim_refusal(source_org, event_type, fields)
-    if refused is None and issued is not None:
-        if event_type == PLAN_ISSUED:
-            issued.add((person_key, source_org, str(fields("plan_id"))))
-        refused = unissued_plan_refusal(
-            event_type, source_org, person_key, fields("plan_id"), issued)
+    if refused is None and opened is not None:
+        refused = opened.judge(event_type, source_org, person_key, fields)
     return Link(
         seq=message.seq,
         source_org=source_org,
@@ -325,9 +322,9 @@ async def check_chains(
     snap = await snapshot(nc)
     stop = snap.last_seq if stop_seq is None else min(stop_seq, snap.last_seq)
     links: list[Link] = []
-    issued: set[IssuedPlan] = set()
+    opened = OpenedReferences()
     async for message in read_stream(nc, stop_seq=stop):
-        links.append(link_of(message, issued))
+        links.append(link_of(message, opened))
     findings, heads = chain_findings(links)
     gaps = sequence_gaps((link.seq for link in links), snap.first_seq)
     history = history_findings(snap, checkpoint, {link.seq: link.hash for link in links})

@@ -39,6 +39,7 @@ from contracts.ehc import (
     AnnualReviewHeld,
     AssessmentDecided,
     AssessmentRequested,
+    AssessmentStepRecorded,
     PlanAmended,
     PlanCeased,
     PlanInForceRecorded,
@@ -314,6 +315,22 @@ def _request_received(
 ) -> PersonState:
     case = (event.source_org, payload.case_id)
     return evolve(state, requests=_put(state.requests, case, payload.requested_on))
+
+
+@_apply.register
+def _assessment_at_step(
+    payload: AssessmentStepRecorded, state: PersonState, event: Envelope
+) -> PersonState:
+    """Go-live: the request, and the decisions the LA holds, with its own dates (counted like
+    the same facts observed live; see `contracts.ehc.AssessmentStepRecorded`)."""
+    case = (event.source_org, payload.case_id)
+    changes: dict[str, Mapping] = {"requests": _put(state.requests, case, payload.requested_on)}
+    if payload.decision is not None and payload.decided_on is not None:
+        decision = Decision(payload.decided_on, payload.decision)
+        changes["decisions"] = _put(state.decisions, case, decision)
+    if payload.not_issued_on is not None:
+        changes["not_issued"] = _put(state.not_issued, case, payload.not_issued_on)
+    return evolve(state, **changes)
 
 
 @_apply.register

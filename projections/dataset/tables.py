@@ -80,11 +80,12 @@ DERIVATION = Derivation(
     order=history_order,
     rows=facts.TABLE_ROWS,
     inputs=facts.TABLE_INPUTS,
-    version=6,
+    version=7,
 )
 """Version 2: indicators 3-6 (decisions, advice, reviews, amendments, waits, AP) added.
 Version 3: birth months per registering organisation, and their conflicts.
 Version 4: requests for assessment and decisions to amend, for the backlogs.
 Version 5: plans in force at go-live (`ehc_plans.migrated`), referrals closed and diagnosed.
 Version 6: the LD register, health checks, the dynamic support register, mediation, tribunal
-appeals and complaints."""
+appeals and complaints.
+Version 7: assessments recorded at their step at go-live (`ehc.assessment_step_recorded`)."""

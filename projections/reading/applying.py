@@ -7,12 +7,12 @@ store is in a thread of their process (`LocalApplier`) or in a worker process of
 (`projections.reading.store_worker.StoreWorker`, which calls `decode_and_apply` there). Everything
 crossing that boundary is plain data: bytes, strings, numbers.
 
-Claims on a plan. An event acting on a plan its source never issued for that person
-(`runtime.ownership.unissued_plan_refusal`) is judged here, not in `decode_batch`, because the
-rule needs what came before: the plans issued in the person's stored history and earlier in
-this batch. Such an event is invalid (`not_permitted`) like any other the ownership rule
-refuses: dead-lettered, never applied. A store that keeps no history (no `issued_plans`) is
-not asked.
+Claims on a case, plan, referral or placement. An event acting on one its source never opened
+for that person (`runtime.ownership.OpenedReferences`) is judged here, not in `decode_batch`,
+because the rule needs what came before: what the person's stored history opened
+(`opened_references`) and what this batch opened earlier. Such an event is invalid
+(`not_permitted`) like any other the ownership rule refuses: dead-lettered, never applied. A
+store that keeps no history (no `opened_references`) is not asked.
 
 Invalid messages. Unless told to commit anyway, a batch with an invalid message is not
 committed: the live runner must first copy it to the dead-letter stream (nothing is ever
@@ -32,7 +32,7 @@ from projections.reading.folding import Loaded, load_partition
 from projections.reading.projection import ProjectionStore, StreamEvent
 from projections.readmodel import heap
 from projections.readmodel.bulk import BulkLoad, DuplicateEventId, StoreNotFresh
-from runtime.ownership import PLAN_ISSUED, PLAN_REFERENCES, unissued_plan_refusal
+from runtime.ownership import REFERS, OpenedReferences
 
 MAX_MONTHS = 24
 """Months a summary lists (the latest ones): keeps live-feed announcements small."""
@@ -85,9 +85,9 @@ def decode_and_apply(
 ) -> Applied:
     """Decode the events past `after` (up to `until`) and apply them in one transaction."""
     batch = decode_batch(raws, after=after, until=until, accept=accept, keys=keys)
-    batch.events, unissued = _plans_issued_first(store, batch.events)
+    batch.events, unopened = _opened_first(store, batch.events)
     by_seq = {raw.seq: index for index, raw in enumerate(raws)}
-    refused = [(by_seq[seq], error) for seq, error in unissued]
+    refused = [(by_seq[seq], error) for seq, error in unopened]
     invalid = [(index, error.reason, str(error))
                for index, error in sorted([*batch.invalid, *refused], key=lambda r: r[0])]
     outcome = Applied(None, batch.highest, 0, batch.filtered_out, invalid)
@@ -99,24 +99,19 @@ def decode_and_apply(
     return outcome
 
 
-def _plans_issued_first(
+def _opened_first(
     store: ProjectionStore, events: list[StreamEvent]
 ) -> tuple[list[StreamEvent], list[tuple[int, DecodeError]]]:
-    """`events` without those acting on a plan their source never issued, and those (by seq)."""
-    referring = [e for e in events if e.envelope.type in PLAN_REFERENCES]
-    lookup = getattr(store, "issued_plans", None)
+    """`events` without those acting on what their source never opened, and those (by seq)."""
+    referring = [e for e in events if e.envelope.type in REFERS]
+    lookup = getattr(store, "opened_references", None)
     if not referring or lookup is None:
         return events, []
-    issued = lookup({e.envelope.person_key for e in referring})
+    opened = OpenedReferences(lookup({e.envelope.person_key for e in referring}))
     kept: list[StreamEvent] = []
     refused: list[tuple[int, DecodeError]] = []
     for event in events:
-        envelope = event.envelope
-        plan_id = getattr(envelope.payload, "plan_id", None)
-        if envelope.type == PLAN_ISSUED:
-            issued.add((envelope.person_key, envelope.source_org, plan_id))
-        why = unissued_plan_refusal(
-            envelope.type, envelope.source_org, envelope.person_key, plan_id, issued)
+        why = opened.judge_envelope(event.envelope)
         if why is None:
             kept.append(event)
         else:

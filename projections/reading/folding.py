@@ -25,7 +25,7 @@ from contracts import DecodeError, Envelope, decode
 from projections.reading.batch import EventFilter, admitted
 from projections.reading.spill import SpilledEvent, read_people
 from projections.readmodel.bulk import BulkLoad
-from runtime.ownership import PLAN_ISSUED, unissued_plan_refusal
+from runtime.ownership import OpenedReferences
 
 
 class BulkStore(Protocol):
@@ -68,11 +68,11 @@ def decoded_history(
     loaded: Loaded,
 ) -> list[tuple[int, Envelope]]:
     """One person's records (stream order) decoded, accepted and each event id once; an event
-    acting on a plan its source had not issued before it is invalid (`not_permitted`), as on the
-    incremental path."""
+    acting on what its source had not opened before it (`runtime.ownership.OpenedReferences`)
+    is invalid (`not_permitted`), as on the incremental path."""
     lookup = {name: key for *_, name, key in records if name is not None}.get
     seen: set[str] = set()
-    issued: set[tuple[str, str, object]] = set()  # a fresh store: no plan issued before
+    opened = OpenedReferences()  # a fresh store: nothing opened before
     history: list[tuple[int, Envelope]] = []
     for seq, subject, data, _, _ in records:
         if until is not None and seq > until:
@@ -86,12 +86,8 @@ def decoded_history(
         if accept is not None and not accept(envelope):
             loaded.filtered_out += 1
             continue
-        plan_id = getattr(envelope.payload, "plan_id", None)
-        if envelope.type == PLAN_ISSUED:
-            issued.add((envelope.person_key, envelope.source_org, plan_id))
-        if unissued_plan_refusal(envelope.type, envelope.source_org, envelope.person_key,
-                                 plan_id, issued) is not None:
-            loaded.invalid.append((seq, "not_permitted"))  # as `applying._plans_issued_first`
+        if opened.judge_envelope(envelope) is not None:
+            loaded.invalid.append((seq, "not_permitted"))  # as `applying._opened_first`
             continue
         loaded.applied += 1
         event_id = str(envelope.event_id)

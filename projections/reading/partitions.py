@@ -49,6 +49,7 @@ from projections.reading.dead_lettering import DECODE_STAGE, deadletter_headers,
 from projections.reading.projection import StreamEvent
 from runtime.bus.durables import partition_durable, partition_name
 from runtime.bus.streams import EVENTS_STREAM, partitioned_stream_name
+from runtime.ownership import Opened
 
 _PARTITION_NAME = re.compile(r"^p(?P<index>\d+)-of-(?P<count>\d+)$")
 _FNV_OFFSET = 0x811C9DC5
@@ -159,8 +160,8 @@ class PartitionedStore:
     def apply_batch(self, events: Sequence[StreamEvent], position: int | None = None) -> int:
         return self.shared.apply_batch(events, position, partition=self.partition.name)
 
-    def issued_plans(self, people: Iterable[str]) -> set[tuple[str, str, str]]:
-        return self.shared.issued_plans(people)
+    def opened_references(self, people: Iterable[str]) -> set[Opened]:
+        return self.shared.opened_references(people)
 
     def close(self) -> None:
         self.shared.close()

@@ -19,6 +19,7 @@ from contracts import Envelope, decode, encode
 from contracts.sealing import forget_erased
 from projections.reading.projection import StreamEvent
 from projections.readmodel.database import Transaction
+from runtime.ownership import OPENS, Opened, OpenedReferences
 
 TABLE = "person_events"
 COLUMNS = ("event_id", "person_key", "stream_seq", "body")
@@ -139,25 +140,26 @@ def stored_histories(
     return {person: in_order(events, order) for person, events in found.items()}
 
 
-_PLAN_ISSUED_LIKE = '%"type":"ehc.plan_issued"%'
+_OPENING_LIKE = tuple(f'%"type":"{event_type}"%' for event_type in OPENS)
 """Bodies are compact JSON (`contracts.encode`): narrows the rows read; each is checked parsed."""
 
 
-def issued_plans(tx: Transaction, people: Iterable[str]) -> set[tuple[str, str, str]]:
-    """(person, issuing organisation, plan id) of every stored `ehc.plan_issued` of `people`:
-    what `runtime.ownership.unissued_plan_refusal` judges a plan reference against."""
-    found: set[tuple[str, str, str]] = set()
+def opened_references(tx: Transaction, people: Iterable[str]) -> set[Opened]:
+    """What the stored events of `people` opened (their cases, plans, referrals, placements):
+    what `runtime.ownership.OpenedReferences` judges a later event's reference against."""
+    opened = OpenedReferences()
+    types = " OR ".join("body LIKE ?" for _ in _OPENING_LIKE)
     for keys in _chunks(sorted(set(people))):
         rows = tx.execute(
             "SELECT person_key, body FROM person_events"
-            f" WHERE person_key IN ({_marks(keys)}) AND body LIKE ?",
-            [*keys, _PLAN_ISSUED_LIKE],
+            f" WHERE person_key IN ({_marks(keys)}) AND ({types})",
+            [*keys, *_OPENING_LIKE],
         ).fetchall()
         for person, body in rows:
             event = orjson.loads(body)
-            if event.get("type") == "ehc.plan_issued":
-                found.add((person, event["source_org"], event["payload"]["plan_id"]))
-    return found
+            payload = event.get("payload") or {}
+            opened.record(str(event.get("type")), event["source_org"], person, payload.get)
+    return opened.opened
 
 
 def withhold_erased(tx: Transaction, history: Sequence[Envelope]) -> list[Envelope]:

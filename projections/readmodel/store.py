@@ -63,6 +63,7 @@ from projections.readmodel.derivation import Derivation
 from projections.readmodel.people import FactValues, KnownPeople, KnownPerson
 from projections.readmodel.person_events import History
 from projections.readmodel.writes import FactWrites, fact_values
+from runtime.ownership import Opened
 
 __all__ = ["Derivation", "PersonHistoryStore", "Snapshot"]
 
@@ -187,10 +188,10 @@ class PersonHistoryStore:
             heap.settle()
         return new_position
 
-    def issued_plans(self, people: Iterable[str]) -> set[tuple[str, str, str]]:
-        """(person, issuing organisation, plan id) of the plans issued to `people` so far."""
+    def opened_references(self, people: Iterable[str]) -> set[Opened]:
+        """What `people`'s stored events opened (`runtime.ownership.Opened`)."""
         with self.db.read() as tx:
-            return person_events.issued_plans(tx, people)
+            return person_events.opened_references(tx, people)
 
     def _locked_position(self, tx: Transaction, partition: str | None) -> int:
         if partition is None:

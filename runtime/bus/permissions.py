@@ -32,8 +32,10 @@ keeps the streams an unsecured server already holds):
 - `retrier`: `sendx deadletters` (`projections.deadletter_queue`): reads SEND_DEADLETTER, records
   retries and new letters on `send.dlq.decode.>`/`send.dlq.retried.>`, and republishes a letter
   on its original subject, so it may publish on the event subjects of every organisation of
-  the partnership (a letter's original subject is one of those) and nothing else of the bus:
-  no JetStream administration, no consumers on SEND_EVENTS, no person keys. Why a role of its
+  the partnership (a letter's original subject is one of those), and gets SEND_EVENTS messages
+  one at a time (the letter's source's events about the person, to judge what it acts on), and
+  nothing else of the bus: no JetStream administration, no consumers on SEND_EVENTS, no person
+  keys. Why a role of its
   own rather than admin's: publishing as an organisation is the one power the trust model
   withholds from everyone else, so it is given to one audited user alone. Audited: each
   republished event carries `Sendx-Retry-Of` and `Sendx-Retried-By`, and each retry leaves a
@@ -289,6 +291,7 @@ def retrier_user(partnership: Iterable[Organisation] = DEMO_PARTNERSHIP) -> Nats
             *pull_from_stream(DEADLETTER_STREAM),
             f"{DEADLETTER_ROOT}.decode.>",
             f"{DEADLETTER_ROOT}.retried.>",
+            f"{JS_API}.STREAM.MSG.GET.{EVENTS_STREAM}",
             *(org.event_subjects for org in partnership),
         ),
         subscribe=(),

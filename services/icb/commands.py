@@ -92,6 +92,7 @@ class CompleteAnnualHealthCheck(Command):
     nhs_number: NhsNumber
     completed_on: EventDate
     health_action_plan: bool
+    migrated_from: SourceSystem | None = None
 
 
 class ChangeDsrStatus(Command):
@@ -101,6 +102,7 @@ class ChangeDsrStatus(Command):
     nhs_number: NhsNumber
     changed_on: EventDate
     status: DsrStatus
+    migrated_from: SourceSystem | None = None
 
 
 class UpdateCareSummary(Command):

@@ -9,10 +9,12 @@ the shared event needs. No I/O.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any, ClassVar
 
 from eventsourcing.domain import event
 
 from contracts import timescales
+from services.domain.aggregates import Aggregate
 from services.domain.people import RegisteredPerson
 
 ANNUAL_HEALTH_CHECK_FROM_AGE = 14
@@ -71,7 +73,33 @@ class Patient(RegisteredPerson):
         del self.plan_flags[la_code]
 
     # -- checks, registers and summaries ---------------------------------------------------
-    def complete_annual_health_check(self, *, completed_on: date, health_action_plan: bool) -> None:
+    class AnnualHealthCheckCompleted(Aggregate.Event):
+        """Stored version 2 added `migrated_from` (a version 1 check was observed live)."""
+
+        class_version: ClassVar[int] = 2
+        completed_on: date
+        health_action_plan: bool
+        migrated_from: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["migrated_from"] = None
+
+    class DsrStatusChanged(Aggregate.Event):
+        """Stored version 2 added `migrated_from` (a version 1 rating was observed live)."""
+
+        class_version: ClassVar[int] = 2
+        changed_on: date
+        status: str
+        migrated_from: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["migrated_from"] = None
+
+    def complete_annual_health_check(
+        self, *, completed_on: date, health_action_plan: bool, migrated_from: str | None = None
+    ) -> None:
         what = "health.annual_health_check_completed"
         fourteenth = timescales.birthday(self.born_on, ANNUAL_HEALTH_CHECK_FROM_AGE)
         if completed_on < fourteenth:
@@ -83,14 +111,20 @@ class Patient(RegisteredPerson):
         if completed_on in self.health_checks:
             raise self.refuse(what, f"an annual health check on {completed_on} is already recorded")
         self._annual_health_check_completed(
-            completed_on=completed_on, health_action_plan=health_action_plan
+            completed_on=completed_on,
+            health_action_plan=health_action_plan,
+            migrated_from=migrated_from,
         )
 
-    @event("AnnualHealthCheckCompleted")
-    def _annual_health_check_completed(self, completed_on: date, health_action_plan: bool) -> None:
+    @event(AnnualHealthCheckCompleted)
+    def _annual_health_check_completed(
+        self, completed_on: date, health_action_plan: bool, migrated_from: str | None
+    ) -> None:
         self.health_checks.add(completed_on)
 
-    def change_dsr_status(self, *, changed_on: date, status: str) -> None:
+    def change_dsr_status(
+        self, *, changed_on: date, status: str, migrated_from: str | None = None
+    ) -> None:
         what = "health.dsr_status_changed"
         self.not_before_birth(what, "changed_on", changed_on)
         if status == "removed" and self.dsr_status in (None, "removed"):
@@ -99,10 +133,10 @@ class Patient(RegisteredPerson):
             )
         if status == self.dsr_status:
             raise self.refuse(what, f"the DSR status is already {status}")
-        self._dsr_status_changed(changed_on=changed_on, status=status)
+        self._dsr_status_changed(changed_on=changed_on, status=status, migrated_from=migrated_from)
 
-    @event("DsrStatusChanged")
-    def _dsr_status_changed(self, changed_on: date, status: str) -> None:
+    @event(DsrStatusChanged)
+    def _dsr_status_changed(self, changed_on: date, status: str, migrated_from: str | None) -> None:
         self.dsr_status = status
 
     def update_care_summary(self, *, updated_on: date, complex_health_needs: bool) -> None:

@@ -143,6 +143,21 @@ class LaApplication(ComplaintsApplication):
         )
         return [case, PlanIndex(org=self.org.code, plan_id=cmd.plan_id, case=case.id)]
 
+    @handles(c.RecordAssessmentAtStep)
+    def record_assessment_at_step(self, cmd: c.RecordAssessmentAtStep) -> Iterable[Aggregate]:
+        what = "ehc.assessment_step_recorded"
+        person = self.person(cmd.nhs_number, what)
+        if self.find(EhcCase, EhcCase.create_id(self.org.code, cmd.case_id)) is not None:
+            raise DomainError(
+                f"{what} for case {cmd.case_id}: this case is already recorded; use a new case_id"
+            )
+        return [
+            EhcCase.at_step(
+                org=self.org.code, person_id=person.id, born_on=person.born_on,
+                **cmd.fields("nhs_number"),
+            )
+        ]
+
     def _plan_id_unused(self, plan_id: str, what: str) -> None:
         if self.find(PlanIndex, PlanIndex.create_id(self.org.code, plan_id)) is not None:
             raise DomainError(

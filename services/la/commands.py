@@ -7,9 +7,9 @@ A command may also be named by the event type it produces (`ehc.plan_issued`).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, model_validator
 
 from contracts import ap, disagreement, ehc, transition
 from contracts.constraints import EventDate
@@ -91,6 +91,31 @@ class RecordPlanInForce(PlanDetails):
     last_reviewed_on: EventDate | None = None
     last_amended_on: EventDate | None = None
     migrated_from: SourceSystem
+
+
+class RecordAssessmentAtStep(Command):
+    """Go-live: an assessment the LA already holds, at the step its system records, with the
+    dates it holds (shared as `ehc.assessment_step_recorded`); open ones carry on live."""
+
+    name = "ehc.record_assessment_at_step"
+    aliases = ("ehc.assessment_step_recorded",)
+
+    nhs_number: NhsNumber
+    case_id: LocalId
+    requested_on: EventDate
+    requested_by: ehc.RequestedBy | None = None
+    step: ehc.AssessmentStep
+    decided_on: EventDate | None = None
+    not_issued_on: EventDate | None = None
+    not_issued_reason: ehc.NotIssuedReason | None = None
+    migrated_from: SourceSystem
+
+    @model_validator(mode="after")
+    def _dates_of_the_step(self) -> Self:
+        refusal = ehc.step_refusal(self)
+        if refusal is not None:
+            raise ValueError(refusal)
+        return self
 
 
 class DecideNotToIssue(Command):
@@ -226,6 +251,7 @@ LA_COMMANDS: tuple[type[Command], ...] = (
     RequestAdvice,
     IssuePlan,
     RecordPlanInForce,
+    RecordAssessmentAtStep,
     DecideNotToIssue,
     HoldAnnualReview,
     DecideReviewOutcome,

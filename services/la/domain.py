@@ -31,6 +31,15 @@ class CaseStatus(StrEnum):
     CEASED = "ceased"
 
 
+_STATUS_AT_STEP = {
+    "awaiting_decision": CaseStatus.REQUESTED,
+    "assessing": CaseStatus.ASSESSING,
+    "refused_to_assess": CaseStatus.REFUSED,
+    "not_issued": CaseStatus.NOT_ISSUED,
+}
+"""The case status each go-live step (`contracts.ehc.AssessmentStep`) begins at."""
+
+
 @dataclass
 class Review:
     held_on: date
@@ -80,6 +89,30 @@ class EhcCase(Aggregate):
             case.last_amended_on = self.last_amended_on
             return case
 
+    class AssessmentStepRecorded(Aggregate.Created):
+        """Go-live: the case begins at the step the LA's system records (nothing invented)."""
+
+        org: str
+        case_id: str
+        person_id: UUID
+        requested_on: date
+        requested_by: str | None
+        step: str
+        decided_on: date | None
+        not_issued_on: date | None
+        not_issued_reason: str | None
+        migrated_from: str
+
+        def mutate(self, aggregate: None) -> EhcCase:
+            case = EhcCase.__new__(EhcCase)
+            case.__base_init__(self.originator_id, self.originator_version, self.timestamp)
+            case._start(self.org, self.case_id, self.person_id, self.requested_on)
+            case.migrated_from = self.migrated_from
+            case.decided_on = self.decided_on
+            case.closed_on = self.not_issued_on
+            case.status = _STATUS_AT_STEP[self.step]
+            return case
+
     @event("AssessmentRequested")
     def __init__(
         self, org: str, case_id: str, person_id: UUID, requested_on: date, requested_by: str
@@ -112,6 +145,27 @@ class EhcCase(Aggregate):
             case_id=case_id,
             person_id=person_id,
             **plan,
+        )
+
+    @classmethod
+    def at_step(
+        cls, *, org: str, case_id: str, person_id: UUID, born_on: date, **recorded: Any
+    ) -> EhcCase:
+        """An assessment held at go-live, refused when requested before the person's birth
+        (the step's own dates are checked by the command, as the contract checks them)."""
+        requested_on: date = recorded["requested_on"]
+        if requested_on < born_on:
+            raise DomainError(
+                f"ehc.assessment_step_recorded for case {case_id}: requested_on {requested_on} "
+                "is before their date of birth"
+            )
+        return cls._create(
+            cls.AssessmentStepRecorded,
+            id=cls.create_id(org, case_id),
+            org=org,
+            case_id=case_id,
+            person_id=person_id,
+            **recorded,
         )
 
     def _start(self, org: str, case_id: str, person_id: UUID, requested_on: date | None) -> None:

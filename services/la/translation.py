@@ -54,6 +54,7 @@ BUILDERS: dict[type, Build] = kind_builders(
     Copy(EhcCase.AdviceRequested, ehc.AdviceRequested, "requested_on", CASE),
     Copy(EhcCase.PlanIssued, ehc.PlanIssued, "issued_on", CASE),
     Copy(EhcCase.PlanInForceRecorded, ehc.PlanInForceRecorded, "issued_on"),
+    Copy(EhcCase.AssessmentStepRecorded, ehc.AssessmentStepRecorded, "requested_on"),
     Copy(EhcCase.PlanNotIssued, ehc.PlanNotIssued, "decided_on", CASE),
     Copy(EhcCase.AnnualReviewHeld, ehc.AnnualReviewHeld, "held_on", CASE),
     Copy(EhcCase.ReviewOutcomeDecided, ehc.ReviewOutcome, "decided_on", CASE),
@@ -87,7 +88,7 @@ class LaContract(Translator):
 
     def learn(self, event: Any) -> None:
         super().learn(event)
-        if isinstance(event, EhcCase.AssessmentRequested):
+        if isinstance(event, EhcCase.AssessmentRequested | EhcCase.AssessmentStepRecorded):
             self._cases[event.originator_id] = CaseRefs(event.case_id, None)
         elif isinstance(event, EhcCase.PlanInForceRecorded):
             self._cases[event.originator_id] = CaseRefs(event.case_id, event.plan_id)

@@ -15,6 +15,7 @@ from bench.yardstick import run_yardstick
 from contracts import decode, encode
 from contracts.chain import chain_breaks
 from contracts.topology import PUBLISHES, OrgKind
+from runtime.ownership import OpenedReferences
 from sendx.demo.population import SCALES, cast_for, generate, generate_wire
 
 HEX_FIELDS = ("event_id", "correlation_id", "causation_id", "person_key", "prev_hash")
@@ -79,6 +80,17 @@ def test_organisations_publish_only_what_the_topology_allows(decoded: list) -> N
         kind = (OrgKind.LA if envelope.source_org in cast.las else
                 OrgKind.ICB if envelope.source_org in (cast.icb, cast.trust) else OrgKind.PROVIDER)
         assert envelope.type in PUBLISHES[kind]
+
+
+def test_no_source_acts_on_a_case_plan_referral_or_placement_it_never_opened(
+    decoded: list,
+) -> None:
+    # the projections dead-letter such an event (runtime.ownership), so the population has none
+    opened = OpenedReferences()
+    refused = [why for e in decoded if (why := opened.judge_envelope(e)) is not None]
+    assert refused == []
+    assert {thing for thing, *_ in opened.opened} == {
+        "case", "plan", "referral", "placement", "timetable"}
 
 
 def test_events_arrive_out_of_order_across_organisations(decoded: list) -> None:

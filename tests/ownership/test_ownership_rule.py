@@ -1,7 +1,8 @@
 """The one rule every reader applies to a partner's claims (runtime.ownership), the birth month
 the read models take (projections.dataset.registrations), and the chain audit setting refused
-claims aside (projections.audit.tamper), and a plan acted on only once its source issued it
-(projections.reading.applying, against a real SQLite store). No server."""
+claims aside (projections.audit.tamper), and a case, plan, referral, placement or timetable acted
+on only once its source opened it for that person (projections.reading.applying, against a real
+SQLite store). No server."""
 
 from __future__ import annotations
 
@@ -89,9 +90,55 @@ def test_a_plan_is_acted_on_only_after_its_source_issued_it_in_the_store_or_the_
     # then only the cessation before its plan and the other LA's amendment are refused
     assert [(i, reason) for i, reason, _ in outcome.invalid] == [
         (1, "not_permitted"), (5, "not_permitted")]
-    assert "plan P2 was never issued by 856" in outcome.invalid[0][2]
-    assert "plan P1 was never issued by 855" in outcome.invalid[1][2]
+    assert "payload.plan_id P2 names a plan 856 never issued" in outcome.invalid[0][2]
+    assert "payload.plan_id P1 names a plan 855 never issued" in outcome.invalid[1][2]
     assert (outcome.applied, outcome.position) == (4, 7)
+    store.close()
+
+
+def test_each_step_needs_the_case_referral_or_placement_its_source_opened_for_that_person(
+    tmp_path: Path,
+) -> None:
+    # given a dataset store that holds LA 856's request (case C1) and RT5's referral R1 for kai
+    store = DatasetStore(tmp_path / "dataset.sqlite")
+    opened = [EVENTS.assessment_requested("kai", date(2025, 1, 6)),
+              EVENTS.referral_made("kai", date(2025, 1, 7))]
+    decode_and_apply(store, _raws(opened), after=0)
+    # when a batch holds each kind of step, on what was opened and on what was not
+    steps = [
+        EVENTS.assessment_decided("kai", date(2025, 2, 1)),                       # 0 C1: kept
+        EVENTS.assessment_decided("kai", date(2025, 2, 1), case="C9"),            # 1 refused
+        EVENTS.assessment_decided("kai", date(2025, 2, 1), la="855"),             # 2 refused
+        EVENTS.assessment_decided("ben", date(2025, 2, 1)),                       # 3 refused
+        EVENTS.plan_in_force("kai", date(2020, 3, 2), case="G1", plan="GP1"),     # 4 go-live
+        EVENTS.plan_not_issued("kai", date(2025, 4, 1), case="G1"),               # 5 kept
+        EVENTS.review_held("kai", date(2025, 3, 1), plan="GP1"),                  # 6 kept
+        EVENTS.assessment_started("kai", date(2025, 3, 1)),                       # 7 R1: kept
+        EVENTS.referral_closed("kai", date(2025, 3, 1), referral="R2"),           # 8 refused
+        EVENTS.assessment_started("kai", date(2025, 3, 1), by="QK1"),             # 9 refused
+        EVENTS.diagnosis("kai", date(2025, 5, 1), referral="R7", referral_org="QK1"),  # 10 kept
+        EVENTS.diagnosis("kai", date(2025, 5, 1), referral="R7"),                 # 11 refused
+        _migrated(EVENTS.placement_started("kai", date(2024, 9, 2))),             # 12 go-live
+        EVENTS.placement_ended("kai", date(2025, 4, 4)),                          # 13 kept
+        EVENTS.placement_ended("kai", date(2025, 4, 4), placement="AP-2"),        # 14 refused
+        EVENTS.timetable_ended("kai", date(2025, 4, 4)),                          # 15 refused
+    ]
+    outcome = decode_and_apply(store, _raws(steps, start=3), after=2, commit_invalid=True)
+    # then each step on something its source never opened for kai is refused, naming the
+    # field and its value, and the rest is applied
+    refused = {i: why for i, reason, why in outcome.invalid if reason == "not_permitted"}
+    assert sorted(refused) == [1, 2, 3, 8, 9, 11, 14, 15]
+    assert refused[1] == (
+        "ehc.assessment_decided from 856: payload.case_id C9 names a case 856 never opened for "
+        "this person (no earlier ehc.assessment_requested or ehc.plan_in_force_recorded of "
+        "856's about them on the stream)")
+    assert "payload.case_id C1 names a case 855 never opened" in refused[2]
+    assert "payload.referral_id R2 names a referral RT5 never received" in refused[8]
+    assert "payload.referral_id R1 names a referral QK1 never received" in refused[9]
+    assert "payload.referral_id R7 names a referral RT5 never received" in refused[11]
+    assert "payload.placement_id AP-2 names a placement AP001 never started" in refused[14]
+    assert "payload.timetable_id T1 names a timetable 120001 never started" in refused[15]
+    assert outcome.applied == len(steps) - len(refused)
     store.close()
 
 
@@ -126,6 +173,16 @@ def test_no_registration_overwrites_another_organisations_birth_month() -> None:
     assert [(c.org, c.birth_month) for c in conflicts("p", months)] == [
         ("120001", "2016-01"), ("856", "2005-03")]
     assert list(conflicts("p", {"856": "2005-03", "QK1": "2005-03", "120001": None})) == []
+
+
+def _raws(envelopes: list[Envelope], start: int = 1) -> list[RawEvent]:
+    return [RawEvent(seq, _subject(e), encode(e)) for seq, e in enumerate(envelopes, start)]
+
+
+def _migrated(envelope: Envelope) -> Envelope:
+    """The same fact recorded at go-live from the organisation's existing system."""
+    payload = envelope.payload.model_copy(update={"migrated_from": "sims"})
+    return envelope.model_copy(update={"payload": payload})
 
 
 def _plan() -> Payload:

@@ -27,7 +27,7 @@ from contracts.person import PersonErased
 from contracts.sealing import personal_fields, seal
 from contracts.subjects import event_subject
 from projections.dataset.store import DatasetStore
-from projections.deadletter_queue import dead_letters, retry_dead_letter
+from projections.deadletter_queue import dead_letters, retry_dead_letter, show_dead_letter
 from projections.reading.runner import ProjectionRunner
 from projections.serving.api import create_app
 from projections.tracker.queries import statuses
@@ -220,8 +220,9 @@ async def test_an_la_acting_on_a_plan_it_never_issued_is_dead_lettered_and_named
     assert [(d.reason, d.original_sequence) for d in letters] == [
         ("not_permitted", reviewed), ("not_permitted", ceased)]
     assert letters[0].error == (
-        "ehc.annual_review_held from 856: plan 856-P-9 was never issued by 856 for this person "
-        "(no earlier ehc.plan_issued of theirs on the stream)")
+        "ehc.annual_review_held from 856: payload.plan_id 856-P-9 names a plan 856 never issued "
+        "for this person (no earlier ehc.plan_issued or ehc.plan_in_force_recorded of 856's "
+        "about them on the stream)")
     with projected.dataset.snapshot() as snapshot:
         assert [(r.plan_id, r.held_on) for r in snapshot.rows("annual_reviews")] == [
             ("856-P-1", date(2020, 9, 1))]
@@ -234,5 +235,75 @@ async def test_an_la_acting_on_a_plan_it_never_issued_is_dead_lettered_and_named
     assert status == 1
     assert [f.split(",")[1].strip() for f in findings] == [
         f"stream sequence {reviewed}", f"stream sequence {ceased}"], findings
-    assert all(f.startswith("not_permitted: source 856") and "never issued" in f
+    assert all(f.startswith("not_permitted: source 856") and "names a plan 856 never issued" in f
                for f in findings)
+
+
+async def test_acts_on_a_case_referral_or_placement_never_opened_are_refused_everywhere(
+    connect_as: Connect, secured_bus: SecuredBus, projected: Projected,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    la = Source("856", (await connect_as("856")).nc.jetstream())
+    trust = Source("RT5", (await connect_as("RT5")).nc.jetstream())
+    ap = Source("AP001", (await connect_as("AP001")).nc.jetstream())
+    admin = (await connect_as("admin")).nc.jetstream()
+    retrier = (await connect_as("retrier")).nc.jetstream()
+    # given LA 856's request for Jay's assessment and the trust's referral of him
+    await la.publish(EVENTS.registered("jay", "2005-03", by="856"))
+    await la.publish(EVENTS.assessment_requested("jay", date(2019, 1, 7), case="856-C-1"))
+    await trust.publish(EVENTS.registered("jay", "2005-03", by="RT5"))
+    await trust.publish(EVENTS.referral_made("jay", date(2019, 2, 1), referral="RT5-R-1"))
+    await ap.publish(EVENTS.registered("jay", "2005-03", by="AP001"))
+    # when each, with its own login and around its relay, acts on what it never opened for him
+    decided = await la.publish(
+        EVENTS.assessment_decided("jay", date(2019, 2, 10), case="856-C-9"), chained=False)
+    started = await trust.publish(
+        EVENTS.assessment_started("jay", date(2019, 5, 1), referral="RT5-R-9"), chained=False)
+    ended = await ap.publish(
+        EVENTS.placement_ended("jay", date(2019, 6, 1), placement="AP-9"), chained=False)
+    # and the relays go on with what they did open
+    await la.publish(EVENTS.assessment_decided("jay", date(2019, 2, 11), case="856-C-1"))
+    await trust.publish(EVENTS.assessment_started("jay", date(2019, 5, 2), referral="RT5-R-1"))
+    await projected.caught_up(admin)
+
+    # then the three are dead-lettered, each naming the field and its value, and applied nowhere
+    letters = await dead_letters(admin)
+    assert [(d.reason, d.original_sequence) for d in letters] == [
+        ("not_permitted", decided), ("not_permitted", started), ("not_permitted", ended)]
+    assert [d.error.split(" (")[0] for d in letters] == [
+        "ehc.assessment_decided from 856: payload.case_id 856-C-9 names a case 856 never "
+        "opened for this person",
+        "health.assessment_started from RT5: payload.referral_id RT5-R-9 names a referral RT5 "
+        "never received for this person",
+        "ap.placement_ended from AP001: payload.placement_id AP-9 names a placement AP001 never "
+        "started for this person"]
+    with projected.dataset.snapshot() as snapshot:
+        assert [d.case_id for d in snapshot.rows("assessment_decisions")] == ["856-C-1"]
+        assert [(r.referral_id, r.started_on) for r in snapshot.rows("referrals")] == [
+            ("RT5-R-1", date(2019, 5, 2))]
+        assert list(snapshot.rows("ap_placements")) == []
+
+    # when the auditor checks the chains
+    status, findings = await audit_chain(secured_bus, monkeypatch, capsys)
+    # then each is named by stream sequence and source, and no genuine event is blamed
+    assert status == 1
+    assert [f.split(":")[1].split(",")[0].strip() for f in findings] == [
+        "source 856 position 1", "source RT5 position 1", "source AP001 position 1"], findings
+    assert [f.split(",")[1].strip() for f in findings] == [
+        f"stream sequence {seq}" for seq in (decided, started, ended)]
+
+    # when the retrier retries the trust's letter
+    refused = await retry_dead_letter(retrier, letters[1].seq, retried_by="ops (login ana)")
+    # then it is refused, saying why, and who tried is recorded
+    assert refused.result == "refused"
+    assert "payload.referral_id RT5-R-9 names a referral RT5 never received" in refused.detail
+    shown = await show_dead_letter(admin, letters[1].seq)
+    assert shown.retried is not None and shown.retried.by == "ops (login ana)"
+    # but once the AP's relay publishes the placement it had started, its letter is republished
+    await ap.publish(EVENTS.placement_started("jay", date(2019, 4, 1), placement="AP-9"))
+    retried = await retry_dead_letter(retrier, letters[2].seq, retried_by="ops (login ana)")
+    assert retried.result == "republished", retried.detail
+    await projected.caught_up(admin)
+    with projected.dataset.snapshot() as snapshot:
+        assert [(p.placement_id, p.ended_on) for p in snapshot.rows("ap_placements")] == [
+            ("AP-9", date(2019, 6, 1))]

@@ -24,6 +24,7 @@ from contracts.ehc import (
     AnnualReviewHeld,
     AssessmentDecided,
     AssessmentRequested,
+    AssessmentStepRecorded,
     PlanAmended,
     PlanCeased,
     PlanInForceRecorded,
@@ -113,6 +114,18 @@ class EventFactory:
             migrated_from="capita-one",
         )
         return self.wrap(payload, person, la, on, datetime(2025, 12, 1, 9, tzinfo=UTC))
+
+    def assessment_at_step(self, person: str, requested_on: date, step: str, *,
+                           la: str = "856", case: str = "C1", decided_on: date | None = None,
+                           not_issued_on: date | None = None) -> Envelope:
+        """Go-live: an assessment at its step, recorded from the LA's system on 1 December 2025."""
+        payload = AssessmentStepRecorded(
+            case_id=case, requested_on=requested_on, step=step, decided_on=decided_on,
+            not_issued_on=not_issued_on,
+            not_issued_reason="needs_met_without_plan" if not_issued_on else None,
+            migrated_from="capita-one",
+        )
+        return self.wrap(payload, person, la, requested_on, datetime(2025, 12, 1, 9, tzinfo=UTC))
 
     def plan_ceased(self, person: str, on: date, *, la: str = "856", plan: str = "P1") -> Envelope:
         return self.wrap(PlanCeased(plan_id=plan, ceased_on=on, reason="needs_met"), person, la, on)

@@ -82,7 +82,8 @@ def test_explain_says_what_an_organisation_receives_and_why(
     assert "- health.diagnosis_recorded" in out
     assert "from QK1 NHS Leicester, Leicestershire and Rutland ICB, RT5 Leicestershire " \
            "Partnership NHS Trust" in out
-    assert "about people on its caseload (from its own ehc.assessment_requested)" in out
+    assert "about people on its caseload (from its own ehc.assessment_requested, " \
+           "ehc.assessment_step_recorded, ehc.plan_in_force_recorded)" in out
     assert "UK GDPR Art. 9(2)(h)" in out and "Children and Families Act 2014 s.23" in out
     assert main(["sharing", "explain", "RT5"]) == 0
     assert capsys.readouterr().out.strip() == (

@@ -73,6 +73,25 @@ def plan_in_force(
     )
 
 
+def assessment_at_step(
+    case: str = "856-C-8", nhs_number: str = NHS_NUMBER, **overrides: Any
+) -> tuple[str, dict[str, Any]]:
+    """Go-live: an assessment being carried out when the LA joins, from the LA's own system."""
+    return (
+        "ehc.record_assessment_at_step",
+        {
+            "nhs_number": nhs_number,
+            "case_id": case,
+            "requested_on": "2026-08-03",
+            "requested_by": "school_or_college",
+            "step": "assessing",
+            "decided_on": "2026-09-10",
+            "migrated_from": "capita-one",
+            **overrides,
+        },
+    )
+
+
 def as_rows(commands: list[tuple[str, dict[str, Any]]], prefix: str = "r") -> list[dict[str, Any]]:
     """The same commands as extract rows with the partner's record ids."""
     return [

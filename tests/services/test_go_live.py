@@ -113,6 +113,65 @@ def test_a_caseload_imported_at_go_live_is_active_on_day_one_and_never_new(
     assert (march["issued"], march["no_request_recorded"]) == ("<5", 0)
 
 
+def test_assessments_open_at_go_live_carry_on_live_and_their_plans_are_judged_on_time(
+    la_service, secured: Secured, tmp_path: Path, capsys: pytest.CaptureFixture[str]  # noqa: F811
+) -> None:
+    # given six assessments the LA's system holds at go-live, being assessed since a decision of
+    # 12 February 2024 on requests of 8 January; then, live, each plan issued on 20 May 2024
+    # (day 133: within 20 weeks); and two careless rows
+    rows: list[dict[str, str]] = []
+    for n, nhs in enumerate(NHS_NUMBERS, start=1):
+        rows += [
+            {"record_id": f"P{n}", "command": "person.register", "nhs_number": nhs,
+             "given_name": "Sam", "family_name": "Okafor", "born_on": "2014-02-03"},
+            {"record_id": f"A{n}", "command": "ehc.record_assessment_at_step", "nhs_number": nhs,
+             "case_id": f"856-C-{n}", "requested_on": "2024-01-08", "step": "assessing",
+             "decided_on": "2024-02-12", "migrated_from": "capita-one"},
+            {"record_id": f"I{n}", "command": "ehc.issue_plan", "case_id": f"856-C-{n}",
+             "plan_id": f"856-P-{n}", "issued_on": "2024-05-20", "primary_need": "ASD",
+             "placement": "mainstream"},
+        ]
+    rows += [
+        {"record_id": "X1", "command": "ehc.record_assessment_at_step",
+         "nhs_number": NHS_NUMBERS[0], "case_id": "856-C-9", "requested_on": "2024-01-08",
+         "step": "assessing", "migrated_from": "capita-one"},
+        {"record_id": "X2", "command": "ehc.record_assessment_at_step",
+         "nhs_number": NHS_NUMBERS[0], "case_id": "856-C-1", "requested_on": "2024-01-08",
+         "step": "awaiting_decision", "migrated_from": "capita-one"},
+    ]
+    path = write_extract(rows, tmp_path / "go-live.csv", columns_for(OrgKind.LA))
+    # when it is imported as the LA's partner system
+    main(["import", "--org", "856", str(path)])
+    out = capsys.readouterr().out
+    # then the careless rows are refused, each saying what was wrong, and the rest accepted
+    assert "20 rows: 18 accepted (0 already imported), 2 rejected" in out
+    assert "decided_on is required for step assessing" in out
+    assert "case 856-C-1: this case is already recorded" in out
+    # and the plans issued live count as new plans, judged from the go-live request date
+    store = asyncio.run(project(secured, tmp_path / "dataset.sqlite", events=18))
+    tokens = TokenRegistry([TokenEntry(name="Leicester", sha256=hash_token(LA_TOKEN),
+                                       role=Role.PARTNER, org="856")])
+    log = AccessLog(tmp_path / "access-log.sqlite")
+    try:
+        api = TestClient(create_app(store, access=AccessControl(tokens, log, store)))
+        auth = {"Authorization": f"Bearer {LA_TOKEN}"}
+        issued = api.get(
+            "/api/indicators/twenty-week-timeliness?la=856&from=2024-05&to=2024-05", headers=auth
+        )
+        decided = api.get(
+            "/api/indicators/decision-timeliness?la=856&from=2024-02&to=2024-02", headers=auth
+        )
+    finally:
+        log.close()
+        store.close()
+    assert issued.status_code == 200, issued.text
+    (may,) = issued.json()["figures"]
+    assert (may["issued"], may["counted"], may["within_twenty_weeks"]) == (6, 6, 6)
+    # and the decisions the LA held count in February, 5 weeks after the request: within
+    (february,) = decided.json()["figures"]
+    assert (february["decided"], february["within_six_weeks"]) == (6, 6)
+
+
 def test_an_occurred_replay_before_the_go_live_keeps_the_people_registered_at_it(
     la_service, secured: Secured, tmp_path: Path, capsys: pytest.CaptureFixture[str]  # noqa: F811
 ) -> None:

@@ -28,7 +28,9 @@ DEFINITION = define(
     "dated in the month. Decisions whose request (ehc.assessment_requested for the same LA case) "
     "is not in the dataset are shown as no request recorded and not counted. Of the rest "
     "(counted), within 6 weeks = decided no more than 42 days after the LA received the "
-    f"request; a decision exactly 6 weeks after the request is within time. {TIMED}",
+    "request; a decision exactly 6 weeks after the request is within time. A decision held "
+    "at go-live (ehc.assessment_step_recorded with its decided_on, from assessing on) counts "
+    f"in the month of decided_on against the request date the record gives. {TIMED}",
     "SEND Regulations 2014 reg. 5(1); comparable with the LA's 6-week decision KPI.",
     "decisions dated in the calendar month",
 )

@@ -16,6 +16,7 @@ from pydantic import Field
 from contracts.vocab import Pathway
 from projections.dataset.areas import Partnership, PublishedArea
 from projections.dataset.counting import (
+    Bands,
     Tally,
     Values,
     active_on,
@@ -57,8 +58,10 @@ DEFINITION = define(
     "percentile weeks from referral to that assessment are taken over them (statistics.median "
     "and statistics.quantiles, inclusive method, to one decimal place). Waiting for diagnosis "
     "= referrals dated on or before the month's last day with no diagnosis naming them by that "
-    "day; diagnosed = the first diagnoses naming a referral dated in the month, with the median "
-    "and 90th percentile weeks from referral to diagnosis. A referral closed without any "
+    "day, banded the same way by the weeks waited at that day (diagnosis_waiting_0_18_weeks, "
+    "diagnosis_waiting_18_52_weeks, diagnosis_waiting_52_plus_weeks); diagnosed = the first "
+    "diagnoses naming a referral dated in the month, with the median and 90th "
+    "percentile weeks from referral to diagnosis. A referral closed without any "
     "assessment (health.referral_closed: discharged, moved away, declined) ends both waits on "
     "the day it closed and is counted in that month as closed without assessment, never as "
     "started or diagnosed. Referrals recorded at go-live (migrated_from) count from their real "
@@ -79,9 +82,14 @@ WEEK_BANDS = (
 )
 
 
-def band_of(weeks: float) -> str:
+DIAGNOSIS_WEEK_BANDS = tuple((low, high, f"diagnosis_{name}") for low, high, name in WEEK_BANDS)
+"""The same bands for the wait from referral to diagnosis (the reference's "referral to
+assessment/diagnosis", `../shared/domain.md` indicator 5)."""
+
+
+def band_of(weeks: float, bands: Bands = WEEK_BANDS) -> str:
     """0-18: under 18 weeks; 18-52: 18 weeks up to under 52; 52+: 52 weeks or more."""
-    return banded(weeks, WEEK_BANDS)
+    return banded(weeks, bands)
 
 
 def _first(*days: date | None) -> date | None:
@@ -122,7 +130,8 @@ def wait_counts(
             if active_on(end, r.referred_on, assessment_wait_end(r)):
                 cell.update(["waiting", band_of(weeks_between(r.referred_on, end))])
             if active_on(end, r.referred_on, diagnosis_wait_end(r)):
-                cell["waiting_for_diagnosis"] += 1
+                weeks = weeks_between(r.referred_on, end)
+                cell.update(["waiting_for_diagnosis", band_of(weeks, DIAGNOSIS_WEEK_BANDS)])
     for r in referrals:
         first_assessment = r.started_on
         if r.closed_on is not None and (first_assessment or date.max) > r.closed_on:
@@ -153,6 +162,9 @@ class WaitsFigure(AreaFigure):
     waiting_for_diagnosis: Count = Field(
         description="Referrals with no diagnosis naming them at the month end (not closed)."
     )
+    diagnosis_waiting_0_18_weeks: Count
+    diagnosis_waiting_18_52_weeks: Count
+    diagnosis_waiting_52_plus_weeks: Count
     diagnosed: Count = Field(description="First diagnoses naming a referral, in the month.")
     diagnosis_median_weeks: Weeks
     diagnosis_p90_weeks: Weeks
@@ -175,9 +187,10 @@ def health_waits(
     partnership.check(la)
     position, (tally, waits, diagnosis_waits) = read(read_model, counts, months)
     bands = [name for _, _, name in WEEK_BANDS]
-    relations = fixed(("waiting", bands))
+    diagnosis_bands = [name for _, _, name in DIAGNOSIS_WEEK_BANDS]
+    relations = fixed(("waiting", bands), ("waiting_for_diagnosis", diagnosis_bands))
     measures = [
-        "waiting", *bands, "started", "waiting_for_diagnosis", "diagnosed",
+        "waiting", *bands, "started", "waiting_for_diagnosis", *diagnosis_bands, "diagnosed",
         "closed_without_assessment",
     ]
     rows = []

@@ -28,7 +28,9 @@ DEFINITION = define(
     "decision whether to assess notified by the day) or assessing (decided to assess). Age = "
     "weeks from the request to the day: 0-6 (under 6 weeks, the decision's limit), 6-20 (6 up "
     "to under 20, the final plan's limit) and 20+ (20 weeks or more: past the statutory "
-    "limit).",
+    "limit). An assessment recorded at go-live at its step (ehc.assessment_step_recorded) is "
+    "a request received on its requested_on, decided on its decided_on and closed as its step "
+    "says: it counts like the same request observed live.",
     "SEND Regulations 2014 reg. 5(1) and 13(2); LLR's and Nottinghamshire's assessment backlog "
     "counts.",
     "open on the day",

@@ -37,7 +37,9 @@ DEFINITION = define(
     "when the LA joined (ehc.plan_in_force_recorded, recorded at go-live from its existing "
     "system) are not new plans issued and are not counted, unless the go-live record gives "
     "the date the request was received: they are then counted in the month they were issued, "
-    f"judged against that date like any other plan. {TIMED}",
+    "judged against that date like any other plan. A plan issued live for an assessment "
+    "recorded at go-live (ehc.assessment_step_recorded) is a new plan, judged against the "
+    f"request date that record gives. {TIMED}",
     "SEND Regulations 2014 reg. 13(2)-(3); comparable with the SEN2 measure 'new EHC plans "
     "issued within 20 weeks, excluding exception cases'.",
     "plans issued in the calendar month",

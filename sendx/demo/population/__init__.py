@@ -19,7 +19,10 @@ that is earlier); what happened before 2019-01-01 is not on the bus. Each happen
 contract event its command produces (`Command.event_type()`; the payload's fields filled from
 the happening, then the command's defaults, then the payload model's), recorded by its source
 after a lag (LA: same week mostly, 19% up to 6 weeks, 3% a backlog of months; ICB/trust: days,
-sometimes weeks; providers: up to 2 months); nothing recorded on or after `today` is kept.
+sometimes weeks; providers: up to 2 months), never before the same source recorded the case,
+plan, referral, placement or timetable the event acts on (its service refuses it before:
+`runtime.ownership.REFERS`; an act on one never recorded in the window is not recorded either);
+nothing recorded on or after `today` is kept.
 Each source's log is its events in recorded order: `source_position` 1, 2, 3... and
 `prev_hash` = SHA-256 hex of the previous event's encoded bytes (`contracts.chain.bytes_hash`).
 Each source's relay then delivers its log in order on its own rhythm (live, hourly, nightly or
@@ -93,6 +96,7 @@ from contracts import Envelope, current_version, encode, model_for
 from contracts.chain import bytes_hash
 from contracts.subjects import event_subject
 from contracts.topology import PUBLISHES, OrgKind
+from runtime.ownership import OPENS, REFERS
 from sendx.demo.children import DEMO_AP_PROVIDER, DEMO_SCHOOL, iter_children, story_today
 from sendx.demo.population.calendar import WINDOW_START, iso, timestamp
 from sendx.demo.stories import COMMAND_OF, DEMO_CAST, Cast, Happening, Story, kind_of, story_of
@@ -183,6 +187,8 @@ class Recorder:
         self.cut = timestamp(cut.toordinal())
         self.kinds = {code: kind_of(cast, code) for code in cast.codes}
         self.stubs: list[Stub] = []
+        self._opened_at: dict[tuple[str, str, str], int] = {}
+        """(source, thing, reference) -> when the source recorded opening it."""
         self._payloads: dict[tuple[OrgKind, str], tuple[str, list[Field]]] = {}
 
     def uuid(self) -> str:
@@ -239,9 +245,11 @@ class Recorder:
             kind = self.kinds[happening.org]
             occurred = timestamp(day) + between(8 * 3600, 17 * 3600)
             recorded = occurred + self.lag(kind) * DAY + between(60, 6 * 3600)
-            if recorded >= cut:
-                continue
             event_type, payload = self.payload(kind, happening)
+            recorded = self._after_opening(happening.org, event_type, payload, recorded)
+            if recorded is None or recorded >= cut:
+                continue
+            self._opens(happening.org, event_type, payload, recorded)
             case = payload.get("case_id")
             corr = correlations.setdefault(case, self.uuid()) if case else self.uuid()
             if happening.org not in registered:
@@ -250,6 +258,25 @@ class Recorder:
                                    "person.registered", {"birth_month": birth_month}, corr))
             self.stubs.append((recorded, occurred, happening.org, person, event_type, payload,
                                corr))
+
+    def _after_opening(self, source: str, event_type: str, payload: dict, recorded: int
+                       ) -> int | None:
+        """When `source` records an event acting on a case, plan, referral, placement or
+        timetable (`runtime.ownership.REFERS`): not before it recorded the opening (its service
+        refuses it before), and never when the opening was not recorded at all (None)."""
+        for ref in REFERS.get(event_type, ()):
+            value = ref.named_by(source, payload.get)
+            if value is None:
+                continue
+            opened_at = self._opened_at.get((source, ref.thing, value))
+            if opened_at is None:
+                return None
+            recorded = max(recorded, opened_at + 1)
+        return recorded
+
+    def _opens(self, source: str, event_type: str, payload: dict, recorded: int) -> None:
+        for ref in OPENS.get(event_type, ()):
+            self._opened_at[(source, ref.thing, payload[ref.field])] = recorded
 
     def lag(self, kind: OrgKind) -> int:
         roll = self._random()

@@ -52,6 +52,7 @@ def _process(story: Story) -> None:
               requested_by=rng.choice(["parent", "parent", "school_or_college", "health"]))
     decided = requested + _days(rng, 3, 6 if rng.random() < 0.85 else 9)
     if decided >= today:  # still awaiting the decision
+        _open_case_at_go_live(story)
         return
     if rng.random() < 0.15:
         story.add(la, "ehc.decide_assessment", "decided_on", decided, case_id=case_id,
@@ -74,6 +75,7 @@ def _process(story: Story) -> None:
     )
     issued = requested + (_days(rng, 14, 20) if roll < 0.5 else _days(rng, 21, 36))
     if issued >= today:  # still being assessed: an open request, its advice perhaps outstanding
+        _open_case_at_go_live(story)
         return
     placement = (
         "special"
@@ -111,6 +113,24 @@ def _plan_in_force_at_go_live(story: Story) -> bool:
         last_amended_on=issued + timedelta(days=rng.randint(200, 700)),
         migrated_from=GO_LIVE_SYSTEM,
     )
+
+
+def _open_case_at_go_live(story: Story) -> None:
+    """For some open cases, the request and decision as the LA's existing system held them at
+    go-live (`ehc.record_assessment_at_step`) instead of as two live happenings; the advice
+    requested since follows live. Drawn from a random stream of its own, so the rest is
+    unchanged."""
+    from sendx.demo.stories import Happening  # the package imports this module first
+
+    if story.child.rng("la-go-live-step").random() >= 0.5:
+        return
+    (request,) = story.of(story.child.la, "ehc.request_assessment")
+    decision = next(iter(story.of(story.child.la, "ehc.decide_assessment")), None)
+    step = Happening(request.org, "ehc.record_assessment_at_step", request.on, {
+        **request.facts, "step": "assessing" if decision else "awaiting_decision",
+        "decided_on": decision.on if decision else None, "migrated_from": GO_LIVE_SYSTEM,
+    })
+    story.happenings = [step if h is request else h for h in story.happenings if h is not decision]
 
 
 def _plan_life(story: Story, rng: random.Random, plan_id: str, issued: date) -> None:

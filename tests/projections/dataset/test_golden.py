@@ -141,6 +141,34 @@ def test_waiting_bands_at_the_month_end_put_exactly_eighteen_weeks_in_18_to_52(
         "waiting_18_52_weeks": 2,
         "waiting_52_plus_weeks": 1,
         "waiting_for_diagnosis": 4,
+        "diagnosis_waiting_0_18_weeks": 1,
+        "diagnosis_waiting_18_52_weeks": 2,
+        "diagnosis_waiting_52_plus_weeks": 1,
+    }
+
+
+def test_the_wait_for_diagnosis_is_banded_by_weeks_since_referral_even_after_assessment(
+    store, record, events, raw
+) -> None:
+    # given at 31 May 2025: amira referred 60 weeks before and assessed 10 weeks after her
+    # referral, never diagnosed; ben referred 10 weeks before, not yet assessed
+    end = date(2025, 5, 31)
+    amira_referred = date.fromordinal(end.toordinal() - 7 * 60)
+    record(
+        events.assessment_requested("amira", date(2024, 1, 8)),
+        events.referral_made("amira", amira_referred),
+        events.assessment_started("amira", date.fromordinal(amira_referred.toordinal() + 70)),
+        events.assessment_requested("ben", date(2025, 1, 6)),
+        events.referral_made("ben", date.fromordinal(end.toordinal() - 7 * 10)),
+    )
+    # then only ben waits for an assessment (0-18), but both wait for a diagnosis: ben 0-18,
+    # amira 52+ (60 weeks from referral, her assessment notwithstanding)
+    assert raw(store, "health-waits", MAY, group="neurodevelopmental") == {
+        "waiting": 1,
+        "waiting_0_18_weeks": 1,
+        "waiting_for_diagnosis": 2,
+        "diagnosis_waiting_0_18_weeks": 1,
+        "diagnosis_waiting_52_plus_weeks": 1,
     }
 
 
@@ -167,6 +195,7 @@ def test_a_wait_ends_with_the_first_assessment_and_its_length_is_measured(
         "waiting_18_52_weeks": 1,
         "started": 5,
         "waiting_for_diagnosis": 6,
+        "diagnosis_waiting_18_52_weeks": 6,
     }
     # and the published median of 20, 21, 22, 24, 30 is 22 weeks; the 90th percentile
     # (inclusive method: position 1 + 0.9 x 4 = 4.6 between 24 and 30) is 24 + 0.6 x 6 = 27.6

@@ -68,10 +68,52 @@ def test_the_first_review_after_go_live_is_judged_from_the_last_review_on_record
     assert raw(store, "annual-review-timeliness", Month(2024, 11)) == {}
 
 
+def test_assessments_recorded_at_their_step_count_with_the_las_own_dates(
+    store, record, events, raw
+) -> None:
+    # given the go-live extract, counted at the end of June 2025: "a" awaiting a decision since
+    # 2 June (4 weeks); "b" assessing since its decision of 10 March on a request of 3 February
+    # (21 weeks); "c" refused on 14 April, 6 weeks after its request of 3 March (within);
+    # "d" assessed and not issued on 30 May; then, live, "b"'s plan issued on 30 June
+    record(
+        events.assessment_at_step("a", date(2025, 6, 2), "awaiting_decision", case="C-a"),
+        events.assessment_at_step("b", date(2025, 2, 3), "assessing", case="C1",
+                                  decided_on=date(2025, 3, 10)),
+        events.assessment_at_step("c", date(2025, 3, 3), "refused_to_assess", case="C-c",
+                                  decided_on=date(2025, 4, 14)),
+        events.assessment_at_step("d", date(2025, 2, 3), "not_issued", case="C-d",
+                                  decided_on=date(2025, 3, 17), not_issued_on=date(2025, 5, 30)),
+    )
+    # then the backlog at the end of May holds only "b", assessing (16.7 weeks: 6-20): "a" was
+    # requested in June, "c" and "d" had closed; at the end of June "a" awaits a decision (0-6)
+    # and "b" is assessing (21 weeks: 20+)
+    assert raw(store, "open-requests", MAY, group="assessing") == {
+        "open": 1, "open_6_20_weeks": 1,
+    }
+    assert raw(store, "open-requests", JUNE, group="awaiting_decision") == {
+        "open": 1, "open_0_6_weeks": 1,
+    }
+    assert raw(store, "open-requests", JUNE, group="assessing") == {
+        "open": 1, "open_20_plus_weeks": 1,
+    }
+    # and April counts c's refusal, judged from its real request: day 42, within 6 weeks
+    assert raw(store, "decision-timeliness", Month(2025, 4)) == {
+        "decided": 1, "counted": 1, "within": 1,
+    }
+    # and when b's plan is issued live on 30 June (day 147 from 3 February: late), it is a new
+    # plan judged against the request the go-live record gave
+    record(events.plan_issued("b", JUNE_30, case="C1", plan="P1"))
+    assert raw(store, "twenty-week-timeliness", JUNE) == {
+        "issued": 1, "counted": 1, "late": 1,
+    }
+
+
 def test_each_plan_indicator_says_how_go_live_facts_are_counted() -> None:
     definitions = {i.id: i.definition for i in INDICATORS}
     for slug in ("active-plans", "twenty-week-timeliness", "annual-review-timeliness"):
         assert "ehc.plan_in_force_recorded" in definitions[slug], slug
+    for slug in ("open-requests", "decision-timeliness", "twenty-week-timeliness"):
+        assert "ehc.assessment_step_recorded" in definitions[slug], slug
 
 
 def test_a_diagnosis_naming_the_referral_ends_both_waits_and_a_closed_referral_is_apart(
@@ -104,6 +146,7 @@ def test_a_diagnosis_naming_the_referral_ends_both_waits_and_a_closed_referral_i
         "waiting": 1,
         "waiting_18_52_weeks": 1,
         "waiting_for_diagnosis": 1,
+        "diagnosis_waiting_18_52_weeks": 1,  # "f": 25 weeks since 6 January
         "diagnosed": 5,
         "closed_without_assessment": 1,
     }

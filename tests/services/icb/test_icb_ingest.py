@@ -182,6 +182,89 @@ def test_go_live_referrals_and_diagnoses_are_shared_with_the_system_they_came_fr
     assert diagnosis.payload.referral_id == "RT5-R-7"
 
 
+def shared_by_type(icb_app: IcbApplication) -> dict[str, list]:
+    """What the relay would publish for everything stored, by contract type."""
+    translate = IcbContract(icb_app, PARTNERSHIP_KEY)
+    shared: dict[str, list] = {}
+    for n in icb_app.recorder.select_notifications(start=1, limit=50):
+        event = icb_app.mapper.to_domain_event(n)
+        envelope = translate(event, Stamp(uuid4(), "QK1", n.id, event.timestamp))
+        if envelope is not None:
+            shared.setdefault(envelope.type, []).append(envelope)
+    return shared
+
+
+def test_go_live_health_checks_and_dsr_ratings_carry_their_system_and_real_dates(
+    icb: Ingest, icb_app: IcbApplication
+) -> None:
+    # given the ICB's go-live rows: the LD register (a diagnosis held for years), the last
+    # annual health check the GP practice holds, and the person's rating on the DSR
+    rows = [
+        ("person.register", person_fields()),
+        ("health.record_diagnosis", {
+            "nhs_number": NHS_NUMBER, "diagnosis_id": "QK1-D-1", "diagnosed_on": "2019-03-01",
+            "condition": "learning_disability", "no_referral_reason": "historic_record",
+            "migrated_from": "emis-web",
+        }),
+        ("health.complete_annual_health_check", {
+            "nhs_number": NHS_NUMBER, "completed_on": "2026-02-10", "health_action_plan": "true",
+            "migrated_from": "emis-web",
+        }),
+        ("health.change_dsr_status", {
+            "nhs_number": NHS_NUMBER, "changed_on": "2025-09-01", "status": "amber",
+            "migrated_from": "systmone",
+        }),
+        # and, after go-live, a rating observed live
+        ("health.change_dsr_status", {
+            "nhs_number": NHS_NUMBER, "changed_on": "2026-10-01", "status": "red",
+        }),
+    ]
+    for name, fields in rows:
+        assert icb.command(name, fields)["ok"], name
+    # when the relay translates what was stored
+    shared = shared_by_type(icb_app)
+    # then each go-live fact is the new contract version, with its system and its real date
+    (check,) = shared["health.annual_health_check_completed"]
+    assert (check.schema_version, check.payload.migrated_from) == (2, "emis-web")
+    assert check.occurred_at == datetime(2026, 2, 10, tzinfo=UTC)
+    migrated, live = shared["health.dsr_status_changed"]
+    assert (migrated.schema_version, migrated.payload.migrated_from) == (2, "systmone")
+    assert migrated.occurred_at == datetime(2025, 9, 1, tzinfo=UTC)
+    assert (live.payload.status, live.payload.migrated_from) == ("red", None)
+    assert "migrated_from" not in orjson.loads(live.payload.model_dump_json())
+
+
+def test_a_health_check_stored_before_provenance_existed_is_shared_as_observed_live(
+    icb: Ingest, icb_app: IcbApplication
+) -> None:
+    # given a health check stored by a version without `migrated_from`
+    for name, fields in [
+        ("person.register", person_fields()),
+        ("health.complete_annual_health_check", {
+            "nhs_number": NHS_NUMBER, "completed_on": "2026-02-10", "health_action_plan": True,
+        }),
+    ]:
+        assert icb.command(name, fields)["ok"], name
+    stored = next(
+        n
+        for n in icb_app.recorder.select_notifications(start=1, limit=10)
+        if n.topic.endswith("AnnualHealthCheckCompleted")
+    )
+    state = orjson.loads(stored.state)
+    del state["migrated_from"], state["class_version"]
+    old = StoredEvent(
+        stored.originator_id, stored.originator_version, stored.topic, orjson.dumps(state)
+    )
+    # when it is read back and translated
+    event = icb_app.mapper.to_domain_event(old)
+    envelope = IcbContract(icb_app, PARTNERSHIP_KEY)(
+        event, Stamp(uuid4(), "QK1", 2, event.timestamp)
+    )
+    # then it is the current version, observed live
+    assert envelope is not None and envelope.schema_version == 2
+    assert envelope.payload.migrated_from is None
+
+
 def test_with_a_cipher_key_the_stored_identifiers_are_encrypted_at_rest(tmp_path: Path) -> None:
     # given an NHS organisation whose store has a cipher key
     org = organisation("RT5")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from stories import NHS_NUMBER, PARTNERSHIP_KEY, plan_in_force, story
+from stories import NHS_NUMBER, PARTNERSHIP_KEY, assessment_at_step, plan_in_force, story
 
 from contracts import decode, encode
 from contracts.envelope import Envelope
@@ -116,6 +116,7 @@ EVERY_COMMAND = [
         },
     ),
     plan_in_force(),
+    assessment_at_step(),
     *DISAGREEMENT,
     (
         "person.erase",
