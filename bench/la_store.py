@@ -1,6 +1,6 @@
 """An LA's eventsourcing store filled quickly with real LA events, for the relay and import benches.
 
-The rows are the demo extract rows (`sendx.demo.la.la_rows`) of synthetic children of one LA,
+The rows are the demo extract rows (`sendx.demo.extracts.la_rows`) of synthetic children of one LA,
 parsed by the LA's own command catalogue and decided by the LA application's own `@handles`
 methods, so every stored event is one the service would store. What differs from the ingest
 path is the saving and the bookkeeping: the changed aggregates are held in the application's
@@ -22,7 +22,7 @@ from contracts.topology import Organisation
 from runtime.partnership import DEMO_PARTNERSHIP
 from runtime.store import store_env
 from sendx.demo.children import children
-from sendx.demo.la import la_rows
+from sendx.demo.extracts import la_rows
 from services.domain.command import Command
 from services.la.application import LaApplication
 from services.la.ingest import LA_CATALOGUE

@@ -25,9 +25,7 @@ from runtime.bus.streams import EVENTS_STREAM
 from runtime.partnership import DEMO_PARTNERSHIP, organisation
 from runtime.settings import Settings
 from sendx.demo.children import children
-from sendx.demo.icb import icb_extract
-from sendx.demo.la import la_extract
-from sendx.demo.provider import provider_extract
+from sendx.demo.extracts import extract
 from services.domain.identity import person_key
 from services.endpoint.client import ServiceClient
 from services.endpoint.process import OrganisationService, definition_for
@@ -37,13 +35,8 @@ KEY = b"wire-test-partnership-key"
 KIDS = children(40)
 
 
-def extract(org: str) -> list[dict]:
-    kind = organisation(org).kind
-    if kind is OrgKind.LA:
-        return la_extract(org, KIDS)
-    if kind is OrgKind.ICB:
-        return icb_extract(org, KIDS)
-    return provider_extract(org, KIDS)
+def extract_of(org: str) -> list[dict]:
+    return extract(org, KIDS)
 
 
 @pytest.fixture
@@ -99,7 +92,7 @@ async def test_no_identifier_leaves_any_organisation_but_the_same_child_links(
     # given the demo slice imported into every organisation through its NATS import API
     published = 0
     for org in DEMO_PARTNERSHIP:
-        rows = extract(org.code)
+        rows = extract_of(org.code)
         report = await ServiceClient(nc, org.code, timeout=60).import_rows(enumerate(rows, 1))
         assert report.rejected == 0, [r for r in report.rows if not r["accepted"]][:3]
         published += len(report.event_ids)

@@ -1,34 +1,28 @@
-"""A deterministic demo partnership: the same children every time, as import extracts.
+"""The synthetic children: the same ones every time for a seed, for the demo and for `bench/`.
 
 `children()` builds one list of synthetic children from one seed (NHS numbers in the 999
-test range with valid modulus-11 check digits, names, dates of birth, home LA). Each
-organisation kind has its own row generator over that list (`sendx/demo/la.py`: `la_rows`);
-the ICB and trust generators (`sendx/demo/icb.py`) and the provider ones
-(`sendx/demo/provider.py`) take the same `Child` objects, so
-everyone's extracts describe the same children and link through the same person keys. Each
-generator draws from the child's own random stream for its kind (`child.rng("icb")`), so adding
-a kind never changes another kind's rows; `ChildRows` numbers the record ids and
-`write_extract` writes CSV or JSON lines.
+test range with valid modulus-11 check digits, names, dates of birth, home LA). What happens
+to each of them is told once (`sendx.demo.stories`) and rendered twice: as each organisation's
+import extract (`sendx.demo.extracts`) and as contract events on the bus
+(`sendx.demo.population`). Each part of a story draws from the child's own random stream
+(`child.rng("icb")`), so adding a part never changes another part's happenings.
 """
 
 from __future__ import annotations
 
-import csv
 import random
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
-from typing import Any
-
-import orjson
+from itertools import islice
 
 from contracts import timescales
-from services.domain.command import Command
 from services.domain.identity import nhs_check_digit
 
 DEMO_SEED = 2025
 DEMO_TODAY = date(2026, 10, 31)
-"""The demo's 'now': histories stop here, so the extracts never change with the calendar."""
+"""The demo's 'now': histories stop before it, so the extracts never change with the calendar
+(`story_today` moves it back when the machine's calendar is earlier)."""
 DEMO_LAS: dict[str, float] = {"856": 0.45, "855": 0.43, "857": 0.12}
 DEMO_ICB = "QK1"
 DEMO_TRUST = "RT5"
@@ -99,10 +93,11 @@ class Child:
     born_on: date
     la: str
     primary_need: str
+    seed: int | str = DEMO_SEED
 
-    def rng(self, kind: str, seed: int = DEMO_SEED) -> random.Random:
-        """This child's own random stream for one organisation kind."""
-        return random.Random(f"{seed}/{kind}/{self.index}")
+    def rng(self, part: str) -> random.Random:
+        """This child's own random stream for one part of their story."""
+        return random.Random(f"{self.seed}/{part}/{self.index}")
 
     @property
     def ref(self) -> str:
@@ -121,83 +116,39 @@ def synthetic_nhs_number(rng: random.Random) -> str:
             return f"{first_nine}{check}"
 
 
-def children(count: int = 300, seed: int = DEMO_SEED) -> list[Child]:
+def story_today(today: date | None = None) -> date:
+    """The day every story ends before: `today` if given, else the demo's 'now', moved back to
+    the machine's date when that is earlier, so no generated date is ever in the future."""
+    return today or min(DEMO_TODAY, date.today())
+
+
+def iter_children(seed: int | str = DEMO_SEED, las: Sequence[str] = tuple(DEMO_LAS),
+                  la_weights: Sequence[float] = tuple(DEMO_LAS.values())) -> Iterator[Child]:
+    """Synthetic children without end, each with a new NHS number, living in one of `las`."""
     rng = random.Random(seed)
     seen: set[str] = set()
-    result: list[Child] = []
-    while len(result) < count:
+    while True:
         nhs = synthetic_nhs_number(rng)
         if nhs in seen:
             continue
         seen.add(nhs)
         born = DEMO_TODAY - timedelta(days=rng.randint(4 * 365, 24 * 365))
-        result.append(
-            Child(
-                index=len(result) + 1,
-                nhs_number=nhs,
-                given_name=rng.choice(GIVEN),
-                family_name=rng.choice(FAMILY),
-                born_on=born,
-                la=rng.choices(list(DEMO_LAS), weights=list(DEMO_LAS.values()))[0],
-                primary_need=rng.choice(NEEDS),
-            )
+        yield Child(
+            index=len(seen),
+            nhs_number=nhs,
+            given_name=rng.choice(GIVEN),
+            family_name=rng.choice(FAMILY),
+            born_on=born,
+            la=rng.choices(las, weights=la_weights)[0],
+            primary_need=rng.choice(NEEDS),
+            seed=seed,
         )
-    return result
+
+
+def children(count: int = 300, seed: int = DEMO_SEED) -> list[Child]:
+    """The first `count` children of `seed` (the demo's are the first of `DEMO_SEED`)."""
+    return list(islice(iter_children(seed), count))
 
 
 def days_between_weeks(rng: random.Random, low_weeks: float, high_weeks: float) -> timedelta:
     return timedelta(days=rng.randint(int(low_weeks * 7), int(high_weeks * 7)))
-
-
-class ChildRows:
-    """Collects one child's rows for one organisation, record ids `<org>-<child>-<step>`."""
-
-    def __init__(self, child: Child, org: str) -> None:
-        self.child, self.org = child, org
-        self.rows: list[dict[str, Any]] = []
-
-    def add(self, command: str, **fields: Any) -> None:
-        record_id = f"{self.org}-{self.child.ref}-{len(self.rows) + 1:02d}"
-        self.rows.append({"record_id": record_id, "command": command, **fields})
-
-    def register(self) -> None:
-        """The `person.register` row every organisation sends first (identifiers stay home)."""
-        child = self.child
-        self.add(
-            "person.register",
-            nhs_number=child.nhs_number,
-            given_name=child.given_name,
-            family_name=child.family_name,
-            born_on=child.born_on,
-        )
-
-
-def columns_for(commands: tuple[type[Command], ...]) -> list[str]:
-    """One CSV header for every command of a kind: record_id, command, then each field once."""
-    columns = ["record_id", "command"]
-    for command in commands:
-        columns += [f for f in command.model_fields if f not in columns]
-    return columns
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return ";".join(str(v) for v in value)
-    return str(value)
-
-
-def write_extract(rows: list[dict[str, Any]], path: Path, columns: list[str]) -> Path:
-    """As CSV (one header for every command; unused cells empty) or JSON lines, by suffix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".jsonl":
-        path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
-        return path
-    with open(path, "w", newline="", encoding="utf-8") as out:
-        writer = csv.DictWriter(out, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
-    return path

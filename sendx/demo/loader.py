@@ -12,9 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sendx.demo.icb import write_icb_extracts
-from sendx.demo.la import write_la_extracts
-from sendx.demo.provider import write_provider_extracts
+from sendx.demo.extracts import write_extracts
 from services.endpoint.client import ImportReport, ServiceClient, ServiceUnavailable
 
 Credentials = Callable[[str], dict[str, str]]
@@ -38,11 +36,7 @@ async def _import_when_ready(
 
 def write_demo_extracts(out_dir: Path, *, count: int = 600) -> dict[str, Path]:
     """Each demo organisation's extract (CSV) in `out_dir`, by organisation code."""
-    return {
-        **write_la_extracts(out_dir, count=count),
-        **write_icb_extracts(out_dir, count=count),
-        **write_provider_extracts(out_dir, count=count),
-    }
+    return write_extracts(out_dir, count=count)
 
 
 def load_demo(

@@ -27,10 +27,15 @@ from service_harness import (
 from contracts.constraints import PLANNED_HORIZON, today
 from contracts.topology import OrgKind
 from runtime.bus.streams import EVENTS_STREAM
-from sendx.demo.children import DEMO_TODAY, children
-from sendx.demo.icb import icb_rows, trust_rows
-from sendx.demo.la import la_rows
-from sendx.demo.provider import ap_rows, school_rows
+from sendx.demo.children import (
+    DEMO_AP_PROVIDER,
+    DEMO_ICB,
+    DEMO_SCHOOL,
+    DEMO_TODAY,
+    DEMO_TRUST,
+    children,
+)
+from sendx.demo.extracts import la_rows, rows_for
 from services.domain.command import Command
 from services.domain.identity import nhs_check_digit
 from services.endpoint.ingest import IMPORT_COMMAND
@@ -55,8 +60,9 @@ def _ending(rows: list[dict[str, Any]], child: Any) -> list[dict[str, Any]]:
 
 STORIES: dict[OrgKind, list[list[dict[str, Any]]]] = {
     OrgKind.LA: [_ending(la_rows(c), c) for c in CHILDREN],
-    OrgKind.ICB: [_ending(icb_rows(c) + trust_rows(c), c) for c in CHILDREN],
-    OrgKind.PROVIDER: [_ending(school_rows(c) + ap_rows(c), c) for c in CHILDREN],
+    OrgKind.ICB: [_ending(rows_for(c, DEMO_ICB) + rows_for(c, DEMO_TRUST), c) for c in CHILDREN],
+    OrgKind.PROVIDER: [_ending(rows_for(c, DEMO_SCHOOL) + rows_for(c, DEMO_AP_PROVIDER), c)
+                       for c in CHILDREN],
 }
 """Each child's rows for one kind, in the order a partner's extract has them."""
 

@@ -18,12 +18,12 @@ import pytest
 from openpyxl import Workbook
 from stories import as_rows, person_fields, story
 
+from contracts.topology import OrgKind
 from runtime.bus.credentials import credentials_for, embedded_auth
 from runtime.bus.nats_server import NatsServer, free_port
 from sendx.cli import main
 from sendx.commands.nats import create_streams
-from sendx.demo.children import write_extract
-from sendx.demo.la import la_columns
+from sendx.demo.extracts import columns_for, write_extract
 from sendx.supervisor import sendx_command
 from tests.waiting import logged_sync
 
@@ -107,7 +107,7 @@ def test_import_as_the_client_names_each_rejected_row_once_and_exits_1(
         *as_rows(story()),
         {"record_id": "r5", "command": "person.register", **person_fields("9434765918")},
     ]
-    path = write_extract(rows, tmp_path / "extract.csv", la_columns())
+    path = write_extract(rows, tmp_path / "extract.csv", columns_for(OrgKind.LA))
     # when imported with the CLI, logged in as la-856-client from the data directory
     code = main(["import", "--org", "856", str(path)])
     # then the report names the row once, the summary counts, and the exit code says "rejected"
@@ -122,7 +122,7 @@ def test_import_as_the_client_names_each_rejected_row_once_and_exits_1(
     assert "import: extract.csv to organisation 856 0/5 rows (0%)" in captured.err
     assert "import: extract.csv to organisation 856 5/5 rows (100%)" in captured.err
     # and importing the good rows again changes nothing and exits 0
-    write_extract(rows[:4], path, la_columns())
+    write_extract(rows[:4], path, columns_for(OrgKind.LA))
     assert main(["import", "--org", "856", "--quiet", str(path)]) == 0
     assert "4 rows: 4 accepted (4 already imported), 0 rejected" in capsys.readouterr().out
 
@@ -158,7 +158,7 @@ def test_semicolon_and_excel_extracts_are_imported_with_the_same_report(
     # and the rest as an Excel workbook, dates as date cells, with one date typed as text
     workbook = Workbook()
     sheet = workbook.active
-    columns = la_columns()
+    columns = columns_for(OrgKind.LA)
     sheet.append(columns)
     for row in rest:
         sheet.append([_excel_cell(row.get(c)) for c in columns])
@@ -202,7 +202,7 @@ def test_an_empty_extract_is_an_error_before_anything_is_sent(
 def test_without_a_running_service_the_client_is_told_what_to_start(
     secured: Secured, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = write_extract(as_rows(story()), tmp_path / "extract.jsonl", la_columns())
+    path = write_extract(as_rows(story()), tmp_path / "extract.jsonl", columns_for(OrgKind.LA))
     assert main(["import", "--org", "856", str(path)]) == 2
     assert "is `sendx service <kind> --org 856` running?" in capsys.readouterr().err
 
@@ -237,7 +237,7 @@ def test_no_login_on_a_secured_server_says_which_variables_to_set(
 
 def test_a_dead_url_ends_at_the_timeout_with_one_line(secured: Secured, tmp_path: Path) -> None:
     dead = f"nats://127.0.0.1:{free_port()}"
-    path = write_extract(as_rows(story()), tmp_path / "extract.csv", la_columns())
+    path = write_extract(as_rows(story()), tmp_path / "extract.csv", columns_for(OrgKind.LA))
     done = sendx(secured, "import", "--org", "856", "--nats", dead, str(path),
                  SENDX_CLI_TIMEOUT="1")
     assert done.returncode == 2

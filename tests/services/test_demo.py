@@ -6,8 +6,9 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
+from contracts.topology import OrgKind
 from sendx.demo.children import DEMO_TODAY, children
-from sendx.demo.la import la_extract, la_rows, write_la_extracts
+from sendx.demo.extracts import extract, la_rows, write_extracts
 from services.domain.identity import validate_nhs_number
 from services.endpoint.ingest import Ingest, read_extract
 from services.la.application import LaApplication
@@ -16,7 +17,7 @@ from services.la.ingest import LA_CATALOGUE
 
 def test_the_same_seed_gives_the_same_children_and_rows() -> None:
     assert children(50) == children(50)
-    assert la_extract("856", children(50)) == la_extract("856", children(50))
+    assert extract("856", children(50)) == extract("856", children(50))
 
 
 def test_every_child_has_a_valid_unique_test_range_nhs_number() -> None:
@@ -45,7 +46,7 @@ def test_histories_cover_the_cases_the_dashboards_need() -> None:
 
 
 def test_every_demo_row_is_accepted_by_the_la_service(la_app: LaApplication) -> None:
-    rows = la_extract("856", children(60))
+    rows = extract("856", children(60))
     report = Ingest(la_app, LA_CATALOGUE).import_rows({"rows": rows})
     assert report["rejected"] == 0, [r for r in report["rows"] if not r["accepted"]][:3]
 
@@ -55,13 +56,13 @@ def test_a_second_demo_load_over_the_same_data_imports_nothing_twice(
 ) -> None:
     # given the demo extract of LA 856 imported once, as `sendx run --demo` does
     ingest = Ingest(la_app, LA_CATALOGUE)
-    path = write_la_extracts(tmp_path / "demo", count=40)["856"]
+    path = write_extracts(tmp_path / "demo", count=40, kinds=(OrgKind.LA,))["856"]
     rows = [row for _, row in read_extract(path)]
     first = ingest.import_rows({"rows": rows})
     assert first["rejected"] == 0 and first["duplicates"] == 0
     stored = la_app.recorder.max_notification_id()
     # when the next run over the same data directory writes and imports it again
-    again = write_la_extracts(tmp_path / "demo", count=40)["856"]
+    again = write_extracts(tmp_path / "demo", count=40, kinds=(OrgKind.LA,))["856"]
     second = ingest.import_rows({"rows": [row for _, row in read_extract(again)]})
     # then every row is recognised by its record id and no event is stored twice
     assert second["accepted"] == second["duplicates"] == len(rows)

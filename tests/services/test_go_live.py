@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from contracts.topology import OrgKind
 from projections.access.log import AccessLog
 from projections.access.policy import AccessControl
 from projections.access.tokens import Role, TokenEntry, TokenRegistry, hash_token
@@ -25,8 +26,7 @@ from runtime.bus.connection import connect_bus
 from runtime.bus.credentials import credentials_for
 from runtime.bus.streams import EVENTS_STREAM
 from sendx.cli import main
-from sendx.demo.children import write_extract
-from sendx.demo.la import la_columns
+from sendx.demo.extracts import columns_for, write_extract
 from tests.services.test_cli import Secured, la_service, secured  # noqa: F401 (fixtures)
 from tests.waiting import eventually
 
@@ -82,7 +82,7 @@ def test_a_caseload_imported_at_go_live_is_active_on_day_one_and_never_new(
     la_service, secured: Secured, tmp_path: Path, capsys: pytest.CaptureFixture[str]  # noqa: F811
 ) -> None:
     # given the LA's go-live extract, imported as its partner system
-    path = write_extract(go_live_extract(), tmp_path / "go-live.csv", la_columns())
+    path = write_extract(go_live_extract(), tmp_path / "go-live.csv", columns_for(OrgKind.LA))
     assert main(["import", "--org", "856", str(path)]) == 0
     assert "12 rows: 12 accepted (0 already imported), 0 rejected" in capsys.readouterr().out
     # when the dataset projector has read the stream
@@ -139,7 +139,7 @@ def test_assessments_open_at_go_live_carry_on_live_and_their_plans_are_judged_on
          "nhs_number": NHS_NUMBERS[0], "case_id": "856-C-1", "requested_on": "2024-01-08",
          "step": "awaiting_decision", "migrated_from": "capita-one"},
     ]
-    path = write_extract(rows, tmp_path / "go-live.csv", la_columns())
+    path = write_extract(rows, tmp_path / "go-live.csv", columns_for(OrgKind.LA))
     # when it is imported as the LA's partner system
     main(["import", "--org", "856", str(path)])
     out = capsys.readouterr().out
@@ -178,7 +178,7 @@ def test_an_occurred_replay_before_the_go_live_keeps_the_people_registered_at_it
     # given a young person (born June 2010) registered today, with a plan in force since 2019
     rows = go_live_extract()[:2]
     rows[0]["born_on"] = "2010-06-15"
-    path = write_extract(rows, tmp_path / "go-live.csv", la_columns())
+    path = write_extract(rows, tmp_path / "go-live.csv", columns_for(OrgKind.LA))
     assert main(["import", "--org", "856", "--quiet", str(path)]) == 0
     asyncio.run(project(secured, tmp_path / "dataset.sqlite", events=2)).close()
     # when the auditor replays the tracker as the world was on 23 November 2025

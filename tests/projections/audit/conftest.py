@@ -28,10 +28,7 @@ from sendx.commands import audit
 from sendx.demo.population import LLR, WireEvent, generate_wire, kind_of
 from tests.projections.conftest import LiveProjection
 
-PARTNERSHIP = tuple(
-    Organisation(code, kind_of(LLR, code), code)
-    for code in (*LLR.las, LLR.icb, LLR.trust, *LLR.schools, *LLR.colleges, *LLR.ap_providers)
-)
+PARTNERSHIP = tuple(Organisation(code, kind_of(LLR, code), code) for code in LLR.codes)
 """Every organisation of the tiny population, each with its own NATS users."""
 
 

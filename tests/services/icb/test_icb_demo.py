@@ -5,24 +5,23 @@ from __future__ import annotations
 from collections import Counter
 
 from sendx.demo.children import children
-from sendx.demo.icb import icb_extract
-from sendx.demo.la import la_rows
+from sendx.demo.extracts import extract, la_rows
 from services.endpoint.ingest import Ingest
 
 
 def test_the_same_seed_gives_the_same_rows() -> None:
-    assert icb_extract("QK1", children(40)) == icb_extract("QK1", children(40))
+    assert extract("QK1", children(40)) == extract("QK1", children(40))
 
 
 def test_every_qk1_and_rt5_demo_row_is_accepted(icb: Ingest) -> None:
-    rows = icb_extract("QK1", children(60)) + icb_extract("RT5", children(60))
+    rows = extract("QK1", children(60)) + extract("RT5", children(60))
     report = icb.import_rows({"rows": rows})
     assert report["rejected"] == 0, [r for r in report["rows"] if not r["accepted"]][:3]
 
 
 def test_health_answers_the_las_advice_requests_and_flags_plans_with_a_few_discrepancies() -> None:
     kids = children()
-    qk1, rt5 = icb_extract("QK1", kids), icb_extract("RT5", kids)
+    qk1, rt5 = extract("QK1", kids), extract("RT5", kids)
     commands = Counter(r["command"] for r in qk1 + rt5)
     asked = {
         r["advice_request_id"]
@@ -51,7 +50,7 @@ def test_health_answers_the_las_advice_requests_and_flags_plans_with_a_few_discr
 
 def test_most_children_whose_plan_names_a_learning_difficulty_are_on_the_ld_register() -> None:
     kids = children(300)
-    qk1 = icb_extract("QK1", kids)
+    qk1 = extract("QK1", kids)
     on_register = {r["nhs_number"] for r in qk1 if r["command"] == "health.record_diagnosis"
                    and r["condition"] == "learning_disability"}
     learning_difficulty = {k.nhs_number for k in kids if k.primary_need in ("SLD", "PMLD", "MLD")

@@ -14,11 +14,11 @@ from eventsourcing.persistence import StoredEvent
 from stories import NHS_NUMBER, PARTNERSHIP_KEY, as_rows, person_fields
 
 from contracts.health import ReferralMade
+from contracts.topology import OrgKind
 from runtime.partnership import organisation
 from runtime.settings import Settings
 from runtime.store import store_env
-from sendx.demo.children import write_extract
-from sendx.demo.icb import icb_columns
+from sendx.demo.extracts import columns_for, write_extract
 from services.domain.identity import person_key
 from services.endpoint.ingest import Ingest, read_extract
 from services.icb.application import IcbApplication
@@ -71,7 +71,7 @@ def test_reimporting_an_extract_is_idempotent_on_the_partners_record_ids(
     icb: Ingest, icb_app: IcbApplication, tmp_path: Path
 ) -> None:
     # given the extract written as CSV with every ICB column
-    path = write_extract(as_rows(pathway()), tmp_path / "icb.csv", icb_columns())
+    path = write_extract(as_rows(pathway()), tmp_path / "icb.csv", columns_for(OrgKind.ICB))
     numbered = list(read_extract(path))
     body = {"rows": [r for _, r in numbered], "row_numbers": [n for n, _ in numbered]}
     first = icb.import_rows(body)

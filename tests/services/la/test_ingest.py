@@ -8,8 +8,8 @@ import orjson
 import pytest
 from stories import as_rows, person_fields, story
 
-from sendx.demo.children import write_extract
-from sendx.demo.la import la_columns
+from contracts.topology import OrgKind
+from sendx.demo.extracts import columns_for, write_extract
 from services.endpoint.ingest import Ingest, read_extract
 from services.la.application import LaApplication
 from services.la.ingest import LA_CATALOGUE
@@ -132,7 +132,7 @@ def test_csv_extract_with_one_header_for_all_commands_imports(
     ingest: Ingest, tmp_path: Path
 ) -> None:
     # given a CSV written with every LA column, most cells empty
-    path = write_extract(as_rows(story()), tmp_path / "extract.csv", la_columns())
+    path = write_extract(as_rows(story()), tmp_path / "extract.csv", columns_for(OrgKind.LA))
     # when read and imported
     rows = list(read_extract(path))
     report = ingest.import_rows({"rows": [r for _, r in rows], "row_numbers": [n for n, _ in rows]})

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from sendx.demo.children import children
-from sendx.demo.la import la_rows
-from sendx.demo.provider import provider_extract
+from sendx.demo.extracts import extract, la_rows
 from services.endpoint.ingest import Ingest
 
 
 def test_every_school_and_ap_demo_row_is_accepted(provider: Ingest) -> None:
-    rows = provider_extract("120001", children(80)) + provider_extract("AP001", children(80))
+    rows = extract("120001", children(80)) + extract("AP001", children(80))
     report = provider.import_rows({"rows": rows})
     assert report["rejected"] == 0, [r for r in report["rows"] if not r["accepted"]][:3]
 
@@ -24,7 +23,7 @@ def test_the_ap_starts_the_placements_the_las_commissioned_from_it() -> None:
     }
     started = {
         r["placement_id"]: r["commissioned_by"]
-        for r in provider_extract("AP001", kids)
+        for r in extract("AP001", kids)
         if r["command"] == "ap.start_placement"
     }
     assert commissioned and commissioned <= set(started)

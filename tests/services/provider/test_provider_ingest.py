@@ -8,8 +8,8 @@ from uuid import uuid4
 
 from stories import NHS_NUMBER, PARTNERSHIP_KEY, as_rows, person_fields
 
-from sendx.demo.children import write_extract
-from sendx.demo.provider import provider_columns
+from contracts.topology import OrgKind
+from sendx.demo.extracts import columns_for, write_extract
 from services.domain.identity import person_key
 from services.endpoint.ingest import Ingest, read_extract
 from services.provider.application import ProviderApplication
@@ -50,7 +50,7 @@ def test_an_invalid_nhs_number_is_rejected_naming_the_row_and_field(provider: In
 def test_reimporting_a_jsonl_extract_is_idempotent(
     provider: Ingest, provider_app: ProviderApplication, tmp_path: Path
 ) -> None:
-    path = write_extract(as_rows(placement()), tmp_path / "ap.jsonl", provider_columns())
+    path = write_extract(as_rows(placement()), tmp_path / "ap.jsonl", columns_for(OrgKind.PROVIDER))
     numbered = list(read_extract(path))
     body = {"rows": [r for _, r in numbered], "row_numbers": [n for n, _ in numbered]}
     first = provider.import_rows(body)
