@@ -40,45 +40,46 @@ assessed, known to health or a provider only); `national` = 42 partnerships x 16
 
 **Event mix at partnership scale, seed 1** (run `python -m sendx.demo.population partnership 1`):
 
-    adult_social_care.transition_assessment_completed        2,884
-    ap.placement_commissioned                                1,107
+    adult_social_care.transition_assessment_completed        2,883
+    ap.placement_commissioned                                1,110
     ap.placement_ended                                         979
     ap.placement_started                                     1,741
-    disagreement.appeal_decided                                736
-    disagreement.appeal_registered                             823
-    disagreement.complaint_received                          2,106
-    disagreement.complaint_resolved                          2,023
-    disagreement.mediation_advice_sought                     2,550
+    disagreement.appeal_decided                                733
+    disagreement.appeal_registered                             825
+    disagreement.complaint_received                          2,094
+    disagreement.complaint_resolved                          2,026
+    disagreement.mediation_advice_sought                     2,557
     disagreement.mediation_held                              1,273
-    ehc.advice_requested                                    69,884
-    ehc.advice_returned                                     22,897
-    ehc.annual_review_held                                  44,731
-    ehc.assessment_decided                                  27,438
-    ehc.assessment_requested                                27,800
-    ehc.plan_amended                                        16,309
-    ehc.plan_ceased                                          3,033
+    ehc.advice_requested                                    69,782
+    ehc.advice_returned                                     22,904
+    ehc.annual_review_held                                  44,746
+    ehc.assessment_decided                                  26,715
+    ehc.assessment_requested                                26,926
+    ehc.assessment_step_recorded                               869
+    ehc.plan_amended                                        16,303
+    ehc.plan_ceased                                          3,024
     ehc.plan_in_force_recorded                                 302
-    ehc.plan_issued                                         19,890
-    ehc.plan_not_issued                                      1,885
-    ehc.review_outcome                                      43,899
-    health.adult_services_referral_accepted                  5,573
-    health.annual_health_check_completed                     4,985
-    health.assessment_started                                8,196
-    health.care_summary_updated                              4,908
-    health.diagnosis_recorded                                6,476
-    health.dsr_status_changed                                2,338
-    health.ehc_plan_flag_cleared                             2,077
+    ehc.plan_issued                                         19,894
+    ehc.plan_not_issued                                      1,879
+    ehc.review_outcome                                      43,867
+    health.adult_services_referral_accepted                  5,581
+    health.annual_health_check_completed                     4,992
+    health.assessment_started                                7,614
+    health.care_summary_updated                              4,907
+    health.diagnosis_recorded                                6,026
+    health.dsr_status_changed                                2,342
+    health.ehc_plan_flag_cleared                             2,081
     health.ehc_plan_flag_set                                19,102
-    health.referral_closed                                     120
-    health.referral_made                                     8,421
-    health.transferred_to_adult_services                     4,356
-    person.registered                                       76,611
-    provider.part_time_timetable_ended                         443
-    provider.part_time_timetable_started                       768
+    health.referral_closed                                     118
+    health.referral_made                                     8,418
+    health.transferred_to_adult_services                     4,359
+    person.registered                                       76,108
+    provider.part_time_timetable_ended                         437
+    provider.part_time_timetable_started                       766
     provider.post16_destination_confirmed                    2,092
-    transition.named_worker_assigned                        10,948
-    transition.plan_agreed                                   4,305
-    total                                                  456,009
+    transition.named_worker_assigned                        10,947
+    transition.plan_agreed                                   4,295
+    total                                                  453,617
 """
 
 from __future__ import annotations
