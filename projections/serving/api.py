@@ -97,11 +97,12 @@ class DataDate(BaseModel):
 class PartitionPosition(BaseModel):
     partition: str = Field(description="`p<index>-of-<count>`: one projector worker's people.")
     applied_sequence: int = Field(
-        description="Highest SEND_EVENTS sequence of this partition its worker has committed."
+        description="Every SEND_EVENTS message of this partition up to this sequence has been "
+        "applied: its worker's committed position (up to just before its next message)."
     )
     pending_from: int | None = Field(
-        description="Sequence of its first message not yet applied; null when caught up or "
-        "when the bus cannot be reached."
+        description="The sequence from which it may still owe messages (`applied_sequence` + "
+        "1); null when its worker's consumer has nothing pending or the bus cannot be reached."
     )
     lag: int | None = Field(
         description="Its messages not yet applied (counted by its worker's consumer); null "
