@@ -9,9 +9,9 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from contracts.alerts import alert_subject
 from contracts.feeds import org_alerts
 from contracts.subjects import ALL_EVENTS, command_subject, event_subject, projection_changes
+from projections.delivery.replay import messages_after
 from projections.reading.partitions import Partition
 from projections.reading.rebuild import rebuild
-from projections.delivery.replay import messages_after
 from runtime.bus.outbound import ALERTS_STREAM, FEEDS_STREAM, alerts_stream
 from runtime.bus.streams import (
     DEADLETTER_STREAM,
