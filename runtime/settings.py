@@ -177,6 +177,15 @@ class Settings(BaseSettings):
     nats_password: str | None = variable(
         "SENDX_NATS_PASSWORD", None, "the password of `SENDX_NATS_USER`", secret=True,
     )
+    courier_nats_user: str | None = variable(
+        "SENDX_COURIER_NATS_USER", None,
+        "the API's second NATS user, for its delivery routes only (`courier`: reads SEND_ALERTS, "
+        "SEND_FEEDS and SEND_DEADLETTER; `sendx run` sets it); unset, they use the API's own",
+    )
+    courier_nats_password: str | None = variable(
+        "SENDX_COURIER_NATS_PASSWORD", None, "the password of `SENDX_COURIER_NATS_USER`",
+        secret=True,
+    )
     nats_ca: Path | None = variable(
         "SENDX_NATS_CA", None,
         "CA certificate (PEM) the process verifies the NATS servers against: TLS (handshake "

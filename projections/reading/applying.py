@@ -82,8 +82,13 @@ def decode_and_apply(
     accept: EventFilter | None = None,
     keys: KeyTable | None = None,
     commit_invalid: bool = False,
+    complete_to: int | None = None,
 ) -> Applied:
-    """Decode the events past `after` (up to `until`) and apply them in one transaction."""
+    """Decode the events past `after` (up to `until`) and apply them in one transaction.
+
+    `complete_to`: a partition's worker knows its next message comes after this sequence
+    (`partitions.Partition.complete_to`), so it commits that as its position: how far its
+    partition is complete, which the API reads instead of the mirror's messages."""
     batch = decode_batch(raws, after=after, until=until, accept=accept, keys=keys)
     batch.events, unopened = _opened_first(store, batch.events)
     by_seq = {raw.seq: index for index, raw in enumerate(raws)}
@@ -93,7 +98,7 @@ def decode_and_apply(
     outcome = Applied(None, batch.highest, 0, batch.filtered_out, invalid)
     if batch.highest <= after or (invalid and not commit_invalid):
         return outcome
-    outcome.position = store.apply_batch(batch.events, batch.highest)
+    outcome.position = store.apply_batch(batch.events, max(batch.highest, complete_to or 0))
     outcome.applied = len(batch.events)
     outcome.summary = summarise([e.envelope for e in batch.events])
     return outcome
@@ -133,6 +138,7 @@ class Applier(Protocol):
         accept: EventFilter | None = None,
         keys: KeyTable | None = None,
         commit_invalid: bool = False,
+        complete_to: int | None = None,
     ) -> Applied: ...
 
     def bulk_begin(self) -> bool:

@@ -23,11 +23,16 @@ and tests can tell which worker owns a person without asking the bus.
 
 How far N workers have got together (`progress_of`, for `/api/position` and the live feed).
 Each commits its own position, so no single number says "applied"; what a reader may rely on
-is the highest sequence S such that *every* SEND_EVENTS message up to S has been applied. For
-each partition, everything before its first message not yet applied (`Partition.next_seq`
-after its committed position) is applied; S is the lowest of those bounds, and at most the
-mirror's last sequence read *before* the positions (so a message arriving meanwhile cannot
-be counted as applied). Without the bus, the lowest committed position is still a safe S.
+is the highest sequence S such that *every* SEND_EVENTS message up to S has been applied.
+Each worker commits, as its position, how far its partition is complete: when it commits a
+batch it asks the mirror for its partition's next message (`Partition.complete_to`) and, if
+one is already there, commits the sequence just before it (nothing of its partition lies
+between), else the batch's last. So the reader needs no message of the mirror (the dashboard's
+login may read none): a partition whose worker's consumer has nothing pending or unacked is
+complete up to the mirror's last sequence read *before* the consumer (the runner acks only
+after it commits, so a message arriving meanwhile cannot be counted as applied); any other
+partition is complete up to its committed position. S is the lowest of those bounds. Without
+the bus, the lowest committed position is still a safe S.
 """
 
 from __future__ import annotations
@@ -137,6 +142,13 @@ class Partition:
             return None
         return msg.seq
 
+    async def complete_to(self, js: JetStreamContext, handled: int) -> int | None:
+        """With every message of this partition up to `handled` in hand: the sequence up to which
+        the partition is then complete, when its next message is already in the mirror (None:
+        not yet, so no more than `handled`). The mirror only grows, so this stays true."""
+        following = await self.next_seq(js, handled)
+        return None if following is None else following - 1
+
     def view(self, store: SharedStore | PartitionedStore) -> PartitionedStore:
         """`store` (shared by every partition's worker) as this partition sees it."""
         if isinstance(store, PartitionedStore):
@@ -184,9 +196,11 @@ class PartitionProgress:
 
     partition: Partition
     applied: int
-    """Its committed position (SEND_EVENTS sequence; 0: nothing committed yet)."""
+    """Its committed position (SEND_EVENTS sequence; 0: nothing committed yet): every message
+    of its partition up to it is applied."""
     pending_from: int | None = None
-    """The sequence of its first message not yet applied (None: caught up, or no bus)."""
+    """Where its partition may still owe messages (its position + 1; None: its consumer has
+    nothing pending, or no bus)."""
     lag: int | None = None
     """Its messages not yet applied, as its consumer counts them (None: unknown)."""
 
@@ -242,7 +256,8 @@ def complete_up_to(
 ) -> int:
     """Pure: the highest S with every message up to S applied (see the module docstring).
 
-    `mirror_last` must have been read before `applied`, and `pending_from` after it."""
+    `mirror_last` must have been read before the consumers said which partitions owe nothing
+    (`pending_from` None)."""
     bound = min([mirror_last, *(n - 1 for n in pending_from.values() if n is not None)])
     return max(bound, min(applied.values()))
 
@@ -252,6 +267,7 @@ async def progress_of(
 ) -> Progress:
     """How far `store` has got: one runner's position, or N partition workers' together.
 
+    Asks the bus only for the mirror's and the workers' consumers' info (see the module).
     Without `js` (or with the bus unreachable) a partitioned store reports its lowest
     committed position, which is safe but may be behind, and no lags."""
     layout = await asyncio.to_thread(committed_partitions, store)
@@ -264,11 +280,15 @@ async def progress_of(
         return without_bus
     try:
         mirror_last = int((await js.stream_info(next(iter(layout)).stream)).state.last_seq)
-        applied = await asyncio.to_thread(committed_partitions, store)
-        parts = [await _partition_progress(js, p, applied.get(p, 0), projection_name)
-                 for p in layout]
+        owed = {p: await _owed(js, p, projection_name) for p in layout}
     except (TimeoutError, nats.errors.Error):
         return without_bus
+    applied = await asyncio.to_thread(committed_partitions, store)
+    parts = [
+        PartitionProgress(p, applied.get(p, 0), None if owed[p] == 0 else applied.get(p, 0) + 1,
+                          owed[p])
+        for p in layout
+    ]
     pending = {part.partition: part.pending_from for part in parts}
     return Progress(
         complete_up_to({p.partition: p.applied for p in parts}, pending, mirror_last),
@@ -276,18 +296,14 @@ async def progress_of(
     )
 
 
-async def _partition_progress(
-    js: JetStreamContext, partition: Partition, applied: int, projection_name: str
-) -> PartitionProgress:
-    pending_from = await partition.next_seq(js, applied)
-    if pending_from is None:
-        return PartitionProgress(partition, applied, None, 0)
+async def _owed(js: JetStreamContext, partition: Partition, projection_name: str) -> int | None:
+    """The messages `partition`'s worker has not yet acked (None: its consumer does not exist,
+    its worker has never run). Acked means committed: the runner acks after its commit."""
     try:
         info = await js.consumer_info(partition.stream, partition.durable(projection_name))
-    except NotFoundError:  # its worker has never run
-        return PartitionProgress(partition, applied, pending_from, None)
-    counted = int(info.num_pending or 0) + int(info.num_ack_pending or 0)
-    return PartitionProgress(partition, applied, pending_from, max(counted, 1))
+    except NotFoundError:
+        return None
+    return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
 
 
 Bus = Callable[[], Awaitable[JetStreamContext | None]]

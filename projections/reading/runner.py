@@ -24,7 +24,9 @@ Why it is shaped like this:
   past the store (a fresh or restored store), so the store's position, not the consumer's, is
   the truth. One runner per store: two runners on one durable would interleave batches.
 - Scaled out (`partition`, see `projections.reading.partitions`): the same loop reads one partition
-  of SEND_EVENTS_P<n>, a mirror with SEND_EVENTS' sequences, and commits that partition's position.
+  of SEND_EVENTS_P<n>, a mirror with SEND_EVENTS' sequences, and commits that partition's position:
+  up to just before its next message when one is already there (`Partition.complete_to`), so
+  the position says how far the partition is complete, not only what it last applied.
 - The store may be in this process (decoded and applied in a thread) or in a worker process of
   its own (`projections.reading.store_worker`, what `sendx projector` uses): then fetching and
   parsing the next batch here and applying this one there use two cores. Either way the runner hands
@@ -193,8 +195,12 @@ class ProjectionRunner:
             self._partition.restore_subjects(msgs)
         keys = await load_keys(msgs, self._keys)
         raws = raw_events(msgs)
+        complete_to = None
+        if self._partition is not None:
+            complete_to = await self._partition.complete_to(self._js, max(map(stream_seq, msgs)))
         apply = functools.partial(
-            self._applier.decode_and_apply, raws, after=self._position, keys=keys
+            self._applier.decode_and_apply, raws, after=self._position, keys=keys,
+            complete_to=complete_to,
         )
         outcome = await asyncio.to_thread(apply)
         if outcome.invalid:

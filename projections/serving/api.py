@@ -51,7 +51,7 @@ from projections.serving.api_contract import (
     day_of,
     install_contract,
 )
-from projections.serving.deliveries import install_delivery_routes
+from projections.serving.deliveries import JetStream, install_delivery_routes
 from projections.serving.live import LiveFeed
 from projections.tracker import queries as tracker_queries
 from projections.tracker.milestones import MILESTONE_IDS
@@ -97,11 +97,12 @@ class DataDate(BaseModel):
 class PartitionPosition(BaseModel):
     partition: str = Field(description="`p<index>-of-<count>`: one projector worker's people.")
     applied_sequence: int = Field(
-        description="Highest SEND_EVENTS sequence of this partition its worker has committed."
+        description="Every SEND_EVENTS message of this partition up to this sequence has been "
+        "applied: its worker's committed position (up to just before its next message)."
     )
     pending_from: int | None = Field(
-        description="Sequence of its first message not yet applied; null when caught up or "
-        "when the bus cannot be reached."
+        description="The sequence from which it may still owe messages (`applied_sequence` + "
+        "1); null when its worker's consumer has nothing pending or the bus cannot be reached."
     )
     lag: int | None = Field(
         description="Its messages not yet applied (counted by its worker's consumer); null "
@@ -189,10 +190,13 @@ def create_app(
     access: AccessControl | None = None,
     live: LiveFeed | None = None,
     targets: Targets | None = None,
+    deliveries_bus: JetStream | None = None,
 ) -> FastAPI:
     """The API over the dataset (and the tracker, if given); `stream_last_sequence` lets
     /api/position report the lag. `targets` default to the partnership's file
-    (`deploy/partnership/targets.toml`), checked here: a bad file stops the start."""
+    (`deploy/partnership/targets.toml`), checked here: a bad file stops the start.
+    `deliveries_bus`: the delivery routes' own login (`deliveries.CourierLogin`); None, the
+    live feed's connection."""
     area = partnership or Partnership.of()
     goals = default_targets() if targets is None else targets
     england = load_reference(ENGLAND_FILE, known_figures())
@@ -341,7 +345,7 @@ def create_app(
 
     if tracker is not None:
         _tracker_routes(app, tracker, area, as_of)
-    install_delivery_routes(app, feed.jetstream)
+    install_delivery_routes(app, deliveries_bus or feed.jetstream)
     positions = {"dataset": read_model.position}
     if tracker is not None and hasattr(tracker, "position"):
         positions["tracker"] = tracker.position

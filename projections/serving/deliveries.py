@@ -6,6 +6,11 @@ names the organisation with `org`; a dashboard token reads the counts only. The 
 the same CloudEvents a webhook delivers (`projections.delivery.cloudevent`), each with its
 `cursor` (`sendxsequence`): ask again with `after=<the last cursor>` for the next page, which
 is how a partner recovers what a webhook could not deliver, or rebuilds from the start.
+
+With which login: these routes read messages (SEND_ALERTS, SEND_FEEDS, SEND_DEADLETTER), which
+the API's own `dashboard` login may not, so they use a login of their own, the `courier`
+(`CourierLogin`, from `SENDX_COURIER_NATS_USER`; `runtime.bus.permissions`). Without one
+(an open server) they share the API's connection.
 Rows carry their `person_key`, so the access rule every answer passes applies to them too
 (`projections.access.policy`: a partner's rows about people its own events never mention are
 withheld, and counted in `X-Person-Rows-Withheld`).
@@ -13,10 +18,14 @@ withheld, and counted in `X-Person-Rows-Withheld`).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
+import nats.errors
 from fastapi import FastAPI, HTTPException, Query, Request
+from nats.aio.client import Client
 from nats.js import JetStreamContext
 from pydantic import BaseModel, Field
 
@@ -28,6 +37,10 @@ from projections.delivery.config import Endpoint
 from projections.delivery.dead_letters import webhook_letters
 from projections.delivery.replay import MAX_PAGE, messages_after
 from projections.serving.api_contract import NEEDS_ORG, UNAVAILABLE
+from runtime.bus.connection import connect_bus
+from runtime.settings import Settings
+
+log = logging.getLogger(__name__)
 
 JetStream = Callable[[], Awaitable[JetStreamContext | None]]
 After = Annotated[int, Query(ge=0, description="Cursor: only messages after this sequence.")]
@@ -70,6 +83,41 @@ class WebhookDeadLetters(BaseModel):
     count: int
     next_after: int
     letters: list[WebhookDeadLetter]
+
+
+class CourierLogin:
+    """JetStream as the `courier` user, connected on first use and kept (it reconnects by
+    itself); None while the bus cannot be reached."""
+
+    def __init__(self, nats_url: str, user: str, password: str | None) -> None:
+        self._url, self._user, self._password = nats_url, user, password
+        self._nc: Client | None = None
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def configured(cls, settings: Settings, nats_url: str | None = None) -> CourierLogin | None:
+        """The login `SENDX_COURIER_NATS_USER` names, at `nats_url` (default `NATS_URL`);
+        None when it is unset (an open server: the routes use the API's own connection)."""
+        if not settings.courier_nats_user:
+            return None
+        return cls(nats_url or settings.nats_url, settings.courier_nats_user,
+                   settings.courier_nats_password)
+
+    async def __call__(self) -> JetStreamContext | None:
+        async with self._lock:
+            if self._nc is None:
+                try:
+                    self._nc = await asyncio.wait_for(connect_bus(
+                        self._url, name="sendx-api-courier", user=self._user,
+                        password=self._password), timeout=3)
+                except (TimeoutError, OSError, nats.errors.Error) as exc:
+                    log.warning("deliveries: cannot log in as %s (%s)", self._user, exc)
+                    return None
+        return self._nc.jetstream() if self._nc.is_connected else None
+
+    async def close(self) -> None:
+        if self._nc is not None:
+            await self._nc.close()
 
 
 def whose(request: Request, org: str | None) -> str | None:

@@ -45,6 +45,7 @@ from projections.reading.runner import ConsumerSettings, ProjectionRunner
 from projections.reading.store_worker import StoreWorker
 from projections.reading.store_worker import wanted as store_worker_wanted
 from projections.serving.api import create_app, default_host, default_port
+from projections.serving.deliveries import CourierLogin
 from projections.serving.live import ChangeAnnouncer, LiveFeed
 from projections.serving.monitoring import install_monitoring
 from projections.tracker.store import TRACKER
@@ -184,8 +185,10 @@ def run_api(
     live = LiveFeed((DATASET.name, TRACKER.name, ALERTS), nats_url=nats_url,
                     connect=lambda url: connect_bus(url, name="sendx-api-live"))
     tail = StreamTail(nats_url)
+    courier = CourierLogin.configured(current_settings(), nats_url)
     app = create_app(dataset, tracker=tracker, stream_last_sequence=tail,
-                     access=access_control_for(current_settings().data_dir, dataset), live=live)
+                     access=access_control_for(current_settings().data_dir, dataset), live=live,
+                     deliveries_bus=courier)
     monitor = api_monitor({DATASET.name: dataset, TRACKER.name: tracker}, tail)
     install_monitoring(app, monitor)
     # uvicorn re-raises SIGTERM after its graceful shutdown: make that a clean exit.
@@ -219,6 +222,7 @@ async def serve(
         stores[DATASET.name], tracker=stores[TRACKER.name], stream_last_sequence=StreamTail(nc=nc),
         access=access_control_for(settings.data_dir, stores[DATASET.name]),
         live=LiveFeed((DATASET.name, TRACKER.name, ALERTS), nc=nc),
+        deliveries_bus=CourierLogin.configured(settings),
     )
     install_monitoring(app, projector_monitor(nc, dict(zip(stores, runners, strict=True)), stores))
     server = uvicorn.Server(uvicorn.Config(app, host=default_host(), port=port or default_port()))

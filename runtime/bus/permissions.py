@@ -9,10 +9,11 @@ keeps the streams an unsecured server already holds):
 - `projector`: pull consumers on SEND_EVENTS (durable, or ephemeral for rebuilds), acks,
   publishes `send.dlq.>` and `projections.>`; it may delete only its own durable consumers
   (`projection-<name>`, recreated when its store and consumer disagree), never another's;
-- `dashboard`: subscribes `projections.>` (the change notices) and reads the streams' info (their
-  last sequence, for lag), never an event; with partitioned projectors also the workers'
-  consumer info and the mirrors' messages (`Partition.next_seq`: which event each partition has
-  yet to apply);
+- `dashboard`: subscribes `projections.>` (the change notices) and reads SEND_EVENTS' and the
+  partition mirrors' info (their last sequence, for lag) and, with partitioned projectors, the
+  workers' consumer info (how many messages each has yet to apply): never a message of any
+  stream. Each worker commits how far its partition is complete in the store the API reads
+  (`projections.reading.partitions`), so the API needs no mirror's messages;
 - `feeder`: the feed process (`projections.feeds`): a projector's reading of SEND_EVENTS (its
   own durable only) and publishing every recipient's deliveries on `send.feed.>` (SEND_FEEDS);
 - `<kind>-<org>-client` also reads its own feed and alerts (`recipient_subjects`): durable
@@ -48,9 +49,12 @@ keeps the streams an unsecured server already holds):
 - `deliverer`: the webhook delivery processes (`projections.delivery`): durable pull
   consumers on SEND_ALERTS and SEND_FEEDS (any of their subjects: each process filters to its
   partner's), and dead-letters what it could not deliver on `send.dlq.webhook.>`.
-- The API (`dashboard`) also reads SEND_ALERTS, SEND_FEEDS and SEND_DEADLETTER by direct get,
-  to serve each partner its own alerts, feed and webhook dead letters from a cursor (the
-  partner's API token decides whose; `projections.serving.deliveries`).
+- `courier`: the API's second login, for its delivery routes only
+  (`projections.serving.deliveries`: each partner's own alerts, feed and webhook dead letters
+  from a cursor, the partner's API token deciding whose): reads SEND_ALERTS, SEND_FEEDS and
+  SEND_DEADLETTER by direct get, nothing else. A role apart from `dashboard` so that the
+  login serving the dashboard's page reads no message at all, and from `deliverer` because it
+  creates no consumers and publishes nothing.
 
 The sealing keys (bucket SEND_PERSON_KEYS, `runtime.keystore`), one per organisation and person
 under `<org>.<person>`: a service may create and purge only its own organisation's keys
@@ -111,6 +115,7 @@ class Role(StrEnum):
     RETRIER = "retrier"
     ALERTER = "alerter"
     DELIVERER = "deliverer"
+    COURIER = "courier"
     FEEDER = "feeder"
 
 
@@ -324,6 +329,34 @@ def deliverer_user() -> NatsUser:
     )
 
 
+def courier_user() -> NatsUser:
+    """The API's delivery routes: look at the partner-facing streams and the dead letters."""
+    return NatsUser(
+        Role.COURIER.value,
+        publish=_unique(
+            *read_stream(ALERTS_STREAM), *read_stream(FEEDS_STREAM),
+            *read_stream(DEADLETTER_STREAM),
+        ),
+        subscribe=(),
+    )
+
+
+def dashboard_user() -> NatsUser:
+    """The API serving the dashboard: change notices and stream info, never a message."""
+    return NatsUser(
+        Role.DASHBOARD.value,
+        publish=_unique(
+            *read_stream_info(EVENTS_STREAM),
+            *(
+                subject
+                for count in PARTITION_COUNTS
+                for subject in partition_progress_subjects(partitioned_stream_name(count))
+            ),
+        ),
+        subscribe=(ALL_PROJECTION_CHANGES,),
+    )
+
+
 def role_user(role: Role, partnership: Iterable[Organisation] = DEMO_PARTNERSHIP) -> NatsUser:
     events = EVENTS_STREAM
     if role is Role.RETRIER:
@@ -332,6 +365,10 @@ def role_user(role: Role, partnership: Iterable[Organisation] = DEMO_PARTNERSHIP
         return alerter_user()
     if role is Role.DELIVERER:
         return deliverer_user()
+    if role is Role.COURIER:
+        return courier_user()
+    if role is Role.DASHBOARD:
+        return dashboard_user()
     if role is Role.FEEDER:
         return feeder_user()
     if role is Role.PROJECTOR:
@@ -353,21 +390,6 @@ def role_user(role: Role, partnership: Iterable[Organisation] = DEMO_PARTNERSHIP
                 *read_person_keys(),
             ),
             subscribe=(),
-        )
-    if role is Role.DASHBOARD:
-        return NatsUser(
-            role.value,
-            publish=_unique(
-                *read_stream_info(events),
-                *(
-                    subject
-                    for count in PARTITION_COUNTS
-                    for subject in partition_progress_subjects(partitioned_stream_name(count))
-                ),
-                *read_stream(ALERTS_STREAM), *read_stream(FEEDS_STREAM),
-                *read_stream(DEADLETTER_STREAM),
-            ),
-            subscribe=(ALL_PROJECTION_CHANGES,),
         )
     if role is Role.AUDITOR:
         return NatsUser(
@@ -415,8 +437,8 @@ def partitioned_worker_subjects(
 
 def partition_progress_subjects(mirror: str) -> tuple[str, ...]:
     """How far each partition's worker has got (`/api/position`, the live feed): the mirror's
-    messages and the workers' consumers, read only."""
-    return (*read_stream(mirror), f"{JS_API}.CONSUMER.INFO.{mirror}.*")
+    info and the workers' consumers' info, no message."""
+    return (*read_stream_info(mirror), f"{JS_API}.CONSUMER.INFO.{mirror}.*")
 
 
 def partnership_users(partnership: Iterable[Organisation] = DEMO_PARTNERSHIP) -> list[NatsUser]:

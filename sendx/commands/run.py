@@ -192,9 +192,11 @@ def run_holding(args: argparse.Namespace, data_dir: Path) -> int:
                 sendx_command("webhooks", "run", "--endpoint", endpoint.name),
                 env_as("deliverer"),
             )
-        supervisor.launch(
-            "api", sendx_command("api", "--port", str(api_port)), env_as("dashboard")
-        )
+        courier = credentials_for("courier", data_dir)
+        supervisor.launch("api", sendx_command("api", "--port", str(api_port)), {
+            **env_as("dashboard"), "SENDX_COURIER_NATS_USER": courier["user"],
+            "SENDX_COURIER_NATS_PASSWORD": courier["password"],
+        })
         base = f"http://127.0.0.1:{api_port}"
         wait_for_http(f"{base}/healthz", supervisor)
         # the agreement takes effect after what the stream holds when the feed process first

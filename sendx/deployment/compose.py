@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from runtime.bus.cluster import render_node
+from runtime.bus.permissions import Role
 from sendx.deployment.nats import PRODUCTION_STORE_DIR, cluster_nodes
 from sendx.deployment.processes import (
     API_PORT,
@@ -81,6 +82,11 @@ def _process(process: Process, *, one_shot: bool = False) -> dict[str, Any]:
         "SENDX_NATS_PASSWORD": required(process.secret_variable("NATS_SECRET")),
         **process.env,
     }
+    if process.courier:
+        env |= {
+            "SENDX_COURIER_NATS_USER": Role.COURIER.value,
+            "SENDX_COURIER_NATS_PASSWORD": required(process.secret_variable("COURIER_SECRET")),
+        }
     depends: dict[str, Any] = {h: {"condition": "service_healthy"} for h in NATS_HOSTS}
     if process.database:
         env |= {
@@ -210,6 +216,7 @@ def env_example() -> str:
     """`deploy/compose/.env`'s shape: copy to `.env`, fill in, keep it out of version control."""
     how = {
         "NATS_SECRET_": "the NATS password of this process's user (`sendx deploy nats-password`)",
+        "COURIER_SECRET_": "the `courier` user's NATS password (`sendx deploy nats-password`)",
         "PG_PASSWORD_": "its PostgreSQL role's password (e.g. `openssl rand -base64 32`)",
         "CIPHER_KEY_": "AES key for its store at rest (`sendx deploy cipher-key`)",
         "POSTGRES_PASSWORD": "the PostgreSQL superuser's password",

@@ -23,6 +23,7 @@ import yaml
 
 from runtime.bus.cluster import ROUTE_PASSWORD_VAR, ROUTE_USER, ROUTES_VAR
 from runtime.bus.nats_server import DEPLOY_DIR
+from runtime.bus.permissions import Role
 from sendx.deployment.processes import (
     CA_FILE,
     IMAGE,
@@ -72,6 +73,10 @@ def _env(process: Process) -> list[dict[str, Any]]:
         plain |= {"POSTGRES_DBNAME": process.database, "POSTGRES_USER": process.role}
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in plain.items()]
     env.append({"name": "SENDX_NATS_PASSWORD", "valueFrom": _secret(own, "nats-password")})
+    if process.courier:
+        env.append({"name": "SENDX_COURIER_NATS_USER", "value": Role.COURIER.value})
+        env.append({"name": "SENDX_COURIER_NATS_PASSWORD",
+                    "valueFrom": _secret(own, "courier-nats-password")})
     if process.database:
         env.append({"name": "POSTGRES_PASSWORD", "valueFrom": _secret(own, "postgres-password")})
         env.append({

@@ -6,7 +6,9 @@ organisation in the topology gets its service, NATS user, database and secrets i
 editing either by hand; a test fails if the checked-in files are stale.
 
 Secrets are named here once. Each process reads, from its environment:
-`SENDX_NATS_USER` / `SENDX_NATS_PASSWORD` (its own NATS user, `runtime.bus.permissions`),
+`SENDX_NATS_USER` / `SENDX_NATS_PASSWORD` (its own NATS user, `runtime.bus.permissions`; the
+API also `SENDX_COURIER_NATS_USER` / `SENDX_COURIER_NATS_PASSWORD`, the `courier` user its
+delivery routes read with),
 `SENDX_NATS_CA` (the partnership CA it verifies the NATS nodes against: `NATS_URL` is TLS),
 `POSTGRES_USER` / `POSTGRES_PASSWORD` / `POSTGRES_DBNAME` (its own database: an organisation's
 raw identifiers are readable by its own role only), `SENDX_PARTNERSHIP_KEY` (shared) and
@@ -62,6 +64,9 @@ class Process:
         process, the API's too (on the API port `/metrics` needs the operator's token)."""
         return METRICS_PORT
     env: dict[str, str] = field(default_factory=dict)
+    courier: bool = False
+    """Whether it also logs in as `courier` (the API's delivery routes,
+    `SENDX_COURIER_NATS_USER`/`SENDX_COURIER_NATS_PASSWORD`)."""
     secrets: str = ""
     """Whose secrets it reads (default: its own): processes of one NATS user share them."""
 
@@ -107,7 +112,7 @@ def partnership_processes(
     ]
     api = Process(
         name="api", args=("api", "--port", str(API_PORT)), nats_user=Role.DASHBOARD.value,
-        database=READ_MODELS_DATABASE, role=READ_MODELS_ROLE, port=API_PORT,
+        database=READ_MODELS_DATABASE, role=READ_MODELS_ROLE, port=API_PORT, courier=True,
         env={
             "SENDX_API_HOST": "0.0.0.0",
             "SENDX_ACCESS_TOKENS": "/var/lib/sendx/access/tokens.toml",

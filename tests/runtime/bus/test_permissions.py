@@ -6,10 +6,19 @@ import nats.errors
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from contracts.alerts import alert_subject
+from contracts.feeds import org_alerts
 from contracts.subjects import ALL_EVENTS, command_subject, event_subject, projection_changes
+from projections.delivery.replay import messages_after
 from projections.reading.partitions import Partition
 from projections.reading.rebuild import rebuild
-from runtime.bus.streams import DEADLETTER_STREAM, EVENTS_STREAM, ensure_partitioned_stream
+from runtime.bus.outbound import ALERTS_STREAM, FEEDS_STREAM, alerts_stream
+from runtime.bus.streams import (
+    DEADLETTER_STREAM,
+    EVENTS_STREAM,
+    ensure_partitioned_stream,
+    ensure_stream,
+)
 from runtime.stopping import registered
 from services.endpoint.client import ServiceClient
 from tests.runtime.bus.conftest import Connect, Principal
@@ -231,7 +240,7 @@ async def test_the_retrier_republishes_events_and_records_retries_but_nothing_el
     assert (await js.stream_info(DEADLETTER_STREAM)).state.messages == 1
 
 
-async def test_the_dashboard_reads_how_far_each_partition_worker_has_got(
+async def test_the_dashboard_reads_how_far_each_partition_worker_has_got_but_no_mirror_message(
     connect_as: Connect,
 ) -> None:
     # given a partition worker's consumer on the mirror, and an event it has not applied
@@ -244,15 +253,78 @@ async def test_the_dashboard_reads_how_far_each_partition_worker_has_got(
     # when the API (as the dashboard) asks the bus what /api/position needs
     dashboard = await connect_as("dashboard")
     js = dashboard.nc.jetstream()
-    # (the mirror copies the event shortly after it is stored)
-    pending_from = await eventually(lambda: owner.next_seq(js, 0), 20,
-                                    what="the partition's first event")
+
+    async def copied() -> bool:  # the mirror copies the event shortly after it is stored
+        return (await js.stream_info(owner.stream)).state.last_seq == 1
+
+    await eventually(copied, 20, what="the mirror holding the event")
     info = await js.consumer_info(owner.stream, owner.durable("dataset"))
-    # then it reads the partition's next event and its worker's consumer, and nothing is refused
-    assert pending_from == 1
+    # then it reads the mirror's extent and its worker's consumer
     assert info.num_pending == 1
-    assert (await js.stream_info(owner.stream)).state.last_seq == 1
     assert dashboard.violations() == []
+    # but not the mirror's event, by sequence or by direct get (the worker itself still may)
+    for subject in (f"$JS.API.STREAM.MSG.GET.{owner.stream}",
+                    f"$JS.API.DIRECT.GET.{owner.stream}"):
+        with pytest.raises(nats.errors.TimeoutError):
+            await dashboard.nc.request(subject, b'{"seq": 1}', timeout=0.5)
+    await eventually(lambda: len(dashboard.violations()) == 2, timeout=3.0)
+    assert all("permissions violation for publish" in v for v in dashboard.violations())
+    assert await owner.next_seq(projector.nc.jetstream(), 0) == 1
+
+
+async def an_alert_on_send_alerts(connect_as: Connect) -> str:
+    """The alert process's stream, holding one alert to LA 856 about PERSON: its subject."""
+    alerter = await connect_as("alerter")
+    js = alerter.nc.jetstream()
+    await ensure_stream(js, alerts_stream())
+    subject = alert_subject("856", "milestone", PERSON)
+    assert (await js.publish(subject, b'{"about": "named_worker"}')).stream == ALERTS_STREAM
+    return subject
+
+
+async def test_the_dashboard_reads_no_alert_feed_or_dead_letter(connect_as: Connect) -> None:
+    # given an alert on SEND_ALERTS
+    await an_alert_on_send_alerts(connect_as)
+    dashboard = await connect_as("dashboard")
+    # when the dashboard's login asks for a message of the partner-facing streams
+    for stream in (ALERTS_STREAM, FEEDS_STREAM, DEADLETTER_STREAM):
+        for api in ("STREAM.MSG.GET", "DIRECT.GET"):
+            with pytest.raises(nats.errors.TimeoutError):
+                await dashboard.nc.request(f"$JS.API.{api}.{stream}", b'{"seq": 1}',
+                                           timeout=0.5)
+    # then the server refuses every one
+    await eventually(lambda: len(dashboard.violations()) == 6, timeout=3.0)
+    assert all("permissions violation for publish" in v for v in dashboard.violations())
+
+
+async def test_the_courier_reads_deliveries_but_not_the_history(connect_as: Connect) -> None:
+    # given an alert on SEND_ALERTS and an event on SEND_EVENTS
+    subject = await an_alert_on_send_alerts(connect_as)
+    la_856 = await connect_as("856")
+    await la_856.nc.jetstream().publish(plan_issued_by("856"), b"{}")
+    # when the API's delivery routes read as the courier
+    courier = await connect_as("courier")
+    js = courier.nc.jetstream()
+    found = await messages_after(js, ALERTS_STREAM, org_alerts("856"), 0, 10)
+    # then LA 856's alert is there, as are the feed's and the dead letters' extents
+    assert [(m.subject, m.data) for m in found] == [(subject, b'{"about": "named_worker"}')]
+    assert (await js.stream_info(FEEDS_STREAM)).state.messages == 0
+    assert (await js.stream_info(DEADLETTER_STREAM)).state.messages == 0
+    assert courier.violations() == []
+    # but no event of the history, no consumer on anything, and it publishes nothing
+    for subject, body in (
+        (f"$JS.API.STREAM.MSG.GET.{EVENTS_STREAM}", b'{"seq": 1}'),
+        (f"$JS.API.DIRECT.GET.{EVENTS_STREAM}", b'{"seq": 1}'),
+        (f"$JS.API.CONSUMER.CREATE.{ALERTS_STREAM}", b"{}"),
+        (f"$JS.API.CONSUMER.DURABLE.CREATE.{FEEDS_STREAM}.mine", b"{}"),
+        (plan_issued_by("856"), b"{}"),
+        ("send.alert.856.milestone." + PERSON, b"{}"),
+    ):
+        with pytest.raises(nats.errors.TimeoutError):
+            await courier.nc.request(subject, body, timeout=0.5)
+    await eventually(lambda: len(courier.violations()) == 6, timeout=3.0)
+    assert all("permissions violation for publish" in v for v in courier.violations())
+    assert await events_in_stream(await connect_as("admin")) == 1
 
 
 class _PositionOnly:
