@@ -5,7 +5,7 @@ Generated, never hand-written: FastStream builds the document from a broker on w
 event subject is declared as a publisher (schema: the envelope with that type's payload, one
 alternative per registered version) and every command subject as a typed subscriber; the
 broker is never connected. The command subscribers are declared by the very function that
-declares those a service process runs (`services.endpoint.command_api.declare_command_api`),
+declares those a service process runs (`services.endpoint.subscribers.declare_command_api`),
 from each service kind's `CommandApi`, passed in by `sendx/commands/schemas.py` from the service
 definitions: the document shows the handlers that run, with their bodies and replies.
 """
@@ -24,13 +24,8 @@ from pydantic.json_schema import models_json_schema
 from contracts.registry import all_events
 from contracts.schemas import envelope_model
 from contracts.subjects import COMMAND_ROOT, EVENT_PREFIX
-from services.endpoint.command_api import (
-    CommandApi,
-    CommandReply,
-    ImportReply,
-    Route,
-    declare_command_api,
-)
+from services.endpoint.command_api import CommandApi, CommandReply, ImportReply, Route
+from services.endpoint.subscribers import declare_command_api
 
 TITLE = "send-exchange bus"
 PARAMETERS = {

@@ -4,7 +4,7 @@ A kind supplies a `ServiceDefinition` (its Application class, translate function
 catalogue); this module opens the store (`runtime.store`), runs the relay in the background
 (`services.sharing.relay`) and answers partner commands over NATS request-reply on
 `send.cmd.<org>.<command>` and `send.cmd.<org>.import` with the FastStream typed subscribers the
-kind's `CommandApi` declares (`services.endpoint.command_api.declare_command_api`, the same
+kind's `CommandApi` declares (`services.endpoint.subscribers.declare_command_api`, the same
 declaration the AsyncAPI document is generated from). Handlers are thin: decode, call one
 `Ingest` method in a worker thread (one at a time: the store serialises writes anyway), reply,
 poke the relay.
@@ -28,26 +28,24 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from faststream.nats import NatsBroker
-from faststream.nats.subscriber.usecases import CoreSubscriber
 from nats.aio.client import Client
 
 from contracts.topology import Organisation, OrgKind
-from runtime.bus.connection import broker_credentials, connect_bus, server_urls
+from runtime.bus.connection import connect_bus
 from runtime.health import MonitoringServer, metrics_port, start_monitoring, stop_monitoring
 from runtime.metrics import ServiceMetrics
 from runtime.settings import Settings
 from runtime.stopping import awaiting, cancel_within, finish_within, registered
 from runtime.store import StoreThreads, store_env
 from services.domain.application import OrganisationApplication
-from services.endpoint.command_api import (
-    CommandApi,
-    Desk,
-    Route,
+from services.endpoint.command_api import CommandApi, Desk, Route
+from services.endpoint.ingest import CommandCatalogue, Ingest
+from services.endpoint.subscribers import (
+    command_broker,
     declare_command_api,
     declare_unknown_names,
+    drain,
 )
-from services.endpoint.ingest import CommandCatalogue, Ingest
 from services.sharing.counted_relay import CountedRelay
 from services.sharing.quarantine import QuarantineDesk, quarantine_for
 from services.sharing.relay import Relay, Translate
@@ -130,8 +128,8 @@ class OrganisationService:
         self.desk = QuarantineDesk(self.app, self.quarantine, org.code)
         self.store_threads = StoreThreads(f"store-{org.code}")
         self.poll_interval, self.batch_size = poll_interval, batch_size
-        self.broker = self._command_broker("commands")
-        self.unknown_names_broker = self._command_broker("unknown-commands")
+        self.broker = command_broker(self.nats_url, org.code, "commands")
+        self.unknown_names_broker = command_broker(self.nats_url, org.code, "unknown-commands")
         """The connection answering names no route has (`declare_unknown_names`)."""
         self._typed = declare_command_api(self.broker, definition.api, org.code, self.answer)
         self._unknown_names = declare_unknown_names(
@@ -152,24 +150,9 @@ class OrganisationService:
         self._in_flight: dict[int, str] = {}
         """The commands being decided in a store thread, by request, named for the stop's log."""
 
-    def _command_broker(self, role: str) -> NatsBroker:
-        """A connection of the command endpoint.
-
-        apply_types off: the handlers validate each body with the command's own model.
-        graceful_timeout off: `stop` drains the subscriptions itself, so every command delivered
-        is answered (FastStream's own wait drops those still queued without a reply); what is
-        left for the connection's drain is a command that overran the grace: cut it off.
-        Reconnects without end, as the relay's (`connect_bus`): FastStream's default gives up
-        after 60 tries, and the service would then live on taking no commands at all."""
-        return NatsBroker(
-            server_urls(self.nats_url), name=f"sendx-{self.org.code}-{role}",
-            log_level=logging.DEBUG, graceful_timeout=None, drain_timeout=1,
-            max_reconnect_attempts=-1, reconnect_time_wait=0.5, apply_types=False,
-            **broker_credentials(),
-        )
-
     async def answer(self, route: Route | None, name: str, data: bytes) -> bytes:
-        """What every command subscriber calls (`declare_command_api`): a reply, never a raise."""
+        """What every command subscriber calls (`subscribers.declare_command_api`): a reply, never
+        a raise."""
         try:
             answer = await self.handle(route, name, data)
         except Exception as exc:  # a bug must still answer, never leave the partner to time out
@@ -301,8 +284,8 @@ class OrganisationService:
 
         The unknown-names subscription goes first (its answers need no store, so its drain is
         quick): a known command must never meet it alone, for it would not answer."""
-        await _drain(self._unknown_names)
-        await asyncio.gather(*(_drain(s) for s in self._typed))
+        await drain(self._unknown_names)
+        await asyncio.gather(*(drain(s) for s in self._typed))
 
     def _still_deciding(self) -> str:
         return ", ".join(self._in_flight.values())
@@ -326,14 +309,6 @@ class OrganisationService:
         stop_wait.cancel()
         if self.relay_task.done() and not self.relay_task.cancelled():
             self.relay_task.result()  # re-raise what stopped the relay
-
-
-async def _drain(subscriber: CoreSubscriber) -> None:
-    """Unsubscribe and answer what was delivered; taken from FastStream, whose own stop would
-    drop what is still queued without a reply."""
-    subscription, subscriber.subscription = subscriber.subscription, None
-    if subscription is not None:
-        await subscription.drain()
 
 
 def _describe(name: str, body: dict[str, Any]) -> str:
