@@ -141,8 +141,8 @@ class ServiceMetrics:
         run_blocking: RunBlocking = asyncio.to_thread,
     ) -> Monitor:
         """Ready when the relay's and the command endpoint's NATS connections are up, the store
-        answers, the relay runs and nothing is quarantined. `command_endpoint` is FastStream's
-        `broker.ping`."""
+        answers, the relay runs and nothing is quarantined. `command_endpoint` pings the
+        endpoint's FastStream brokers (`broker.ping`)."""
 
         async def commands() -> str | None:
             if await command_endpoint(1.0):

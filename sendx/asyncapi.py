@@ -4,9 +4,10 @@ schema (every registered version), and the command subjects of each service kind
 Generated, never hand-written: FastStream builds the document from a broker on which every
 event subject is declared as a publisher (schema: the envelope with that type's payload, one
 alternative per registered version) and every command subject as a typed subscriber; the
-broker is never connected. The command subjects, bodies and replies are each service kind's
-`CommandApi` (`services.endpoint.command_api`): the table its service process dispatches by,
-passed in by `sendx/commands/schemas.py` from the service definitions.
+broker is never connected. The command subscribers are declared by the very function that
+declares those a service process runs (`services.endpoint.subscribers.declare_command_api`),
+from each service kind's `CommandApi`, passed in by `sendx/commands/schemas.py` from the service
+definitions: the document shows the handlers that run, with their bodies and replies.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from typing import Any, Union
 
 from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
-from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from contracts.registry import all_events
 from contracts.schemas import envelope_model
 from contracts.subjects import COMMAND_ROOT, EVENT_PREFIX
-from services.endpoint.command_api import CommandApi, CommandReply, Desk, ImportReply, Route
+from services.endpoint.command_api import CommandApi, CommandReply, ImportReply, Route
+from services.endpoint.subscribers import declare_command_api
 
 TITLE = "send-exchange bus"
 PARAMETERS = {
@@ -64,37 +65,9 @@ def _declare_events(broker: NatsBroker) -> None:
         )
 
 
-def _handler(model: type[BaseModel]) -> Any:
-    async def handle(body: Any) -> None:
-        """Documentation only: the broker is never started."""
-
-    handle.__annotations__ = {"body": model, "return": None}  # FastStream reads the body type
-    return handle
-
-
-def _description(kind: str, route: Route) -> str:
-    assert route.reply is not None
-    reply = f"Reply: {route.reply.__name__}, on the request's reply subject."
-    if route.desk is Desk.IMPORT:
-        return f"{route.description} {reply}"
-    return (
-        f"{inspect.cleandoc(route.description)}\n\nA {kind} service command (also accepted as "
-        f"{', '.join(route.aliases) or 'no alias'}); optional `record_id` makes it idempotent. "
-        f"{reply}"
-    ).strip()
-
-
-def _declare_commands(broker: NatsBroker, api: CommandApi) -> None:
-    """A typed subscriber per partner-facing route of the table the service dispatches by."""
-    for route in api.routes:
-        if not route.partner_facing:
-            continue
-        assert route.body is not None
-        broker.subscriber(
-            f"{COMMAND_ROOT}.{{org}}.{route.name}",
-            title=f"{api.kind}:{route.name}",
-            description=_description(api.kind, route),
-        )(_handler(route.body))
+async def _never_answered(route: Route | None, name: str, body: bytes) -> bytes:
+    """The document's broker is never started, so no request reaches its subscribers."""
+    raise RuntimeError(f"{name}: the AsyncAPI broker answers no command; run the service")
 
 
 def _add_parameters(document: dict[str, Any]) -> None:
@@ -113,10 +86,10 @@ def bus_document(
     version: str = "1.0.0",
 ) -> dict[str, Any]:
     """The AsyncAPI 3.0 document (a JSON-ready dict) of every event and command subject."""
-    broker = NatsBroker(server)
+    broker = NatsBroker(server, apply_types=False)  # as the service's (`declare_command_api`)
     _declare_events(broker)
     for api in apis:
-        _declare_commands(broker, api)
+        declare_command_api(broker, api, "{org}", _never_answered)
     document = (
         AsyncAPI(
             broker,

@@ -1,12 +1,12 @@
 """The command API of one service kind, declared once: every subject `send.cmd.<org>.<name>`
 the service answers, with its request body, its reply and who decides it.
 
-The service process dispatches by this table (`services.endpoint.process`) and the AsyncAPI
-document is generated from it (`sendx.asyncapi`), so the published command API is the one that
-runs: a new command is one more `Command` in a kind's catalogue. The service subscribes once,
-to `send.cmd.<org>.>` in a queue group, rather than once per route: a name it does not know
-still gets an answer naming the known commands (a per-subject subscription would leave the
-partner with the bare no-responders status), and a stop drains a single subscription.
+`CommandApi` is the table; `services.endpoint.subscribers.declare_command_api` turns it into
+FastStream's typed subscribers, one per route (and alias), each handler annotated with the
+route's pydantic body. The service process runs those subscribers (`services.endpoint.process`)
+and the AsyncAPI document is generated from the same declaration on a broker that is never
+started (`sendx.asyncapi`), so the published command API is the one that runs: a new command is
+one more `Command` in a kind's catalogue.
 """
 
 from __future__ import annotations
@@ -155,3 +155,4 @@ class CommandApi:
     def subjects(self) -> set[str]:
         """Every last subject token the service answers (names and aliases)."""
         return set(self._by_name)
+

@@ -2,11 +2,12 @@
 
 A kind supplies a `ServiceDefinition` (its Application class, translate function and command
 catalogue); this module opens the store (`runtime.store`), runs the relay in the background
-(`services.sharing.relay`) and answers partner commands over NATS request-reply with FastStream on
-`send.cmd.<org>.<command>` and `send.cmd.<org>.import`, dispatched by the kind's `CommandApi`
-(`services.endpoint.command_api`, also the source of the AsyncAPI document). Handlers are
-thin: decode, call one `Ingest` method in a worker thread (one at a time: the store serialises
-writes anyway), reply, poke the relay.
+(`services.sharing.relay`) and answers partner commands over NATS request-reply on
+`send.cmd.<org>.<command>` and `send.cmd.<org>.import` with the FastStream typed subscribers the
+kind's `CommandApi` declares (`services.endpoint.subscribers.declare_command_api`, the same
+declaration the AsyncAPI document is generated from). Handlers are thin: decode, call one
+`Ingest` method in a worker thread (one at a time: the store serialises writes anyway), reply,
+poke the relay.
 
 Stopping is bounded step by step (`OrganisationService.stop`, helpers in `runtime.stopping`): a
 step that overruns is logged, naming what it was waiting on, and the stop goes on without it,
@@ -27,20 +28,24 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from faststream.nats import NatsBroker, NatsMessage
 from nats.aio.client import Client
 
-from contracts.subjects import COMMAND_ROOT, org_commands
 from contracts.topology import Organisation, OrgKind
-from runtime.bus.connection import broker_credentials, connect_bus, server_urls
+from runtime.bus.connection import connect_bus
 from runtime.health import MonitoringServer, metrics_port, start_monitoring, stop_monitoring
 from runtime.metrics import ServiceMetrics
 from runtime.settings import Settings
 from runtime.stopping import awaiting, cancel_within, finish_within, registered
 from runtime.store import StoreThreads, store_env
 from services.domain.application import OrganisationApplication
-from services.endpoint.command_api import CommandApi, Desk
+from services.endpoint.command_api import CommandApi, Desk, Route
 from services.endpoint.ingest import CommandCatalogue, Ingest
+from services.endpoint.subscribers import (
+    command_broker,
+    declare_command_api,
+    declare_unknown_names,
+    drain,
+)
 from services.sharing.counted_relay import CountedRelay
 from services.sharing.quarantine import QuarantineDesk, quarantine_for
 from services.sharing.relay import Relay, Translate
@@ -123,18 +128,13 @@ class OrganisationService:
         self.desk = QuarantineDesk(self.app, self.quarantine, org.code)
         self.store_threads = StoreThreads(f"store-{org.code}")
         self.poll_interval, self.batch_size = poll_interval, batch_size
-        # graceful_timeout off: `stop` drains the subscription itself, so every command delivered
-        # is answered (FastStream's own wait drops those still queued without a reply); what is
-        # left for the connection's drain is a command that overran the grace: cut it off.
-        # Reconnects without end, as the relay's (`connect_bus`): FastStream's default gives up
-        # after 60 tries, and the service would then live on taking no commands at all
-        self.broker = NatsBroker(
-            server_urls(self.nats_url), name=f"sendx-{org.code}-commands", log_level=logging.DEBUG,
-            graceful_timeout=None, drain_timeout=1, max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5, **broker_credentials(),
+        self.broker = command_broker(self.nats_url, org.code, "commands")
+        self.unknown_names_broker = command_broker(self.nats_url, org.code, "unknown-commands")
+        """The connection answering names no route has (`declare_unknown_names`)."""
+        self._typed = declare_command_api(self.broker, definition.api, org.code, self.answer)
+        self._unknown_names = declare_unknown_names(
+            self.unknown_names_broker, definition.api, org.code, self.answer
         )
-        self._commands = self.broker.subscriber(org_commands(org.code), queue=f"sendx-{org.code}")
-        self._commands(self._on_command)
         self._lock = asyncio.Lock()
         self.relay: Relay | None = None
         self.relay_task: asyncio.Task[None] | None = None
@@ -150,22 +150,22 @@ class OrganisationService:
         self._in_flight: dict[int, str] = {}
         """The commands being decided in a store thread, by request, named for the stop's log."""
 
-    async def _on_command(self, msg: NatsMessage) -> bytes:
-        subject: str = msg.raw_message.subject
-        name = subject.removeprefix(f"{COMMAND_ROOT}.{self.org.code}.")
+    async def answer(self, route: Route | None, name: str, data: bytes) -> bytes:
+        """What every command subscriber calls (`subscribers.declare_command_api`): a reply, never
+        a raise."""
         try:
-            answer = await self.handle(name, msg.body)
+            answer = await self.handle(route, name, data)
         except Exception as exc:  # a bug must still answer, never leave the partner to time out
             log.exception("command %s failed", name)
             answer = {
                 "ok": False,
                 "error": f"{name}: internal error in the {self.org.code} service: {exc}",
             }
-        if self.definition.api.desk(name) is not Desk.QUARANTINE:  # not a partner's command
+        if route is None or route.partner_facing:  # not an operator's quarantine request
             self.metrics.count_commands(answer)
         return reply(answer)
 
-    async def handle(self, name: str, data: bytes) -> dict[str, Any]:
+    async def handle(self, route: Route | None, name: str, data: bytes) -> dict[str, Any]:
         try:
             body = orjson.loads(data) if data else {}
         except orjson.JSONDecodeError as exc:
@@ -173,23 +173,32 @@ class OrganisationService:
         if not isinstance(body, dict):
             return {"ok": False, "error": f"{name}: the body must be a JSON object"}
         if self._stopping:
-            return {
-                "ok": False,
-                "error": f"{name}: the {self.org.code} service is stopping; nothing was recorded, "
-                         f"send it again once the service is back",
-            }
+            return self._stopping_refusal(name)
+        if route is None:  # no command of that name: refused naming the known ones, no store
+            return self.ingest.command(name, body)
         async with self._lock:
-            answer = await self.store_threads(self._decide, next(self._requests), name, body)
+            if self._stopping:  # a stop began while it waited behind another command
+                return self._stopping_refusal(name)
+            answer = await self.store_threads(
+                self._decide, next(self._requests), route.desk, name, body
+            )
         if self.relay is not None:
             self.relay.poke()
         return answer
 
-    def _decide(self, request: int, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _stopping_refusal(self, name: str) -> dict[str, Any]:
+        return {
+            "ok": False,
+            "error": f"{name}: the {self.org.code} service is stopping; nothing was recorded, "
+                     f"send it again once the service is back",
+        }
+
+    def _decide(self, request: int, desk: Desk, name: str, body: dict[str, Any]) -> dict[str, Any]:
         """In a store thread: named in `_in_flight` for as long as the thread works on it, which
         may outlast its handler (a cancelled handler does not stop the thread)."""
         self._in_flight[request] = _describe(name, body)
         try:
-            match self.definition.api.desk(name):
+            match desk:
                 case Desk.IMPORT:
                     return self.ingest.import_rows(body)
                 case Desk.QUARANTINE:
@@ -214,14 +223,20 @@ class OrganisationService:
             quarantine=self.quarantine,
         )
         self.relay_task = asyncio.create_task(self.relay.run(), name=f"relay-{self.org.code}")
-        await self.broker.start()
-        await registered(self.broker.connection)
+        # typed subscribers first: a known command reaching the unknown-names subscriber alone
+        # would get no answer (before they are up it gets no-responders and is resent)
+        for broker in (self.broker, self.unknown_names_broker):
+            await broker.start()
+            await registered(broker.connection)
         monitor = self.metrics.monitor(
             self.app, lambda: self.relay, lambda: self._nc, lambda: self.relay_task,
-            self.broker.ping,
+            self._endpoint_connected,
             self.store_threads,
         )
         self.monitoring = await start_monitoring(monitor, metrics_port(self.metrics_port))
+
+    async def _endpoint_connected(self, timeout: float) -> bool:
+        return await self.broker.ping(timeout) and await self.unknown_names_broker.ping(timeout)
 
     async def stop(self) -> None:
         """Refuse new commands, give those in flight `stop_grace` seconds to be answered, stop
@@ -244,6 +259,8 @@ class OrganisationService:
             self._stop_taking_commands(), self.stop_grace,
         )
         await finish_within(org, "the command endpoint", self.broker.stop(), STOP_STEP_TIMEOUT)
+        await finish_within(org, "the unknown-commands endpoint", self.unknown_names_broker.stop(),
+                            STOP_STEP_TIMEOUT)
         if self.relay_task is not None and not await cancel_within(
             self.relay_task, STOP_STEP_TIMEOUT
         ):
@@ -263,10 +280,12 @@ class OrganisationService:
 
     async def _stop_taking_commands(self) -> None:
         """Unsubscribe first (a partner's next command then finds no responder and is resent to
-        the service's next start), then answer every command already delivered."""
-        subscription, self._commands.subscription = self._commands.subscription, None
-        if subscription is not None:
-            await subscription.drain()
+        the service's next start), then answer every command already delivered.
+
+        The unknown-names subscription goes first (its answers need no store, so its drain is
+        quick): a known command must never meet it alone, for it would not answer."""
+        await drain(self._unknown_names)
+        await asyncio.gather(*(drain(s) for s in self._typed))
 
     def _still_deciding(self) -> str:
         return ", ".join(self._in_flight.values())

@@ -56,7 +56,9 @@ async def test_every_documented_subject_is_answered_by_the_running_service(
     }
     assert subjects and aliases
     try:
-        async with TestNatsBroker(service.broker) as broker:
+        async with TestNatsBroker(
+            service.broker, service.unknown_names_broker
+        ) as (broker, _):
             for name, reply in {**subjects, **aliases}.items():
                 answer = await (await broker.request(b"{}", f"send.cmd.{code}.{name}")).decode()
                 replies[reply].model_validate(answer)  # the documented reply, nothing else

@@ -126,7 +126,9 @@ async def test_bad_bodies_get_an_error_reply_not_a_timeout(settings: Settings) -
         definition_for(OrgKind.LA), organisation("856"), settings=settings
     )
     try:
-        async with TestNatsBroker(service.broker) as broker:
+        async with TestNatsBroker(
+            service.broker, service.unknown_names_broker
+        ) as (broker, _):
             # when a partner sends rubbish, an unknown command and an import without rows
             not_json = await broker.request(b"{nope", "send.cmd.856.ehc.issue_plan")
             unknown = await broker.request(b"{}", "send.cmd.856.ehc.make_it_so")
