@@ -31,8 +31,8 @@ from projections.dataset.indicators import (
     active_plans,
 )
 from projections.dataset.indicators.active_plans import DiscrepancyList
-from projections.dataset.indicators.health_check_uptake import HealthChecks
-from projections.dataset.indicators.support_register import SupportRegister
+from projections.dataset.indicators.annual_health_checks import HealthChecksOnADay
+from projections.dataset.indicators.dynamic_support_register import SupportRegister
 from projections.dataset.indicators.transition_tracker import TrackerSummary
 from projections.dataset.periods import BadPeriod, Month, months_between
 from projections.dataset.publishing import DatasetReadModel
@@ -436,7 +436,7 @@ def _tracker_routes(
         "partnership, suppressed (\"<5\", \"c\"). 404 for an LA outside the partnership, "
         "422 for a bad date.",
     )
-    def health_checks(as_of: AsOfParam = None, la: LaParam = None) -> HealthChecks:
+    def health_checks(as_of: AsOfParam = None, la: LaParam = None) -> HealthChecksOnADay:
         day = day_of(as_of, "as_of") or default_day()
         return tracker_queries.health_checks(tracker, day, area, la)
 
