@@ -80,3 +80,6 @@ def test_the_dashboard_shows_a_tile_for_each_with_its_headline(client: TestClien
     assert re.search(r'data-testid="target-annual-health-checks">.*?Red: short of target.*?'
                      r'Target 75.0% from 2022-03', uptake, re.S)
     assert 'data-testid="headline-Mediations">5<' in tiles["mediation-and-appeals"].group(0)
+    # and where England publishes nothing to compare with, the tile says so and why
+    assert re.search(r'data-testid="no-england-annual-health-checks">No England comparator: '
+                     r'the target \(75%, seed 001\) is an ambition', uptake)
