@@ -17,7 +17,7 @@ from pydantic import Field
 
 from projections.dataset.areas import Partnership
 from projections.dataset.counting import Tally
-from projections.dataset.definition import IndicatorDefinition
+from projections.dataset.definition import IndicatorDefinition, Measure, Monthly
 from projections.dataset.figures import Figures
 from projections.dataset.periods import Month
 from projections.dataset.publishing import DatasetReadModel, area_rows, fixed
@@ -55,6 +55,11 @@ class Backlog(Generic[R]):
         """The exact counts on each month's last day, unsuppressed."""
         days = [(str(m), m.last_day) for m in months]
         return self.count(self.facts(snapshot, months[0].last_day, months[-1].last_day), days)
+
+    def monthly(self, summary: str, measure: Measure) -> Monthly:
+        """The backlog served by month like every other indicator, taken on each month end:
+        the one declaration its module makes beside its rule."""
+        return Monthly(self.indicator, self.counts, self.publish, self.result, summary, measure)
 
     def counts_on(self, snapshot: Snapshot, day: date) -> Tally:
         """The exact counts on one day, labelled with its month, unsuppressed."""

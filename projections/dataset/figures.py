@@ -75,6 +75,9 @@ class Figures(BaseModel):
         default_factory=list,
         description="England's published figures for this indicator (deploy/reference/"
         "england.toml), with source, period and whether the definition matches.")
+    no_england_comparator: str = Field(
+        "", description="Where England publishes no figure that could stand beside this "
+        "indicator (in the project's reference sources): why, shown as 'No England comparator'.")
 
 
 class AreaFigure(BaseModel):

@@ -31,12 +31,17 @@ from projections.dataset.indicators import (
     active_plans,
 )
 from projections.dataset.indicators.active_plans import DiscrepancyList
-from projections.dataset.indicators.health_check_uptake import HealthChecks
-from projections.dataset.indicators.support_register import SupportRegister
+from projections.dataset.indicators.annual_health_checks import HealthChecksOnADay
+from projections.dataset.indicators.dynamic_support_register import SupportRegister
 from projections.dataset.indicators.transition_tracker import TrackerSummary
 from projections.dataset.periods import BadPeriod, Month, months_between
 from projections.dataset.publishing import DatasetReadModel
-from projections.dataset.reference import ENGLAND_FILE, ReferenceFigure, load_reference
+from projections.dataset.reference import (
+    ENGLAND_FILE,
+    England,
+    ReferenceFigure,
+    load_reference,
+)
 from projections.dataset.targets import DEFAULT_FILE, Targets, checks, figure_fields, load_targets
 from projections.reading.partitions import Progress, ReadModelProgress
 from projections.serving.api_contract import (
@@ -278,7 +283,7 @@ def create_app(
     for spec in MONTHLY:
         app.add_api_route(
             f"/api/indicators/{spec.indicator.id}", _monthly(spec, read_model, area, as_of, goals,
-                     [f for f in england if f.indicator == spec.indicator.id]),
+                                                             england),
             methods=["GET"], response_model=spec.model, summary=spec.summary,
             description=f"{spec.indicator.title}, by month.{_MONTHLY_ERRORS}",
             responses={**UNKNOWN_LA, **BAD_RANGE},
@@ -292,7 +297,7 @@ def create_app(
         "where not, `note` says how it differs).",
     )
     def england_reference() -> list[ReferenceFigure]:
-        return list(england)
+        return list(england.figures)
 
     @app.get(
         "/api/backlogs",
@@ -366,7 +371,7 @@ def default_targets() -> Targets:
 
 def _monthly(
     spec: Monthly, read_model: DatasetReadModel, area: Partnership, as_of: Callable[[], date],
-    targets: Targets, england: list[ReferenceFigure],
+    targets: Targets, england: England,
 ) -> Callable[..., Any]:
     def handler(la: LaParam = None, first: FromParam = None, last: ToParam = None) -> Any:
         months = period(first, last, as_of())
@@ -375,7 +380,8 @@ def _monthly(
         return answer.model_copy(update={
             "targets": checks(targets, spec.indicator.id, [*answer.figures, *periods]),
             "periods": periods,
-            "england": england,
+            "england": england.figures_for(spec.indicator.id),
+            "no_england_comparator": england.no_comparator(spec.indicator.id),
         })
 
     handler.__name__ = spec.indicator.id.replace("-", "_")
@@ -440,7 +446,7 @@ def _tracker_routes(
         "partnership, suppressed (\"<5\", \"c\"). 404 for an LA outside the partnership, "
         "422 for a bad date.",
     )
-    def health_checks(as_of: AsOfParam = None, la: LaParam = None) -> HealthChecks:
+    def health_checks(as_of: AsOfParam = None, la: LaParam = None) -> HealthChecksOnADay:
         day = day_of(as_of, "as_of") or default_day()
         return tracker_queries.health_checks(tracker, day, area, la)
 

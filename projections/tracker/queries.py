@@ -13,11 +13,18 @@ from contracts.timescales import months_after
 from projections.dataset.areas import Partnership
 from projections.dataset.indicators import (
     TRANSITION_TRACKER,
-    health_check_uptake,
-    support_register,
+    annual_health_checks,
+    dynamic_support_register,
 )
-from projections.dataset.indicators.health_check_uptake import HealthChecks, RegisterEntry
-from projections.dataset.indicators.support_register import RegisterRating, SupportRegister
+from projections.dataset.indicators.annual_health_checks import (
+    ELIGIBLE_FROM_AGE,
+    HealthChecksOnADay,
+    RegisterEntry,
+)
+from projections.dataset.indicators.dynamic_support_register import (
+    RegisterRating,
+    SupportRegister,
+)
 from projections.dataset.indicators.transition_tracker import TrackerSummary, summary_figures
 from projections.readmodel.store import Snapshot
 from projections.tracker.fold import TrackerFacts
@@ -186,7 +193,9 @@ def tracker_summary(
 
 def register_entry(facts: TrackerFacts, as_of: date) -> RegisterEntry | None:
     """The person on the learning disability register on `as_of`, aged 14+ (None: not)."""
-    if facts.birth_month is None or age_on(assumed_birth_date(facts.birth_month), as_of) < 14:
+    if facts.birth_month is None:
+        return None
+    if age_on(assumed_birth_date(facts.birth_month), as_of) < ELIGIBLE_FROM_AGE:
         return None
     if not any(d.detail == "learning_disability" and d.on <= as_of for d in facts.diagnoses):
         return None
@@ -197,13 +206,13 @@ def register_entry(facts: TrackerFacts, as_of: date) -> RegisterEntry | None:
 
 def health_checks(
     read_model: TrackerReadModel, as_of: date, partnership: Partnership, la: str | None = None
-) -> HealthChecks:
+) -> HealthChecksOnADay:
     """Annual health check uptake on `as_of`, per LA and partnership, suppressed."""
-    position, facts = _people(read_model, as_of, partnership, la, min_age=14)
+    position, facts = _people(read_model, as_of, partnership, la, min_age=ELIGIBLE_FROM_AGE)
     entries = [e for f in facts if (e := register_entry(f, as_of))]
-    return HealthChecks(
-        indicator=health_check_uptake.DEFINITION, as_of=as_of, as_at_stream_sequence=position,
-        figures=health_check_uptake.health_check_figures(entries, partnership, la),
+    return HealthChecksOnADay(
+        indicator=annual_health_checks.ON_A_DAY, as_of=as_of, as_at_stream_sequence=position,
+        figures=annual_health_checks.health_check_figures(entries, partnership, la),
     )
 
 
@@ -226,7 +235,7 @@ def register_rating(facts: TrackerFacts, as_of: date) -> RegisterRating | None:
     if facts.birth_month is None or not rated:
         return None
     latest = max(rated, key=lambda d: d.on).detail
-    if latest not in support_register.RATINGS:
+    if latest not in dynamic_support_register.RATINGS:
         return None
     return RegisterRating(facts.la_code, latest,
                           age_on(assumed_birth_date(facts.birth_month), as_of))
@@ -239,6 +248,6 @@ def support_register_on(
     position, facts = _people(read_model, as_of, partnership, la)
     entries = [e for f in facts if (e := register_rating(f, as_of))]
     return SupportRegister(
-        indicator=support_register.DEFINITION, as_of=as_of, as_at_stream_sequence=position,
-        figures=support_register.support_register_figures(entries, partnership, la),
+        indicator=dynamic_support_register.ON_A_DAY, as_of=as_of, as_at_stream_sequence=position,
+        figures=dynamic_support_register.support_register_figures(entries, partnership, la),
     )

@@ -64,6 +64,8 @@ class Tile:
     areas_chart: Chart | None = None
     england: Sequence[dict[str, Any]] = ()
     """England's published figures for this indicator, with source and whether they match."""
+    no_england: str = ""
+    """Why there is no England figure beside this indicator (labelled, not left blank)."""
 
     @property
     def styled(self) -> list[tuple[Series, Style]]:
@@ -121,4 +123,5 @@ def tile(indicator: dict[str, Any], answer: Answer, months: Sequence[str], area:
                 [p for p in latest_of(answer.body.get("periods", []), months, area)
                  if not p.get("group")],
                 latest_of(figures, months, area) if measure.latest else (),
-                areas if areas_chart else (), areas_chart, answer.body.get("england", []))
+                areas if areas_chart else (), areas_chart, answer.body.get("england", []),
+                answer.body.get("no_england_comparator", ""))

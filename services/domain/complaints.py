@@ -83,16 +83,8 @@ class ComplaintsApplication(PeopleApplication):
 
     @handles(ReceiveComplaint)
     def receive_complaint(self, cmd: ReceiveComplaint) -> Iterable[Aggregate]:
-        what = "disagreement.complaint_received"
-        person = self.person(cmd.nhs_number, what)
-        person.not_before_birth(what, "received_on", cmd.received_on)
-        existing = self.find(Complaint, Complaint.create_id(self.org.code, cmd.complaint_id))
-        if existing is not None:
-            raise DomainError(
-                f"{what} for complaint {cmd.complaint_id}: already received on "
-                f"{existing.received_on}"
-            )
-        return [Complaint(org=self.org.code, person_id=person.id, **cmd.fields("nhs_number"))]
+        return [self.first_record(cmd, Complaint, "disagreement.complaint_received", "complaint",
+                                  "received_on", "received")]
 
     @handles(ResolveComplaint)
     def resolve_complaint(self, cmd: ResolveComplaint) -> Iterable[Aggregate]:

@@ -151,6 +151,20 @@ class PeopleApplication(OrganisationApplication):
         change(person, **cmd.fields("nhs_number"))
         return [person]
 
+    def first_record(self, cmd: Command, kind: type[Aggregate], what: str, noun: str,
+                     on: str, verb: str) -> Aggregate:
+        """The handler of a command that opens a new record about a registered person (a
+        complaint, a placement): not dated before their birth, refused if the organisation's own
+        reference (`<noun>_id`) is already used, naming it and when it was first `verb`."""
+        person = self.person(cmd.nhs_number, what)  # type: ignore[attr-defined]
+        person.not_before_birth(what, on, getattr(cmd, on))
+        reference = getattr(cmd, f"{noun}_id")
+        existing = self.find(kind, kind.create_id(self.org.code, reference))  # type: ignore[attr-defined]
+        if existing is not None:
+            raise DomainError(f"{what} for {noun} {reference}: already {verb} on "
+                              f"{getattr(existing, on)}")
+        return kind(org=self.org.code, person_id=person.id, **cmd.fields("nhs_number"))
+
     def person_key_of(self, aggregate_id: UUID, partnership_key: bytes) -> str:
         """The shared pseudonym of whoever the aggregate is about (the translator needs it)."""
         aggregate = self.repository.get(aggregate_id)

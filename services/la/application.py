@@ -74,22 +74,8 @@ class LaApplication(ComplaintsApplication):
 
     @handles(c.CommissionPlacement)
     def commission_placement(self, cmd: c.CommissionPlacement) -> Iterable[Aggregate]:
-        what = "ap.placement_commissioned"
-        person = self.person(cmd.nhs_number, what)
-        person.not_before_birth(what, "commissioned_on", cmd.commissioned_on)
-        existing = self.find(ApPlacement, ApPlacement.create_id(self.org.code, cmd.placement_id))
-        if existing is not None:
-            raise DomainError(
-                f"{what} for placement {cmd.placement_id}: already commissioned on "
-                f"{existing.commissioned_on}"
-            )
-        return [
-            ApPlacement(
-                org=self.org.code,
-                person_id=person.id,
-                **cmd.fields("nhs_number"),
-            )
-        ]
+        return [self.first_record(cmd, ApPlacement, "ap.placement_commissioned", "placement",
+                                  "commissioned_on", "commissioned")]
 
     # -- the EHC process ------------------------------------------------------------------------
     @handles(c.RequestAssessment)

@@ -24,14 +24,12 @@ from projections.dataset.indicators import (
     complaints,
     decision_timeliness,
     dynamic_support_register,
-    health_check_uptake,
     health_waits,
     ld_register_match,
     mediation_and_appeals,
     open_requests,
     referrals_waiting,
     reviews_overdue,
-    support_register,
     transition_tracker,
     twenty_week_timeliness,
 )
@@ -75,7 +73,7 @@ TRANSITION_TRACKER = transition_tracker.DEFINITION
 
 INDICATORS: tuple[IndicatorDefinition, ...] = tuple(sorted(
     (*(spec.indicator for spec in MONTHLY), referrals_waiting.DEFINITION,
-     health_check_uptake.DEFINITION, support_register.DEFINITION, TRANSITION_TRACKER),
+     annual_health_checks.ON_A_DAY, dynamic_support_register.ON_A_DAY, TRANSITION_TRACKER),
     key=lambda i: i.number,
 ))
 """Every indicator's definition, in the order the API lists them: by number."""

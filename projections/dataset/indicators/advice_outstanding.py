@@ -5,16 +5,14 @@ figure."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
 
 from projections.dataset.backlog import Backlog, BacklogFigures, Days, each_day, open_between
 from projections.dataset.counting import Tally, active_on, banded, new_tally, weeks_between
-from projections.dataset.definition import Measure, Monthly, define
+from projections.dataset.definition import Measure, define
 from projections.dataset.facts import AdviceFact, RequestFact
 from projections.dataset.figures import AreaFigure, Count
 from projections.dataset.indicators.advice_timeliness import ADVICE_GIVERS
-from projections.dataset.periods import Month
 from projections.readmodel.store import Snapshot
 
 DEFINITION = define(
@@ -85,17 +83,11 @@ BACKLOG: Backlog[AdviceOutstanding] = Backlog(
 )
 
 
-def counts(s: Snapshot, months: Sequence[Month]) -> Tally:
-    """The exact counts on each month's last day, unsuppressed."""
-    return BACKLOG.counts(s, months)
-
-
 advice_outstanding = BACKLOG.publish
 """Backlog: advice asked for and not yet returned, by advice giver and weeks since it was asked."""
 
 
-INDICATOR = Monthly(
-    DEFINITION, counts, advice_outstanding, AdviceOutstanding,
+INDICATOR = BACKLOG.monthly(
     "Backlog: advice requested and not returned, by advice giver and age",
     Measure((("outstanding", "Outstanding"),), "", "advice_giver",
             "Advice requests outstanding (count)"),

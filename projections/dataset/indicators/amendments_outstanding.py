@@ -6,16 +6,15 @@ published figure."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date
 
 from contracts.timescales import amended_plan_due
 from projections.dataset.backlog import Backlog, BacklogFigures, Days, each_day, open_between
 from projections.dataset.counting import Tally, active_on, new_tally
-from projections.dataset.definition import Measure, Monthly, define
+from projections.dataset.definition import Measure, define
 from projections.dataset.facts import AmendDecisionFact
 from projections.dataset.figures import AreaFigure, Count
-from projections.dataset.periods import Month
 from projections.readmodel.store import Snapshot
 
 DEFINITION = define(
@@ -65,17 +64,11 @@ BACKLOG: Backlog[AmendmentsOutstanding] = Backlog(
 )
 
 
-def counts(s: Snapshot, months: Sequence[Month]) -> Tally:
-    """The exact counts on each month's last day, unsuppressed."""
-    return BACKLOG.counts(s, months)
-
-
 amendments_outstanding = BACKLOG.publish
 """Backlog: plans the LA decided to amend after a review and has not yet amended, and those"""
 
 
-INDICATOR = Monthly(
-    DEFINITION, counts, amendments_outstanding, AmendmentsOutstanding,
+INDICATOR = BACKLOG.monthly(
     "Backlog: amendments outstanding, and past 12 weeks",
     Measure((("past_12_weeks", "Past 12 weeks"), ("outstanding", "Outstanding")), "", None,
             "Amendments outstanding (count)"),

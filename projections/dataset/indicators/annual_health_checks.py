@@ -1,20 +1,24 @@
 """Indicator 8: annual health check uptake: people aged 14 and over on the learning-disability
-register with a check in the last 12 months, against the target.
+register with a check in the last 12 months, against the partnership's target.
 
-The definition shown beside the figures, the counting from the LD register and the checks, and
-the published, suppressed figure."""
+One indicator, two uses: by month from the dataset (`/api/indicators/annual-health-checks`)
+and as of a day from the tracker's facts (`/api/tracker/health-checks`,
+`projections.tracker.queries.health_checks` builds the entries). Each with its definition, its
+counting and its published, suppressed figure. The target (Northamptonshire's 75%) is in the
+partnership's targets file, judged like every other target."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from projections.dataset.areas import Partnership
+from projections.dataset.areas import Partnership, publish_areas
 from projections.dataset.counting import Tally, a_year_before, age_on, new_tally
-from projections.dataset.definition import Measure, Monthly, define
+from projections.dataset.definition import IndicatorDefinition, Measure, Monthly, define
 from projections.dataset.facts import HealthCheckFact, LdRegisterFact
 from projections.dataset.figures import AreaFigure, Count, Figures, Percent
 from projections.dataset.periods import Month
@@ -23,9 +27,6 @@ from projections.dataset.snapshot import health_checks_for, ld_register_by
 from projections.readmodel.store import Snapshot
 from projections.suppression import percentage
 
-TARGET_PERCENT = 75.0
-"""Northamptonshire's all-age learning disability and autism road map (seed 001): "75% of
-eligible people aged 14+ receive an annual health check" (the NHS England ambition too)."""
 ELIGIBLE_FROM_AGE = 14
 
 DEFINITION = define(
@@ -38,11 +39,13 @@ DEFINITION = define(
     "checked = eligible people with a health.annual_health_check_completed dated in the 12 "
     "months ending that day (after the same day a year before, up to and including it); not "
     "checked = eligible - checked. Uptake = checked / eligible x 100, to one decimal place, "
-    f"shown beside the target of {TARGET_PERCENT:g}%. Ages use the birth month only: a "
+    "shown beside the target in force (the partnership's targets file). Ages use the birth "
+    "month only: a "
     "birthday is taken as the last day of the birth month; people with no birth month (erased) "
     "are not counted.",
     "NHS England learning disability annual health checks (GP DES, from age 14); target: "
-    "Northamptonshire all-age LD and autism road map (75% of eligible people aged 14+); "
+    "Northamptonshire all-age LD and autism road map (75% of eligible people aged 14+, "
+    "deploy/partnership/targets.toml); "
     "comparable with NHS Digital 'Health and Care of People with Learning Disabilities'.",
     "as at the last day of the month, checks in the 12 months to it",
 )
@@ -81,7 +84,6 @@ class HealthCheckFigure(AreaFigure):
     checked: Count = Field(description="Of those, with a check in the 12 months to it.")
     not_checked: Count = Field(description="Of those, with no check in the 12 months to it.")
     percent_checked: Percent
-    target_percent: float = Field(description="The uptake target in force (percent).")
 
 
 class HealthChecks(Figures):
@@ -107,7 +109,6 @@ def annual_health_checks(
             area_name=a.area_name,
             **a.cells,
             percent_checked=percentage(a.cells["checked"], a.cells["eligible"]),
-            target_percent=TARGET_PERCENT,
         )
         for month, _, a in area_rows(
             tally, months, [""], MEASURES, partnership, la,
@@ -120,7 +121,69 @@ def annual_health_checks(
 INDICATOR = Monthly(
     DEFINITION, counts, annual_health_checks, HealthChecks,
     "Indicator 8: annual health check uptake (LD register, aged 14+) against the target",
-    Measure(
-        (("percent_checked", "Checked in 12 months"), ("target_percent", "Target")), unit="%"
-    ),
+    Measure((("percent_checked", "Checked in 12 months"),), unit="%"),
 )
+
+
+# As of a day, from the tracker's facts (`/api/tracker/health-checks`).
+
+ON_A_DAY = define(
+    "health-check-uptake",
+    5,
+    "Annual health checks: people aged 14+ on the learning disability register checked",
+    "On the as-of date (default: the latest data date): on the register = people aged 14 or "
+    "over on the day (a birthday taken as the last day of the birth month) with a learning "
+    "disability diagnosis (health.diagnosis_recorded, learning_disability) recorded on or "
+    "before it, counted under their LA; checked = those with a GP annual health check "
+    "(health.annual_health_check_completed) completed in the 12 months to the day (after the "
+    "same date a year earlier, up to and including the day). Percentage = checked / on the "
+    "register x 100, to one decimal place.",
+    "NHS England learning disability annual health check (from age 14); Northamptonshire's "
+    "target of 75% of eligible people receiving one (indicator 8 judges it by month).",
+    "as at the as-of date",
+)
+
+DAY_MEASURES = ("on_register", "checked", "not_checked")
+
+
+@dataclass(frozen=True)
+class RegisterEntry:
+    """One person on the register on the day: their LA, and whether checked in the year."""
+
+    la_code: str | None
+    checked: bool
+
+
+def check_counts(entries: Iterable[RegisterEntry]) -> dict[str | None, Counter[str]]:
+    counts: dict[str | None, Counter[str]] = {}
+    for e in entries:
+        counts.setdefault(e.la_code, Counter()).update(
+            ["on_register", "checked" if e.checked else "not_checked"])
+    return counts
+
+
+class DayFigure(BaseModel):
+    area: str
+    area_name: str
+    on_register: Count
+    checked: Count
+    percent_checked: Percent
+
+
+class HealthChecksOnADay(BaseModel):
+    indicator: IndicatorDefinition
+    as_of: date
+    as_at_stream_sequence: int
+    figures: list[DayFigure]
+
+
+def health_check_figures(entries: Iterable[RegisterEntry], partnership: Partnership,
+                         la: str | None) -> list[DayFigure]:
+    """Per LA (or `la`'s only) and the partnership, suppressed."""
+    return [
+        DayFigure(area=a.area, area_name=a.area_name, on_register=a.cells["on_register"],
+                          checked=a.cells["checked"],
+                          percent_checked=percentage(a.cells["checked"], a.cells["on_register"]))
+        for a in publish_areas(check_counts(entries), DAY_MEASURES, partnership, la,
+                               fixed(("on_register", ("checked", "not_checked"))))
+    ]

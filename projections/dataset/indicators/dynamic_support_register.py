@@ -1,22 +1,27 @@
 """Indicator 9: people on the dynamic support register by RAG rating and age band.
 
-The definition shown beside the figures, the counting from the register's spells and the
-published, suppressed figure: each rating by each age band, with the totals both ways, so that
-no small cell can be worked out from the others."""
+One indicator, two uses: by month from the register's spells in the dataset (each rating by
+each age band, with the totals both ways, so that no small cell can be worked out from the
+others) and as of a day from the tracker's facts (`/api/tracker/support-register`,
+`projections.tracker.queries.support_register_on` builds the entries). Each with its
+definition, its counting and its published, suppressed figure."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
 
 from pydantic import BaseModel, Field
 
-from projections.dataset.areas import Partnership
-from projections.dataset.counting import Tally, active_on, age_on, new_tally
-from projections.dataset.definition import Measure, Monthly, define
+from projections.dataset.areas import Partnership, publish_areas
+from projections.dataset.counting import Tally, active_on, age_on, banded, new_tally
+from projections.dataset.definition import IndicatorDefinition, Measure, Monthly, define
 from projections.dataset.facts import DsrSpellFact
 from projections.dataset.figures import AreaFigure, Count, Figures
 from projections.dataset.periods import Month
-from projections.dataset.publishing import DatasetReadModel, area_rows, read
+from projections.dataset.publishing import DatasetReadModel, area_rows, fixed, read
 from projections.dataset.snapshot import dsr_spells_in_force
 from projections.readmodel.store import Snapshot
 
@@ -141,3 +146,73 @@ INDICATOR = Monthly(
     "Indicator 9: dynamic support register by RAG rating and age band",
     Measure((("red", "Red"), ("amber", "Amber"), ("green", "Green"))),
 )
+
+
+# As of a day, from the tracker's facts (`/api/tracker/support-register`).
+
+ON_A_DAY = define(
+    "support-register",
+    5,
+    "Dynamic support register: people by RAG rating and age band",
+    "On the as-of date (default: the latest data date): on the register = people whose latest "
+    "dynamic support register rating (health.dsr_status_changed) on or before the day is red, "
+    "amber or green (removed: not on it), counted under their LA, by that rating and by age on "
+    "the day (a birthday taken as the last day of the birth month): 0-13, 14-17, 18-25 and 26+.",
+    "NHS England dynamic support register and Care (Education) and Treatment Reviews policy; "
+    "Northamptonshire's 'improved use of dynamic risk register'.",
+    "as at the as-of date",
+)
+
+DAY_BANDS = tuple(
+    (low, None if high is None else high + 1, name)
+    for (_, low, high), name in zip(
+        AGE_BANDS, ("aged_0_13", "aged_14_17", "aged_18_25", "aged_26_plus"), strict=True)
+)
+"""The same bands as `AGE_BANDS`, as `banded` takes them, named as the day's figures name them."""
+DAY_MEASURES = ("on_register", *RATINGS, *(name for _, _, name in DAY_BANDS))
+
+
+@dataclass(frozen=True)
+class RegisterRating:
+    la_code: str | None
+    rating: str
+    age: int
+
+
+def rating_counts(entries: Iterable[RegisterRating]) -> dict[str | None, Counter[str]]:
+    counts: dict[str | None, Counter[str]] = {}
+    for e in entries:
+        counts.setdefault(e.la_code, Counter()).update(
+            ["on_register", e.rating, banded(e.age, DAY_BANDS)])
+    return counts
+
+
+class DayFigure(BaseModel):
+    area: str
+    area_name: str
+    on_register: Count
+    red: Count
+    amber: Count
+    green: Count
+    aged_0_13: Count
+    aged_14_17: Count
+    aged_18_25: Count
+    aged_26_plus: Count
+
+
+class SupportRegister(BaseModel):
+    indicator: IndicatorDefinition
+    as_of: date
+    as_at_stream_sequence: int
+    figures: list[DayFigure]
+
+
+def support_register_figures(entries: Iterable[RegisterRating], partnership: Partnership,
+                             la: str | None) -> list[DayFigure]:
+    """Per LA (or `la`'s only) and the partnership, suppressed."""
+    relations = fixed(("on_register", RATINGS),
+                      ("on_register", tuple(name for _, _, name in DAY_BANDS)))
+    return [
+        DayFigure(area=a.area, area_name=a.area_name, **a.cells)
+        for a in publish_areas(rating_counts(entries), DAY_MEASURES, partnership, la, relations)
+    ]

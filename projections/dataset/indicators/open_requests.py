@@ -6,15 +6,14 @@ figure."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date
 
 from projections.dataset.backlog import Backlog, BacklogFigures, Days, each_day, open_between
 from projections.dataset.counting import Tally, active_on, banded, new_tally, weeks_between
-from projections.dataset.definition import Measure, Monthly, define
+from projections.dataset.definition import Measure, define
 from projections.dataset.facts import RequestFact
 from projections.dataset.figures import AreaFigure, Count
-from projections.dataset.periods import Month
 from projections.readmodel.store import Snapshot
 
 DEFINITION = define(
@@ -77,17 +76,11 @@ BACKLOG: Backlog[OpenRequests] = Backlog(
 )
 
 
-def counts(s: Snapshot, months: Sequence[Month]) -> Tally:
-    """The exact counts on each month's last day, unsuppressed."""
-    return BACKLOG.counts(s, months)
-
-
 open_requests = BACKLOG.publish
 """Backlog: requests for an EHC needs assessment still open, by step and weeks since the"""
 
 
-INDICATOR = Monthly(
-    DEFINITION, counts, open_requests, OpenRequests,
+INDICATOR = BACKLOG.monthly(
     "Backlog: requests for assessment still open, by step and age",
     Measure((("open", "Open"),), "", "step", "Requests open (count)"),
 )

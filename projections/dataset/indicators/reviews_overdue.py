@@ -8,16 +8,14 @@ published figure."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from datetime import date
 
 from contracts.timescales import annual_review_due
 from projections.dataset.backlog import Backlog, BacklogFigures, Days, each_day, open_between
 from projections.dataset.counting import Tally, active_on, banded, new_tally, weeks_between
-from projections.dataset.definition import Measure, Monthly, define
+from projections.dataset.definition import Measure, define
 from projections.dataset.facts import PlanFact, ReviewFact
 from projections.dataset.figures import AreaFigure, Count
-from projections.dataset.periods import Month
 from projections.readmodel.store import Snapshot
 
 DEFINITION = define(
@@ -88,17 +86,11 @@ BACKLOG: Backlog[ReviewsOverdue] = Backlog(
 )
 
 
-def counts(s: Snapshot, months: Sequence[Month]) -> Tally:
-    """The exact counts on each month's last day, unsuppressed."""
-    return BACKLOG.counts(s, months)
-
-
 reviews_overdue = BACKLOG.publish
 """Backlog: annual reviews due and not held, by weeks overdue."""
 
 
-INDICATOR = Monthly(
-    DEFINITION, counts, reviews_overdue, ReviewsOverdue,
+INDICATOR = BACKLOG.monthly(
     "Backlog: annual reviews due and not held, by weeks overdue",
     Measure((("overdue", "Overdue"),), "", None, "Reviews overdue (count)"),
 )

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from projections.dataset.indicators import MONTHLY
-from projections.dataset.reference import BadReference, parse_reference
+from projections.dataset.reference import BadReference, parse_england, parse_reference
 from projections.dataset.targets import (
     DEFAULT_FILE,
     BadTargets,
@@ -108,7 +108,32 @@ def test_england_reference_figures_are_shipped_with_source_and_period(store) -> 
     # and each indicator's answer carries its own national figures
     answer = api.get("/api/indicators/twenty-week-timeliness?from=2025-05&to=2025-05").json()
     assert {f["period"] for f in answer["england"]} == {"2023", "2024"}
-    assert api.get("/api/indicators/active-plans?from=2025-05&to=2025-05").json()["england"] == []
+    # a national figure counted another way is shown labelled with how it differs
+    (plans,) = api.get("/api/indicators/active-plans?from=2025-05&to=2025-05").json()["england"]
+    assert (plans["value"], plans["matches"]) == (638745, False) and "census day" in plans["note"]
+
+
+def test_every_indicator_has_an_england_figure_or_says_why_it_has_none(store) -> None:
+    api = TestClient(create_app(store, today=lambda: date(2025, 5, 31)))
+    for spec in MONTHLY:
+        body = api.get(f"/api/indicators/{spec.indicator.id}?from=2025-05&to=2025-05").json()
+        assert bool(body["england"]) != bool(body["no_england_comparator"]), spec.indicator.id
+    health = api.get("/api/indicators/annual-health-checks?from=2025-05&to=2025-05").json()
+    assert "no England uptake figure" in health["no_england_comparator"]
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ('[[no_comparator]]\nindicator = "speed"\nreason = "none"\n',
+     "no_comparator 1 (speed): no such indicator"),
+    ('[[no_comparator]]\nindicator = "complaints"\n', "no_comparator.0.reason: Field required"),
+    ('[[no_comparator]]\nindicator = "complaints"\nreason = "a"\n'
+     '[[no_comparator]]\nindicator = "complaints"\nreason = "b"\n',
+     "no_comparator 2 (complaints): labelled twice, or it has a figure"),
+])
+def test_an_indicator_labelled_without_a_comparator_is_checked(text: str, says: str) -> None:
+    with pytest.raises(BadReference, match="england.toml") as refused:
+        parse_england(text, "england.toml", KNOWN)
+    assert says in str(refused.value)
 
 
 def test_a_reference_figure_whose_definition_differs_must_say_how() -> None:

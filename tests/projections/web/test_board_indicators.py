@@ -49,8 +49,13 @@ def test_the_api_serves_health_check_uptake_with_its_definition_and_target(
                       headers=WALLBOARD).json()
     assert "aged 14 or over" in body["indicator"]["definition"]
     (partnership,) = [f for f in body["figures"] if f["area"] == "partnership"]
-    assert (partnership["eligible"], partnership["checked"], partnership["percent_checked"],
-            partnership["target_percent"]) == (10, 5, 50.0, 75.0)
+    assert (partnership["eligible"], partnership["checked"], partnership["percent_checked"]
+            ) == (10, 5, 50.0)
+    # the target comes from the partnership's targets file, with its source and a RAG
+    (check,) = [c for c in body["targets"]
+                if (c["area"], c["period"]) == ("partnership", "month")]
+    assert (check["target"], check["value"], check["rag"]) == (75.0, 50.0, "red")
+    assert "Northamptonshire" in check["source"]
 
 
 def test_every_new_indicator_is_listed_and_served_to_a_dashboard(client: TestClient) -> None:
@@ -72,5 +77,9 @@ def test_the_dashboard_shows_a_tile_for_each_with_its_headline(client: TestClien
     assert all(tiles.values()), [i for i, tile in tiles.items() if tile is None]
     uptake = tiles["annual-health-checks"].group(0)
     assert 'data-testid="headline-Checked in 12 months">50.0%<' in uptake
-    assert 'data-testid="headline-Target">75.0%<' in uptake
+    assert re.search(r'data-testid="target-annual-health-checks">.*?Red: short of target.*?'
+                     r'Target 75.0% from 2022-03', uptake, re.S)
     assert 'data-testid="headline-Mediations">5<' in tiles["mediation-and-appeals"].group(0)
+    # and where England publishes nothing to compare with, the tile says so and why
+    assert re.search(r'data-testid="no-england-annual-health-checks">No England comparator: '
+                     r'the target \(75%, seed 001\) is an ambition', uptake)

@@ -85,3 +85,18 @@ def test_a_complaint_is_resolved_once_not_before_it_was_received(
     with pytest.raises(DomainError, match="no complaint received by 856 has this id"):
         send(with_plan, "disagreement.resolve_complaint", complaint_id="856-K-2",
              resolved_on="2025-07-02", outcome="upheld")
+
+
+def test_a_complaint_reference_is_received_once_and_not_before_the_persons_birth(
+    with_plan: LaApplication,
+) -> None:
+    send(with_plan, "disagreement.receive_complaint", nhs_number=NHS_NUMBER,
+         complaint_id="856-K-1", received_on="2025-06-02", subject="ehc_process")
+    with pytest.raises(DomainError) as again:
+        send(with_plan, "disagreement.receive_complaint", nhs_number=NHS_NUMBER,
+             complaint_id="856-K-1", received_on="2025-06-09", subject="ehc_process")
+    assert str(again.value) == (
+        "disagreement.complaint_received for complaint 856-K-1: already received on 2025-06-02")
+    with pytest.raises(DomainError, match="disagreement.complaint_received.*received_on 1900"):
+        send(with_plan, "disagreement.receive_complaint", nhs_number=NHS_NUMBER,
+             complaint_id="856-K-2", received_on="1900-01-01", subject="ehc_process")
