@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -78,6 +79,20 @@ async def project(bus: Secured, db_path: Path, events: int = 12) -> SqliteDatase
     return store
 
 
+def as_the_la(store: SqliteDatasetStore, tmp_path: Path, *paths: str) -> list[Any]:
+    """The API's answers to `paths` with the LA's partner token (the store is closed after)."""
+    tokens = TokenRegistry([TokenEntry(name="Leicester", sha256=hash_token(LA_TOKEN),
+                                       role=Role.PARTNER, org="856")])
+    log = AccessLog(tmp_path / "access-log.sqlite")
+    try:
+        api = TestClient(create_app(store, access=AccessControl(tokens, log, store)))
+        auth = {"Authorization": f"Bearer {LA_TOKEN}"}
+        return [api.get(path, headers=auth) for path in paths]
+    finally:
+        log.close()
+        store.close()
+
+
 def test_a_caseload_imported_at_go_live_is_active_on_day_one_and_never_new(
     la_service, secured: Secured, tmp_path: Path, capsys: pytest.CaptureFixture[str]  # noqa: F811
 ) -> None:
@@ -87,20 +102,11 @@ def test_a_caseload_imported_at_go_live_is_active_on_day_one_and_never_new(
     assert "12 rows: 12 accepted (0 already imported), 0 rejected" in capsys.readouterr().out
     # when the dataset projector has read the stream
     store = asyncio.run(project(secured, tmp_path / "dataset.sqlite"))
-    tokens = TokenRegistry([TokenEntry(name="Leicester", sha256=hash_token(LA_TOKEN),
-                                       role=Role.PARTNER, org="856")])
-    log = AccessLog(tmp_path / "access-log.sqlite")
-    try:
-        api = TestClient(create_app(store, access=AccessControl(tokens, log, store)))
-        auth = {"Authorization": f"Bearer {LA_TOKEN}"}
-        plans = api.get("/api/indicators/active-plans?la=856&from=2024-02&to=2024-03",
-                        headers=auth)
-        issued = api.get(
-            "/api/indicators/twenty-week-timeliness?la=856&from=2024-03&to=2024-03", headers=auth
-        )
-    finally:
-        log.close()
-        store.close()
+    plans, issued = as_the_la(
+        store, tmp_path,
+        "/api/indicators/active-plans?la=856&from=2024-02&to=2024-03",
+        "/api/indicators/twenty-week-timeliness?la=856&from=2024-03&to=2024-03",
+    )
     # then the six plans are active from March 2024 (none before), all LA-only
     assert plans.status_code == 200, plans.text
     assert [(f["month"], f["la_count"], f["la_only"]) for f in plans.json()["figures"]] == [
@@ -149,21 +155,11 @@ def test_assessments_open_at_go_live_carry_on_live_and_their_plans_are_judged_on
     assert "case 856-C-1: this case is already recorded" in out
     # and the plans issued live count as new plans, judged from the go-live request date
     store = asyncio.run(project(secured, tmp_path / "dataset.sqlite", events=18))
-    tokens = TokenRegistry([TokenEntry(name="Leicester", sha256=hash_token(LA_TOKEN),
-                                       role=Role.PARTNER, org="856")])
-    log = AccessLog(tmp_path / "access-log.sqlite")
-    try:
-        api = TestClient(create_app(store, access=AccessControl(tokens, log, store)))
-        auth = {"Authorization": f"Bearer {LA_TOKEN}"}
-        issued = api.get(
-            "/api/indicators/twenty-week-timeliness?la=856&from=2024-05&to=2024-05", headers=auth
-        )
-        decided = api.get(
-            "/api/indicators/decision-timeliness?la=856&from=2024-02&to=2024-02", headers=auth
-        )
-    finally:
-        log.close()
-        store.close()
+    issued, decided = as_the_la(
+        store, tmp_path,
+        "/api/indicators/twenty-week-timeliness?la=856&from=2024-05&to=2024-05",
+        "/api/indicators/decision-timeliness?la=856&from=2024-02&to=2024-02",
+    )
     assert issued.status_code == 200, issued.text
     (may,) = issued.json()["figures"]
     assert (may["issued"], may["counted"], may["within_twenty_weeks"]) == (6, 6, 6)
