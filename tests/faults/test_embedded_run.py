@@ -254,6 +254,28 @@ def test_a_killed_api_is_restarted_and_serves_again(run: EmbeddedRun) -> None:
     assert run.status()["api"]["last_exit"] == -signal.SIGKILL
 
 
+def test_a_partners_delivery_routes_are_served_through_the_couriers_login(
+    run: EmbeddedRun,
+) -> None:
+    # given LA 856's token as the run printed it
+    token = run.tokens()["partner/856"]
+
+    def get(path: str) -> tuple[int, dict]:
+        request = urllib.request.Request(f"http://127.0.0.1:{run.port}{path}",
+                                         headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+
+    # when it reads its feed, its webhook dead letters and the alert counts
+    # then each is answered (the API reads those streams as `courier`, which the run wired in;
+    # with the dashboard's login the server refuses the reads and the routes answer 503)
+    status, feed = get("/api/deliveries/feed?after=0&limit=5")
+    assert (status, feed["org"], feed["source"]) == (200, "856", "feed")
+    assert get("/api/deliveries/webhooks/deadletters")[0] == 200
+    status, counts = get("/api/alerts/counts")
+    assert status == 200 and "counts" in counts
+
+
 async def test_a_killed_projector_is_restarted_and_its_read_model_catches_up(
     run: EmbeddedRun,
 ) -> None:
