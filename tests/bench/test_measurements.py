@@ -261,3 +261,21 @@ def test_the_partnership_command_writes_results_with_every_section(tmp_path: Pat
     text = out.read_text()
     assert "python -m bench.partnership --scale tiny" in text
     assert "## Raw bus yardstick" in text and "raw publish_async" in text
+
+
+def test_the_go_live_bench_imports_a_caseload_with_no_invented_history(tmp_path: Path) -> None:
+    from bench.golive import icb_go_live_rows, la_go_live_rows, measure_golive
+
+    # given the go-live extracts the bench generates: plans in force and migrated referrals only
+    la, icb = la_go_live_rows(50), icb_go_live_rows(80)
+    assert {r["command"] for r in la} == {"person.register", "ehc.record_plan_in_force"}
+    assert {r["command"] for r in icb} == {"person.register", "health.make_referral"}
+    assert sum(r["command"] == "health.make_referral" for r in icb) == 80
+    assert all(r["migrated_from"] for r in la + icb if r["command"] != "person.register")
+    # when the measurement runs at tiny scale (every row must be accepted, or it raises)
+    figures = by_name(measure_golive(BenchRun(scale="tiny", seed=1, workdir=tmp_path)))
+    # then both paths have a rate, the ratio is judged against 0.8x and the memory is measured
+    ratio = figures["LA 856 plans in force: ingest / batched"]
+    assert ratio.value > 0 and ratio.target is not None and "0.8x" in ratio.target
+    assert figures["ICB QK1 referrals: ingest path"].value > 0
+    assert 0 < figures["peak RSS of the importing process"].value < 1024
