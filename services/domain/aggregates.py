@@ -9,7 +9,7 @@ command sent twice finds the same aggregate instead of creating a twin. No I/O h
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate as _BaseAggregate
@@ -41,6 +41,18 @@ class DomainEvent(BaseModel):
     originator_id: UUID
     originator_version: int
     timestamp: datetime
+
+
+class MigratedFromSinceV2(BaseModel):
+    """A stored event whose version 2 added `migrated_from` (go-live provenance): a version 1
+    event was observed live. Mixed into the stored event classes that gained it."""
+
+    class_version: ClassVar[int] = 2
+    migrated_from: str | None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["migrated_from"] = None
 
 
 class Aggregate(_BaseAggregate):

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from services.domain.aggregates import Aggregate, DomainError, reference_id
+from services.domain.aggregates import Aggregate, DomainError, MigratedFromSinceV2, reference_id
 
 
 class Referral(Aggregate):
@@ -137,10 +137,9 @@ class Diagnosis(Aggregate):
         if referral_id is not None and no_referral_reason is not None:
             raise DomainError(f"{what}: give either referral_id or no_referral_reason, not both")
 
-    class Recorded(Aggregate.Created):
+    class Recorded(Aggregate.Created, MigratedFromSinceV2):
         """Stored version 2 added `migrated_from` (a version 1 diagnosis was observed live)."""
 
-        class_version: ClassVar[int] = 2
         org: str
         diagnosis_id: str
         person_id: UUID
@@ -149,11 +148,6 @@ class Diagnosis(Aggregate):
         referral_id: str | None
         referral_org: str | None
         no_referral_reason: str | None
-        migrated_from: str | None
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, Any]) -> None:
-            state["migrated_from"] = None
 
     @event(Recorded)
     def __init__(

@@ -9,12 +9,11 @@ the shared event needs. No I/O.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, ClassVar
 
 from eventsourcing.domain import event
 
 from contracts import timescales
-from services.domain.aggregates import Aggregate
+from services.domain.aggregates import Aggregate, MigratedFromSinceV2
 from services.domain.people import RegisteredPerson
 
 ANNUAL_HEALTH_CHECK_FROM_AGE = 14
@@ -73,29 +72,17 @@ class Patient(RegisteredPerson):
         del self.plan_flags[la_code]
 
     # -- checks, registers and summaries ---------------------------------------------------
-    class AnnualHealthCheckCompleted(Aggregate.Event):
+    class AnnualHealthCheckCompleted(Aggregate.Event, MigratedFromSinceV2):
         """Stored version 2 added `migrated_from` (a version 1 check was observed live)."""
 
-        class_version: ClassVar[int] = 2
         completed_on: date
         health_action_plan: bool
-        migrated_from: str | None
 
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, Any]) -> None:
-            state["migrated_from"] = None
-
-    class DsrStatusChanged(Aggregate.Event):
+    class DsrStatusChanged(Aggregate.Event, MigratedFromSinceV2):
         """Stored version 2 added `migrated_from` (a version 1 rating was observed live)."""
 
-        class_version: ClassVar[int] = 2
         changed_on: date
         status: str
-        migrated_from: str | None
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, Any]) -> None:
-            state["migrated_from"] = None
 
     def complete_annual_health_check(
         self, *, completed_on: date, health_action_plan: bool, migrated_from: str | None = None

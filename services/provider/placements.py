@@ -8,12 +8,17 @@ second start is refused with the reference of the one still running. No I/O.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
 
-from services.domain.aggregates import Aggregate, Bookkeeping, DomainError, reference_id
+from services.domain.aggregates import (
+    Aggregate,
+    Bookkeeping,
+    DomainError,
+    MigratedFromSinceV2,
+    reference_id,
+)
 
 
 class ApPlacement(Aggregate):
@@ -23,10 +28,9 @@ class ApPlacement(Aggregate):
     def create_id(org: str, placement_id: str) -> UUID:
         return reference_id(org, "ap-placement", placement_id)
 
-    class Started(Aggregate.Created):
+    class Started(Aggregate.Created, MigratedFromSinceV2):
         """Stored version 2 added `migrated_from` (a version 1 placement was observed live)."""
 
-        class_version: ClassVar[int] = 2
         org: str
         placement_id: str
         person_id: UUID
@@ -35,11 +39,6 @@ class ApPlacement(Aggregate):
         part_time: bool
         reason: str
         commissioned_by: str | None
-        migrated_from: str | None
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, Any]) -> None:
-            state["migrated_from"] = None
 
     @event(Started)
     def __init__(
@@ -81,21 +80,15 @@ class PartTimeTimetable(Aggregate):
     def create_id(org: str, timetable_id: str) -> UUID:
         return reference_id(org, "timetable", timetable_id)
 
-    class Started(Aggregate.Created):
+    class Started(Aggregate.Created, MigratedFromSinceV2):
         """Stored version 2 added `migrated_from` (a version 1 timetable was observed live)."""
 
-        class_version: ClassVar[int] = 2
         org: str
         timetable_id: str
         person_id: UUID
         started_on: date
         hours_per_week: float
         reason: str
-        migrated_from: str | None
-
-        @staticmethod
-        def upcast_v1_v2(state: dict[str, Any]) -> None:
-            state["migrated_from"] = None
 
     @event(Started)
     def __init__(
