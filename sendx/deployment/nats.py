@@ -37,7 +37,8 @@ def write_nats_config(
     (out / "auth.conf").write_text(production_auth(breakglass=breakglass, agreement=agreement))
     written = [out / "auth.conf"]
     for name in ("production.conf", "tls.conf"):
-        shutil.copyfile(NATS_DIR / name, out / name)
+        if (out / name).resolve() != (NATS_DIR / name).resolve():  # `--out deploy/nats`
+            shutil.copyfile(NATS_DIR / name, out / name)
         written.append(out / name)
     if cluster_hosts:
         (out / "cluster").mkdir(exist_ok=True)
