@@ -44,12 +44,10 @@ from runtime.metrics import projector_monitor
 from runtime.partnership import DEMO_AGREEMENT, DEMO_PARTNERSHIP, load_agreement
 from runtime.settings import settings
 
-__all__ = ["DEFAULT_AGREEMENT", "AgreementWatcher", "FeedProcess", "load_agreement",
-           "run_feeds", "start_feeds"]
-
 log = logging.getLogger(__name__)
 
 DEFAULT_AGREEMENT = DEMO_AGREEMENT
+"""`sendx feeds --agreement`'s default: the demo partnership's (`runtime.partnership`)."""
 
 
 class FeedRunner(ProjectionRunner):

@@ -21,9 +21,9 @@ from contracts.agreements import AgreementError, check, explain, parse_agreement
 from projections.access.log import access_log_file
 from projections.access.tokens import tokens_file
 from projections.audit.deliveries import deliveries
-from projections.feeds.process import DEFAULT_AGREEMENT, load_agreement, run_feeds
+from projections.feeds.process import DEFAULT_AGREEMENT, run_feeds
 from runtime.bus.permissions import Role
-from runtime.partnership import DEMO_PARTNERSHIP
+from runtime.partnership import DEMO_PARTNERSHIP, load_agreement
 from runtime.settings import Settings
 from sendx.commands.login import connect_as, login_as
 
