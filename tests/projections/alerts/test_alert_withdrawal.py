@@ -12,11 +12,13 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 import jsonschema
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
 from contracts.alerts import withdrawal_json_schema
 from contracts.person import PersonErased
+from contracts.subjects import projection_changes
 from projections.access.log import AccessLog
 from projections.access.policy import AccessControl
 from projections.access.tokens import TokenEntry, TokenRegistry, hash_token
@@ -188,7 +190,14 @@ async def test_the_owner_that_erases_a_person_has_their_open_alerts_withdrawn(
     # LA 856, the only organisation that registered her, erases her
     record(events.wrap(PersonErased(erased_on=date(2026, 3, 2), reason="data_subject_request"),
                        "amira", "856", date(2026, 3, 2)))
+    rung: asyncio.Queue = asyncio.Queue()
+    doorbell = await nc.subscribe(projection_changes("alerts"), cb=rung.put)
     assert await runner.evaluate_once() == raised
+    # the live feed hears of it: nothing open any more, all of it withdrawn
+    change = orjson.loads((await asyncio.wait_for(rung.get(), 5)).data)
+    await doorbell.unsubscribe()
+    assert change["alert_counts"] == {"856": 0, "QK1": 0}
+    assert sum(change["alerts_withdrawn"].values()) == raised
     withdrawn = [m for m in await alerts_on(js) if m["type"] == "alert.withdrawn"]
     assert {m["payload"]["reason"] for m in withdrawn} == {"erased"}
     assert {m["_subject"].split(".")[2] for m in withdrawn} == {"856", "QK1"}
