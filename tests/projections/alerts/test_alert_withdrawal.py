@@ -29,7 +29,12 @@ from projections.alerts.withdrawals import OpenAlert
 from projections.serving.api import create_app
 from projections.serving.live import LiveFeed
 from runtime.bus.connection import connect_bus
+from runtime.bus.outbound import feeds_stream
+from runtime.bus.streams import ensure_stream
 from tests.projections.alerts.test_alert_process import Clock, alerts_on
+from tests.projections.delivery.receiver import Receiver
+from tests.projections.delivery.test_webhook_delivery import SECRET, endpoint, start, stop
+from tests.waiting import eventually
 
 LEICESTER = {"Authorization": "Bearer token-of-leicester"}
 
@@ -226,3 +231,34 @@ def test_a_record_written_before_withdrawals_is_migrated_and_its_alerts_stay_ope
         assert sent.counts_by_owner() == {"856": (0, 1)}
     finally:
         sent.close()
+
+
+async def test_a_webhook_receives_the_withdrawal_as_its_own_cloudevent_type(
+        nats_url, nc, js, tracker_store, store, record, events, tmp_path: Path) -> None:
+    # given the ICB alerted of ola's unflagged plan, then health flagging it
+    record(events.plan_issued("ola", date(2025, 1, 10)))
+    clock = Clock(date(2025, 3, 1))
+    runner = AlertRunner(nc, tracker_store, store, SentAlerts(tmp_path / "sent.sqlite"),
+                         default_health="QK1", today=clock)
+    await runner._ensure_stream()
+    await ensure_stream(js, feeds_stream())
+    await runner.evaluate_once()
+    record(events.health_flag_set("ola", date(2025, 3, 2)))
+    clock.day = date(2025, 3, 3)
+    await runner.evaluate_once()
+    # when the ICB's webhook delivers its alerts
+    with Receiver(SECRET.encode()) as receiver:
+        delivery, task, conn = await start(nats_url, endpoint(receiver.url, sources=["alerts"]))
+        try:
+            await eventually(lambda: len(receiver.accepted) == 2, what="both messages")
+        finally:
+            await stop(delivery, task, conn)
+    # then the second is the withdrawal of the first, typed as such
+    raised, withdrawn = receiver.accepted
+    assert (raised["type"], withdrawn["type"]) == (
+        "uk.send-exchange.alert.raised.v1", "uk.send-exchange.alert.withdrawn.v1")
+    assert withdrawn["subject"] == f"send.alert.QK1.withdrawn.{events.person('ola')}"
+    assert withdrawn["data"]["payload"] | {"explanation": ""} == {
+        "withdrawal_id": withdrawn["id"], "alert_id": raised["id"], "kind": "discrepancy",
+        "owner_org": "QK1", "about": "la_only:856", "reason": "reconciled",
+        "superseded_by": None, "explanation": "", "as_of": "2025-03-03"}
