@@ -3,6 +3,7 @@ CloudEvents its webhook gets) and the alert counts, as days pass and the facts c
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sqlite3
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from projections.serving.live import LiveFeed
 from runtime.bus.connection import connect_bus
 from runtime.bus.outbound import feeds_stream
 from runtime.bus.streams import ensure_stream
+from sendx.commands.alerts import run_counts
 from tests.projections.alerts.test_alert_process import Clock, alerts_on
 from tests.projections.delivery.receiver import Receiver
 from tests.projections.delivery.test_webhook_delivery import SECRET, endpoint, start, stop
@@ -262,3 +264,17 @@ async def test_a_webhook_receives_the_withdrawal_as_its_own_cloudevent_type(
         "withdrawal_id": withdrawn["id"], "alert_id": raised["id"], "kind": "discrepancy",
         "owner_org": "QK1", "about": "la_only:856", "reason": "reconciled",
         "superseded_by": None, "explanation": "", "as_of": "2025-03-03"}
+
+
+def test_the_operators_counts_say_open_and_withdrawn_per_organisation(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    sent = SentAlerts(tmp_path / "alerts-sent.sqlite")
+    first, second = uuid4(), uuid4()
+    sent.record(first, "856", "milestone", "p_1", 1, "named_worker")
+    sent.record(second, "856", "milestone", "p_1", 2, "transition_plan")
+    sent.record_withdrawal(first, "done", 3)
+    sent.close()
+    monkeypatch.setenv("SENDX_DATA_DIR", str(tmp_path))
+    assert run_counts(argparse.Namespace()) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "owner\topen\twithdrawn", "856\t1\t1", "total\t1\t1"]
