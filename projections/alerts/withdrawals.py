@@ -20,7 +20,8 @@ cannot be told.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
@@ -57,11 +58,11 @@ class Withdrawal:
     payload: WithdrawalPayload
 
 
-def _replacement(alert: OpenAlert, due: Iterable[Raised]) -> Raised | None:
+def _replacement(alert: OpenAlert, by_thing: Mapping[tuple, list[Raised]]) -> Raised | None:
     """A raised alert about the same thing, the same owner's first."""
-    same = [r for r in due if (r.person_key, r.payload.kind, r.payload.about)
-            == (alert.person_key, alert.kind, alert.about)]
-    same.sort(key=lambda r: (r.payload.owner_org != alert.owner_org, r.payload.severity != "red"))
+    same = sorted(by_thing.get((alert.person_key, alert.kind, alert.about), ()),
+                  key=lambda r: (r.payload.owner_org != alert.owner_org,
+                                 r.payload.severity != "red"))
     return same[0] if same else None
 
 
@@ -80,6 +81,9 @@ def withdrawals(open_alerts: Iterable[OpenAlert], due: Collection[Raised],
     """The withdrawal of every open alert the rules no longer raise, in the record's order."""
     raised = {r.payload.alert_id for r in due}
     legacy = {(r.payload.owner_org, r.payload.kind, r.person_key) for r in due}
+    by_thing: dict[tuple, list[Raised]] = defaultdict(list)
+    for r in due:
+        by_thing[(r.person_key, r.payload.kind, r.payload.about)].append(r)
     found = []
     for alert in open_alerts:
         if alert.alert_id in raised:
@@ -93,7 +97,7 @@ def withdrawals(open_alerts: Iterable[OpenAlert], due: Collection[Raised],
                 found.append(_withdrawal(alert, CLEARED[alert.kind],
                                          f"No longer raised as of {as_of.isoformat()}", as_of))
             continue
-        replacement = _replacement(alert, due)
+        replacement = _replacement(alert, by_thing)
         if replacement is not None:
             new = replacement.payload
             due_on = new.due_on.isoformat() if new.due_on else "no date"
