@@ -16,9 +16,12 @@ keeps the streams an unsecured server already holds):
   (`projections.reading.partitions`), so the API needs no mirror's messages;
 - `feeder`: the feed process (`projections.feeds`): a projector's reading of SEND_EVENTS (its
   own durable only) and publishing every recipient's deliveries on `send.feed.>` (SEND_FEEDS);
+  it creates and purges the feed keys (bucket SEND_FEED_KEYS, `write_feed_keys`);
 - `<kind>-<org>-client` also reads its own feed and alerts (`recipient_subjects`): durable
   consumers `<org>-feed|alerts|replay|webhook` filtered inside `send.feed.<org>.>` and
-  `send.alert.<org>.>`, nothing of another organisation's;
+  `send.alert.<org>.>`, nothing of another organisation's; and its own feed keys
+  (`read_feed_keys`: direct get by subject under `$KV.SEND_FEED_KEYS.<org>.>`), which open
+  the fields its clauses open;
 - `auditor`: the read-only API on both streams and SEND_FEEDS (who was sent what; batched
   direct gets: `sendx audit` reads the history as `projections.reading.direct` does) and
   ordered (ephemeral) consumers on SEND_EVENTS;
@@ -48,7 +51,9 @@ keeps the streams an unsecured server already holds):
   the read models from their stores, never an event from the bus.
 - `deliverer`: the webhook delivery processes (`projections.delivery`): durable pull
   consumers on SEND_ALERTS and SEND_FEEDS (any of their subjects: each process filters to its
-  partner's), and dead-letters what it could not deliver on `send.dlq.webhook.>`.
+  partner's), reads the feed keys by direct get (to put a delivery's opened fields, in clear,
+  in the CloudEvent posted to the entitled partner), and dead-letters what it could not
+  deliver on `send.dlq.webhook.>`.
 - `courier`: the API's second login, for its delivery routes only
   (`projections.serving.deliveries`: each partner's own alerts, feed and webhook dead letters
   from a cursor, the partner's API token deciding whose): reads SEND_ALERTS, SEND_FEEDS and
@@ -84,11 +89,14 @@ from contracts.feeds import (
     ALERTS_STREAM,
     ALL_ALERTS,
     ALL_FEEDS,
+    FEED_KEYS_BUCKET,
+    FEED_KEYS_STREAM,
     FEED_READER,
     FEEDS_STREAM,
     org_alerts,
     org_feed,
     recipient_consumers,
+    recipient_feed_keys,
 )
 from contracts.subjects import ALL_DEADLETTERS, DEADLETTER_ROOT, PROJECTION_ROOT
 from contracts.topology import Organisation
@@ -253,6 +261,25 @@ def recipient_subjects(org: Organisation) -> tuple[str, ...]:
     )
 
 
+def read_feed_keys(org: Organisation | None = None) -> tuple[str, ...]:
+    """Direct gets of the last message on a feed key's subject (`contracts.feeds.
+    feed_key_request`): `org`'s own keys only (`<org>.>`, its first token being the recipient),
+    or every recipient's (None: the webhook deliverer, which opens fields for each partner). No
+    bucket info, no get by sequence, no consumer: nothing of another recipient's keys."""
+    keys = recipient_feed_keys(org.code) if org is not None else f"$KV.{FEED_KEYS_BUCKET}.>"
+    return (f"{JS_API}.DIRECT.GET.{FEED_KEYS_STREAM}.{keys}",)
+
+
+def write_feed_keys() -> tuple[str, ...]:
+    """The feed process: create the bucket, bind it, read, create and purge any feed key."""
+    return (
+        f"{JS_API}.STREAM.CREATE.{FEED_KEYS_STREAM}",
+        f"{JS_API}.STREAM.INFO.{FEED_KEYS_STREAM}",
+        *read_feed_keys(),
+        f"$KV.{FEED_KEYS_BUCKET}.>",
+    )
+
+
 def organisation_users(org: Organisation) -> tuple[NatsUser, NatsUser]:
     service = NatsUser(
         service_user(org),
@@ -261,7 +288,9 @@ def organisation_users(org: Organisation) -> tuple[NatsUser, NatsUser]:
         allow_responses=True,
     )
     client = NatsUser(
-        client_user(org), publish=(org.command_subjects, *recipient_subjects(org)), subscribe=()
+        client_user(org),
+        publish=(org.command_subjects, *recipient_subjects(org), *read_feed_keys(org)),
+        subscribe=(),
     )
     return service, client
 
@@ -282,6 +311,7 @@ def feeder_user() -> NatsUser:
             f"{JS_API}.STREAM.UPDATE.{FEEDS_STREAM}",
             *read_stream_info(FEEDS_STREAM),
             ALL_FEEDS,
+            *write_feed_keys(),
         ),
         subscribe=(),
     )
@@ -323,6 +353,7 @@ def deliverer_user() -> NatsUser:
         publish=_unique(
             *read_stream_info(ALERTS_STREAM), *pull_from_stream(ALERTS_STREAM, ()),
             *read_stream_info(FEEDS_STREAM), *pull_from_stream(FEEDS_STREAM, ()),
+            *read_feed_keys(),
             f"{DEADLETTER_ROOT}.webhook.>",
         ),
         subscribe=(),
