@@ -121,7 +121,7 @@ class FeedPublisher:
     ) -> list[tuple[PendingDelivery, int]]:
         """Publish `pending`; (delivery, SEND_FEEDS sequence) of each, once all are acked."""
         bodies = await self._bodies({d.seq for d in pending})
-        opened = await asyncio.gather(*(self._opened(d, bodies[d.seq]) for d in pending))
+        opened = await asyncio.gather(*(self.opened(d, bodies[d.seq]) for d in pending))
         futures = []
         for d, tokens in zip(pending, opened, strict=True):
             headers = {
@@ -138,7 +138,7 @@ class FeedPublisher:
         acks = await asyncio.wait_for(asyncio.gather(*futures), ACK_TIMEOUT)
         return [(d, ack.seq) for d, ack in zip(pending, acks, strict=True)]
 
-    async def _opened(self, d: PendingDelivery, body: bytes) -> str | None:
+    async def opened(self, d: PendingDelivery, body: bytes) -> str | None:
         """The `Sendx-Opened` header of one delivery: compact JSON {field: token} of the
         fields its clause opens that the event carries sealed; None when there are none or
         a key is gone (erased). A bus error raises: the round is retried."""
