@@ -166,6 +166,12 @@ class Settings(BaseSettings):
         "seconds between the alert process's evaluations when nothing is announced",
         problem="must be a positive number of seconds",
     )
+    feeds_agreement_interval: float = variable(
+        "SENDX_FEEDS_AGREEMENT_INTERVAL", 5.0,
+        "seconds between the feed process's checks of the agreement file's digest (a changed, "
+        "valid agreement is adopted between batches; SIGHUP checks at once)",
+        problem="must be a positive number of seconds",
+    )
     webhooks: Path | None = variable(
         "SENDX_WEBHOOKS", None,
         "the webhook endpoints file (`sendx webhooks`); unset, `$SENDX_DATA_DIR/webhooks.toml`",
@@ -262,7 +268,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "events_max_bytes", "deadletter_max_bytes", "feeds_max_bytes", "alerts_max_bytes",
-        "cli_timeout", "alerts_interval",
+        "cli_timeout", "alerts_interval", "feeds_agreement_interval",
     )
     @classmethod
     def _positive(cls, value: float) -> float:

@@ -70,11 +70,11 @@ class FeedPublisher:
     ) -> None:
         self._nc, self._store, self._batch = nc, store, batch
         self._access_log = access_log
-        self._open_fields: Mapping[str, tuple[str, ...]] = {
-            c.id: c.open_fields for c in (agreement.clause if agreement else ()) if c.open_fields
-        }
+        self._open_fields: Mapping[str, tuple[str, ...]] = {}
         """Clause id -> the personal fields it opens (a clause no longer in the agreement, for
         a delivery decided before a change, opens nothing)."""
+        if agreement is not None:
+            self.use(agreement)
         self.bodies: dict[int, bytes] = {}
         """SEND_EVENTS sequence -> stored bytes of events fetched but not yet past the
         publisher (pruned each round below the first delivery still to publish)."""
@@ -84,6 +84,10 @@ class FeedPublisher:
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self.published = 0
+
+    def use(self, agreement: Agreement) -> None:
+        """Open what `agreement`'s clauses open, from the next delivery on."""
+        self._open_fields = {c.id: c.open_fields for c in agreement.clause if c.open_fields}
 
     def wake(self) -> None:
         self._wakeup.set()

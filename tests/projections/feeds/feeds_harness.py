@@ -34,10 +34,15 @@ retention = "1 year"
 """
 
 
+def agreement_text(*clauses: str, agreement_id: str = "test-agreement") -> str:
+    """`[[clause]]` bodies (id, recipient, sources, events, cohort, ...) as one agreement file."""
+    body = "".join(f"[[clause]]\n{c.strip()}\n{CLAUSE_DEFAULTS}\n" for c in clauses)
+    return f'[agreement]\nid = "{agreement_id}"\ntitle = "test"\n\n{body}'
+
+
 def agreement_of(*clauses: str, agreement_id: str = "test-agreement") -> Agreement:
     """`[[clause]]` bodies (id, recipient, sources, events, cohort, ...) as one agreement."""
-    body = "".join(f"[[clause]]\n{c.strip()}\n{CLAUSE_DEFAULTS}\n" for c in clauses)
-    return parse_agreement(f'[agreement]\nid = "{agreement_id}"\ntitle = "test"\n\n{body}')
+    return parse_agreement(agreement_text(*clauses, agreement_id=agreement_id))
 
 
 @dataclass
