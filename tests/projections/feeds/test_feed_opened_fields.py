@@ -148,3 +148,21 @@ async def test_the_recipients_own_erasure_shreds_what_was_opened_for_it(bus: Fee
     # the ICB's own key is untouched: only what was opened for the LA is gone
     icb = PersonKeyStore(bus.publishers["QK1"].nc.jetstream())
     assert await icb.lookup("QK1", F.person("dov")) is not None
+
+
+async def test_a_clause_opening_a_field_adopted_live_opens_it_from_then_on(bus: FeedBus) -> None:
+    sealed_only = DIAGNOSES_OPENED_FOR_856.replace('open_fields = ["condition"]\n', "")
+    await bus.start(agreement_of(sealed_only))
+    leicester = await bus.recipient("856")
+    await bus.publish(F.assessment_requested("eli", ON, la="856"))
+    await bus.publish(F.diagnosis("eli", ON, "autism", by="QK1"), sealed=True)
+    await bus.settle(leicester)
+    assert OPENED not in leicester.got[0].headers
+    # when the agreement now opens the condition (adopted while the feed runs)
+    await bus.process.adopt(agreement_of(DIAGNOSES_OPENED_FOR_856))
+    await bus.publish(F.diagnosis("eli", ON, "adhd", by="QK1"), sealed=True)
+    await bus.settle(leicester)
+    # then the next diagnosis opens for the LA; the earlier one stays as it was sent
+    first, second = leicester.got
+    assert OPENED not in first.headers
+    assert await what_it_reads(leicester, second) == {"condition": "adhd"}
