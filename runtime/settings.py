@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_PARTNERSHIP_KEY = "demo-partnership-key-not-for-production"
 GIB = 1024**3
+MIB = 1024**2
 LOOPBACK = "127.0.0.1"
 KEEPS_EMPTY = frozenset({"AGGREGATE_CACHE_MAXSIZE", "aggregate_cache_maxsize"})
 """Variables whose empty value means something (eventsourcing: no aggregate cache); for every
@@ -135,10 +136,10 @@ class Settings(BaseSettings):
         problem="must be a positive number of bytes", shown="2 GiB",
     )
     feeds_max_bytes: int = variable(
-        "SENDX_FEEDS_MAX_BYTES", GIB // 2,
+        "SENDX_FEEDS_MAX_BYTES", GIB // 2 - 64 * MIB,
         "ceiling of SEND_FEEDS, every partner's feed (~1 KiB a delivery); reserved out of the "
-        "server's `max_file_store` beside the history's",
-        problem="must be a positive number of bytes", shown="512 MiB",
+        "server's `max_file_store` beside the history's (and the feed keys' 64 MiB)",
+        problem="must be a positive number of bytes", shown="448 MiB",
     )
     alerts_max_bytes: int = variable(
         "SENDX_ALERTS_MAX_BYTES", GIB // 2,

@@ -4,6 +4,8 @@ sends what it decided to SEND_FEEDS. `sendx feeds` runs it; `sendx run` starts i
 The runner is `projections.reading.runner.ProjectionRunner` (durable consumer `projection-feeds`,
 batches, ack after commit, dead letters), so the feed reads the history exactly as every read
 model does; after each commit the publisher is woken, so a delivery leaves within one commit.
+A batch holding a `person.erased` first purges the feed keys it shreds (`runtime.feedkeys`),
+then commits: a crash in between purges them again, so no erasure is passed over.
 
 A changed agreement file is adopted while the process runs (`AgreementWatcher`: on SIGHUP and
 whenever the file's digest changes, polled every `SENDX_FEEDS_AGREEMENT_INTERVAL` seconds):
@@ -29,6 +31,8 @@ from nats.aio.msg import Msg
 
 from contracts.agreements import Agreement, AgreementError
 from contracts.feeds import FEED_READER
+from contracts.sealing import ERASURE_TYPE
+from contracts.subjects import parse_event_subject
 from contracts.topology import Organisation
 from projections.access.log import AccessLog
 from projections.feeds.publisher import FeedPublisher
@@ -38,7 +42,8 @@ from projections.reading.batch import stream_seq
 from projections.reading.consumer import ConsumerSettings
 from projections.reading.runner import ProjectionRunner
 from runtime.bus.connection import connect_bus
-from runtime.bus.streams import EVENTS_STREAM, ensure_stream, feeds_stream
+from runtime.bus.streams import EVENTS_STREAM, ensure_feed_keys, ensure_stream, feeds_stream
+from runtime.feedkeys import FeedKeyStore, erased_feed_keys
 from runtime.health import metrics_port, start_monitoring, stop_monitoring
 from runtime.metrics import projector_monitor
 from runtime.partnership import DEMO_AGREEMENT, DEMO_PARTNERSHIP, load_agreement
@@ -50,23 +55,41 @@ DEFAULT_AGREEMENT = DEMO_AGREEMENT
 """`sendx feeds --agreement`'s default: the demo partnership's (`runtime.partnership`)."""
 
 
+def shredded_keys(subjects: list[str], partnership: tuple[Organisation, ...]) -> list[str]:
+    """The feed keys the `person.erased` events among `subjects` purge. Pure."""
+    names = []
+    for subject in subjects:
+        try:
+            about = parse_event_subject(subject)
+        except ValueError:
+            continue  # not an event subject: the runner dead-letters it
+        if about.event_type == ERASURE_TYPE:
+            names += erased_feed_keys(about.source_org, about.person_key, partnership)
+    return names
+
+
 class FeedRunner(ProjectionRunner):
     """The shared runner, handing each batch's stored bytes to the publisher before applying
-    it: what a delivery forwards is then usually in memory, not read back from the stream."""
+    it (what a delivery forwards is then usually in memory, not read back from the stream),
+    and purging the feed keys of each erasure before the batch is committed."""
 
     def __init__(
         self, *args: object, bodies: dict[int, bytes], between_batches: asyncio.Lock,
-        **kwargs: object,
+        feed_keys: FeedKeyStore, partnership: tuple[Organisation, ...], **kwargs: object,
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._bodies = bodies
         self._between_batches = between_batches
+        self._feed_keys, self._partnership = feed_keys, partnership
 
     async def _apply(self, msgs: list[Msg]) -> None:
         """One batch, holding `between_batches`: an agreement change waits for it to end."""
         async with self._between_batches:
             for msg in msgs:
                 self._bodies[stream_seq(msg)] = msg.data
+            shredded = shredded_keys([msg.subject for msg in msgs], self._partnership)
+            if shredded:
+                await self._feed_keys.erase(shredded)
             await super()._apply(msgs)
 
 
@@ -75,20 +98,26 @@ class FeedProcess:
 
     def __init__(
         self, nc: Client, store: FeedStore, settings: ConsumerSettings | None = None,
-        access_log: AccessLog | None = None,
+        access_log: AccessLog | None = None, agreement: Agreement | None = None,
+        partnership: tuple[Organisation, ...] = DEMO_PARTNERSHIP,
     ) -> None:
         self.store = store
         self._between_batches = asyncio.Lock()
-        self.publisher = FeedPublisher(nc, store, access_log=access_log)
+        self.publisher = FeedPublisher(nc, store, access_log=access_log, agreement=agreement)
         self.runner = FeedRunner(nc, FEED_READER, store, settings, on_commit=self._committed,
                                  bodies=self.publisher.bodies,
-                                 between_batches=self._between_batches)
+                                 between_batches=self._between_batches,
+                                 feed_keys=FeedKeyStore(nc.jetstream()),
+                                 partnership=partnership)
 
     async def adopt(self, agreement: Agreement) -> Epoch:
-        """Adopt a changed `agreement` at the committed position, between two batches."""
+        """Adopt a changed `agreement` at the committed position, between two batches; the
+        publisher opens what its clauses open from then on."""
         async with self._between_batches:
-            return await asyncio.to_thread(
+            epoch = await asyncio.to_thread(
                 lambda: self.store.adopt(agreement, self.store.position()))
+            self.publisher.use(agreement)
+            return epoch
 
     async def _committed(self, summary: Summary, previous: int, position: int) -> None:
         self.publisher.wake()
@@ -105,12 +134,14 @@ async def start_feeds(
     nc: Client, store: FeedStore, agreement: Agreement, backfill: str | None = None,
     settings: ConsumerSettings | None = None, access_log: AccessLog | None = None,
 ) -> tuple[FeedProcess, Epoch]:
-    """Create SEND_FEEDS if missing, adopt the agreement from its recorded point."""
+    """Create SEND_FEEDS and SEND_FEED_KEYS if missing, adopt the agreement from its recorded
+    point."""
     js = nc.jetstream()
     await ensure_stream(js, feeds_stream())
+    await ensure_feed_keys(js)
     last = (await js.stream_info(EVENTS_STREAM)).state.last_seq
     epoch = await asyncio.to_thread(store.adopt, agreement, last, backfill)
-    return FeedProcess(nc, store, settings, access_log), epoch
+    return FeedProcess(nc, store, settings, access_log, agreement), epoch
 
 
 def file_digest(path: Path) -> str | None:

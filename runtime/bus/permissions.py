@@ -16,13 +16,17 @@ keeps the streams an unsecured server already holds):
   (`projections.reading.partitions`), so the API needs no mirror's messages;
 - `feeder`: the feed process (`projections.feeds`): a projector's reading of SEND_EVENTS (its
   own durable only) and publishing the deliveries on `send.feed.<r>.>` (SEND_FEEDS) for each
-  recipient `r` the data-sharing agreement names, and no other organisation's feed;
+  recipient `r` the data-sharing agreement names, and no other organisation's feed; it
+  creates and purges the feed keys (bucket SEND_FEED_KEYS, `write_feed_keys`: any recipient's,
+  so an erasure shreds keys made under an earlier agreement too);
 - `<kind>-<org>-client` also reads its own alerts and, if the agreement names it as a
   recipient, its own feed (`recipient_subjects`): durable consumers
   `<org>-feed|alerts|replay|webhook` filtered inside `send.feed.<org>.>` and
   `send.alert.<org>.>`, nothing of another organisation's. Alerts are every organisation's
   (any may own a milestone); the feed is rendered from the agreement (`feed_recipients`, the
-  demo agreement's by default), so a new recipient needs the permissions rendered again.
+  demo agreement's by default), so a new recipient needs the permissions rendered again. A
+  recipient's client also reads its own feed keys (`read_feed_keys`: direct get by subject
+  under `$KV.SEND_FEED_KEYS.<org>.>`), which open the fields its clauses open;
 - `auditor`: the read-only API on both streams and SEND_FEEDS (who was sent what; batched
   direct gets: `sendx audit` reads the history as `projections.reading.direct` does) and
   ordered (ephemeral) consumers on SEND_EVENTS;
@@ -52,7 +56,9 @@ keeps the streams an unsecured server already holds):
   the read models from their stores, never an event from the bus.
 - `deliverer`: the webhook delivery processes (`projections.delivery`): durable pull
   consumers on SEND_ALERTS and SEND_FEEDS (any of their subjects: each process filters to its
-  partner's), and dead-letters what it could not deliver on `send.dlq.webhook.>`.
+  partner's), reads the feed keys by direct get (to put a delivery's opened fields, in clear,
+  in the CloudEvent posted to the entitled partner), and dead-letters what it could not
+  deliver on `send.dlq.webhook.>`.
 - `courier`: the API's second login, for its delivery routes only
   (`projections.serving.deliveries`: each partner's own alerts, feed and webhook dead letters
   from a cursor, the partner's API token deciding whose): reads SEND_ALERTS, SEND_FEEDS and
@@ -87,11 +93,14 @@ from enum import StrEnum
 from contracts.feeds import (
     ALERTS_STREAM,
     ALL_ALERTS,
+    FEED_KEYS_BUCKET,
+    FEED_KEYS_STREAM,
     FEED_READER,
     FEEDS_STREAM,
     org_alerts,
     org_feed,
     recipient_consumers,
+    recipient_feed_keys,
 )
 from contracts.subjects import ALL_DEADLETTERS, DEADLETTER_ROOT, PROJECTION_ROOT
 from contracts.topology import Organisation
@@ -257,6 +266,25 @@ def recipient_subjects(org: Organisation, feed: bool = True) -> tuple[str, ...]:
     )
 
 
+def read_feed_keys(org: Organisation | None = None) -> tuple[str, ...]:
+    """Direct gets of the last message on a feed key's subject (`contracts.feeds.
+    feed_key_request`): `org`'s own keys only (`<org>.>`, its first token being the recipient),
+    or every recipient's (None: the webhook deliverer, which opens fields for each partner). No
+    bucket info, no get by sequence, no consumer: nothing of another recipient's keys."""
+    keys = recipient_feed_keys(org.code) if org is not None else f"$KV.{FEED_KEYS_BUCKET}.>"
+    return (f"{JS_API}.DIRECT.GET.{FEED_KEYS_STREAM}.{keys}",)
+
+
+def write_feed_keys() -> tuple[str, ...]:
+    """The feed process: create the bucket, bind it, read, create and purge any feed key."""
+    return (
+        f"{JS_API}.STREAM.CREATE.{FEED_KEYS_STREAM}",
+        f"{JS_API}.STREAM.INFO.{FEED_KEYS_STREAM}",
+        *read_feed_keys(),
+        f"$KV.{FEED_KEYS_BUCKET}.>",
+    )
+
+
 def organisation_users(
     org: Organisation, feed_recipients: Collection[str]
 ) -> tuple[NatsUser, NatsUser]:
@@ -271,7 +299,8 @@ def organisation_users(
     client = NatsUser(
         client_user(org),
         publish=(org.command_subjects,
-                 *recipient_subjects(org, feed=org.code in feed_recipients)),
+                 *recipient_subjects(org, feed=org.code in feed_recipients),
+                 *(read_feed_keys(org) if org.code in feed_recipients else ())),
         subscribe=(),
     )
     return service, client
@@ -294,6 +323,7 @@ def feeder_user(feed_recipients: Iterable[str]) -> NatsUser:
             f"{JS_API}.STREAM.UPDATE.{FEEDS_STREAM}",
             *read_stream_info(FEEDS_STREAM),
             *(org_feed(code) for code in feed_recipients),
+            *write_feed_keys(),
         ),
         subscribe=(),
     )
@@ -335,6 +365,7 @@ def deliverer_user() -> NatsUser:
         publish=_unique(
             *read_stream_info(ALERTS_STREAM), *pull_from_stream(ALERTS_STREAM, ()),
             *read_stream_info(FEEDS_STREAM), *pull_from_stream(FEEDS_STREAM, ()),
+            *read_feed_keys(),
             f"{DEADLETTER_ROOT}.webhook.>",
         ),
         subscribe=(),

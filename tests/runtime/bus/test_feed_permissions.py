@@ -7,12 +7,23 @@ theirs, and permissions rendered again from a changed agreement apply on reload.
 from __future__ import annotations
 
 import nats.errors
+import orjson
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 
-from contracts.feeds import ALERTS_STREAM, ALL_ALERTS, FEEDS_STREAM, org_alerts, org_feed
+from contracts.feeds import (
+    ALERTS_STREAM,
+    ALL_ALERTS,
+    FEED_KEYS_BUCKET,
+    FEED_KEYS_STREAM,
+    FEEDS_STREAM,
+    feed_key_request,
+    org_alerts,
+    org_feed,
+)
 from contracts.subjects import event_subject
 from runtime.bus.credentials import embedded_auth
+from runtime.feedkeys import FeedKeyStore, read_feed_key
 from tests.projections.feeds.feeds_harness import agreement_of
 from tests.runtime.bus.conftest import Connect, Principal, SecuredBus
 from tests.waiting import eventually
@@ -207,3 +218,57 @@ async def test_permissions_rendered_again_from_a_changed_agreement_apply_on_relo
     with pytest.raises(nats.errors.TimeoutError):
         await feeder.nc.jetstream().publish(f"send.feed.QK1.856.ehc.plan_issued.{PERSON}", b"{}",
                                             headers={"Nats-Msg-Id": "QK1.e2"}, timeout=0.5)
+
+
+async def test_a_recipient_reads_its_own_feed_keys_and_is_refused_anyone_elses(
+    connect_as: Connect,
+) -> None:
+    # given the feed process created a key for 856 and one for 855 about the same child
+    feeder = await connect_as("feeder")
+    keys = FeedKeyStore(feeder.nc.jetstream())
+    mine = await keys.key_for("856", "QK1", PERSON)
+    theirs = await keys.key_for("855", "QK1", PERSON)
+    assert mine is not None and theirs is not None and mine != theirs
+    # then 856's client reads its own, by direct get of the key's subject
+    la = await connect_as(LA_CLIENT)
+    js = la.nc.jetstream()
+    assert await read_feed_key(js, "856", "QK1", PERSON) == mine
+    assert await read_feed_key(js, "856", "RT5", PERSON) is None  # none made: nothing
+    assert la.violations() == []
+    # and is refused 855's, by subject, by sequence, by a body naming it, or by binding the bucket
+    other = f"$KV.{FEED_KEYS_BUCKET}.855.QK1.{PERSON}"
+    attempts = [
+        read_feed_key(js, "855", "QK1", PERSON),
+        la.nc.request(f"$JS.API.DIRECT.GET.{FEED_KEYS_STREAM}", b'{"seq":2}', timeout=0.5),
+        la.nc.request(f"$JS.API.DIRECT.GET.{FEED_KEYS_STREAM}",
+                      orjson.dumps({"last_by_subj": other}), timeout=0.5),
+        la.nc.request(f"$JS.API.STREAM.MSG.GET.{FEED_KEYS_STREAM}", b'{"seq":2}', timeout=0.5),
+        js.key_value(FEED_KEYS_BUCKET),
+    ]
+    for attempt in attempts:
+        with pytest.raises(nats.errors.TimeoutError):
+            await attempt
+    # nor can it plant or purge a key, even its own
+    with pytest.raises(nats.errors.TimeoutError):
+        await js.publish(f"$KV.{FEED_KEYS_BUCKET}.856.QK1.{PERSON}", b"x" * 32, timeout=0.5)
+    violations = await refused(la, len(attempts) + 1)
+    assert all("permissions violation for publish" in v for v in violations)
+    assert await read_feed_key(js, "856", "QK1", PERSON) == mine
+
+
+async def test_a_body_on_a_recipients_own_key_subject_reaches_no_other_key(
+    connect_as: Connect,
+) -> None:
+    """The subject form is the only one granted; the server refuses a body under it (by
+    sequence, or last on another subject) as a bad request (nats-server 2.x)."""
+    feeder = await connect_as("feeder")
+    keys = FeedKeyStore(feeder.nc.jetstream())
+    theirs = await keys.key_for("855", "QK1", PERSON)
+    mine = await keys.key_for("856", "QK1", PERSON)
+    la = await connect_as(LA_CLIENT)
+    subject = feed_key_request("856", "QK1", PERSON)
+    for body in (b'{"seq":1}', orjson.dumps({"last_by_subj": f"$KV.{FEED_KEYS_BUCKET}.855.>"})):
+        reply = await la.nc.request(subject, body, timeout=2)
+        assert (reply.data, (reply.headers or {}).get("Status")) == (b"", "408")  # Bad Request
+    assert theirs is not None and await read_feed_key(la.nc.jetstream(), "856", "QK1",
+                                                      PERSON) == mine
