@@ -6,7 +6,7 @@ evaluator (which read the feeds), the NATS permissions and the partner documenta
     stream SEND_FEEDS,  subjects send.feed.>
         send.feed.<recipient_org>.<source_org>.<family>.<name>.<person_key>
         one message per (recipient, event); the body is the event's bytes exactly as stored on
-        SEND_EVENTS (sealed fields stay sealed: see README "Agreements and feeds")
+        SEND_EVENTS (sealed fields stay sealed in the body; opened ones ride in Sendx-Opened)
         headers  Nats-Msg-Id       <recipient>.<event_id>   (exactly once per recipient)
                  Sendx-Agreement   the agreement id
                  Sendx-Clause      the clause that entitles the recipient to the event
