@@ -187,7 +187,8 @@ class Settings(BaseSettings):
     courier_nats_user: str | None = variable(
         "SENDX_COURIER_NATS_USER", None,
         "the API's second NATS user, for its delivery routes only (`courier`: reads SEND_ALERTS, "
-        "SEND_FEEDS and SEND_DEADLETTER; `sendx run` sets it); unset, they use the API's own",
+        "SEND_FEEDS, SEND_DEADLETTER and the feed keys; `sendx run` sets it); unset, they use the "
+        "API's own",
     )
     courier_nats_password: str | None = variable(
         "SENDX_COURIER_NATS_PASSWORD", None, "the password of `SENDX_COURIER_NATS_USER`",

@@ -3,12 +3,14 @@ letters, and the open and withdrawn alert counts per organisation.
 
 Whose: a partner token reads its own organisation's (asking for another's is 403); an auditor
 names the organisation with `org`; a dashboard token reads the counts only. The messages are
-the same CloudEvents a webhook delivers (`projections.delivery.cloudevent`), each with its
+the same CloudEvents a webhook delivers (`projections.delivery.cloudevent`, a feed
+delivery's opened fields in clear in its payload as a webhook posts them), each with its
 `cursor` (`sendxsequence`): ask again with `after=<the last cursor>` for the next page, which
 is how a partner recovers what a webhook could not deliver, or rebuilds from the start.
 
-With which login: these routes read messages (SEND_ALERTS, SEND_FEEDS, SEND_DEADLETTER), which
-the API's own `dashboard` login may not, so they use a login of their own, the `courier`
+With which login: these routes read messages (SEND_ALERTS, SEND_FEEDS, SEND_DEADLETTER), and the
+recipients' feed keys, which the API's own `dashboard` login may not, so they use a login of
+their own, the `courier`
 (`CourierLogin`, from `SENDX_COURIER_NATS_USER`; `runtime.bus.permissions`). Without one
 (an open server) they share the API's connection.
 Rows carry their `person_key`, so the access rule every answer passes applies to them too
@@ -35,7 +37,7 @@ from projections.alerts.counts import alert_counts
 from projections.delivery.cloudevent import as_json, cloud_event
 from projections.delivery.config import Endpoint
 from projections.delivery.dead_letters import webhook_letters
-from projections.delivery.replay import MAX_PAGE, messages_after
+from projections.delivery.replay import MAX_PAGE, messages_after, opened_fields
 from projections.serving.api_contract import NEEDS_ORG, UNAVAILABLE
 from runtime.bus.connection import connect_bus
 from runtime.settings import Settings
@@ -168,11 +170,14 @@ def install_delivery_routes(app: FastAPI, jetstream: JetStream) -> None:
         if chosen is None:
             raise HTTPException(400, "name the organisation whose deliveries to read: org=")
         stream, subject = Endpoint.stream_and_filter_for(chosen, source)
-        found = await messages_after(await _bus(jetstream), stream, subject, after, limit)
+        js = await _bus(jetstream)
+        found = await messages_after(js, stream, subject, after, limit)
         events = []
         for m in found:
+            opened = await opened_fields(js, m)
             try:
-                event = as_json(cloud_event(m.stream, m.sequence, m.subject, m.data, m.headers))
+                event = as_json(cloud_event(m.stream, m.sequence, m.subject, m.data, m.headers,
+                                            opened))
             except ValueError:  # not an event: the webhook dead-letters it; here it is skipped
                 continue
             events.append(DeliveredEvent(cursor=m.sequence,

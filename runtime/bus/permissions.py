@@ -373,12 +373,13 @@ def deliverer_user() -> NatsUser:
 
 
 def courier_user() -> NatsUser:
-    """The API's delivery routes: look at the partner-facing streams and the dead letters."""
+    """The API's delivery routes: look at the partner-facing streams and the dead letters, and
+    read the feed keys that open a delivery's opened fields (as a webhook posts them)."""
     return NatsUser(
         Role.COURIER.value,
         publish=_unique(
             *read_stream(ALERTS_STREAM), *read_stream(FEEDS_STREAM),
-            *read_stream(DEADLETTER_STREAM),
+            *read_stream(DEADLETTER_STREAM), *read_feed_keys(),
         ),
         subscribe=(),
     )

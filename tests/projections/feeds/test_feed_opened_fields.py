@@ -4,21 +4,30 @@ person. Read as each recipient's client login on the secured bus."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 
 from contracts.person import PersonErased
 from contracts.sealing import open_feed_fields
 from contracts.subjects import event_subject
+from projections.access.log import AccessLog
+from projections.access.policy import AccessControl
+from projections.access.tokens import TokenEntry, TokenRegistry, hash_token
 from projections.feeds.publisher import FeedPublisher
 from projections.feeds.store import PendingDelivery
+from projections.serving.api import create_app
+from projections.serving.deliveries import CourierLogin
+from runtime.bus.credentials import credentials_for
 from runtime.bus.streams import EVENTS_STREAM
 from runtime.feedkeys import read_feed_key
 from runtime.keystore import PersonKeyStore
+from runtime.settings import Settings
 from tests.projections.conftest import EventFactory
 from tests.projections.feeds.feeds_harness import FeedBus, Received, Recipient, agreement_of
 from tests.runtime.bus.conftest import (  # noqa: F401 - fixtures, used by name
@@ -166,3 +175,42 @@ async def test_a_clause_opening_a_field_adopted_live_opens_it_from_then_on(bus: 
     first, second = leicester.got
     assert OPENED not in first.headers
     assert await what_it_reads(leicester, second) == {"condition": "adhd"}
+
+
+async def test_a_partner_replaying_its_feed_through_the_api_gets_the_opened_field(
+    bus: FeedBus, secured_bus: SecuredBus, store, record,  # noqa: ANN001, F811
+    tmp_path: Path,
+) -> None:
+    await bus.start(agreement_of(DIAGNOSES_OPENED_FOR_856, DIAGNOSES_SEALED_FOR_855))
+    leicester, county = await bus.recipient("856"), await bus.recipient("855")
+    asked = F.assessment_requested("dee", ON, la="856")
+    record(asked)  # the read model the API's access rule consults: 856 mentions her
+    await bus.publish(asked)
+    await bus.publish(F.diagnosis("dee", ON, "adhd", by="QK1"), sealed=True)
+    await bus.settle(leicester, county)
+    # given the API as `sendx run` starts it, its delivery routes on the courier's login
+    courier = credentials_for("courier", secured_bus.data_dir)
+    login = CourierLogin.configured(Settings(
+        nats_url=secured_bus.server.url, courier_nats_user=courier["user"],
+        courier_nats_password=courier["password"]))
+    registry = TokenRegistry([
+        TokenEntry(name="leicester", sha256=hash_token("t-856"), role="partner", org="856"),
+        TokenEntry(name="county", sha256=hash_token("t-855"), role="partner", org="855"),
+    ])
+    log = AccessLog(tmp_path / "access-log.sqlite")
+    app = create_app(store, access=AccessControl(registry, log, store), deliveries_bus=login)
+
+    def replay(token: str) -> list[dict[str, object]]:
+        with TestClient(app) as api:
+            page = api.get("/api/deliveries/feed", headers={"Authorization": f"Bearer {token}"})
+        assert page.status_code == 200, page.text
+        return [e["event"] for e in page.json()["events"]]
+
+    # when Leicester (whose clause opens the condition) replays its feed from the start
+    [diagnosis] = await asyncio.to_thread(replay, "t-856")
+    log.close()
+    # then it reads the condition in clear, as its webhook would post it
+    data = diagnosis["data"]
+    assert data["payload"]["condition"] == "adhd"
+    assert "condition" not in (data.get("sealed") or {})
+    assert diagnosis["sendxopened"] == "condition"
