@@ -31,6 +31,7 @@ from pathlib import Path
 import orjson
 
 from contracts.agreements import Agreement
+from contracts.subjects import EVENT_PREFIX
 from contracts.topology import Organisation
 from projections.feeds.cohort import Changes, CohortState, Held, apply
 from projections.reading.projection import StreamEvent
@@ -202,6 +203,16 @@ class FeedStore:
     def position(self) -> int:
         with self._lock:
             return self._position()
+
+    def needs_subject(self, subject: str) -> bool:
+        """Whether the agreement in effect can act on an event with this SEND_EVENTS subject
+        (`cohort.Needed`); the runner decodes only these (`reading.batch.decode_batch`). A
+        subject not of the event form is needed: decoding it is what dead-letters it."""
+        parts = subject.split(".")
+        state = self._state
+        if state is None or len(parts) != 7 or ".".join(parts[:3]) != EVENT_PREFIX:
+            return True
+        return state.needs(parts[3], f"{parts[4]}.{parts[5]}")
 
     def apply_batch(self, events: Sequence[StreamEvent], position: int | None = None) -> int:
         if self._state is None or self._agreement is None:
