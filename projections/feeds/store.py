@@ -94,6 +94,9 @@ class DeliveryRecord:
     delivered_at: str | None
 
 
+_EVENT_ROOT = EVENT_PREFIX + "."
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -208,11 +211,13 @@ class FeedStore:
         """Whether the agreement in effect can act on an event with this SEND_EVENTS subject
         (`cohort.Needed`); the runner decodes only these (`reading.batch.decode_batch`). A
         subject not of the event form is needed: decoding it is what dead-letters it."""
-        parts = subject.split(".")
         state = self._state
-        if state is None or len(parts) != 7 or ".".join(parts[:3]) != EVENT_PREFIX:
+        if state is None or not subject.startswith(_EVENT_ROOT):
             return True
-        return state.needs(parts[3], f"{parts[4]}.{parts[5]}")
+        parts = subject[len(_EVENT_ROOT):].split(".")
+        if len(parts) != 4:
+            return True
+        return state.needs(parts[0], f"{parts[1]}.{parts[2]}")
 
     def apply_batch(self, events: Sequence[StreamEvent], position: int | None = None) -> int:
         if self._state is None or self._agreement is None:
