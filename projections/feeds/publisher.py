@@ -1,9 +1,10 @@
 """Publishing decided deliveries to SEND_FEEDS, exactly once per (recipient, event).
 
-Each delivery the feed store recorded is published with `publish_async` (many in flight, one
-wait for all the acknowledgements), its body the event's bytes as the runner fetched them
-(`bodies`, filled by `projections.feeds.process.FeedRunner`) or, for a delivery decided before a
-restart or released late (`include_earlier`), read back from SEND_EVENTS by sequence (batched
+Each delivery the feed store recorded is published with its ack awaited later
+(`runtime.bus.pubacks`: many in flight, one wait for all the acknowledgements), its body the
+event's bytes as the runner fetched them (`bodies`, filled by
+`projections.feeds.process.FeedRunner`) or, for a delivery decided before a restart or released
+late (`include_earlier`), read back from SEND_EVENTS by sequence (batched
 direct gets, `projections.reading.direct`): what the recipient receives is byte for byte what
 the source published, so its hash chain and sealed fields are untouched.
 `Nats-Msg-Id` is `<recipient>.<event_id>`: a delivery published but not marked before a crash
@@ -39,6 +40,7 @@ from contracts.subjects import ALL_EVENTS
 from projections.access.log import AccessLog, AccessRecord
 from projections.feeds.store import FeedStore, PendingDelivery
 from projections.reading.direct import SEQUENCE_HEADER, DirectReader
+from runtime.bus.pubacks import PubAcks
 from runtime.bus.streams import EVENTS_STREAM
 
 log = logging.getLogger(__name__)
@@ -61,7 +63,7 @@ class FeedPublisher:
         self.bodies: dict[int, bytes] = {}
         """SEND_EVENTS sequence -> stored bytes of events fetched but not yet past the
         publisher (pruned each round below the first delivery still to publish)."""
-        self._js = nc.jetstream(publish_async_max_pending=batch * 2)
+        self._acks = PubAcks(nc)
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self.published = 0
@@ -96,6 +98,7 @@ class FeedPublisher:
             self.published += len(acked)
             if self._access_log is not None:
                 await asyncio.to_thread(self._log, acked)
+        await self._acks.close()
 
     async def publish(
         self, pending: Sequence[PendingDelivery]
@@ -104,7 +107,7 @@ class FeedPublisher:
         bodies = await self._bodies({d.seq for d in pending})
         futures = []
         for d in pending:
-            futures.append(await self._js.publish_async(
+            futures.append(await self._acks.publish(
                 feed_subject(d.recipient, d.subject), bodies[d.seq],
                 headers={
                     MSG_ID_HEADER: delivery_id(d.recipient, d.event_id),
