@@ -28,6 +28,12 @@ without a recorded backfill decision (`projections.feeds.store`).
 A recipient never receives its own events back, and a recipient that erases a person
 (`person.erased`) leaves every cohort of that person.
 
+`open_fields` names the sealed personal fields (`Payload.personal_fields`, e.g. the `condition`
+of a diagnosis) the recipient may read: the feed process opens them with the source's key and
+seals them again under a key of the recipient's own for that person and source
+(`contracts.sealing.seal_feed_value`). A clause without it delivers them still sealed, which no
+partner can open.
+
 Pure: parsing a text, validating, checking against the topology and explaining in plain words.
 """
 
@@ -87,6 +93,8 @@ class Clause(BaseModel):
     """When a person joins the cohort, also deliver this clause's events about them that came
     (since the clause took effect) while they were not in it: an ICB that first meets a child
     learns the plan the LA issued before."""
+    open_fields: tuple[str, ...] = ()
+    """Personal fields (sealed on the wire) the recipient may read: opened for it in the feed."""
     purpose: str = Field(min_length=10)
     lawful_basis: tuple[str, ...]
     retention: str = Field(min_length=3)
@@ -184,6 +192,7 @@ def check(agreement: Agreement, partnership: Iterable[Organisation]) -> list[str
             *_source_problems(clause, orgs),
             *_caseload_problems(clause, recipient),
             *_basis_problems(clause),
+            *_open_field_problems(clause),
         )]
         if recipient is not None and not source_orgs(clause, orgs.values()):
             problems.append(f"{where}: its sources name no organisation but the recipient")
@@ -225,6 +234,27 @@ def _caseload_problems(clause: Clause, recipient: Organisation | None) -> list[s
     return problems
 
 
+def personal_fields_of(event_types: Iterable[str]) -> dict[str, set[str]]:
+    """Each personal field of any version of `event_types` -> the types that have it."""
+    fields: dict[str, set[str]] = {}
+    wanted = set(event_types)
+    for spec in all_events():
+        if spec.type in wanted:
+            for name in spec.model.personal_fields:
+                fields.setdefault(name, set()).add(spec.type)
+    return fields
+
+
+def _open_field_problems(clause: Clause) -> list[str]:
+    """An opened field that is not a personal (sealed) field of any of the clause's types."""
+    personal = personal_fields_of(clause.events)
+    return [
+        f"open_fields: {name} is not a personal field of {', '.join(clause.events)} "
+        f"(their personal fields: {', '.join(sorted(personal)) or 'none'})"
+        for name in clause.open_fields if name not in personal
+    ]
+
+
 def _basis_problems(clause: Clause) -> list[str]:
     """A purpose without a lawful basis; health events without an Article 9(2) condition."""
     if not [basis for basis in clause.lawful_basis if basis.strip()]:
@@ -235,6 +265,20 @@ def _basis_problems(clause: Clause) -> list[str]:
         return [f"health events are special category data: the lawful basis needs an Article "
                 f"{SPECIAL_CATEGORY} condition"]
     return []
+
+
+def _opened_words(clause: Clause) -> list[str]:
+    """What the recipient may read of the personal fields its events carry sealed."""
+    personal = sorted(personal_fields_of(clause.events))
+    closed = [name for name in personal if name not in clause.open_fields]
+    lines = []
+    if clause.open_fields:
+        lines.append(f"  it may read the personal field(s) {', '.join(clause.open_fields)}, "
+                     "opened for it under a key of its own that is deleted when either side "
+                     "erases the person;")
+    if closed:
+        lines.append(f"  sealed, and unreadable to it: {', '.join(closed)};")
+    return lines
 
 
 def explain(agreement: Agreement, org: str, partnership: Iterable[Organisation]) -> str:
@@ -262,6 +306,7 @@ def explain(agreement: Agreement, org: str, partnership: Iterable[Organisation])
             + ("and, when they join it, what came before about them since the clause took "
                "effect;" if clause.include_earlier
                else "from the moment they join it (never what came before);"),
+            *_opened_words(clause),
             f"  for: {clause.purpose}",
             f"  lawful basis: {'; '.join(clause.lawful_basis)}",
             f"  kept: {clause.retention}",

@@ -35,6 +35,13 @@ than the person: dates, organisation and LA codes, local references, pathways, E
 (birth month and condition in clear) cannot be unpublished from the immutable stream; read models
 still forget them for an erased person (`forget_erased`).
 
+Feeds (`contracts.feeds`, README "Agreements and feeds"): no partner may read a source's key,
+so where an agreement clause opens a field (`Clause.open_fields`) the feed process opens it and
+seals it again under a key of the recipient's own for that source and person
+(`feed_key_name`, `reseal_for_feed`), its associated data binding the recipient too; a
+recipient reads it with `open_feed_fields`. Either side's erasure deletes that feed key, so
+every opened copy on SEND_FEEDS is shredded with the original.
+
 Pure: no I/O, no key store. `contracts.decode(..., keys=...)` opens sealed fields.
 """
 
@@ -83,10 +90,14 @@ def seal_value(
     key: bytes, value: Any, *, event_id: str, person_key: str, event_type: str, field: str
 ) -> str:
     """The JSON `value` of one field, encrypted and authenticated: base64url(nonce+ct+tag)."""
+    return _encrypt(key, value, _nonce(key, event_id, field),
+                    _associated_data(event_id, person_key, event_type, field))
+
+
+def _encrypt(key: bytes, value: Any, nonce: bytes, associated: bytes) -> str:
     _check_key(key)
-    nonce = _nonce(key, event_id, field)
     cipher = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=TAG_BYTES)
-    cipher.update(_associated_data(event_id, person_key, event_type, field))
+    cipher.update(associated)
     ciphertext, tag = cipher.encrypt_and_digest(orjson.dumps(value))
     return base64.urlsafe_b64encode(nonce + ciphertext + tag).decode("ascii")
 
@@ -95,6 +106,10 @@ def open_value(
     key: bytes, token: str, *, event_id: str, person_key: str, event_type: str, field: str
 ) -> Any:
     """The JSON value sealed in `token`; `SealError` if it was altered or sealed elsewhere."""
+    return _decrypt(key, token, field, _associated_data(event_id, person_key, event_type, field))
+
+
+def _decrypt(key: bytes, token: str, field: str, associated: bytes) -> Any:
     _check_key(key)
     try:
         raw = base64.urlsafe_b64decode(token.encode("ascii"))
@@ -104,13 +119,13 @@ def open_value(
         raise SealError(f"sealed {field} is too short to hold a nonce, a value and a tag")
     nonce, ciphertext, tag = raw[:NONCE_BYTES], raw[NONCE_BYTES:-TAG_BYTES], raw[-TAG_BYTES:]
     cipher = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=TAG_BYTES)
-    cipher.update(_associated_data(event_id, person_key, event_type, field))
+    cipher.update(associated)
     try:
         plain = cipher.decrypt_and_verify(ciphertext, tag)
     except ValueError:
         raise SealError(
-            f"sealed {field} does not authenticate under the person's key (altered, or sealed "
-            "for another event, person or field)"
+            f"sealed {field} does not authenticate under this key (altered, or sealed "
+            "for another event, person, field or recipient)"
         ) from None
     return orjson.loads(plain)
 
@@ -154,6 +169,79 @@ def key_name(source_org: str, person_key: str) -> str:
     person deletes the erasing organisation's key only, and NATS permissions let a service
     create and purge keys under its own prefix only (`runtime.bus.permissions`)."""
     return f"{source_org}.{person_key}"
+
+
+def feed_key_name(recipient: str, source_org: str, person_key: str) -> str:
+    """The key a feed re-seals `source_org`'s fields about `person_key` under for `recipient`:
+    `<recipient>.<source>.<person>` (bucket SEND_FEED_KEYS, `runtime.feedkeys`).
+
+    Recipient first, so a NATS permission on `<recipient>.>` is exactly the recipient's own
+    keys; per source and person, so either side's erasure deletes only what it concerns."""
+    return f"{recipient}.{source_org}.{person_key}"
+
+
+def _feed_associated_data(
+    recipient: str, event_id: str, person_key: str, event_type: str, field: str
+) -> bytes:
+    return (f"send-exchange/feed/v1|{recipient}|{event_id}|{person_key}|{event_type}|{field}"
+            .encode())
+
+
+def seal_feed_value(
+    feed_key: bytes, value: Any, *, recipient: str, event_id: str, person_key: str,
+    event_type: str, field: str,
+) -> str:
+    """A field opened for one recipient, sealed under its feed key (`feed_key_name`).
+
+    As `seal_value`, and the associated data also binds the recipient, so a token cannot be
+    replayed into another recipient's feed; the nonce is derived the same way, so a feed
+    republished after a crash carries the same bytes."""
+    return _encrypt(feed_key, value, _nonce(feed_key, event_id, field),
+                    _feed_associated_data(recipient, event_id, person_key, event_type, field))
+
+
+def open_feed_value(
+    feed_key: bytes, token: str, *, recipient: str, event_id: str, person_key: str,
+    event_type: str, field: str,
+) -> Any:
+    """The value `seal_feed_value` sealed; `SealError` if altered or sealed for another."""
+    return _decrypt(feed_key, token, field,
+                    _feed_associated_data(recipient, event_id, person_key, event_type, field))
+
+
+def reseal_for_feed(
+    event: Mapping[str, Any], fields: Iterable[str], person_key: bytes, feed_key: bytes,
+    recipient: str,
+) -> dict[str, str]:
+    """{field: token}: each of `fields` the stored `event` (its wire JSON) carries sealed,
+    opened with the source's `person_key` and sealed again under the recipient's `feed_key`.
+    Fields the event does not carry sealed are left out (in clear in an old version, unset)."""
+    sealed = event.get("sealed") or {}
+    about = {"event_id": str(event["event_id"]), "person_key": str(event["person_key"]),
+             "event_type": str(event["type"])}
+    return {
+        field: seal_feed_value(
+            feed_key, open_value(person_key, sealed[field], field=field, **about),
+            recipient=recipient, field=field, **about,
+        )
+        for field in fields if field in sealed
+    }
+
+
+def open_feed_fields(
+    event: Mapping[str, Any], opened: Mapping[str, str], feed_key: bytes, recipient: str
+) -> dict[str, Any]:
+    """What a recipient reads of a feed message: {field: value} of its `Sendx-Opened` header
+    (`opened`, parsed from JSON), with the event (the body, parsed) and its own feed key.
+
+    The helper partners follow (README "Agreements and feeds"); `SealError` if a token was
+    altered or sealed for another event, person, field or recipient."""
+    about = {"event_id": str(event["event_id"]), "person_key": str(event["person_key"]),
+             "event_type": str(event["type"])}
+    return {
+        field: open_feed_value(feed_key, token, recipient=recipient, field=field, **about)
+        for field, token in opened.items()
+    }
 
 
 def erasures(history: Iterable[Envelope]) -> set[tuple[str, str]]:

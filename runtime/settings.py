@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_PARTNERSHIP_KEY = "demo-partnership-key-not-for-production"
 GIB = 1024**3
+MIB = 1024**2
 LOOPBACK = "127.0.0.1"
 KEEPS_EMPTY = frozenset({"AGGREGATE_CACHE_MAXSIZE", "aggregate_cache_maxsize"})
 """Variables whose empty value means something (eventsourcing: no aggregate cache); for every
@@ -135,10 +136,10 @@ class Settings(BaseSettings):
         problem="must be a positive number of bytes", shown="2 GiB",
     )
     feeds_max_bytes: int = variable(
-        "SENDX_FEEDS_MAX_BYTES", GIB // 2,
+        "SENDX_FEEDS_MAX_BYTES", GIB // 2 - 64 * MIB,
         "ceiling of SEND_FEEDS, every partner's feed (~1 KiB a delivery); reserved out of the "
-        "server's `max_file_store` beside the history's",
-        problem="must be a positive number of bytes", shown="512 MiB",
+        "server's `max_file_store` beside the history's (and the feed keys' 64 MiB)",
+        problem="must be a positive number of bytes", shown="448 MiB",
     )
     alerts_max_bytes: int = variable(
         "SENDX_ALERTS_MAX_BYTES", GIB // 2,
@@ -163,6 +164,12 @@ class Settings(BaseSettings):
     alerts_interval: float = variable(
         "SENDX_ALERTS_INTERVAL", 60.0,
         "seconds between the alert process's evaluations when nothing is announced",
+        problem="must be a positive number of seconds",
+    )
+    feeds_agreement_interval: float = variable(
+        "SENDX_FEEDS_AGREEMENT_INTERVAL", 5.0,
+        "seconds between the feed process's checks of the agreement file's digest (a changed, "
+        "valid agreement is adopted between batches; SIGHUP checks at once)",
         problem="must be a positive number of seconds",
     )
     webhooks: Path | None = variable(
@@ -261,7 +268,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "events_max_bytes", "deadletter_max_bytes", "feeds_max_bytes", "alerts_max_bytes",
-        "cli_timeout", "alerts_interval",
+        "cli_timeout", "alerts_interval", "feeds_agreement_interval",
     )
     @classmethod
     def _positive(cls, value: float) -> float:

@@ -162,6 +162,10 @@ class ManagedBus:
     def stop(self, grace: float = 10.0) -> None:
         self.server.stop(grace)
 
+    def reload(self) -> None:
+        """Have the running server read its configuration again (SIGHUP)."""
+        self.server.reload()
+
 
 class Supervised(Protocol):
     name: str
@@ -207,6 +211,9 @@ class Supervisor:
     """JSON written on every start and exit: each process's PID, restarts and last exit."""
     say: Callable[[str], None] | None = None
     """Where the run's log lines go besides `<log_dir>/run.log` (`sendx run`: its terminal)."""
+    chores: list[Callable[[], None]] = field(default_factory=list)
+    """Called on every poll while the supervisor watches (`sendx run`: follow the agreement
+    file with the server's permissions). Short, and they must not raise."""
 
     def note(self, message: str) -> None:
         """One line of the run's log, time-stamped: exits, restarts, stops."""
@@ -331,4 +338,6 @@ class Supervisor:
         """Watch (and restart) every process until `done()`; for ever with `wait_forever`."""
         while not done():
             self.watch()
+            for chore in self.chores:
+                chore()
             time.sleep(poll)

@@ -12,11 +12,23 @@
 // Each message's `Nats-Msg-Id` is <org>.<event id>: a message redelivered after a lost ack has
 // the same one, which is how a partner system recognises it has already handled an event.
 //
+// Personal fields travel sealed under the source's key, which no partner may read. Where your
+// clause opens one (`open_fields`, e.g. a diagnosis's `condition` for an LA), the message has a
+// `Sendx-Opened` header, {field: token} in JSON, each token sealed under a key of your own for
+// that source and person: `openFields` reads that key (one direct get of the last message on
+// $KV.SEND_FEED_KEYS.<your org>.<source org>.<person key>, the only read of the bucket your
+// login may make) and opens each token with node:crypto, AES-256-GCM: base64url(12-byte nonce |
+// ciphertext | 16-byte tag), associated data
+// "send-exchange/feed/v1|<your org>|<event_id>|<person_key>|<type>|<field>", the plaintext the
+// field's JSON value. No key (either side erased the person since): nothing opens.
+//
 // Prints one JSON line per delivery: {"event_id", "subject", "clause", "agreement",
-// "source_seq", "redelivered", "event": {type, source_org, person_key}}; {"ready": true} once
-// the consumer is bound, and {"warning"} lines while the server is away. Stops on SIGTERM.
+// "source_seq", "redelivered", "event": {type, source_org, person_key}, "opened": {field:
+// value}}; {"ready": true} once the consumer is bound, and {"warning"} lines while the server
+// is away. Stops on SIGTERM.
 
-import { AckPolicy, connect, DeliverPolicy, JSONCodec } from "nats";
+import { createDecipheriv } from "node:crypto";
+import { AckPolicy, connect, DeliverPolicy, Empty, JSONCodec } from "nats";
 
 const env = process.env;
 const user = env.SENDX_NATS_USER;
@@ -52,6 +64,32 @@ async function bind() {
   return nc.jetstream().consumers.get(STREAM, durable);
 }
 
+async function feedKey(source, person) {
+  const subject = `$KV.SEND_FEED_KEYS.${org}.${source}.${person}`;
+  const reply = await nc.request(`$JS.API.DIRECT.GET.KV_SEND_FEED_KEYS.${subject}`, Empty);
+  return reply.data.length === 32 ? reply.data : null; // 404 (none) or a purge marker: erased
+}
+
+function openToken(key, token, event, field) {
+  const raw = Buffer.from(token, "base64url");
+  const decipher = createDecipheriv("aes-256-gcm", key, raw.subarray(0, 12));
+  decipher.setAAD(Buffer.from(["send-exchange/feed/v1", org, event.event_id, event.person_key,
+    event.type, field].join("|")));
+  decipher.setAuthTag(raw.subarray(raw.length - 16));
+  const plain = Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)),
+    decipher.final()]);
+  return JSON.parse(plain.toString("utf8"));
+}
+
+async function openFields(m, event) {
+  const tokens = m.headers.get("Sendx-Opened");
+  if (!tokens) return {};
+  const key = await feedKey(event.source_org, event.person_key);
+  if (!key) return {};
+  return Object.fromEntries(Object.entries(JSON.parse(tokens))
+    .map(([field, token]) => [field, openToken(key, token, event, field)]));
+}
+
 let consumer;
 while (!consumer && !stopping) {
   try {
@@ -75,6 +113,7 @@ while (!stopping) {
         source_seq: Number(m.headers.get("Sendx-Source-Seq")),
         redelivered: m.info.redelivered,
         event: { type: event.type, source_org: event.source_org, person_key: event.person_key },
+        opened: await openFields(m, event),
       });
       m.ack();
     }

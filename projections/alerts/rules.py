@@ -13,12 +13,15 @@ Three rules, each naming the person, the milestone or fact, the due date and the
   does not (`health_only`) -> that LA. Amber once the grace period has passed, red after
   `DISCREPANCY_RED_DAYS`.
 - **new_plan**: an LA issued an EHC plan within the last `NEW_PLAN_WINDOW_DAYS` to a person a
-  health organisation has referrals for: each such organisation is told, amber, due by the
-  end of the grace period (when its "has an EHC plan" flag should be set).
+  health organisation has referrals for, and health has not flagged a plan from that LA for
+  them: each such organisation is told, amber, due by the end of the grace period (when its
+  "has an EHC plan" flag should be set). Past the window, still unflagged, it stands
+  (`new_plan_standing`: not raised again, not withdrawn) while the discrepancy rule takes over.
 
 Every alert's id is derived from what it says (`contracts.alerts.alert_id_of`): the same facts
 on another day give the same alert (and the process sends it once); a new due date or a
-milestone going from amber to red is a new alert.
+milestone going from amber to red is a new alert. An owner that erased a person (`Erasures`)
+is alerted nothing about them; what it held open is withdrawn (`withdrawals.py`).
 """
 
 from __future__ import annotations
@@ -48,6 +51,31 @@ class Raised:
 
     person_key: str
     payload: AlertPayload
+
+
+Condition = tuple[str, str, str, str]
+"""(kind, owner, person key, about): what an alert is about, whatever its severity or date."""
+
+
+@dataclass(frozen=True)
+class Erasures:
+    """Who registered and who erased each person (from their `person.registered` and
+    `person.erased` events)."""
+
+    registered_by: dict[str, frozenset[str]]
+    erased_by: dict[str, frozenset[str]]
+
+    def covers(self, owner: str, person_key: str) -> bool:
+        """The owner erased the person, or every organisation that registered them did."""
+        erased = self.erased_by.get(person_key, frozenset())
+        if owner in erased:
+            return True
+        return bool(erased) and self.registered_by.get(person_key, frozenset()) <= erased
+
+
+def _flagged(flags: Iterable[HealthFlagFact], as_of: date) -> set[tuple[str, str]]:
+    """(person, LA) pairs health counts as having a plan on `as_of`."""
+    return {(f.person_key, f.la_code) for f in flags if active_on(as_of, f.set_on, f.cleared_on)}
 
 
 def _raised(person_key: str, kind: str, owner: str, about: str, due_on: date | None,
@@ -142,18 +170,24 @@ def discrepancy_alerts(found: Iterable[Discrepancy], health_owner: dict[str, str
     return alerts
 
 
-def new_plan_alerts(plans: Iterable[PlanFact], referrals: Sequence[ReferralFact],
-                    as_of: date) -> list[Raised]:
-    """A plan issued in the last `NEW_PLAN_WINDOW_DAYS`, to each organisation with referrals
-    for the person (made on or before `as_of`)."""
+def _referring(referrals: Iterable[ReferralFact], as_of: date) -> dict[str, set[str]]:
+    """Person key -> the organisations with referrals for them made on or before `as_of`."""
     referring: dict[str, set[str]] = defaultdict(set)
     for r in referrals:
         if r.referred_on is not None and r.referred_on <= as_of:
             referring[r.person_key].add(r.org)
+    return referring
+
+
+def new_plan_alerts(plans: Iterable[PlanFact], flags: Iterable[HealthFlagFact],
+                    referrals: Sequence[ReferralFact], as_of: date) -> list[Raised]:
+    """A plan issued in the last `NEW_PLAN_WINDOW_DAYS` and not flagged by health, to each
+    organisation with referrals for the person (made on or before `as_of`)."""
+    referring, flagged = _referring(referrals, as_of), _flagged(flags, as_of)
     window = as_of - timedelta(days=NEW_PLAN_WINDOW_DAYS)
     alerts = []
     for plan in plans:
-        if not window <= plan.issued_on <= as_of:
+        if not window <= plan.issued_on <= as_of or (plan.person_key, plan.la_code) in flagged:
             continue
         for org in sorted(referring.get(plan.person_key, ())):
             reason = (f"LA {plan.la_code} issued EHC plan {plan.plan_id} on "
@@ -163,3 +197,15 @@ def new_plan_alerts(plans: Iterable[PlanFact], referrals: Sequence[ReferralFact]
             alerts.append(_raised(plan.person_key, "new_plan", org,
                                   f"plan_issued:{plan.plan_id}", due, "amber", reason, as_of))
     return alerts
+
+
+def new_plan_standing(plans: Iterable[PlanFact], flags: Iterable[HealthFlagFact],
+                      referrals: Sequence[ReferralFact], as_of: date) -> set[Condition]:
+    """The new-plan conditions still in force: a plan in force on `as_of` that health has not
+    flagged, for each organisation with referrals for the person."""
+    referring, flagged = _referring(referrals, as_of), _flagged(flags, as_of)
+    return {("new_plan", org, plan.person_key, f"plan_issued:{plan.plan_id}")
+            for plan in plans
+            if active_on(as_of, plan.issued_on, plan.ceased_on)
+            and (plan.person_key, plan.la_code) not in flagged
+            for org in referring.get(plan.person_key, ())}

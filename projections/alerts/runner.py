@@ -1,4 +1,5 @@
-"""The alert process: evaluate the rules, publish what was not sent before, remember it.
+"""The alert process: evaluate the rules, publish what was not sent before, withdraw what no
+longer holds, remember both.
 
 Thin on purpose: the rules are `rules.py`, reading the read models is `evaluate.py`, the record
 of what was sent is `sent.py`. An evaluation runs at start, when a projector announces a
@@ -9,6 +10,11 @@ red only because a day passed is alerted on that day, with no new event.
 Each new alert is published on `send.alert.<owner>.<kind>.<person_key>` of SEND_ALERTS with
 `Nats-Msg-Id` = its alert id and recorded once the server acknowledged it. A bus that is down
 makes the round stop where it got to; the next round sends the rest.
+
+Then each open alert the rules no longer raise is withdrawn (`withdrawals.py`): an
+`alert.withdrawn` on `send.alert.<owner>.withdrawn.<person_key>`, `Nats-Msg-Id` = its
+withdrawal id (one per alert), recorded once acknowledged. New alerts go first, so a
+withdrawal that names its replacement never arrives before it.
 """
 
 from __future__ import annotations
@@ -22,12 +28,13 @@ import nats.errors
 import orjson
 from nats.aio.client import Client
 
-from contracts.alerts import AlertRaised
+from contracts.alerts import AlertRaised, AlertWithdrawn
 from contracts.subjects import projection_changes
 from projections.alerts.counts import alert_counts
-from projections.alerts.evaluate import alerts_due
+from projections.alerts.evaluate import evaluate
 from projections.alerts.rules import Raised
 from projections.alerts.sent import SentAlerts
+from projections.alerts.withdrawals import Withdrawal, withdrawals
 from projections.dataset.publishing import DatasetReadModel
 from projections.serving.live import ProjectionChange
 from projections.tracker.queries import TrackerReadModel
@@ -54,6 +61,17 @@ def message_of(raised: Raised, position: int, recorded_at: datetime) -> AlertRai
     )
 
 
+def withdrawal_message(withdrawal: Withdrawal, recorded_at: datetime) -> AlertWithdrawn:
+    """The `alert.withdrawn` message of a withdrawal. Pure."""
+    payload = withdrawal.payload
+    return AlertWithdrawn(
+        event_id=payload.withdrawal_id, person_key=withdrawal.alert.person_key,
+        occurred_at=datetime.combine(payload.as_of, time(), UTC), recorded_at=recorded_at,
+        correlation_id=payload.alert_id, causation_id=payload.superseded_by,
+        source_position=withdrawal.alert.position, payload=payload,
+    )
+
+
 class AlertRunner:
     def __init__(
         self, nc: Client, tracker: TrackerReadModel, dataset: DatasetReadModel,
@@ -70,44 +88,67 @@ class AlertRunner:
         """Evaluations completed (tests wait on it rather than sleeping)."""
 
     async def evaluate_once(self) -> int:
-        """One evaluation as of `today()`: returns how many new alerts were sent."""
+        """One evaluation as of `today()`: returns how many messages were published (new
+        alerts and withdrawals); 0 when nothing changed."""
         as_of = self.today()
-        due = await asyncio.to_thread(
-            alerts_due, self._tracker, self._dataset, as_of, self.default_health)
+        held = await asyncio.to_thread(self._sent.open_alerts)
+        found = await asyncio.to_thread(
+            evaluate, self._tracker, self._dataset, as_of, self.default_health,
+            {a.person_key for a in held})
+        due = found.due
         unsent = await asyncio.to_thread(self._sent.unsent, [r.payload.alert_id for r in due])
+        news = await self._send([r for r in due if r.payload.alert_id in unsent])
+        gone = await self._withdraw(withdrawals(held, due, found.standing, found.erasures,
+                                                as_of))
+        self.rounds += 1
+        if news or gone:
+            log.info("alerts as of %s: %d new of %d due, %d withdrawn", as_of, len(news),
+                     len(due), len(gone))
+            await self._announce([(r.person_key, r.payload.owner_org) for r in news]
+                                 + [(w.alert.person_key, w.alert.owner_org) for w in gone])
+        return len(news) + len(gone)
+
+    async def _send(self, unsent: list[Raised]) -> list[Raised]:
         js = self._nc.jetstream()
         position = self._sent.next_position()
-        sent, news = 0, []
-        for raised in due:
-            if raised.payload.alert_id not in unsent:
-                continue
+        news = []
+        for raised in unsent:
             message = message_of(raised, position, datetime.now(UTC))
             ack = await js.publish(
                 message.subject, orjson.dumps(message.model_dump(mode="json")),
                 headers={"Nats-Msg-Id": str(message.event_id)},
             )
             self._sent.record(message.event_id, raised.payload.owner_org, raised.payload.kind,
-                              raised.person_key, ack.seq)
-            unsent.discard(raised.payload.alert_id)
+                              raised.person_key, ack.seq, raised.payload.about)
             position += 1
-            sent += 1
             news.append(raised)
-        self.rounds += 1
-        if sent:
-            log.info("alerts as of %s: %d new of %d due", as_of, sent, len(due))
-            await self._announce(news)
-        return sent
+        return news
 
-    async def _announce(self, news: list[Raised]) -> None:
-        """Ring the live feed (`/api/live`): the new alerts' owners and everyone's counts.
-        A doorbell, like a projector's: lost, it costs the dashboards nothing but freshness."""
+    async def _withdraw(self, due: list[Withdrawal]) -> list[Withdrawal]:
+        js = self._nc.jetstream()
+        for withdrawal in due:
+            message = withdrawal_message(withdrawal, datetime.now(UTC))
+            ack = await js.publish(
+                message.subject, orjson.dumps(message.model_dump(mode="json")),
+                headers={"Nats-Msg-Id": str(message.event_id)},
+            )
+            self._sent.record_withdrawal(withdrawal.alert.alert_id, withdrawal.payload.reason,
+                                         ack.seq)
+        return due
+
+    async def _announce(self, changed: list[tuple[str, str]]) -> None:
+        """Ring the live feed (`/api/live`): the owners of what was raised or withdrawn, and
+        everyone's open and withdrawn counts. A doorbell, like a projector's: lost, it costs
+        the dashboards nothing but freshness."""
         try:
-            position, counts = await alert_counts(self._nc.jetstream())
+            counted = await alert_counts(self._nc.jetstream())
+            position = counted.position
             change = ProjectionChange(
                 projection="alerts", position=position, previous_position=self._announced,
-                events=len(news), people=len({r.person_key for r in news}), months=[],
-                source_orgs=sorted({r.payload.owner_org for r in news}),
-                committed_at=datetime.now(UTC), alert_counts=counts,
+                events=len(changed), people=len({person for person, _ in changed}), months=[],
+                source_orgs=sorted({owner for _, owner in changed}),
+                committed_at=datetime.now(UTC), alert_counts=counted.open,
+                alerts_withdrawn=counted.withdrawn,
             )
             await self._nc.publish(projection_changes("alerts"), change.model_dump_json().encode())
             self._announced = position

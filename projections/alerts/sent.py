@@ -1,9 +1,15 @@
-"""The alert process's own record of every alert it has sent (SQLite, beside the read models).
+"""The alert process's own record of every alert it has sent, and of which are still open
+(SQLite, beside the read models).
 
 JetStream's duplicate window (24 h on SEND_ALERTS) drops an alert published twice within a
-day; this record is what keeps a red milestone from being alerted again next week. An alert
-is recorded only after the server acknowledged it, so a crash between the two publishes it
-once more, which the window then drops: at least once on the wire, once in the stream.
+day; this record is what keeps a red milestone from being alerted again next week, and what
+says which alerts the owner still holds open, so each is withdrawn once when its condition
+clears. An alert (or its withdrawal) is recorded only after the server acknowledged it, so a
+crash between the two publishes it once more, with the same `Nats-Msg-Id`, which the window
+then drops: at least once on the wire, once in the stream.
+
+A file written before withdrawals existed gains the columns it lacks when opened; its alerts
+have no `about` recorded (None), and are open.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
+
+from projections.alerts.withdrawals import OpenAlert
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sent_alerts (
@@ -25,15 +33,28 @@ CREATE TABLE IF NOT EXISTS sent_alerts (
     sent_at TEXT NOT NULL
 )
 """
+_ADDED = {
+    "about": "TEXT",
+    "withdrawn_at": "TEXT",
+    "withdrawal_reason": "TEXT",
+    "withdrawal_sequence": "INTEGER",
+}
+"""Columns added since the first schema (`ALTER TABLE … ADD COLUMN` when missing): `about`,
+and the withdrawal (NULL while the alert is open)."""
 
 
 class SentAlerts:
-    """Which alert ids were sent, in order; the position numbers each alert's message."""
+    """Which alert ids were sent, in order, and which are open; the position numbers each
+    alert's message."""
 
     def __init__(self, path: Path | str) -> None:
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(_SCHEMA)
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(sent_alerts)")}
+        for column, kind in _ADDED.items():
+            if column not in have:
+                self._db.execute(f"ALTER TABLE sent_alerts ADD COLUMN {column} {kind}")
 
     def unsent(self, alert_ids: Iterable[UUID]) -> set[UUID]:
         ids = list(alert_ids)
@@ -50,17 +71,34 @@ class SentAlerts:
         return int(row[0]) + 1
 
     def record(self, alert_id: UUID, owner_org: str, kind: str, person_key: str,
-               stream_sequence: int) -> None:
+               stream_sequence: int, about: str | None = None) -> None:
         self._db.execute(
             "INSERT OR IGNORE INTO sent_alerts (alert_id, owner_org, kind, person_key, "
-            "stream_sequence, sent_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "stream_sequence, sent_at, about) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (str(alert_id), owner_org, kind, person_key, stream_sequence,
-             datetime.now(UTC).isoformat()),
+             datetime.now(UTC).isoformat(), about),
         )
 
-    def counts_by_owner(self) -> dict[str, int]:
-        return dict(self._db.execute(
-            "SELECT owner_org, COUNT(*) FROM sent_alerts GROUP BY owner_org ORDER BY owner_org"))
+    def open_alerts(self) -> list[OpenAlert]:
+        """Every alert sent and not withdrawn, oldest first."""
+        return [OpenAlert(UUID(alert_id), owner, kind, person, about, position)
+                for position, alert_id, owner, kind, person, about in self._db.execute(
+                    "SELECT position, alert_id, owner_org, kind, person_key, about "
+                    "FROM sent_alerts WHERE withdrawn_at IS NULL ORDER BY position")]
+
+    def record_withdrawal(self, alert_id: UUID, reason: str, stream_sequence: int) -> None:
+        """Closes the alert; a second call for the same alert changes nothing."""
+        self._db.execute(
+            "UPDATE sent_alerts SET withdrawn_at = ?, withdrawal_reason = ?, "
+            "withdrawal_sequence = ? WHERE alert_id = ? AND withdrawn_at IS NULL",
+            (datetime.now(UTC).isoformat(), reason, stream_sequence, str(alert_id)),
+        )
+
+    def counts_by_owner(self) -> dict[str, tuple[int, int]]:
+        """Owner -> (open, withdrawn), sorted by owner."""
+        return {owner: (int(open_), int(withdrawn)) for owner, open_, withdrawn in self._db.execute(
+            "SELECT owner_org, SUM(withdrawn_at IS NULL), SUM(withdrawn_at IS NOT NULL) "
+            "FROM sent_alerts GROUP BY owner_org ORDER BY owner_org")}
 
     def close(self) -> None:
         self._db.close()

@@ -4,9 +4,12 @@
              the same message delivered twice has the same id, the receiver's dedup key
     source   urn:send-exchange:<stream>          type   uk.send-exchange.<event type>.v<n>
     subject  the NATS subject                    time   the event's recorded_at
-    data     the event itself (the contract JSON, exactly as on the stream)
+    data     the event itself (the contract JSON, exactly as on the stream), except that
+             a feed delivery's opened fields (`opened`: the values the webhook deliverer read
+             from its `Sendx-Opened` header with the partner's feed key) are in the payload in
+             clear and no longer in `sealed`: the contract event as `contracts.decode` opens it
     extensions sendxstream, sendxsequence (the replay cursor), sendxagreement and sendxclause
-             where the feed names them
+             where the feed names them, sendxopened (the opened fields' names, comma-separated)
 """
 
 from __future__ import annotations
@@ -35,13 +38,23 @@ def _time(body: Mapping[str, Any]) -> datetime:
     return datetime.now(UTC)
 
 
+def with_opened(body: dict[str, Any], opened: Mapping[str, Any]) -> dict[str, Any]:
+    """The event with each opened field in its payload and out of `sealed`."""
+    sealed = {k: v for k, v in (body.get("sealed") or {}).items() if k not in opened}
+    payload = {**(body.get("payload") or {}), **opened}
+    return {**body, "payload": payload, "sealed": sealed or None}
+
+
 def cloud_event(stream: str, sequence: int, subject: str, data: bytes,
-                headers: Mapping[str, str] | None) -> CloudEvent:
+                headers: Mapping[str, str] | None,
+                opened: Mapping[str, Any] | None = None) -> CloudEvent:
     """Raises ValueError when `data` is not a JSON object (not an event to deliver)."""
     headers = headers or {}
     body = orjson.loads(data)
     if not isinstance(body, dict):
         raise ValueError(f"the message is JSON but not an object ({type(body).__name__})")
+    if opened:
+        body = with_opened(body, opened)
     attributes: dict[str, Any] = {
         "id": headers.get("Nats-Msg-Id") or f"{stream}:{sequence}",
         "source": f"urn:send-exchange:{stream.lower()}",
@@ -52,6 +65,8 @@ def cloud_event(stream: str, sequence: int, subject: str, data: bytes,
     for header, extension in _EXTENSIONS.items():
         if headers.get(header):
             attributes[extension] = headers[header]
+    if opened:
+        attributes["sendxopened"] = ",".join(opened)
     return CloudEvent(attributes, body)
 
 

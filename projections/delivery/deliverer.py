@@ -14,6 +14,10 @@ Why it is built so:
   (`in_progress`) so the server does not hand it to another delivery meanwhile. Then it is
   dead-lettered with the last error (`dead_letters.py`) and the next one goes.
 - A stall is a failure like any other: each attempt has the endpoint's timeout.
+- A feed delivery whose clause opened personal fields (`Sendx-Opened`) is posted with them in
+  clear in the event's payload (`cloudevent.with_opened`), read with the partner's feed key
+  (`runtime.feedkeys.read_feed_key`, as the `deliverer` login): the receiver is the entitled
+  partner, over HTTPS and signed. A key gone (erased since) posts the event with them sealed.
 """
 
 from __future__ import annotations
@@ -25,18 +29,22 @@ from collections.abc import Mapping
 
 import httpx
 import nats.errors
+import orjson
 from cloudevents.core.exceptions import BaseCloudEventException
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
+from contracts.feeds import FEEDS_STREAM, OPENED_HEADER
+from contracts.sealing import SealError, open_feed_fields
 from projections.delivery.backoff import delay, should_retry
 from projections.delivery.cloudevent import cloud_event, structured
 from projections.delivery.config import Endpoint, Source
 from projections.delivery.dead_letters import dead_letter_delivery
 from projections.delivery.replay import StoredMessage
 from projections.delivery.signing import SIGNATURE_HEADER, signature
+from runtime.feedkeys import read_feed_key
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +119,14 @@ class Delivery:
         stored = StoredMessage(stream, msg.metadata.sequence.stream, msg.subject, msg.data,
                                dict(msg.headers or {}))
         try:
+            opened = await self._opened(stored)
+        except (nats.errors.Error, OSError, TimeoutError) as exc:
+            log.warning("webhook %s: feed key of %s not read (%s): it will be redelivered",
+                        self.endpoint.name, stored.sequence, exc)
+            return  # unacknowledged: the server redelivers it after ack_wait
+        try:
             headers, body = structured(cloud_event(
-                stream, stored.sequence, stored.subject, stored.data, stored.headers))
+                stream, stored.sequence, stored.subject, stored.data, stored.headers, opened))
         except (ValueError, BaseCloudEventException) as exc:
             await self._give_up(msg, stored, f"not a JSON event: {exc}", 0)
             return
@@ -135,6 +149,23 @@ class Delivery:
             log.info("webhook %s: attempt %d of %s failed (%s); next in %.1f s",
                      self.endpoint.name, attempt, stored.sequence, error, wait)
             await self._pause(msg, wait)
+
+    async def _opened(self, stored: StoredMessage) -> dict[str, object] | None:
+        """The values of a feed delivery's opened fields, read with the partner's feed key;
+        None when it has none or the key is gone (erased)."""
+        tokens = stored.headers.get(OPENED_HEADER)
+        if stored.stream != FEEDS_STREAM or not tokens:
+            return None
+        try:
+            event, opened = orjson.loads(stored.data), orjson.loads(tokens)
+            recipient = stored.subject.split(".")[2]  # send.feed.<recipient>.<source>...
+            key = await read_feed_key(self._nc.jetstream(), recipient, event["source_org"],
+                                      event["person_key"])
+            return None if key is None else open_feed_fields(event, opened, key, recipient)
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, SealError) as exc:
+            log.warning("webhook %s: opened fields of %s not read (%s): posted sealed",
+                        self.endpoint.name, stored.sequence, exc)
+            return None
 
     async def _post(self, http: httpx.AsyncClient, headers: dict[str, str],
                     body: bytes) -> str | None:

@@ -7,6 +7,12 @@ event's bytes as the runner fetched them (`bodies`, filled by
 late (`include_earlier`), read back from SEND_EVENTS by sequence (batched
 direct gets, `projections.reading.direct`): what the recipient receives is byte for byte what
 the source published, so its hash chain and sealed fields are untouched.
+Where the delivery's clause opens personal fields (`Clause.open_fields`) that the event carries
+sealed, they are opened with the source's person key and sealed again under the recipient's
+feed key (`runtime.feedkeys`, `contracts.sealing.reseal_for_feed`), in the `Sendx-Opened`
+header; deterministic, so a republish is byte for byte the same. No person key (the source
+erased them) or no feed key (purged: either side erased them): nothing is opened, the delivery
+goes without the header.
 `Nats-Msg-Id` is `<recipient>.<event_id>`: a delivery published but not marked before a crash
 is published again after the restart and the stream drops the copy (duplicate window 24 h).
 Only acknowledged deliveries are marked, so nothing is lost while the server is away.
@@ -21,27 +27,33 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import nats.errors
+import orjson
 from nats.aio.client import Client
 
+from contracts.agreements import Agreement
 from contracts.feeds import (
     AGREEMENT_HEADER,
     CLAUSE_HEADER,
     MSG_ID_HEADER,
+    OPENED_HEADER,
     SOURCE_SEQ_HEADER,
     delivery_id,
     feed_subject,
     org_feed,
 )
+from contracts.sealing import SealError, reseal_for_feed
 from contracts.subjects import ALL_EVENTS
 from projections.access.log import AccessLog, AccessRecord
 from projections.feeds.store import FeedStore, PendingDelivery
 from projections.reading.direct import SEQUENCE_HEADER, DirectReader
 from runtime.bus.pubacks import PubAcks
 from runtime.bus.streams import EVENTS_STREAM
+from runtime.feedkeys import FeedKeyStore
+from runtime.keystore import PersonKeyStore
 
 log = logging.getLogger(__name__)
 
@@ -56,17 +68,29 @@ class FeedPublisher:
 
     def __init__(
         self, nc: Client, store: FeedStore, batch: int = BATCH,
-        access_log: AccessLog | None = None,
+        access_log: AccessLog | None = None, agreement: Agreement | None = None,
     ) -> None:
         self._nc, self._store, self._batch = nc, store, batch
         self._access_log = access_log
+        self._open_fields: Mapping[str, tuple[str, ...]] = {}
+        """Clause id -> the personal fields it opens (a clause no longer in the agreement, for
+        a delivery decided before a change, opens nothing)."""
+        if agreement is not None:
+            self.use(agreement)
         self.bodies: dict[int, bytes] = {}
         """SEND_EVENTS sequence -> stored bytes of events fetched but not yet past the
         publisher (pruned each round below the first delivery still to publish)."""
+        self._js = nc.jetstream(publish_async_max_pending=batch * 2)
         self._acks = PubAcks(nc)
+        self._person_keys = PersonKeyStore(self._js)
+        self._feed_keys = FeedKeyStore(self._js)
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self.published = 0
+
+    def use(self, agreement: Agreement) -> None:
+        """Open what `agreement`'s clauses open, from the next delivery on."""
+        self._open_fields = {c.id: c.open_fields for c in agreement.clause if c.open_fields}
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -105,19 +129,45 @@ class FeedPublisher:
     ) -> list[tuple[PendingDelivery, int]]:
         """Publish `pending`; (delivery, SEND_FEEDS sequence) of each, once all are acked."""
         bodies = await self._bodies({d.seq for d in pending})
+        opened = await asyncio.gather(*(self.opened(d, bodies[d.seq]) for d in pending))
         futures = []
-        for d in pending:
+        for d, tokens in zip(pending, opened, strict=True):
+            headers = {
+                MSG_ID_HEADER: delivery_id(d.recipient, d.event_id),
+                AGREEMENT_HEADER: d.agreement_id,
+                CLAUSE_HEADER: d.clause_id,
+                SOURCE_SEQ_HEADER: str(d.seq),
+            }
+            if tokens is not None:
+                headers[OPENED_HEADER] = tokens
             futures.append(await self._acks.publish(
-                feed_subject(d.recipient, d.subject), bodies[d.seq],
-                headers={
-                    MSG_ID_HEADER: delivery_id(d.recipient, d.event_id),
-                    AGREEMENT_HEADER: d.agreement_id,
-                    CLAUSE_HEADER: d.clause_id,
-                    SOURCE_SEQ_HEADER: str(d.seq),
-                },
+                feed_subject(d.recipient, d.subject), bodies[d.seq], headers=headers,
             ))
         acks = await asyncio.wait_for(asyncio.gather(*futures), ACK_TIMEOUT)
         return [(d, ack.seq) for d, ack in zip(pending, acks, strict=True)]
+
+    async def opened(self, d: PendingDelivery, body: bytes) -> str | None:
+        """The `Sendx-Opened` header of one delivery: compact JSON {field: token} of the
+        fields its clause opens that the event carries sealed; None when there are none or
+        a key is gone (erased). A bus error raises: the round is retried."""
+        fields = self._open_fields.get(d.clause_id)
+        if not fields or b'"sealed":' not in body:
+            return None
+        event = orjson.loads(body)
+        if not any(f in (event.get("sealed") or {}) for f in fields):
+            return None
+        source, person = event["source_org"], event["person_key"]
+        person_key = await self._person_keys.lookup(source, person)
+        feed_key = None if person_key is None else await self._feed_keys.key_for(
+            d.recipient, source, person)
+        if person_key is None or feed_key is None:
+            return None
+        try:
+            tokens = reseal_for_feed(event, fields, person_key, feed_key, d.recipient)
+        except SealError as exc:  # the runner dead-letters what does not open: not expected
+            log.warning("feed: %s to %s not opened: %s", d.event_id, d.recipient, exc)
+            return None
+        return orjson.dumps(tokens).decode()
 
     def _log(self, acked: Sequence[tuple[PendingDelivery, int]]) -> None:
         """One access-log line per (recipient, clause, agreement) of a published round."""

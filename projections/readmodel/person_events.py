@@ -162,6 +162,26 @@ def opened_references(tx: Transaction, people: Iterable[str]) -> set[Opened]:
     return opened.opened
 
 
+def typed_events(tx: Transaction, people: Iterable[str],
+                 types: Sequence[str]) -> list[tuple[str, str, str]]:
+    """(person key, type, source org) of the stored events of `people` that have one of
+    `types` (e.g. who registered and who erased them), without decoding whole histories."""
+    likes = [f'%"type":"{event_type}"%' for event_type in types]
+    matching = " OR ".join("body LIKE ?" for _ in likes)
+    found = []
+    for keys in _chunks(sorted(set(people))):
+        rows = tx.execute(
+            "SELECT person_key, body FROM person_events"
+            f" WHERE person_key IN ({_marks(keys)}) AND ({matching})",
+            [*keys, *likes],
+        ).fetchall()
+        for person, body in rows:
+            event = orjson.loads(body)
+            if event.get("type") in types:
+                found.append((person, str(event["type"]), str(event["source_org"])))
+    return found
+
+
 def withhold_erased(tx: Transaction, history: Sequence[Envelope]) -> list[Envelope]:
     """Rewrite an erased person's stored events without their personal fields."""
     forgotten = forget_erased(history)

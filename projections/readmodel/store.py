@@ -99,6 +99,11 @@ class Snapshot:
         sql = f"SELECT {fact.column_list} FROM {fact.name}{f' WHERE {where}' if where else ''}"
         return [fact.from_sql(row) for row in self._tx.execute(sql, params).fetchall()]
 
+    def typed_events(self, people: Iterable[str],
+                     types: Sequence[str]) -> list[tuple[str, str, str]]:
+        """(person key, type, source org) of the stored events of `people` of those types."""
+        return person_events.typed_events(self._tx, people, types)
+
     def facts(self) -> dict[str, list[Any]]:
         """Every stored fact by table, sorted: for comparing with a from-scratch derivation."""
         return {t.name: sorted(self.rows(t.name), key=repr) for t in self._derivation.tables}

@@ -1,5 +1,5 @@
 """The API's side of deliveries: a partner's alerts and feed from a cursor, its webhook dead
-letters, and the alert counts per organisation.
+letters, and the open and withdrawn alert counts per organisation.
 
 Whose: a partner token reads its own organisation's (asking for another's is 403); an auditor
 names the organisation with `org`; a dashboard token reads the counts only. The messages are
@@ -51,7 +51,11 @@ Org = Annotated[str | None, Query(max_length=12, pattern=r"^[A-Z0-9]{3,12}$",
 
 class AlertCounts(BaseModel):
     as_at_alert_sequence: int = Field(description="SEND_ALERTS' last sequence when counted.")
-    counts: dict[str, int] = Field(description="Alerts sent so far, per owning organisation.")
+    counts: dict[str, int] = Field(
+        description="Alerts open (sent and not withdrawn), per owning organisation.")
+    withdrawn: dict[str, int] = Field(
+        description="Alerts withdrawn so far (done, reconciled, superseded or erased), per "
+        "owning organisation.")
 
 
 class DeliveredEvent(BaseModel):
@@ -139,12 +143,13 @@ async def _bus(jetstream: JetStream) -> JetStreamContext:
 
 
 def install_delivery_routes(app: FastAPI, jetstream: JetStream) -> None:
-    @app.get("/api/alerts/counts", summary="Alerts sent so far, per owning organisation",
+    @app.get("/api/alerts/counts", summary="Alerts open and withdrawn, per owning organisation",
              description="Counted on SEND_ALERTS; the live feed carries the same counts. 503 "
              "while the bus cannot be reached.", responses=UNAVAILABLE)
     async def counts() -> AlertCounts:
-        position, by_owner = await alert_counts(await _bus(jetstream))
-        return AlertCounts(as_at_alert_sequence=position, counts=by_owner)
+        counted = await alert_counts(await _bus(jetstream))
+        return AlertCounts(as_at_alert_sequence=counted.position, counts=counted.open,
+                           withdrawn=counted.withdrawn)
 
     @app.get(
         "/api/deliveries/{source}", openapi_extra=PERSON_LEVEL,

@@ -75,7 +75,12 @@ class ProjectionChange(BaseModel):
     alert_counts: dict[str, int] | None = Field(
         default=None,
         description="Set by the alert process (`projection` = `alerts`, `position` = SEND_ALERTS' "
-        "last sequence): alerts sent so far per owning organisation.",
+        "last sequence): alerts open (sent and not withdrawn) per owning organisation.",
+    )
+    alerts_withdrawn: dict[str, int] | None = Field(
+        default=None,
+        description="Set by the alert process with `alert_counts`: alerts withdrawn so far per "
+        "owning organisation.",
     )
 
 

@@ -137,10 +137,11 @@ def install_dashboard(
             "the figures asked for with `figures` "
             "(comma-separated indicator ids, e.g. `active-plans,twenty-week-timeliness`, read "
             "with `la`, `from` and `to` as from /api/indicators/<id>; `alert-counts`: the "
-            "alerts sent per organisation, /api/alerts/counts). Then one `change` event "
-            "per committed change of a read model after its position (`projection`, `position`, "
-            "`previous_position`, `events`, `people`, `months`, `source_orgs`; from the alert "
-            "process, `projection` `alerts` with `alert_counts` per organisation), each with "
+            "alerts open and withdrawn per organisation, /api/alerts/counts). Then one "
+            "`change` event per committed change of a read model after its position "
+            "(`projection`, `position`, `previous_position`, `events`, `people`, `months`, "
+            "`source_orgs`; from the alert process, `projection` `alerts` with `alert_counts` "
+            "(open) and `alerts_withdrawn` per organisation), each with "
             "`id` = position; nothing between the snapshot and the first change is missed."
         ),
         response_class=EventSourceResponse,

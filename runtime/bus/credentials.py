@@ -17,6 +17,10 @@ retention of the history is in neither file by default. Embedded, `embedded_auth
 breakglass=True)` (`sendx nats --secure --breakglass`) renders it in with a password kept apart
 in `<data_dir>/breakglass/password.json`; in production `sendx deploy nats-config --breakglass`
 renders it with `$SENDX_NATS_PASSWORD_BREAKGLASS` (deploy/nats/README.md, "Break glass").
+
+Both are rendered from the data-sharing agreement too (`agreement`, the demo one by default):
+only its recipients' clients may read a feed, and the feeder publishes only on their feeds.
+A changed agreement with a new recipient needs the file rendered again and nats-server reloaded.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
+from contracts.agreements import Agreement
 from contracts.topology import Organisation
 from runtime.bus.permissions import (
     BREAKGLASS,
@@ -36,7 +41,7 @@ from runtime.bus.permissions import (
     render_authorization,
     service_user,
 )
-from runtime.partnership import DEMO_PARTNERSHIP
+from runtime.partnership import DEMO_PARTNERSHIP, load_agreement
 from runtime.private_file import write_private as _write_private
 
 CREDENTIALS_FILE = "nats-credentials.json"
@@ -67,19 +72,32 @@ def bcrypt_env_value(password: str, cost: int = BCRYPT_COST) -> str:
     return f'"{hashed}"'
 
 
-def _users(partnership: Iterable[Organisation], breakglass: bool) -> list[NatsUser]:
-    users = partnership_users(partnership)
+def _users(
+    partnership: Iterable[Organisation], breakglass: bool, agreement: Agreement
+) -> list[NatsUser]:
+    users = partnership_users(partnership, agreement.recipients)
     return users + [breakglass_user()] if breakglass else users
 
 
+def rendered_from(agreement: Agreement) -> str:
+    """The header line naming the agreement the feed permissions come from: a changed
+    agreement changes the file, so a stale rendering shows."""
+    return (f"Feeds as agreement {agreement.id} ({agreement.digest[:12]}) entitles: "
+            f"{', '.join(agreement.recipients) or 'no recipient'}.\n")
+
+
 def production_auth(
-    partnership: Iterable[Organisation] = DEMO_PARTNERSHIP, *, breakglass: bool = False
+    partnership: Iterable[Organisation] = DEMO_PARTNERSHIP, *, breakglass: bool = False,
+    agreement: Agreement | None = None,
 ) -> str:
-    users = _users(partnership, breakglass)
+    """The production `auth.conf`; feed permissions from `agreement` (None: the demo one)."""
+    agreement = agreement or load_agreement()
+    users = _users(partnership, breakglass, agreement)
     header = (
-        "Rendered by `sendx deploy nats-config` from contracts/topology.py: do not edit by hand.\n"
+        "Rendered by `sendx deploy nats-config` from contracts/topology.py and the data-sharing\n"
+        "agreement (`--agreement`): do not edit by hand.\n"
         "One user per organisation service, per organisation client, and per role; permissions\n"
-        "as documented in runtime/bus/permissions.py.\n"
+        "as documented in runtime/bus/permissions.py.\n" + rendered_from(agreement) +
         "Each password is an environment variable holding the bcrypt hash of the password, in\n"
         "double quotes (nats-server parses environment values as config text), for example\n"
         "  SENDX_NATS_PASSWORD_LA_856='\"$2b$11$...\"'\n"
@@ -123,10 +141,14 @@ def embedded_auth(
     partnership: Iterable[Organisation] = DEMO_PARTNERSHIP,
     *,
     breakglass: bool = False,
+    agreement: Agreement | None = None,
 ) -> Path:
     """Render `<data_dir>/nats-auth.conf` from the stored passwords, for `NatsServer(auth=...)`;
-    with `breakglass`, the break-glass user too (every start without it leaves it out again)."""
+    with `breakglass`, the break-glass user too (every start without it leaves it out again);
+    feed permissions from `agreement` (None: the demo one). Rendering again and sending
+    nats-server SIGHUP applies a changed agreement's permissions to the running server."""
     partnership = tuple(partnership)
+    agreement = agreement or load_agreement()
     passwords = dict(embedded_credentials(data_dir, partnership))
     if breakglass:
         passwords[BREAKGLASS] = breakglass_credentials(data_dir)["password"]
@@ -134,9 +156,11 @@ def embedded_auth(
         "Rendered by runtime/bus/credentials.py for the embedded server; regenerated at start.\n"
         f"Passwords are those in {CREDENTIALS_FILE} beside this file (plain: see the module)"
         + (f",\nand the break-glass user's in {BREAKGLASS_FILE}." if breakglass else ".")
+        + "\n" + rendered_from(agreement).rstrip()
     )
     text = render_authorization(
-        _users(partnership, breakglass), lambda user: json.dumps(passwords[user.name]), header
+        _users(partnership, breakglass, agreement),
+        lambda user: json.dumps(passwords[user.name]), header,
     )
     path = data_dir / AUTH_INCLUDE_FILE
     _write_private(path, text)

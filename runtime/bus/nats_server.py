@@ -194,6 +194,12 @@ class NatsServer:
             proc.kill()
             proc.wait(timeout)
 
+    def reload(self) -> None:
+        """SIGHUP: nats-server reads its configuration again (a re-rendered `auth`, applied to
+        the connected clients too) without dropping a connection."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGHUP)
+
     def kill(self) -> None:
         """SIGKILL, as a crash would: for fault tests."""
         if self.process is not None and self.process.poll() is None:

@@ -15,10 +15,18 @@ keeps the streams an unsecured server already holds):
   stream. Each worker commits how far its partition is complete in the store the API reads
   (`projections.reading.partitions`), so the API needs no mirror's messages;
 - `feeder`: the feed process (`projections.feeds`): a projector's reading of SEND_EVENTS (its
-  own durable only) and publishing every recipient's deliveries on `send.feed.>` (SEND_FEEDS);
-- `<kind>-<org>-client` also reads its own feed and alerts (`recipient_subjects`): durable
-  consumers `<org>-feed|alerts|replay|webhook` filtered inside `send.feed.<org>.>` and
-  `send.alert.<org>.>`, nothing of another organisation's;
+  own durable only) and publishing the deliveries on `send.feed.<r>.>` (SEND_FEEDS) for each
+  recipient `r` the data-sharing agreement names, and no other organisation's feed; it
+  creates and purges the feed keys (bucket SEND_FEED_KEYS, `write_feed_keys`: any recipient's,
+  so an erasure shreds keys made under an earlier agreement too);
+- `<kind>-<org>-client` also reads its own alerts and, if the agreement names it as a
+  recipient, its own feed (`recipient_subjects`): durable consumers
+  `<org>-feed|alerts|replay|webhook` filtered inside `send.feed.<org>.>` and
+  `send.alert.<org>.>`, nothing of another organisation's. Alerts are every organisation's
+  (any may own a milestone); the feed is rendered from the agreement (`feed_recipients`, the
+  demo agreement's by default), so a new recipient needs the permissions rendered again. A
+  recipient's client also reads its own feed keys (`read_feed_keys`: direct get by subject
+  under `$KV.SEND_FEED_KEYS.<org>.>`), which open the fields its clauses open;
 - `auditor`: the read-only API on both streams and SEND_FEEDS (who was sent what; batched
   direct gets: `sendx audit` reads the history as `projections.reading.direct` does) and
   ordered (ephemeral) consumers on SEND_EVENTS;
@@ -48,7 +56,9 @@ keeps the streams an unsecured server already holds):
   the read models from their stores, never an event from the bus.
 - `deliverer`: the webhook delivery processes (`projections.delivery`): durable pull
   consumers on SEND_ALERTS and SEND_FEEDS (any of their subjects: each process filters to its
-  partner's), and dead-letters what it could not deliver on `send.dlq.webhook.>`.
+  partner's), reads the feed keys by direct get (to put a delivery's opened fields, in clear,
+  in the CloudEvent posted to the entitled partner), and dead-letters what it could not
+  deliver on `send.dlq.webhook.>`.
 - `courier`: the API's second login, for its delivery routes only
   (`projections.serving.deliveries`: each partner's own alerts, feed and webhook dead letters
   from a cursor, the partner's API token deciding whose): reads SEND_ALERTS, SEND_FEEDS and
@@ -76,19 +86,21 @@ was sent but cannot forge a JetStream ack into someone else's inbox.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from contracts.feeds import (
     ALERTS_STREAM,
     ALL_ALERTS,
-    ALL_FEEDS,
+    FEED_KEYS_BUCKET,
+    FEED_KEYS_STREAM,
     FEED_READER,
     FEEDS_STREAM,
     org_alerts,
     org_feed,
     recipient_consumers,
+    recipient_feed_keys,
 )
 from contracts.subjects import ALL_DEADLETTERS, DEADLETTER_ROOT, PROJECTION_ROOT
 from contracts.topology import Organisation
@@ -101,7 +113,7 @@ from runtime.bus.streams import (
     PERSON_KEYS_STREAM,
     partitioned_stream_name,
 )
-from runtime.partnership import DEMO_PARTNERSHIP
+from runtime.partnership import DEMO_PARTNERSHIP, load_agreement
 
 JS_API = "$JS.API"
 ALL_PROJECTION_CHANGES = f"{PROJECTION_ROOT}.>"
@@ -226,8 +238,9 @@ def write_person_keys(org: Organisation) -> tuple[str, ...]:
     return (*read_person_keys(), f"$KV.{PERSON_KEYS_BUCKET}.{org.code}.>")
 
 
-def recipient_subjects(org: Organisation) -> tuple[str, ...]:
-    """An organisation's client reading its own feed and alerts: durable pull consumers named
+def recipient_subjects(org: Organisation, feed: bool = True) -> tuple[str, ...]:
+    """An organisation's client reading its own alerts and (with `feed`: the agreement names it
+    as a recipient) its own feed: durable pull consumers named
     `<org>-<purpose>` (`contracts.feeds.recipient_consumers`) on SEND_FEEDS and SEND_ALERTS,
     created only with a filter inside its own subjects (the filtered create API carries the
     filter in the subject, which the server checks against the request), inspected, deleted
@@ -235,12 +248,12 @@ def recipient_subjects(org: Organisation) -> tuple[str, ...]:
     listing would show other recipients' person keys), no ephemeral or unfiltered consumers,
     no direct gets: nothing of another organisation's feed."""
     names = recipient_consumers(org.code)
+    streams = ((FEEDS_STREAM, org_feed(org.code)),) if feed else ()
     return (
         f"{JS_API}.INFO",
         *(
             subject
-            for stream, filter_subject in ((FEEDS_STREAM, org_feed(org.code)),
-                                           (ALERTS_STREAM, org_alerts(org.code)))
+            for stream, filter_subject in (*streams, (ALERTS_STREAM, org_alerts(org.code)))
             for name in names
             for subject in (
                 f"{JS_API}.CONSUMER.CREATE.{stream}.{name}.{filter_subject}",
@@ -253,7 +266,30 @@ def recipient_subjects(org: Organisation) -> tuple[str, ...]:
     )
 
 
-def organisation_users(org: Organisation) -> tuple[NatsUser, NatsUser]:
+def read_feed_keys(org: Organisation | None = None) -> tuple[str, ...]:
+    """Direct gets of the last message on a feed key's subject (`contracts.feeds.
+    feed_key_request`): `org`'s own keys only (`<org>.>`, its first token being the recipient),
+    or every recipient's (None: the webhook deliverer, which opens fields for each partner). No
+    bucket info, no get by sequence, no consumer: nothing of another recipient's keys."""
+    keys = recipient_feed_keys(org.code) if org is not None else f"$KV.{FEED_KEYS_BUCKET}.>"
+    return (f"{JS_API}.DIRECT.GET.{FEED_KEYS_STREAM}.{keys}",)
+
+
+def write_feed_keys() -> tuple[str, ...]:
+    """The feed process: create the bucket, bind it, read, create and purge any feed key."""
+    return (
+        f"{JS_API}.STREAM.CREATE.{FEED_KEYS_STREAM}",
+        f"{JS_API}.STREAM.INFO.{FEED_KEYS_STREAM}",
+        *read_feed_keys(),
+        f"$KV.{FEED_KEYS_BUCKET}.>",
+    )
+
+
+def organisation_users(
+    org: Organisation, feed_recipients: Collection[str]
+) -> tuple[NatsUser, NatsUser]:
+    """The organisation's service and its client; the client reads a feed only if
+    `feed_recipients` (the agreement's recipients) names the organisation."""
     service = NatsUser(
         service_user(org),
         publish=(org.event_subjects, *write_person_keys(org)),
@@ -261,16 +297,21 @@ def organisation_users(org: Organisation) -> tuple[NatsUser, NatsUser]:
         allow_responses=True,
     )
     client = NatsUser(
-        client_user(org), publish=(org.command_subjects, *recipient_subjects(org)), subscribe=()
+        client_user(org),
+        publish=(org.command_subjects,
+                 *recipient_subjects(org, feed=org.code in feed_recipients),
+                 *(read_feed_keys(org) if org.code in feed_recipients else ())),
+        subscribe=(),
     )
     return service, client
 
 
-def feeder_user() -> NatsUser:
+def feeder_user(feed_recipients: Iterable[str]) -> NatsUser:
     """The feed process (`projections.feeds`): reads SEND_EVENTS as a projector does (its own
     durable `projection-feeds`, direct gets for the bytes it forwards, the person keys the
     shared runner loads), dead-letters what it cannot decode, keeps SEND_FEEDS declared and
-    publishes every recipient's deliveries on `send.feed.>`. It never publishes an event."""
+    publishes deliveries on `send.feed.<r>.>` for each of `feed_recipients` (the agreement's),
+    nothing on another organisation's feed. It never publishes an event."""
     return NatsUser(
         Role.FEEDER.value,
         publish=_unique(
@@ -281,7 +322,8 @@ def feeder_user() -> NatsUser:
             f"{JS_API}.STREAM.CREATE.{FEEDS_STREAM}",
             f"{JS_API}.STREAM.UPDATE.{FEEDS_STREAM}",
             *read_stream_info(FEEDS_STREAM),
-            ALL_FEEDS,
+            *(org_feed(code) for code in feed_recipients),
+            *write_feed_keys(),
         ),
         subscribe=(),
     )
@@ -323,6 +365,7 @@ def deliverer_user() -> NatsUser:
         publish=_unique(
             *read_stream_info(ALERTS_STREAM), *pull_from_stream(ALERTS_STREAM, ()),
             *read_stream_info(FEEDS_STREAM), *pull_from_stream(FEEDS_STREAM, ()),
+            *read_feed_keys(),
             f"{DEADLETTER_ROOT}.webhook.>",
         ),
         subscribe=(),
@@ -357,7 +400,11 @@ def dashboard_user() -> NatsUser:
     )
 
 
-def role_user(role: Role, partnership: Iterable[Organisation] = DEMO_PARTNERSHIP) -> NatsUser:
+def role_user(
+    role: Role, partnership: Iterable[Organisation] = DEMO_PARTNERSHIP,
+    feed_recipients: Iterable[str] | None = None,
+) -> NatsUser:
+    """The user of `role`; the feeder's from `feed_recipients` (None: the demo agreement's)."""
     events = EVENTS_STREAM
     if role is Role.RETRIER:
         return retrier_user(partnership)
@@ -370,7 +417,8 @@ def role_user(role: Role, partnership: Iterable[Organisation] = DEMO_PARTNERSHIP
     if role is Role.DASHBOARD:
         return dashboard_user()
     if role is Role.FEEDER:
-        return feeder_user()
+        return feeder_user(demo_feed_recipients() if feed_recipients is None
+                           else feed_recipients)
     if role is Role.PROJECTOR:
         own = dict(own_durables())
         return NatsUser(
@@ -441,10 +489,21 @@ def partition_progress_subjects(mirror: str) -> tuple[str, ...]:
     return (*read_stream_info(mirror), f"{JS_API}.CONSUMER.INFO.{mirror}.*")
 
 
-def partnership_users(partnership: Iterable[Organisation] = DEMO_PARTNERSHIP) -> list[NatsUser]:
+def demo_feed_recipients() -> tuple[str, ...]:
+    """The recipients of the demo agreement (`runtime.partnership.DEMO_AGREEMENT`)."""
+    return load_agreement().recipients
+
+
+def partnership_users(
+    partnership: Iterable[Organisation] = DEMO_PARTNERSHIP,
+    feed_recipients: Iterable[str] | None = None,
+) -> list[NatsUser]:
+    """Every user of the partnership; feeds as `feed_recipients` (an agreement's `recipients`;
+    None: the demo agreement's) entitle."""
     partnership = tuple(partnership)
-    users = [user for org in partnership for user in organisation_users(org)]
-    return users + [role_user(role, partnership) for role in Role]
+    recipients = tuple(demo_feed_recipients() if feed_recipients is None else feed_recipients)
+    users = [user for org in partnership for user in organisation_users(org, recipients)]
+    return users + [role_user(role, partnership, recipients) for role in Role]
 
 
 def _subjects(subjects: Iterable[str]) -> str:

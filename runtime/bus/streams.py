@@ -11,6 +11,13 @@ SEND_PERSON_KEYS, beside them, is the key-value bucket of per-person sealing key
 sees a key the moment its creation was acknowledged (the relay creates it before publishing).
 Erasing a person purges their key; the purge marker stays as the record that they were erased.
 
+SEND_FEED_KEYS (`runtime.feedkeys`) holds the keys the feed process re-seals opened fields
+under, one per `<recipient>.<source>.<person>`: history 1 like the person keys, but with direct
+gets, because a recipient's client reads its own keys by direct get of a subject, the one read
+NATS can grant per subject (`runtime.bus.permissions.read_feed_keys`). Not protected: it is
+derived (the feed process creates keys again for what it still delivers), and purging keys is
+what shredding the opened copies on SEND_FEEDS means.
+
 SEND_EVENTS_P<n> (created only where projectors are scaled out: `ensure_partitioned_stream`) is
 a mirror of SEND_EVENTS whose subjects the server rewrites to `send.part.<n>.<i>.…`, `i` being
 `partition(n)` of the person key. A mirror keeps every message's sequence number, so a
@@ -43,9 +50,9 @@ from nats.js.api import (
 )
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
-from contracts.feeds import ALL_FEEDS, FEEDS_STREAM
+from contracts.feeds import ALL_FEEDS, FEED_KEYS_BUCKET, FEEDS_STREAM
 from contracts.subjects import ALL_DEADLETTERS, ALL_EVENTS, partition_transform
-from runtime.settings import GIB, settings
+from runtime.settings import GIB, MIB, settings
 
 EVENTS_STREAM = "SEND_EVENTS"
 DEADLETTER_STREAM = "SEND_DEADLETTER"
@@ -56,9 +63,11 @@ DUPLICATE_WINDOW_SECONDS = 24 * 3600
 # and SENDX_DEADLETTER_MAX_BYTES (runtime.settings), read when a stream is declared. Size them
 # from bench/.
 PERSON_KEYS_MAX_BYTES = 1 * GIB  # ~100 bytes a person: room for millions
+FEED_KEYS_MAX_BYTES = 64 * MIB  # ~150 bytes a (recipient, source, person): ~400,000 keys
 # SEND_FEEDS' and SEND_ALERTS' ceilings (SENDX_FEEDS_MAX_BYTES, SENDX_ALERTS_MAX_BYTES): every
 # stream's is reserved out of the server's `max_file_store` (20 GiB in deploy/nats/): the history
-# takes 16 GiB, the dead letters 2, the person keys 1, which leaves 1 GiB for the two together.
+# takes 16 GiB, the dead letters 2, the person keys 1, which leaves 1 GiB for the two together
+# and the feed keys (448 + 512 + 64 MiB).
 
 
 def events_stream(replicas: int = 1, max_bytes: int | None = None) -> StreamConfig:
@@ -280,10 +289,33 @@ async def ensure_person_keys(js: JetStreamContext, replicas: int = 1) -> None:
         await js.create_key_value(person_keys_bucket(replicas))
 
 
+def feed_keys_bucket(replicas: int = 1) -> KeyValueConfig:
+    return KeyValueConfig(
+        bucket=FEED_KEYS_BUCKET,
+        description="Per-recipient keys of the fields feeds open; erasing purges them "
+                    "(runtime.feedkeys).",
+        history=1,
+        storage=StorageType.FILE,
+        replicas=replicas,
+        max_bytes=FEED_KEYS_MAX_BYTES,
+        max_value_size=1024,
+        direct=True,
+    )
+
+
+async def ensure_feed_keys(js: JetStreamContext, replicas: int = 1) -> None:
+    """Create the feed-key bucket if it is missing (an existing one is left alone)."""
+    try:
+        await js.key_value(FEED_KEYS_BUCKET)
+    except BucketNotFoundError:
+        await js.create_key_value(feed_keys_bucket(replicas))
+
+
 async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
     for config in (events_stream(replicas), deadletter_stream(replicas), feeds_stream(replicas)):
         await ensure_stream(js, config)
     await ensure_person_keys(js, replicas)
+    await ensure_feed_keys(js, replicas)
 
 
 async def ensure_partitioned_stream(js: JetStreamContext, count: int, replicas: int = 1) -> None:

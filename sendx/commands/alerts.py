@@ -1,7 +1,7 @@
 """`sendx alerts run|counts`: the alert process, and what it has sent to whom.
 
 Thin: parse, call `projections.alerts`, print. `run` is what `sendx run` starts (as the
-`alerter` NATS user); `counts` reads the process's own record of sent alerts.
+`alerter` NATS user); `counts` reads the process's own record of sent alerts (open and withdrawn).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run = actions.add_parser(
         "run", help="evaluate the alert rules daily and on every commit; publish new alerts")
     run.set_defaults(func=run_process)
-    counts = actions.add_parser("counts", help="alerts sent so far, per owning organisation")
+    counts = actions.add_parser("counts", help="alerts open and withdrawn, per owning organisation")
     counts.set_defaults(func=run_counts)
 
 
@@ -42,7 +42,8 @@ def run_counts(_: argparse.Namespace) -> int:
         counts = sent.counts_by_owner()
     finally:
         sent.close()
-    for owner, count in counts.items():
-        print(f"{owner}\t{count}")
-    print(f"total\t{sum(counts.values())}")
+    print("owner\topen\twithdrawn")
+    for owner, (open_, withdrawn) in counts.items():
+        print(f"{owner}\t{open_}\t{withdrawn}")
+    print(f"total\t{sum(o for o, _ in counts.values())}\t{sum(w for _, w in counts.values())}")
     return 0

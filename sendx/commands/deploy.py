@@ -1,11 +1,12 @@
 """`sendx deploy`: render the production NATS configuration from the partnership's topology.
 
-    sendx deploy nats-config --out DIR [--cluster HOST1,HOST2,HOST3]
+    sendx deploy nats-config --out DIR [--cluster HOST1,HOST2,HOST3] [--agreement FILE]
     sendx deploy nats-password USER
     sendx deploy route-password HOST1,HOST2,HOST3
 
-`nats-config` writes DIR/auth.conf (users and permissions derived from contracts/topology.py,
-passwords as `$SENDX_NATS_PASSWORD_<USER>`) beside copies of production.conf and tls.conf,
+`nats-config` writes DIR/auth.conf (users and permissions derived from contracts/topology.py
+and the data-sharing agreement: who may read a feed, where the feeder publishes; passwords as
+`$SENDX_NATS_PASSWORD_<USER>`) beside copies of production.conf and tls.conf,
 and with `--cluster` one DIR/cluster/<node>.conf per host from deploy/nats/cluster/node.conf.
 `nats-password` generates a password and prints the client's secret and the server's variable.
 `route-password` generates the cluster's route password and prints what every node's environment
@@ -25,6 +26,8 @@ from runtime.bus.credentials import (
 )
 from runtime.bus.nats_server import DEPLOY_DIR
 from runtime.bus.permissions import BREAKGLASS, partnership_users
+from runtime.partnership import load_agreement
+from sendx.commands.sharing import agreement_option
 from sendx.deployment.nats import cluster_nodes, write_nats_config
 
 
@@ -42,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also render the break-glass user (an authorised change of the history's "
         "retention); render again without it afterwards",
     )
+    agreement_option(config, ": the feed permissions are rendered from it")
     config.set_defaults(func=run_nats_config)
     password = sub.add_parser("nats-password", help="generate one NATS user's password")
     password.add_argument("user", help="e.g. la-856, la-856-client, projector, admin")
@@ -55,6 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "manifests", help="write deploy/compose and deploy/k8s from the topology"
     )
     manifests.add_argument("--out", type=Path, default=DEPLOY_DIR, help="default: deploy/")
+    agreement_option(manifests, ": the NATS feed permissions are rendered from it")
     manifests.set_defaults(func=run_manifests)
     streams = sub.add_parser("streams", help="create or update the streams (as admin)")
     streams.add_argument("--nats", default=None, help="NATS URL (default $NATS_URL)")
@@ -68,7 +73,9 @@ def run_nats_config(args: argparse.Namespace) -> int:
     hosts = [h.strip() for h in args.cluster.split(",")] if args.cluster else None
     if hosts is not None and len(hosts) < 3:
         raise ValueError("--cluster needs at least three hosts (a majority must survive one loss)")
-    for path in write_nats_config(args.out, hosts, breakglass=args.breakglass):
+    agreement = load_agreement(args.agreement)
+    for path in write_nats_config(args.out, hosts, breakglass=args.breakglass,
+                                  agreement=agreement):
         print(f"wrote {path}")
     return 0
 
@@ -103,7 +110,7 @@ def run_route_password(args: argparse.Namespace) -> int:
 def run_manifests(args: argparse.Namespace) -> int:
     from sendx.deployment.manifests import write_deploy_files
 
-    for path in write_deploy_files(args.out):
+    for path in write_deploy_files(args.out, load_agreement(args.agreement)):
         print(f"wrote {path}")
     return 0
 

@@ -23,7 +23,9 @@ from runtime.bus.credentials import (
 from runtime.bus.nats_server import NatsServer
 from runtime.bus.permissions import BREAKGLASS
 from runtime.bus.streams import ensure_streams
+from runtime.partnership import load_agreement
 from runtime.settings import Settings
+from sendx.commands.sharing import agreement_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--cluster", action="store_true",
         help="run a 3-node cluster on free loopback ports, streams with 3 replicas",
     )
+    agreement_option(p, ": with --secure, the feed permissions are rendered from it")
     p.set_defaults(func=run)
 
 
@@ -80,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     store_dir = args.store_dir or settings.data_dir / "nats"
     if args.breakglass and not args.secure:
         raise ValueError("--breakglass needs --secure: an open server has no users to keep out")
-    auth = embedded_auth(settings.data_dir, breakglass=args.breakglass) if args.secure else None
+    auth = embedded_auth(settings.data_dir, breakglass=args.breakglass,
+                         agreement=load_agreement(args.agreement)) if args.secure else None
     with NatsServer(store_dir=store_dir, port=args.port, auth=auth) as server:
         admin = credentials_for("admin", settings.data_dir) if args.secure else None
         asyncio.run(create_streams(server.url, credentials=admin))

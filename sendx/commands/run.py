@@ -11,6 +11,11 @@ directory). While it serves, a process that dies is restarted, nats-server inclu
 started, by PID, and if it is killed outright the kernel stops them (`runtime.parent_death`).
 One run per data directory (`sendx.data_dir_lock`); a port given explicitly that is busy is
 refused.
+
+The NATS permissions are rendered from the data-sharing agreement (`--agreement`) as well as
+the topology, and follow it: when the file changes and checks, the server's auth config is
+rendered again and nats-server reloaded (`AgreementPermissions`), while the feed process adopts
+the change itself (`projections.feeds.process`).
 """
 
 from __future__ import annotations
@@ -23,19 +28,23 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
+from contracts.agreements import AgreementError
 from contracts.topology import OrgKind
 from projections.access.tokens import format_demo_tokens, write_demo_tokens
 from projections.catalogue import CATALOGUE
 from projections.delivery.config import load_webhooks, webhooks_file
+from projections.feeds.process import file_digest
 from runtime.bus.credentials import credentials_for, embedded_auth
 from runtime.bus.nats_server import NatsServer, free_port
 from runtime.bus.permissions import client_user
 from runtime.health import PORT_VARIABLE
-from runtime.partnership import DEMO_PARTNERSHIP, organisation
+from runtime.partnership import DEMO_PARTNERSHIP, load_agreement, organisation
 from runtime.settings import settings
 from sendx.commands.nats import create_streams
+from sendx.commands.sharing import agreement_option
 from sendx.data_dir_lock import DataDirLock
 from sendx.supervisor import ManagedBus, Supervisor, sendx_command
 
@@ -52,6 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--nats-port", type=int, default=None,
                    help=f"NATS port (default {DEFAULT_NATS_PORT}, or a free one if that is busy)")
     p.add_argument("--data-dir", type=Path, default=None, help="default $SENDX_DATA_DIR or .sendx")
+    agreement_option(p, ", applied by the feed process; the NATS permissions follow it")
     p.set_defaults(func=run)
 
 
@@ -143,6 +153,40 @@ def say(line: str) -> None:
     print(line, flush=True)
 
 
+class AgreementPermissions:
+    """The embedded server's permissions follow the agreement file (a supervisor chore): once
+    its digest changed and it checks, `nats-auth.conf` is rendered again and nats-server
+    reloaded, so a new recipient's client may read its feed and the feeder publish it. An
+    invalid file changes nothing (the feed process refuses it too, naming the problems)."""
+
+    def __init__(
+        self, path: Path, data_dir: Path, bus: ManagedBus, note: Callable[[str], None],
+        interval: float,
+    ) -> None:
+        self.path, self._data_dir, self._bus, self._note = path, data_dir, bus, note
+        self._interval, self._due = interval, time.monotonic() + interval
+        self._seen = file_digest(path)
+
+    def __call__(self) -> None:
+        if time.monotonic() < self._due:
+            return
+        self._due = time.monotonic() + self._interval
+        digest = file_digest(self.path)
+        if digest == self._seen:
+            return
+        self._seen = digest
+        try:
+            agreement = load_agreement(self.path)
+        except AgreementError as exc:
+            self._note(f"NATS permissions unchanged, the agreement change is refused: {exc}")
+            return
+        embedded_auth(self._data_dir, agreement=agreement)
+        self._bus.reload()
+        self._note(f"agreement {agreement.id} ({agreement.digest[:12]}): NATS permissions "
+                   f"rendered again (feeds for {', '.join(agreement.recipients) or 'nobody'}), "
+                   f"nats-server reloaded")
+
+
 def run(args: argparse.Namespace) -> int:
     data_dir: Path = (args.data_dir or settings().data_dir).resolve()
     stop_on(signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -153,10 +197,16 @@ def run(args: argparse.Namespace) -> int:
 def run_holding(args: argparse.Namespace, data_dir: Path) -> int:
     """The run, once it holds its data directory."""
     api_port, nats_port = choose_ports(args)
+    agreement_path: Path = args.agreement.resolve()
+    agreement = load_agreement(agreement_path)
     supervisor = Supervisor(data_dir / "logs", status_file=data_dir / STATUS_FILE, say=say)
-    server = NatsServer(store_dir=data_dir / "nats", port=nats_port, auth=embedded_auth(data_dir))
+    server = NatsServer(store_dir=data_dir / "nats", port=nats_port,
+                        auth=embedded_auth(data_dir, agreement=agreement))
     try:
-        supervisor.adopt(ManagedBus(server))
+        bus = ManagedBus(server)
+        supervisor.adopt(bus)
+        supervisor.chores.append(AgreementPermissions(
+            agreement_path, data_dir, bus, supervisor.note, settings().feeds_agreement_interval))
         asyncio.run(create_streams(server.url, credentials=credentials_for("admin", data_dir)))
         print(f"nats-server pid {server.pid} on {server.url} (data {data_dir / 'nats'}), "
               f"one user per organisation and role: {data_dir / 'nats-credentials.json'}")
@@ -184,7 +234,8 @@ def run_holding(args: argparse.Namespace, data_dir: Path) -> int:
         tokens = write_demo_tokens(data_dir)
         supervisor.launch_projectors([p.name for p in CATALOGUE], env_as("projector"))
         feeds_started = marks(data_dir / "logs" / "feeds.log", FEEDS_READY)
-        feeds = supervisor.launch("feeds", sendx_command("feeds"), env_as("feeder"))
+        feeds = supervisor.launch(
+            "feeds", sendx_command("feeds", "--agreement", str(agreement_path)), env_as("feeder"))
         supervisor.launch("alerts", sendx_command("alerts", "run"), env_as("alerter"))
         for endpoint in load_webhooks(webhooks_file(data_dir)).endpoint:
             supervisor.launch(

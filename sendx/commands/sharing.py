@@ -21,9 +21,9 @@ from contracts.agreements import AgreementError, check, explain, parse_agreement
 from projections.access.log import access_log_file
 from projections.access.tokens import tokens_file
 from projections.audit.deliveries import deliveries
-from projections.feeds.process import DEFAULT_AGREEMENT, load_agreement, run_feeds
+from projections.feeds.process import DEFAULT_AGREEMENT, run_feeds
 from runtime.bus.permissions import Role
-from runtime.partnership import DEMO_PARTNERSHIP
+from runtime.partnership import DEMO_PARTNERSHIP, load_agreement
 from runtime.settings import Settings
 from sendx.commands.login import connect_as, login_as
 
@@ -36,12 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = p.add_subparsers(dest="sharing_command", required=True, metavar="COMMAND")
 
     c = commands.add_parser("check", help="validate the agreement against the topology")
-    _agreement_option(c)
+    agreement_option(c)
     c.set_defaults(func=check_command)
 
     c = commands.add_parser("explain", help="what one organisation receives, and why")
     c.add_argument("org", help="organisation code, e.g. QK1 or 856")
-    _agreement_option(c)
+    agreement_option(c)
     c.set_defaults(func=explain_command)
 
     c = commands.add_parser("deliveries",
@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     f = subparsers.add_parser("feeds", help="the feed process: apply the agreement to the "
                               "history and publish each partner's feed")
-    _agreement_option(f)
+    agreement_option(f)
     f.add_argument("--store", type=Path, default=None,
                    help=f"the feed store (default $SENDX_DATA_DIR/{FEED_STORE})")
     f.add_argument("--backfill", metavar="REASON", default=None,
@@ -64,9 +64,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     f.set_defaults(func=feeds_command)
 
 
-def _agreement_option(p: argparse.ArgumentParser) -> None:
+def agreement_option(p: argparse.ArgumentParser, also: str = "") -> None:
+    """`--agreement FILE`, for every command that applies the agreement or renders the NATS
+    permissions from it (`sendx run`, `sendx nats --secure`, `sendx deploy ...`)."""
     p.add_argument("--agreement", type=Path, default=DEFAULT_AGREEMENT,
-                   help="the agreement file (default deploy/sharing/agreements.toml)")
+                   help=f"the data-sharing agreement file{also} (default "
+                   "deploy/sharing/agreements.toml)")
 
 
 def check_command(args: argparse.Namespace) -> int:

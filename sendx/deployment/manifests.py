@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from contracts.agreements import Agreement
 from runtime.bus.cluster import ROUTE_PASSWORD_VAR, ROUTE_USER, ROUTES_VAR
 from runtime.bus.nats_server import DEPLOY_DIR
 from runtime.bus.permissions import Role
@@ -196,8 +197,9 @@ def sendx_documents() -> list[dict[str, Any]]:
     return documents
 
 
-def nats_values(auth_conf: Path = DEPLOY_DIR / "nats" / "auth.conf") -> dict[str, Any]:
-    """Values for `helm install nats nats/nats -f deploy/k8s/nats-values.yaml`."""
+def nats_values(auth_conf: str) -> dict[str, Any]:
+    """Values for `helm install nats nats/nats -f deploy/k8s/nats-values.yaml`; `auth_conf` is
+    the rendered `auth.conf` (`production_auth`)."""
     def tls(kind: str, **merge: str) -> dict[str, Any]:
         return {"enabled": True, "secretName": NATS_TLS_SECRET, "dir": NATS_CERT_DIRS[kind],
                 "cert": "tls.crt", "key": "tls.key", **({"merge": merge} if merge else {})}
@@ -230,7 +232,7 @@ def nats_values(auth_conf: Path = DEPLOY_DIR / "nats" / "auth.conf") -> dict[str
             },
             "merge": {"00$include": "auth.conf", "max_payload": "<< 1MB >>"},
         },
-        "configMap": {"merge": {"data": {"auth.conf": auth_conf.read_text()}}},
+        "configMap": {"merge": {"data": {"auth.conf": auth_conf}}},
         "container": {
             "merge": {
                 "envFrom": [{"secretRef": {"name": "sendx-nats-server"}}],
@@ -268,8 +270,9 @@ def to_yaml(*documents: dict[str, Any]) -> str:
     )
 
 
-def deploy_files() -> dict[str, str]:
-    """Every rendered file under deploy/, by path relative to deploy/."""
+def deploy_files(agreement: Agreement | None = None) -> dict[str, str]:
+    """Every rendered file under deploy/, by path relative to deploy/; NATS permissions from
+    `agreement` (None: the demo one, `deploy/sharing/agreements.toml`)."""
     from runtime.bus.credentials import production_auth
     from sendx.deployment.compose import (
         HEADER as COMPOSE_HEADER,
@@ -281,13 +284,14 @@ def deploy_files() -> dict[str, str]:
         init_databases_script,
     )
 
+    auth = production_auth(agreement=agreement)
     files = {
         "compose/compose.yaml": COMPOSE_HEADER + to_yaml(compose_file()),
         "compose/env.example": env_example(),
-        "compose/nats/auth.conf": production_auth(),
+        "compose/nats/auth.conf": auth,
         "compose/nats/tls.conf": (DEPLOY_DIR / "nats" / "tls.conf").read_text(),
         "compose/postgres/init-databases.sh": init_databases_script(),
-        "k8s/nats-values.yaml": HEADER + to_yaml(nats_values()),
+        "k8s/nats-values.yaml": HEADER + to_yaml(nats_values(auth)),
         "k8s/sendx.yaml": HEADER + to_yaml(*sendx_documents()),
     }
     for index in (1, 2, 3):
@@ -295,9 +299,11 @@ def deploy_files() -> dict[str, str]:
     return files
 
 
-def write_deploy_files(root: Path = DEPLOY_DIR) -> list[Path]:
+def write_deploy_files(
+    root: Path = DEPLOY_DIR, agreement: Agreement | None = None
+) -> list[Path]:
     written = []
-    for relative, text in deploy_files().items():
+    for relative, text in deploy_files(agreement).items():
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from contracts.agreements import Agreement
 from runtime.bus.cluster import NodeAddress, render_node
 from runtime.bus.credentials import production_auth
 from runtime.bus.nats_server import DEPLOY_DIR
@@ -27,13 +28,17 @@ def cluster_nodes(hosts: list[str]) -> list[NodeAddress]:
 
 
 def write_nats_config(
-    out: Path, cluster_hosts: list[str] | None = None, *, breakglass: bool = False
+    out: Path, cluster_hosts: list[str] | None = None, *, breakglass: bool = False,
+    agreement: Agreement | None = None,
 ) -> list[Path]:
+    """auth.conf (feed permissions from `agreement`, None: the demo one), the shared configs
+    and one node config per cluster host."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "auth.conf").write_text(production_auth(breakglass=breakglass))
+    (out / "auth.conf").write_text(production_auth(breakglass=breakglass, agreement=agreement))
     written = [out / "auth.conf"]
     for name in ("production.conf", "tls.conf"):
-        shutil.copyfile(NATS_DIR / name, out / name)
+        if (out / name).resolve() != (NATS_DIR / name).resolve():  # `--out deploy/nats`
+            shutil.copyfile(NATS_DIR / name, out / name)
         written.append(out / name)
     if cluster_hosts:
         (out / "cluster").mkdir(exist_ok=True)

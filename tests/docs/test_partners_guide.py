@@ -15,7 +15,7 @@ import orjson
 import pytest
 from pydantic import BaseModel
 
-from contracts.feeds import ALERTS_STREAM, FEEDS_STREAM
+from contracts.feeds import ALERTS_STREAM, FEED_KEYS_STREAM, FEEDS_STREAM, recipient_feed_keys
 from contracts.topology import OrgKind
 from runtime.bus.permissions import NatsUser, partnership_users
 from runtime.bus.streams import EVENTS_STREAM
@@ -152,12 +152,14 @@ def test_the_users_said_to_read_events_are_those_the_permissions_let_read_them()
     assert listed <= readers, listed - readers
     assert readers - listed <= {"admin"}, readers - listed
     # and no partner client can read SEND_EVENTS or subscribe to anything but its own inbox:
-    # its JetStream API is its own feed's and alerts' consumers (the guide's feed paragraph)
+    # its JetStream API is its own feed's and alerts' consumers and its own feed keys (the
+    # guide's feed paragraph)
     for name, user in users.items():
         if name.endswith("-client"):
             org = name.split("-")[1]
+            own_keys = f"$JS.API.DIRECT.GET.{FEED_KEYS_STREAM}.{recipient_feed_keys(org)}"
             jetstream = [p for p in user.publish if p.startswith("$JS.")]
-            assert all(p == "$JS.API.INFO" or f".{FEEDS_STREAM}.{org}-" in p
+            assert all(p in ("$JS.API.INFO", own_keys) or f".{FEEDS_STREAM}.{org}-" in p
                        or f".{ALERTS_STREAM}.{org}-" in p for p in jetstream), name
             assert not any(EVENTS_STREAM in p for p in jetstream), name
             assert user.subscribe == (), name

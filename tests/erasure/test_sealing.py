@@ -12,7 +12,16 @@ import pytest
 from contracts import DecodeError, Envelope, decode, encode
 from contracts.health import DiagnosisRecorded
 from contracts.person import PersonErased, PersonRegistered
-from contracts.sealing import SealError, forget_erased, key_name, open_value, seal, seal_value
+from contracts.sealing import (
+    SealError,
+    forget_erased,
+    key_name,
+    open_feed_fields,
+    open_value,
+    reseal_for_feed,
+    seal,
+    seal_value,
+)
 
 PERSON = "p_" + "1" * 32
 OTHER = "p_" + "2" * 32
@@ -174,3 +183,25 @@ def test_the_personal_fields_are_the_documented_ones() -> None:
         "person.registered": ("birth_month",),
         "health.diagnosis_recorded": ("condition",),
     }
+
+
+def test_a_field_opened_for_a_feed_reads_with_the_recipients_key_alone() -> None:
+    # given a diagnosis sealed by the ICB, and the LA's feed key for it
+    stored = orjson.loads(encode(seal(diagnosed(), KEY)))
+    feed_key = os.urandom(32)
+    # when the feed re-seals its condition for 856
+    opened = reseal_for_feed(stored, ("condition",), KEY, feed_key, "856")
+    # then 856 reads it with its feed key, and the token is the same every time (republish)
+    assert open_feed_fields(stored, opened, feed_key, "856") == {"condition": "autism"}
+    assert reseal_for_feed(stored, ("condition",), KEY, feed_key, "856") == opened
+    assert "autism" not in orjson.dumps(opened).decode()
+    # and not as another recipient, nor with the source's key, nor moved to another event
+    with pytest.raises(SealError, match="condition does not authenticate"):
+        open_feed_fields(stored, opened, feed_key, "855")
+    with pytest.raises(SealError, match="condition does not authenticate"):
+        open_feed_fields(stored, opened, KEY, "856")
+    other = orjson.loads(encode(seal(diagnosed(OTHER), KEY)))
+    with pytest.raises(SealError, match="condition does not authenticate"):
+        open_feed_fields(other, opened, feed_key, "856")
+    # and a field the event does not carry sealed is not opened
+    assert reseal_for_feed(stored, ("birth_month",), KEY, feed_key, "856") == {}

@@ -17,11 +17,13 @@ import pytest
 
 from contracts import Envelope, encode
 from contracts.feeds import FEEDS_STREAM, org_feed
+from contracts.sealing import seal
 from contracts.subjects import event_subject
 from runtime.bus.connection import connect_bus
 from runtime.bus.credentials import credentials_for, embedded_auth
 from runtime.bus.nats_server import NatsServer
 from runtime.bus.streams import ensure_streams
+from runtime.keystore import PersonKeyStore
 from sendx.supervisor import sendx_command
 from tests.npm import node, npm_ci
 from tests.projections.conftest import EventFactory
@@ -79,24 +81,27 @@ class Partnership:
             time.sleep(0.05)
         return process
 
-    def start_node(self) -> Path:
+    def start_node(self, who: str = "icb-QK1-client") -> Path:
         out_path = self.tmp / "node.jsonl"
         with open(out_path, "ab") as out:
             process = subprocess.Popen(
                 [node(), str(EXAMPLE / "feed.mjs")], cwd=EXAMPLE,
-                env=env_as(self.server, self.data_dir, "icb-QK1-client"),
+                env=env_as(self.server, self.data_dir, who),
                 stdout=out, stderr=subprocess.STDOUT,
             )
         self.processes.append(process)
         return out_path
 
-    async def publish(self, *envelopes: Envelope) -> None:
+    async def publish(self, *envelopes: Envelope, sealed: bool = False) -> None:
+        """As each source's service; `sealed`: under its person key, as its relay does."""
         for org in dict.fromkeys(e.source_org for e in envelopes):
             nc = await connect_bus(self.server.url, name=f"test-{org}",
                                    **credentials_for(org, self.data_dir))
             js = nc.jetstream()
             for e in (e for e in envelopes if e.source_org == org):
-                await js.publish(event_subject(org, e.type, e.person_key), encode(e),
+                key = await PersonKeyStore(js).key_for(org, e.person_key) if sealed else None
+                body = encode(e if key is None else seal(e, key))
+                await js.publish(event_subject(org, e.type, e.person_key), body,
                                  headers={"Nats-Msg-Id": str(e.event_id)})
             await nc.close()
 
@@ -173,3 +178,29 @@ async def test_a_node_partner_receives_exactly_its_entitlement_across_restarts(
         assert all(r["redelivered"] for r in copies[1:]), copies
     assert {r["clause"] for r in got} == {"icb-plans"}
     assert all(r["subject"].startswith("send.feed.QK1.") for r in got)
+
+
+async def test_a_node_la_opens_the_condition_the_demo_agreement_opens_for_it(
+    partnership: Partnership,
+) -> None:
+    admin = await connect_bus(partnership.server.url, name="test-admin",
+                              **credentials_for("admin", partnership.data_dir))
+    await ensure_streams(admin.jetstream())
+    await admin.close()
+    factory = EventFactory()
+    partnership.start_feeds()
+    out = partnership.start_node("la-856-client")
+    await eventually(lambda: out.exists() and any(line.get("ready") for line in lines(out)),
+                     timeout=30, what="the node subscriber to bind its consumer")
+    # a child on LA 856's caseload is diagnosed by the ICB (condition sealed by the ICB)
+    await partnership.publish(factory.assessment_requested("eve", ON, la="856"))
+    diagnosed = factory.diagnosis("eve", ON, "adhd", by="QK1")
+    await partnership.publish(diagnosed, sealed=True)
+
+    def received() -> list[dict]:
+        return [line for line in lines(out) if "event_id" in line]
+
+    await eventually(lambda: len(received()) >= 1, timeout=60, what="the diagnosis")
+    [got] = received()
+    assert got["event_id"] == str(diagnosed.event_id) and got["clause"] == "la-856-diagnoses"
+    assert got["opened"] == {"condition": "adhd"}

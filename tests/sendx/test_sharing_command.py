@@ -85,6 +85,8 @@ def test_explain_says_what_an_organisation_receives_and_why(
     assert "about people on its caseload (from its own ehc.assessment_requested, " \
            "ehc.assessment_step_recorded, ehc.plan_in_force_recorded)" in out
     assert "UK GDPR Art. 9(2)(h)" in out and "Children and Families Act 2014 s.23" in out
+    assert ("it may read the personal field(s) condition, opened for it under a key of its own "
+            "that is deleted when either side erases the person;") in out
     assert main(["sharing", "explain", "RT5"]) == 0
     assert capsys.readouterr().out.strip() == (
         "RT5 (Leicestershire Partnership NHS Trust) receives nothing under agreement "
@@ -92,3 +94,47 @@ def test_explain_says_what_an_organisation_receives_and_why(
     )
     assert main(["sharing", "explain", "999"]) == 2
     assert "organisation '999' is not in the partnership" in capsys.readouterr().err
+
+
+DIAGNOSES = """
+[[clause]]
+id = "la-diagnoses"
+recipient = "856"
+sources = ["icb"]
+events = ["health.diagnosis_recorded"]
+cohort = "everyone"
+purpose = "diagnoses for the caseload"
+lawful_basis = ["UK GDPR Art. 6(1)(e)", "UK GDPR Art. 9(2)(h)"]
+retention = "8 years"
+"""
+
+
+def test_check_refuses_opening_a_field_that_is_not_a_personal_field_of_the_clause(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a clear field, a personal field of another type, and the clause's own personal field
+    opens = DIAGNOSES + 'open_fields = ["diagnosed_on", "birth_month", "condition"]\n'
+    assert main(["sharing", "check", "--agreement", str(write(tmp_path, opens))]) == 1
+    err = capsys.readouterr().err
+    assert ("clause la-diagnoses: open_fields: diagnosed_on is not a personal field of "
+            "health.diagnosis_recorded (their personal fields: condition)") in err
+    assert ("clause la-diagnoses: open_fields: birth_month is not a personal field of "
+            "health.diagnosis_recorded (their personal fields: condition)") in err
+    assert "condition is not" not in err
+    assert "2 problem(s)" in err
+    plans = VALID_CLAUSE + 'open_fields = ["condition"]\n'
+    assert main(["sharing", "check", "--agreement", str(write(tmp_path, plans))]) == 1
+    assert ("clause icb-plans: open_fields: condition is not a personal field of "
+            "ehc.plan_issued (their personal fields: none)") in capsys.readouterr().err
+
+
+def test_explain_says_which_personal_fields_stay_sealed_without_open_fields(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, DIAGNOSES)
+    assert main(["sharing", "check", "--agreement", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["sharing", "explain", "856", "--agreement", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "  sealed, and unreadable to it: condition;" in out
+    assert "may read" not in out

@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 
 import nats.errors
+import orjson
 import pytest
 
+from contracts import Envelope, encode
+from contracts.health import DiagnosisRecorded
+from contracts.sealing import reseal_for_feed, seal
 from projections.alerts.runner import AlertRunner
 from projections.alerts.sent import SentAlerts
 from projections.delivery.config import Endpoint
@@ -20,6 +25,7 @@ from runtime.bus.connection import connect_bus
 from runtime.bus.credentials import credentials_for, embedded_auth
 from runtime.bus.nats_server import NatsServer
 from runtime.bus.streams import ensure_streams
+from runtime.feedkeys import FeedKeyStore
 from sendx.commands.webhooks import run_deadletters
 from tests.projections.delivery.receiver import Receiver
 from tests.waiting import eventually
@@ -81,4 +87,45 @@ async def test_alerts_reach_a_webhook_and_an_operator_sees_what_was_not_delivere
     listed = capsys.readouterr().out
     assert "\tQK1\ticb\tSEND_ALERTS:" in listed and "HTTP 503" in listed
     for nc in (admin, alerter, deliverer):
+        await nc.close()
+
+
+async def test_a_webhook_partner_gets_the_fields_its_clause_opens_in_clear(
+        secured_server, tmp_path) -> None:  # noqa: ANN001
+    url, data_dir = secured_server.url, tmp_path / "data"
+    admin, feeder, deliverer = [
+        await connect_bus(url, name=f"test-{who}", **credentials_for(who, data_dir))
+        for who in ("admin", "feeder", "deliverer")]
+    await ensure_streams(admin.jetstream())
+    # given the ICB's sealed diagnosis, delivered to LA 856 with its condition opened for 856
+    person, source_key = "p_" + "c" * 32, os.urandom(32)
+    diagnosis = Envelope.wrap(
+        DiagnosisRecorded(diagnosis_id="QK1-D-9", diagnosed_on=date(2026, 3, 2),
+                          condition="adhd", no_referral_reason="historic_record"),
+        source_org="QK1", person_key=person, occurred_at=datetime(2026, 3, 2, tzinfo=UTC),
+        source_position=1)
+    body = encode(seal(diagnosis, source_key))
+    feed_key = await FeedKeyStore(feeder.jetstream()).key_for("856", "QK1", person)
+    assert feed_key is not None
+    tokens = reseal_for_feed(orjson.loads(body), ("condition",), source_key, feed_key, "856")
+    event_id = str(diagnosis.event_id)
+    await feeder.jetstream().publish(
+        f"send.feed.856.QK1.health.diagnosis_recorded.{person}", body,
+        headers={"Nats-Msg-Id": f"856.{event_id}", "Sendx-Clause": "la-856-diagnoses",
+                 "Sendx-Opened": orjson.dumps(tokens).decode()})
+    with Receiver(SECRET.encode()) as receiver:
+        la = Endpoint(name="la856", org="856", url=receiver.url, secret=SECRET,
+                      sources=("feed",))
+        delivery = Delivery(deliverer, la)
+        task = asyncio.create_task(delivery.run())
+        try:
+            await eventually(lambda: receiver.ids() == [f"856.{event_id}"], what="the diagnosis")
+        finally:
+            delivery.stop()
+            await task
+    # then the CloudEvent the deliverer posts has the condition in clear, sealed no more
+    [posted] = receiver.accepted
+    assert posted["data"]["payload"]["condition"] == "adhd"
+    assert posted["data"]["sealed"] is None and posted["sendxopened"] == "condition"
+    for nc in (admin, feeder, deliverer):
         await nc.close()

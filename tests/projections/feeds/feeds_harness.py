@@ -15,12 +15,14 @@ from nats.js.errors import NotFoundError
 from contracts import Envelope, encode
 from contracts.agreements import Agreement, parse_agreement
 from contracts.feeds import FEEDS_STREAM, org_feed
+from contracts.sealing import seal
 from contracts.subjects import event_subject
 from projections.access.log import AccessLog
 from projections.feeds.process import FeedProcess, start_feeds
 from projections.feeds.store import FeedStore
 from runtime.bus.permissions import client_user
 from runtime.bus.streams import EVENTS_STREAM
+from runtime.keystore import PersonKeyStore
 from runtime.partnership import organisation
 from tests.projections.conftest import FAST
 from tests.runtime.bus.conftest import Connect, Principal
@@ -32,10 +34,15 @@ retention = "1 year"
 """
 
 
+def agreement_text(*clauses: str, agreement_id: str = "test-agreement") -> str:
+    """`[[clause]]` bodies (id, recipient, sources, events, cohort, ...) as one agreement file."""
+    body = "".join(f"[[clause]]\n{c.strip()}\n{CLAUSE_DEFAULTS}\n" for c in clauses)
+    return f'[agreement]\nid = "{agreement_id}"\ntitle = "test"\n\n{body}'
+
+
 def agreement_of(*clauses: str, agreement_id: str = "test-agreement") -> Agreement:
     """`[[clause]]` bodies (id, recipient, sources, events, cohort, ...) as one agreement."""
-    body = "".join(f"[[clause]]\n{c.strip()}\n{CLAUSE_DEFAULTS}\n" for c in clauses)
-    return parse_agreement(f'[agreement]\nid = "{agreement_id}"\ntitle = "test"\n\n{body}')
+    return parse_agreement(agreement_text(*clauses, agreement_id=agreement_id))
 
 
 @dataclass
@@ -98,15 +105,23 @@ class FeedBus:
     task: asyncio.Task | None = None
     store: FeedStore | None = None
     access_log: AccessLog | None = None
+    agreement: Agreement | None = None
 
-    async def publish(self, *envelopes: Envelope) -> list[int]:
-        """Publish as each envelope's organisation (its service login); their sequences."""
+    async def publish(self, *envelopes: Envelope, sealed: bool = False) -> list[int]:
+        """Publish as each envelope's organisation (its service login); their sequences.
+        `sealed`: its personal fields sealed under the organisation's person key, created as
+        its relay does (`runtime.keystore`)."""
         seqs = []
         for envelope in envelopes:
             org = envelope.source_org
             if org not in self.publishers:
                 self.publishers[org] = await self.connect(org)
-            ack = await self.publishers[org].nc.jetstream().publish(
+            js = self.publishers[org].nc.jetstream()
+            if sealed:
+                key = await PersonKeyStore(js).key_for(org, envelope.person_key)
+                assert key is not None, f"{org} erased {envelope.person_key}"
+                envelope = seal(envelope, key)
+            ack = await js.publish(
                 event_subject(org, envelope.type, envelope.person_key), encode(envelope),
                 headers={"Nats-Msg-Id": str(envelope.event_id)},
             )
@@ -116,7 +131,7 @@ class FeedBus:
     async def start(self, agreement: Agreement, backfill: str | None = None) -> None:
         if self.feeder is None:
             self.feeder = await self.connect("feeder")
-        self.store = FeedStore(self.store_path)
+        self.store, self.agreement = FeedStore(self.store_path), agreement
         self.access_log = AccessLog(self.store_path.with_name("access-log.sqlite"))
         self.process, self.epoch = await start_feeds(
             self.feeder.nc, self.store, agreement, backfill, FAST, self.access_log

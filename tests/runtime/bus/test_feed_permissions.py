@@ -1,15 +1,31 @@
 """Each recipient reads its own feed and alerts and nothing of another organisation's; the
-feed process publishes deliveries and no event; the auditor reads who was sent what."""
+feed process publishes deliveries and no event; the auditor reads who was sent what. The feed
+permissions are the agreement's (the demo one here: QK1 and the three LAs receive feeds, RT5
+none): a client the agreement names no feed for holds none, the feeder publishes no feed of
+theirs, and permissions rendered again from a changed agreement apply on reload."""
 
 from __future__ import annotations
 
 import nats.errors
+import orjson
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 
-from contracts.feeds import ALERTS_STREAM, ALL_ALERTS, FEEDS_STREAM, org_alerts, org_feed
+from contracts.feeds import (
+    ALERTS_STREAM,
+    ALL_ALERTS,
+    FEED_KEYS_BUCKET,
+    FEED_KEYS_STREAM,
+    FEEDS_STREAM,
+    feed_key_request,
+    org_alerts,
+    org_feed,
+)
 from contracts.subjects import event_subject
-from tests.runtime.bus.conftest import Connect, Principal
+from runtime.bus.credentials import embedded_auth
+from runtime.feedkeys import FeedKeyStore, read_feed_key
+from tests.projections.feeds.feeds_harness import agreement_of
+from tests.runtime.bus.conftest import Connect, Principal, SecuredBus
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -124,3 +140,135 @@ async def test_the_auditor_reads_the_deliveries_and_cannot_add_one(connect_as: C
     with pytest.raises(nats.errors.TimeoutError):
         await js.publish(f"send.feed.QK1.856.ehc.plan_issued.{PERSON}", b"{}", timeout=0.5)
     await refused(auditor, 1)
+
+
+TRUST_CLIENT = "icb-RT5-client"
+TRUST_FEED = f"send.feed.RT5.856.ehc.plan_issued.{PERSON}"
+
+
+async def alerts_stream(connect_as: Connect) -> None:
+    admin = await connect_as("admin")
+    await admin.nc.jetstream().add_stream(StreamConfig(  # (the alert evaluator declares it)
+        name=ALERTS_STREAM, subjects=[ALL_ALERTS], max_bytes=64 * 1024 * 1024))
+
+
+async def test_a_client_the_agreement_gives_no_feed_cannot_hold_one_but_reads_its_alerts(
+    connect_as: Connect,
+) -> None:
+    await alerts_stream(connect_as)
+    trust = await connect_as(TRUST_CLIENT)
+    js = trust.nc.jetstream()
+    with pytest.raises(nats.errors.TimeoutError):
+        await js.add_consumer(FEEDS_STREAM, durable("RT5-feed", org_feed("RT5")), timeout=0.5)
+    [violation] = await refused(trust, 1)
+    assert "$js.api.consumer.create.send_feeds.rt5-feed" in violation
+    # any organisation may own a milestone: its alerts are its own whatever the agreement says
+    info = await js.add_consumer(ALERTS_STREAM, durable("RT5-alerts", org_alerts("RT5")))
+    assert info.config.filter_subject == "send.alert.RT5.>"
+
+
+async def test_the_feeder_cannot_publish_a_feed_the_agreement_does_not_name(
+    connect_as: Connect,
+) -> None:
+    feeder = await a_delivery_to_the_icb(connect_as)
+    with pytest.raises(nats.errors.TimeoutError):
+        await feeder.nc.jetstream().publish(TRUST_FEED, b"{}", headers={"Nats-Msg-Id": "RT5.e1"},
+                                            timeout=0.5)
+    [violation] = await refused(feeder, 1)
+    assert f'permissions violation for publish to "{TRUST_FEED.lower()}"' in violation
+
+
+RT5_ONLY = agreement_of("""
+id = "trust-plans"
+recipient = "RT5"
+sources = ["la"]
+events = ["ehc.plan_issued"]
+cohort = "mentioned"
+""")
+
+
+async def test_permissions_rendered_again_from_a_changed_agreement_apply_on_reload(
+    connect_as: Connect, secured_bus: SecuredBus,
+) -> None:
+    # given connected clients under the demo agreement
+    feeder = await a_delivery_to_the_icb(connect_as)
+    trust, icb = await connect_as(TRUST_CLIENT), await connect_as(ICB_CLIENT)
+    # when the agreement now gives RT5 a feed and QK1 none, rendered again and reloaded
+    embedded_auth(secured_bus.data_dir, agreement=RT5_ONLY)
+    secured_bus.server.reload()
+
+    # then, on the same connections, the feeder publishes RT5's feed and RT5 reads it
+    async def published() -> bool:
+        try:
+            await feeder.nc.jetstream().publish(TRUST_FEED, b"{}",
+                                                headers={"Nats-Msg-Id": "RT5.e1"}, timeout=0.5)
+        except nats.errors.TimeoutError:
+            return False
+        return True
+
+    await eventually(published, what="the feeder to be allowed RT5's feed after the reload")
+    js = trust.nc.jetstream()
+    await js.add_consumer(FEEDS_STREAM, durable("RT5-feed", org_feed("RT5")))
+    [msg] = await (await js.pull_subscribe_bind("RT5-feed", FEEDS_STREAM)).fetch(1, timeout=5)
+    assert msg.subject == TRUST_FEED
+    # and QK1, which the agreement no longer names, may no longer hold a feed consumer
+    with pytest.raises(nats.errors.TimeoutError):
+        await icb.nc.jetstream().add_consumer(
+            FEEDS_STREAM, durable("QK1-feed", org_feed("QK1")), timeout=0.5)
+    with pytest.raises(nats.errors.TimeoutError):
+        await feeder.nc.jetstream().publish(f"send.feed.QK1.856.ehc.plan_issued.{PERSON}", b"{}",
+                                            headers={"Nats-Msg-Id": "QK1.e2"}, timeout=0.5)
+
+
+async def test_a_recipient_reads_its_own_feed_keys_and_is_refused_anyone_elses(
+    connect_as: Connect,
+) -> None:
+    # given the feed process created a key for 856 and one for 855 about the same child
+    feeder = await connect_as("feeder")
+    keys = FeedKeyStore(feeder.nc.jetstream())
+    mine = await keys.key_for("856", "QK1", PERSON)
+    theirs = await keys.key_for("855", "QK1", PERSON)
+    assert mine is not None and theirs is not None and mine != theirs
+    # then 856's client reads its own, by direct get of the key's subject
+    la = await connect_as(LA_CLIENT)
+    js = la.nc.jetstream()
+    assert await read_feed_key(js, "856", "QK1", PERSON) == mine
+    assert await read_feed_key(js, "856", "RT5", PERSON) is None  # none made: nothing
+    assert la.violations() == []
+    # and is refused 855's, by subject, by sequence, by a body naming it, or by binding the bucket
+    other = f"$KV.{FEED_KEYS_BUCKET}.855.QK1.{PERSON}"
+    attempts = [
+        read_feed_key(js, "855", "QK1", PERSON),
+        la.nc.request(f"$JS.API.DIRECT.GET.{FEED_KEYS_STREAM}", b'{"seq":2}', timeout=0.5),
+        la.nc.request(f"$JS.API.DIRECT.GET.{FEED_KEYS_STREAM}",
+                      orjson.dumps({"last_by_subj": other}), timeout=0.5),
+        la.nc.request(f"$JS.API.STREAM.MSG.GET.{FEED_KEYS_STREAM}", b'{"seq":2}', timeout=0.5),
+        js.key_value(FEED_KEYS_BUCKET),
+    ]
+    for attempt in attempts:
+        with pytest.raises(nats.errors.TimeoutError):
+            await attempt
+    # nor can it plant or purge a key, even its own
+    with pytest.raises(nats.errors.TimeoutError):
+        await js.publish(f"$KV.{FEED_KEYS_BUCKET}.856.QK1.{PERSON}", b"x" * 32, timeout=0.5)
+    violations = await refused(la, len(attempts) + 1)
+    assert all("permissions violation for publish" in v for v in violations)
+    assert await read_feed_key(js, "856", "QK1", PERSON) == mine
+
+
+async def test_a_body_on_a_recipients_own_key_subject_reaches_no_other_key(
+    connect_as: Connect,
+) -> None:
+    """The subject form is the only one granted; the server refuses a body under it (by
+    sequence, or last on another subject) as a bad request (nats-server 2.x)."""
+    feeder = await connect_as("feeder")
+    keys = FeedKeyStore(feeder.nc.jetstream())
+    theirs = await keys.key_for("855", "QK1", PERSON)
+    mine = await keys.key_for("856", "QK1", PERSON)
+    la = await connect_as(LA_CLIENT)
+    subject = feed_key_request("856", "QK1", PERSON)
+    for body in (b'{"seq":1}', orjson.dumps({"last_by_subj": f"$KV.{FEED_KEYS_BUCKET}.855.>"})):
+        reply = await la.nc.request(subject, body, timeout=2)
+        assert (reply.data, (reply.headers or {}).get("Status")) == (b"", "408")  # Bad Request
+    assert theirs is not None and await read_feed_key(la.nc.jetstream(), "856", "QK1",
+                                                      PERSON) == mine
