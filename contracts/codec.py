@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from contracts.envelope import Envelope, EnvelopeHeader
 from contracts.registry import UnknownEventType, model_for, upcast
 from contracts.sealing import SealError, key_name, reveal
-from contracts.subjects import parse_event_subject
+from contracts.subjects import event_subject, parse_event_subject
 
 DecodeReason = Literal[
     "bad_json", "not_an_object", "bad_envelope", "unknown_type", "bad_payload", "bad_seal",
@@ -116,6 +116,8 @@ def _assemble(values: dict[str, Any], fields_set: set[str]) -> Envelope:
 
 
 def _check_subject(subject: str, envelope: Envelope) -> None:
+    if subject == event_subject(envelope.source_org, envelope.type, envelope.person_key):
+        return  # the usual case, without parsing (a tenth of decoding's cost)
     try:
         parsed = parse_event_subject(subject)
     except ValueError as exc:

@@ -1,9 +1,10 @@
 """Publishing decided deliveries to SEND_FEEDS, exactly once per (recipient, event).
 
-Each delivery the feed store recorded is published with `publish_async` (many in flight, one
-wait for all the acknowledgements), its body the event's bytes as the runner fetched them
-(`bodies`, filled by `projections.feeds.process.FeedRunner`) or, for a delivery decided before a
-restart or released late (`include_earlier`), read back from SEND_EVENTS by sequence (batched
+Each delivery the feed store recorded is published with its ack awaited later
+(`runtime.bus.pubacks`: many in flight, one wait for all the acknowledgements), its body the
+event's bytes as the runner fetched them (`bodies`, filled by
+`projections.feeds.process.FeedRunner`) or, for a delivery decided before a restart or released
+late (`include_earlier`), read back from SEND_EVENTS by sequence (batched
 direct gets, `projections.reading.direct`): what the recipient receives is byte for byte what
 the source published, so its hash chain and sealed fields are untouched.
 Where the delivery's clause opens personal fields (`Clause.open_fields`) that the event carries
@@ -49,6 +50,7 @@ from contracts.subjects import ALL_EVENTS
 from projections.access.log import AccessLog, AccessRecord
 from projections.feeds.store import FeedStore, PendingDelivery
 from projections.reading.direct import SEQUENCE_HEADER, DirectReader
+from runtime.bus.pubacks import PubAcks
 from runtime.bus.streams import EVENTS_STREAM
 from runtime.feedkeys import FeedKeyStore
 from runtime.keystore import PersonKeyStore
@@ -79,6 +81,7 @@ class FeedPublisher:
         """SEND_EVENTS sequence -> stored bytes of events fetched but not yet past the
         publisher (pruned each round below the first delivery still to publish)."""
         self._js = nc.jetstream(publish_async_max_pending=batch * 2)
+        self._acks = PubAcks(nc)
         self._person_keys = PersonKeyStore(self._js)
         self._feed_keys = FeedKeyStore(self._js)
         self._wakeup = asyncio.Event()
@@ -119,6 +122,7 @@ class FeedPublisher:
             self.published += len(acked)
             if self._access_log is not None:
                 await asyncio.to_thread(self._log, acked)
+        await self._acks.close()
 
     async def publish(
         self, pending: Sequence[PendingDelivery]
@@ -136,7 +140,7 @@ class FeedPublisher:
             }
             if tokens is not None:
                 headers[OPENED_HEADER] = tokens
-            futures.append(await self._js.publish_async(
+            futures.append(await self._acks.publish(
                 feed_subject(d.recipient, d.subject), bodies[d.seq], headers=headers,
             ))
         acks = await asyncio.wait_for(asyncio.gather(*futures), ACK_TIMEOUT)

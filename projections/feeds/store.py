@@ -31,6 +31,7 @@ from pathlib import Path
 import orjson
 
 from contracts.agreements import Agreement
+from contracts.subjects import EVENT_PREFIX
 from contracts.topology import Organisation
 from projections.feeds.cohort import Changes, CohortState, Held, apply
 from projections.reading.projection import StreamEvent
@@ -91,6 +92,9 @@ class DeliveryRecord:
     decided_at: str
     feed_seq: int | None
     delivered_at: str | None
+
+
+_EVENT_ROOT = EVENT_PREFIX + "."
 
 
 def _now() -> str:
@@ -202,6 +206,18 @@ class FeedStore:
     def position(self) -> int:
         with self._lock:
             return self._position()
+
+    def needs_subject(self, subject: str) -> bool:
+        """Whether the agreement in effect can act on an event with this SEND_EVENTS subject
+        (`cohort.Needed`); the runner decodes only these (`reading.batch.decode_batch`). A
+        subject not of the event form is needed: decoding it is what dead-letters it."""
+        state = self._state
+        if state is None or not subject.startswith(_EVENT_ROOT):
+            return True
+        parts = subject[len(_EVENT_ROOT):].split(".")
+        if len(parts) != 4:
+            return True
+        return state.needs(parts[0], f"{parts[1]}.{parts[2]}")
 
     def apply_batch(self, events: Sequence[StreamEvent], position: int | None = None) -> int:
         if self._state is None or self._agreement is None:

@@ -50,7 +50,8 @@ class Summary:
 
 
 def summarise(envelopes: Sequence[Envelope]) -> Summary:
-    months = sorted({e.occurred_at.strftime("%Y-%m") for e in envelopes})
+    months = sorted(f"{y:04d}-{m:02d}"
+                    for y, m in {(e.occurred_at.year, e.occurred_at.month) for e in envelopes})
     return Summary(
         events=len(envelopes), people=len({e.person_key for e in envelopes}),
         months=tuple(months[-MAX_MONTHS:]),
@@ -88,8 +89,12 @@ def decode_and_apply(
 
     `complete_to`: a partition's worker knows its next message comes after this sequence
     (`partitions.Partition.complete_to`), so it commits that as its position: how far its
-    partition is complete, which the API reads instead of the mirror's messages."""
-    batch = decode_batch(raws, after=after, until=until, accept=accept, keys=keys)
+    partition is complete, which the API reads instead of the mirror's messages.
+
+    A store with `needs_subject` (the feed store) has the events it cannot use left undecoded.
+    """
+    batch = decode_batch(raws, after=after, until=until, accept=accept, keys=keys,
+                         needed=getattr(store, "needs_subject", None))
     batch.events, unopened = _opened_first(store, batch.events)
     by_seq = {raw.seq: index for index, raw in enumerate(raws)}
     refused = [(by_seq[seq], error) for seq, error in unopened]

@@ -33,6 +33,8 @@ from runtime.keystore import PersonKeyStore
 from runtime.ownership import refusal
 
 EventFilter = Callable[[Envelope], bool]
+SubjectFilter = Callable[[str], bool]
+"""Whether a store needs the event with this SEND_EVENTS subject at all (`needs_subject`)."""
 KeyTable = dict[str, bytes | None]
 """`key_name(org, person)` -> sealing key (None: that organisation erased the person) for the
 sealed fields of a batch: a plain dict, so a batch can be decoded in another thread or process."""
@@ -81,10 +83,13 @@ def decode_batch(
     until: int | None = None,
     accept: EventFilter | None = None,
     keys: KeyTable | None = None,
+    needed: SubjectFilter | None = None,
 ) -> DecodedBatch:
     """Decode the events with `after < seq <= until`; `accept` may leave valid events out.
 
-    With `keys`, sealed personal fields are opened (or read as erased)."""
+    With `keys`, sealed personal fields are opened (or read as erased). With `needed`, a message
+    whose subject it refuses is not even decoded (filtered out, so not judged valid or not:
+    that store has no use for it, and the projections that do dead-letter it)."""
     batch = DecodedBatch()
     lookup = None if keys is None else keys.get
     for index, (seq, subject, data) in enumerate(raws):
@@ -92,6 +97,9 @@ def decode_batch(
             batch.skipped += 1
             continue
         batch.highest = max(batch.highest, seq)
+        if needed is not None and not needed(subject):
+            batch.filtered_out += 1
+            continue
         try:
             envelope = admitted(decode(data, subject=subject, keys=lookup))
         except DecodeError as error:
@@ -125,16 +133,20 @@ def _about(msg: Msg) -> tuple[str, str, str] | None:
         return None
 
 
-async def load_keys(msgs: Sequence[Msg], keys: PersonKeyStore) -> KeyTable:
+async def load_keys(
+    msgs: Sequence[Msg], keys: PersonKeyStore, needed: SubjectFilter | None = None
+) -> KeyTable:
     """Fetch the sealing keys `msgs` need (forgetting those of organisations that erased the
     person first): the table to decode them with, by `key_name(org, person)`, which needs no
-    I/O, so decoding can run in another thread or process."""
+    I/O, so decoding can run in another thread or process. With `needed`, only for the
+    messages the store will decode (`decode_batch`)."""
     about = [(m, _about(m)) for m in msgs]
     for _, found in about:
         if found is not None and found[1] == ERASURE_TYPE:
             keys.forget(key_name(found[0], found[2]))
     sealed = {(found[0], found[2]) for m, found in about
-              if found is not None and SEALED_MARK in m.data}
+              if found is not None and SEALED_MARK in m.data
+              and (needed is None or needed(m.subject))}
     await keys.load(sealed)
     table: KeyTable = {}
     for org, person in sealed:  # a key the bounded cache let go meanwhile is read again

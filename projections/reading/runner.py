@@ -193,7 +193,7 @@ class ProjectionRunner:
         """Dead letters first, then one store transaction, then one ack for the whole batch."""
         if self._partition is not None:
             self._partition.restore_subjects(msgs)
-        keys = await load_keys(msgs, self._keys)
+        keys = await load_keys(msgs, self._keys, getattr(self._store, "needs_subject", None))
         raws = raw_events(msgs)
         complete_to = None
         if self._partition is not None:
