@@ -17,6 +17,13 @@ goes without the header.
 is published again after the restart and the stream drops the copy (duplicate window 24 h).
 Only acknowledged deliveries are marked, so nothing is lost while the server is away.
 
+One recipient the server will not take (its feed subject not yet in the rendered NATS
+permissions after an agreement named it live, or its share of the feeds' ceiling full) holds
+up no one else: a round marks each recipient's acknowledged prefix, and a recipient with a
+delivery unacknowledged while the server answers (an ack for another, or a flush) is held back
+(`Holds`: 2 s, doubling to 60 s) and tried again, in order, after that; a server that does not
+answer at all holds no one (every delivery waits for it, as before).
+
 With an access log (`projections.access.log`, the one the API writes), each published round
 adds one line per recipient and clause: organisation, `FEED send.feed.<org>.>`, the clause and
 agreement, and how many person-level events were delivered, beside the API's reads.
@@ -26,13 +33,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import nats.errors
 import orjson
 from nats.aio.client import Client
+from nats.js.api import PubAck
 
 from contracts.agreements import Agreement
 from contracts.feeds import (
@@ -61,6 +70,33 @@ BATCH = 2_000
 """Deliveries published per round (all in flight at once, then one wait for their acks)."""
 ACK_TIMEOUT = 10.0
 IDLE_WAIT = 1.0
+HOLD_FIRST = 2.0
+HOLD_MAX = 60.0
+
+
+class Holds:
+    """Recipients held back after the server left a delivery of theirs unacknowledged while it
+    answered others: each for a wait doubling from `HOLD_FIRST` to `HOLD_MAX`, reset once one
+    of theirs is acknowledged."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._until: dict[str, float] = {}
+        self._wait: dict[str, float] = {}
+
+    def held(self) -> set[str]:
+        now = self._clock()
+        return {r for r, until in self._until.items() if until > now}
+
+    def hold(self, recipient: str) -> float:
+        """Hold `recipient`; the seconds it is held for."""
+        wait = min(self._wait.get(recipient, HOLD_FIRST / 2) * 2, HOLD_MAX)
+        self._wait[recipient], self._until[recipient] = wait, self._clock() + wait
+        return wait
+
+    def release(self, recipient: str) -> None:
+        self._until.pop(recipient, None)
+        self._wait.pop(recipient, None)
 
 
 class FeedPublisher:
@@ -86,6 +122,7 @@ class FeedPublisher:
         self._feed_keys = FeedKeyStore(self._js)
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
+        self.holds = Holds()
         self.published = 0
 
     def use(self, agreement: Agreement) -> None:
@@ -102,9 +139,10 @@ class FeedPublisher:
     async def run(self) -> None:
         while not self._stopping.is_set():
             self._wakeup.clear()
-            pending = await asyncio.to_thread(self._store.pending, self._batch)
+            held = self.holds.held()
+            pending = await asyncio.to_thread(self._store.pending, self._batch, held)
             # (the store's lock may be held by a commit: never wait for it on the event loop)
-            self._prune(pending[0].seq if pending
+            self._prune(pending[0].seq if pending  # (a held recipient's are read back later)
                         else await asyncio.to_thread(self._store.position) + 1)
             if not pending:
                 try:
@@ -113,21 +151,37 @@ class FeedPublisher:
                     pass
                 continue
             try:
-                acked = await self.publish(pending)
+                acked, refused = await self.publish(pending)
+                if refused and not acked:
+                    await self._nc.flush(ACK_TIMEOUT)  # is the server there at all?
             except (nats.errors.Error, TimeoutError) as exc:
                 log.warning("feed publisher: bus unavailable (%s); retrying", exc)
                 await self._pause()
                 continue
+            self._settle_holds(acked, refused)
             await asyncio.to_thread(self._store.mark_delivered, acked)
             self.published += len(acked)
             if self._access_log is not None:
                 await asyncio.to_thread(self._log, acked)
         await self._acks.close()
 
+    def _settle_holds(self, acked: Sequence[tuple[PendingDelivery, int]],
+                      refused: set[str]) -> None:
+        for recipient in {d.recipient for d, _ in acked} - refused:
+            self.holds.release(recipient)
+        for recipient in sorted(refused):
+            wait = self.holds.hold(recipient)
+            log.warning(
+                "feed publisher: SEND_FEEDS did not acknowledge deliveries to %s (are its feed "
+                "subjects in the rendered NATS permissions? sendx deploy nats-config, then reload "
+                "nats-server); held back %.0f s, the other recipients' deliveries go on",
+                recipient, wait)
+
     async def publish(
         self, pending: Sequence[PendingDelivery]
-    ) -> list[tuple[PendingDelivery, int]]:
-        """Publish `pending`; (delivery, SEND_FEEDS sequence) of each, once all are acked."""
+    ) -> tuple[list[tuple[PendingDelivery, int]], set[str]]:
+        """Publish `pending`; (delivery, SEND_FEEDS sequence) of each recipient's acknowledged
+        prefix, and the recipients with a delivery not acknowledged within `ACK_TIMEOUT`."""
         bodies = await self._bodies({d.seq for d in pending})
         opened = await asyncio.gather(*(self.opened(d, bodies[d.seq]) for d in pending))
         futures = []
@@ -143,8 +197,8 @@ class FeedPublisher:
             futures.append(await self._acks.publish(
                 feed_subject(d.recipient, d.subject), bodies[d.seq], headers=headers,
             ))
-        acks = await asyncio.wait_for(asyncio.gather(*futures), ACK_TIMEOUT)
-        return [(d, ack.seq) for d, ack in zip(pending, acks, strict=True)]
+        await asyncio.wait(futures, timeout=ACK_TIMEOUT)
+        return acknowledged_prefixes(pending, futures)
 
     async def opened(self, d: PendingDelivery, body: bytes) -> str | None:
         """The `Sendx-Opened` header of one delivery: compact JSON {field: token} of the
@@ -217,6 +271,24 @@ class FeedPublisher:
             await asyncio.wait_for(self._stopping.wait(), IDLE_WAIT)
         except TimeoutError:
             pass
+
+
+def acknowledged_prefixes(
+    pending: Sequence[PendingDelivery], futures: Sequence[asyncio.Future[PubAck]]
+) -> tuple[list[tuple[PendingDelivery, int]], set[str]]:
+    """Each recipient's deliveries up to its first not acknowledged (so its feed keeps stream
+    order: the rest go again, the duplicate window dropping any that did arrive), and the
+    recipients that had one. Futures not done are cancelled; every error is retrieved."""
+    acked: list[tuple[PendingDelivery, int]] = []
+    refused: set[str] = set()
+    for d, future in zip(pending, futures, strict=True):
+        ok = future.done() and not future.cancelled() and future.exception() is None
+        if not ok:
+            future.cancel()
+            refused.add(d.recipient)
+        elif d.recipient not in refused:
+            acked.append((d, future.result().seq))
+    return acked, refused
 
 
 RUN_GAP = 256

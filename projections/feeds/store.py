@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -275,13 +275,17 @@ class FeedStore:
         )
 
     # --- publishing and audit -----------------------------------------------------------
-    def pending(self, limit: int) -> list[PendingDelivery]:
-        """Deliveries decided but not yet acknowledged by SEND_FEEDS, in stream order."""
+    def pending(self, limit: int, held: Collection[str] = ()) -> list[PendingDelivery]:
+        """Deliveries decided but not yet acknowledged by SEND_FEEDS, in stream order; none to
+        the recipients in `held` (the publisher holding back one the server would not take)."""
+        skip = sorted(held)
+        marks = ",".join("?" * len(skip))
+        where = f"feed_seq IS NULL AND recipient NOT IN ({marks})" if skip else "feed_seq IS NULL"
         with self._lock:
             rows = self._db.execute(
                 "SELECT recipient, event_id, clause_id, agreement_id, seq, subject "
-                "FROM deliveries WHERE feed_seq IS NULL ORDER BY seq, recipient LIMIT ?",
-                (limit,),
+                f"FROM deliveries WHERE {where} ORDER BY seq, recipient LIMIT ?",
+                (*skip, limit),
             ).fetchall()
         return [PendingDelivery(*row) for row in rows]
 
