@@ -9,7 +9,7 @@ import os
 import re
 import signal
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -21,12 +21,7 @@ from runtime.bus.credentials import credentials_for
 from sendx.supervisor import sendx_command
 from tests.projections.conftest import EventFactory
 from tests.projections.feeds.feeds_harness import FeedBus, Recipient, agreement_text
-from tests.runtime.bus.conftest import (  # noqa: F401 - fixtures, used by name
-    Connect,
-    SecuredBus,
-    connect_as,
-    secured_bus,
-)
+from tests.runtime.bus.conftest import SecuredBus
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -55,7 +50,7 @@ CHANGED = re.compile(r"feeds: agreement test-agreement \(\w+\) in effect after s
 class FeedCommand:
     """`sendx feeds --agreement FILE` in its own process, its output in a file."""
 
-    def __init__(self, tmp_path: Path, secured_bus: SecuredBus) -> None:  # noqa: F811
+    def __init__(self, tmp_path: Path, secured_bus: SecuredBus) -> None:
         self.agreement = tmp_path / "agreements.toml"
         self.store_path = tmp_path / "feeds.sqlite"
         self.log = tmp_path / "feeds.log"
@@ -89,15 +84,10 @@ class FeedCommand:
 
 
 @pytest.fixture
-def feeds(tmp_path: Path, secured_bus: SecuredBus) -> Iterator[FeedCommand]:  # noqa: F811
+def feeds(tmp_path: Path, secured_bus: SecuredBus) -> Iterator[FeedCommand]:
     command = FeedCommand(tmp_path, secured_bus)
     yield command
     command.stop()
-
-
-@pytest.fixture
-async def bus(connect_as: Connect, tmp_path: Path) -> AsyncIterator[FeedBus]:  # noqa: F811
-    yield FeedBus(connect_as, tmp_path / "unused.sqlite")
 
 
 def ids(*envelopes) -> list[str]:

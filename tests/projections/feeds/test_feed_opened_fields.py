@@ -5,7 +5,6 @@ person. Read as each recipient's client login on the secured bus."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
@@ -30,12 +29,7 @@ from runtime.keystore import PersonKeyStore
 from runtime.settings import Settings
 from tests.projections.conftest import EventFactory
 from tests.projections.feeds.feeds_harness import FeedBus, Received, Recipient, agreement_of
-from tests.runtime.bus.conftest import (  # noqa: F401 - fixtures, used by name
-    Connect,
-    SecuredBus,
-    connect_as,
-    secured_bus,
-)
+from tests.runtime.bus.conftest import Connect, SecuredBus
 
 pytestmark = pytest.mark.integration
 
@@ -60,13 +54,6 @@ cohort = "everyone"
 """
 
 
-@pytest.fixture
-async def bus(connect_as: Connect, tmp_path: Path) -> AsyncIterator[FeedBus]:  # noqa: F811
-    feeds = FeedBus(connect_as, tmp_path / "feeds.sqlite")
-    yield feeds
-    await feeds.stop()
-
-
 async def what_it_reads(recipient: Recipient, delivery: Received) -> dict[str, object]:
     """What the recipient's own client opens of a delivery with its own feed key."""
     event = orjson.loads(delivery.data)
@@ -78,7 +65,7 @@ async def what_it_reads(recipient: Recipient, delivery: Received) -> dict[str, o
 
 
 async def test_the_la_reads_the_condition_its_clause_opens_and_no_other_la_does(
-    bus: FeedBus, connect_as: Connect  # noqa: F811
+    bus: FeedBus, connect_as: Connect
 ) -> None:
     await bus.start(agreement_of(DIAGNOSES_OPENED_FOR_856, DIAGNOSES_SEALED_FOR_855))
     leicester, county = await bus.recipient("856"), await bus.recipient("855")

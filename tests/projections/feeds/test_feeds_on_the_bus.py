@@ -4,9 +4,7 @@ restarts of the feed process and of nats-server losing and doubling nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -15,12 +13,7 @@ from projections.audit.deliveries import deliveries
 from runtime.bus.streams import EVENTS_STREAM
 from tests.projections.conftest import EventFactory
 from tests.projections.feeds.feeds_harness import FeedBus, agreement_of
-from tests.runtime.bus.conftest import (  # noqa: F401 - fixtures, used by name
-    Connect,
-    SecuredBus,
-    connect_as,
-    secured_bus,
-)
+from tests.runtime.bus.conftest import Connect, SecuredBus
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -41,13 +34,6 @@ sources = ["la"]
 events = ["ehc.plan_issued", "ehc.plan_ceased"]
 cohort = "mentioned"
 """
-
-
-@pytest.fixture
-async def bus(connect_as: Connect, tmp_path: Path) -> AsyncIterator[FeedBus]:  # noqa: F811
-    feeds = FeedBus(connect_as, tmp_path / "feeds.sqlite")
-    yield feeds
-    await feeds.stop()
 
 
 def ids(*envelopes) -> list[str]:
@@ -159,7 +145,7 @@ async def test_a_recipient_that_erases_a_person_receives_nothing_more_about_them
 
 
 async def test_a_delivery_is_the_stored_event_with_its_agreement_clause_and_sequence(
-    bus: FeedBus, connect_as: Connect  # noqa: F811
+    bus: FeedBus, connect_as: Connect
 ) -> None:
     await bus.start(agreement_of(ICB_PLANS))
     icb = await bus.recipient("QK1")
@@ -244,7 +230,7 @@ async def test_a_restarted_feed_process_loses_and_doubles_nothing(bus: FeedBus) 
 
 
 async def test_a_restarted_nats_server_loses_and_doubles_nothing(
-    bus: FeedBus, secured_bus: SecuredBus  # noqa: F811
+    bus: FeedBus, secured_bus: SecuredBus
 ) -> None:
     await bus.start(agreement_of(ALL_PLANS_TO_ICB))
     icb = await bus.recipient("QK1")

@@ -4,9 +4,7 @@ its deliveries, in order, once the permissions are rendered and nats-server relo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date
-from pathlib import Path
 
 import nats.errors
 import pytest
@@ -15,12 +13,7 @@ from projections.feeds import publisher
 from runtime.bus.credentials import embedded_auth
 from tests.projections.conftest import EventFactory
 from tests.projections.feeds.feeds_harness import FeedBus, Recipient, agreement_of
-from tests.runtime.bus.conftest import (  # noqa: F401 - fixtures, used by name
-    Connect,
-    SecuredBus,
-    connect_as,
-    secured_bus,
-)
+from tests.runtime.bus.conftest import SecuredBus
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -44,15 +37,8 @@ cohort = "everyone"
 AGREEMENT = agreement_of(PLANS_TO_THE_TRUST, DIAGNOSES_TO_856)
 
 
-@pytest.fixture
-async def bus(connect_as: Connect, tmp_path: Path) -> AsyncIterator[FeedBus]:  # noqa: F811
-    feeds = FeedBus(connect_as, tmp_path / "feeds.sqlite")
-    yield feeds
-    await feeds.stop()
-
-
 async def test_a_recipient_the_server_refuses_holds_up_no_one_and_loses_nothing(
-    bus: FeedBus, secured_bus: SecuredBus, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    bus: FeedBus, secured_bus: SecuredBus, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(publisher, "ACK_TIMEOUT", 1.0)
     # given the server's permissions rendered from the demo agreement, which gives RT5 no feed,
