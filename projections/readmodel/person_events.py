@@ -148,17 +148,9 @@ def opened_references(tx: Transaction, people: Iterable[str]) -> set[Opened]:
     """What the stored events of `people` opened (their cases, plans, referrals, placements):
     what `runtime.ownership.OpenedReferences` judges a later event's reference against."""
     opened = OpenedReferences()
-    types = " OR ".join("body LIKE ?" for _ in _OPENING_LIKE)
-    for keys in _chunks(sorted(set(people))):
-        rows = tx.execute(
-            "SELECT person_key, body FROM person_events"
-            f" WHERE person_key IN ({_marks(keys)}) AND ({types})",
-            [*keys, *_OPENING_LIKE],
-        ).fetchall()
-        for person, body in rows:
-            event = orjson.loads(body)
-            payload = event.get("payload") or {}
-            opened.record(str(event.get("type")), event["source_org"], person, payload.get)
+    for person, event in _matching(tx, people, _OPENING_LIKE):
+        payload = event.get("payload") or {}
+        opened.record(str(event.get("type")), event["source_org"], person, payload.get)
     return opened.opened
 
 
@@ -167,8 +159,15 @@ def typed_events(tx: Transaction, people: Iterable[str],
     """(person key, type, source org) of the stored events of `people` that have one of
     `types` (e.g. who registered and who erased them), without decoding whole histories."""
     likes = [f'%"type":"{event_type}"%' for event_type in types]
+    return [(person, str(event["type"]), str(event["source_org"]))
+            for person, event in _matching(tx, people, likes) if event.get("type") in types]
+
+
+def _matching(tx: Transaction, people: Iterable[str],
+              likes: Sequence[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(person key, decoded event) of the stored events of `people` whose bytes match one of
+    the LIKE patterns `likes`: a cheap pre-filter, the caller checks what it decoded."""
     matching = " OR ".join("body LIKE ?" for _ in likes)
-    found = []
     for keys in _chunks(sorted(set(people))):
         rows = tx.execute(
             "SELECT person_key, body FROM person_events"
@@ -176,10 +175,7 @@ def typed_events(tx: Transaction, people: Iterable[str],
             [*keys, *likes],
         ).fetchall()
         for person, body in rows:
-            event = orjson.loads(body)
-            if event.get("type") in types:
-                found.append((person, str(event["type"]), str(event["source_org"])))
-    return found
+            yield person, orjson.loads(body)
 
 
 def withhold_erased(tx: Transaction, history: Sequence[Envelope]) -> list[Envelope]:
