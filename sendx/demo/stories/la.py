@@ -134,8 +134,10 @@ def _open_case_at_go_live(story: Story) -> None:
 
 
 def _plan_life(story: Story, rng: random.Random, plan_id: str, issued: date) -> None:
-    """Annual reviews (some late), outcomes, amendments and, for some, the end of the plan."""
+    """Annual reviews (some late), outcomes, amendments and, for some, the end of the plan: an
+    end comes after everything recorded about the plan (the LA refuses one before)."""
     child, today, la, last = story.child, story.today, story.child.la, issued
+    latest = issued
     max_end = timescales.plan_max_end(child.born_on)
     while True:
         held = last + _days(rng, 44, 56 if rng.random() < 0.8 else 64)
@@ -143,6 +145,7 @@ def _plan_life(story: Story, rng: random.Random, plan_id: str, issued: date) -> 
             break
         story.add(la, "ehc.hold_annual_review", "held_on", held, plan_id=plan_id,
                   preparing_for_adulthood=child.age_on(held) >= 14)
+        last = latest = held
         roll = rng.random()
         outcome = "maintain" if roll < 0.55 else "amend" if roll < 0.94 else "cease"
         decided = held + _days(rng, 1, 4 if rng.random() < 0.85 else 7)
@@ -150,21 +153,23 @@ def _plan_life(story: Story, rng: random.Random, plan_id: str, issued: date) -> 
             break
         story.add(la, "ehc.decide_review_outcome", "decided_on", decided, plan_id=plan_id,
                   review_held_on=held, outcome=outcome)
+        latest = decided
         if outcome == "amend":
-            story.add(la, "ehc.amend_plan", "amended_on",
-                      held + _days(rng, 6, 12 if rng.random() < 0.7 else 18), plan_id=plan_id,
-                      trigger="annual_review", review_held_on=held)
+            amended = held + _days(rng, 6, 12 if rng.random() < 0.7 else 18)
+            if amended < max_end and story.add(la, "ehc.amend_plan", "amended_on", amended,
+                                               plan_id=plan_id, trigger="annual_review",
+                                               review_held_on=held):
+                latest = max(latest, amended)
         if outcome == "cease":
             reason = "needs_met" if child.age_on(held) < 16 else "left_education_or_training"
             story.add(la, "ehc.cease_plan", "ceased_on", decided + timedelta(days=28),
                       plan_id=plan_id, reason=reason)
             return
-        last = held
     if max_end < today:
         story.add(la, "ehc.cease_plan", "ceased_on", max_end, plan_id=plan_id, reason="max_age")
     elif rng.random() < 0.04:
         story.add(la, "ehc.cease_plan", "ceased_on",
-                  min(today - timedelta(days=1), last + timedelta(days=rng.randint(30, 300))),
+                  min(today - timedelta(days=1), latest + timedelta(days=rng.randint(30, 300))),
                   plan_id=plan_id, reason="moved_to_another_la")
 
 

@@ -79,3 +79,29 @@ def test_the_population_ends_before_a_given_day() -> None:
     events = [decode(wire.data) for wire in generate_wire("small", 1, today=today)]
     assert len(events) > 10_000
     assert all(e.occurred_at <= e.recorded_at < cut for e in events)
+
+
+def test_no_plan_ends_before_something_recorded_about_it_at_bench_scale() -> None:
+    """The LA refuses a cessation dated before the plan's last review, decision or amendment;
+    at 10,000 children (the bench's relay store) the stories drew such ends until the end
+    followed the latest of them, not the last review whose outcome was decided."""
+    from sendx.demo.children import children
+    from sendx.demo.extracts import la_rows
+
+    dated: dict[str, list[date]] = {}
+    ceased: dict[str, date] = {}
+    for child in children(10_000):
+        for row in la_rows(child):
+            plan = row.get("plan_id")
+            if not plan or row["command"] == "ehc.issue_plan":
+                continue
+            on = row.get("ceased_on")
+            if on is not None:
+                ceased[plan] = on
+            else:
+                dated.setdefault(plan, []).extend(
+                    v for k, v in row.items() if k.endswith("_on") and isinstance(v, date))
+    early = {p: (on, max(dated[p])) for p, on in ceased.items()
+             if p in dated and on < max(dated[p])}
+    assert len(ceased) > 100
+    assert early == {}
