@@ -268,47 +268,45 @@ def declared_streams(replicas: int = 1) -> tuple[StreamConfig, ...]:
     return (events_stream(replicas), deadletter_stream(replicas), person_keys_stream(replicas))
 
 
-def person_keys_bucket(replicas: int = 1) -> KeyValueConfig:
+def _key_bucket(bucket: str, description: str, max_bytes: int, *, direct: bool,
+                replicas: int) -> KeyValueConfig:
+    """A bucket of 256-bit keys, one revision each (a purge leaves only its marker)."""
     return KeyValueConfig(
-        bucket=PERSON_KEYS_BUCKET,
-        description="Per-person sealing keys; erasing a person purges theirs (runtime.keystore).",
-        history=1,
-        storage=StorageType.FILE,
-        replicas=replicas,
-        max_bytes=PERSON_KEYS_MAX_BYTES,
-        max_value_size=1024,
-        direct=False,
+        bucket=bucket, description=description, history=1, storage=StorageType.FILE,
+        replicas=replicas, max_bytes=max_bytes, max_value_size=1024, direct=direct,
     )
 
 
-async def ensure_person_keys(js: JetStreamContext, replicas: int = 1) -> None:
-    """Create the key bucket if it is missing (an existing one, and its keys, is left alone)."""
-    try:
-        await js.key_value(PERSON_KEYS_BUCKET)
-    except BucketNotFoundError:
-        await js.create_key_value(person_keys_bucket(replicas))
+def person_keys_bucket(replicas: int = 1) -> KeyValueConfig:
+    return _key_bucket(
+        PERSON_KEYS_BUCKET,
+        "Per-person sealing keys; erasing a person purges theirs (runtime.keystore).",
+        PERSON_KEYS_MAX_BYTES, direct=False, replicas=replicas,
+    )
 
 
 def feed_keys_bucket(replicas: int = 1) -> KeyValueConfig:
-    return KeyValueConfig(
-        bucket=FEED_KEYS_BUCKET,
-        description="Per-recipient keys of the fields feeds open; erasing purges them "
-                    "(runtime.feedkeys).",
-        history=1,
-        storage=StorageType.FILE,
-        replicas=replicas,
-        max_bytes=FEED_KEYS_MAX_BYTES,
-        max_value_size=1024,
-        direct=True,
+    return _key_bucket(
+        FEED_KEYS_BUCKET,
+        "Per-recipient keys of the fields feeds open; erasing purges them (runtime.feedkeys).",
+        FEED_KEYS_MAX_BYTES, direct=True, replicas=replicas,
     )
 
 
-async def ensure_feed_keys(js: JetStreamContext, replicas: int = 1) -> None:
-    """Create the feed-key bucket if it is missing (an existing one is left alone)."""
+async def _ensure_bucket(js: JetStreamContext, config: KeyValueConfig) -> None:
+    """Create the bucket if it is missing (an existing one, and its keys, is left alone)."""
     try:
-        await js.key_value(FEED_KEYS_BUCKET)
+        await js.key_value(config.bucket)
     except BucketNotFoundError:
-        await js.create_key_value(feed_keys_bucket(replicas))
+        await js.create_key_value(config)
+
+
+async def ensure_person_keys(js: JetStreamContext, replicas: int = 1) -> None:
+    await _ensure_bucket(js, person_keys_bucket(replicas))
+
+
+async def ensure_feed_keys(js: JetStreamContext, replicas: int = 1) -> None:
+    await _ensure_bucket(js, feed_keys_bucket(replicas))
 
 
 async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
