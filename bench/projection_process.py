@@ -40,7 +40,6 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 
-import nats
 import orjson
 
 from projections.dataset.projection import DATASET
@@ -50,6 +49,7 @@ from projections.reading.runner import ProjectionRunner
 from projections.reading.store_worker import StoreWorker
 from projections.reading.store_worker import wanted as store_worker_wanted
 from projections.readmodel import heap
+from runtime.bus.connection import connect_bus
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 POLL = 0.01
@@ -178,6 +178,8 @@ class ProcessResult:
     """`cpu_seconds` by process, named as in `peak_rss_parts` (rebuilds)."""
     phases: dict[str, float] = field(default_factory=dict)
     """A grouped rebuild's wall seconds by phase (`RebuildReport.phases`)."""
+    cpu_phases: dict[str, dict[str, float]] = field(default_factory=dict)
+    """A grouped rebuild's CPU seconds by phase per read model (`RebuildReport.cpu`)."""
 
     @property
     def rate(self) -> float:
@@ -186,7 +188,7 @@ class ProcessResult:
 
 async def run_runner(args: argparse.Namespace) -> ProcessResult:
     projection = projection_named(args.projection)
-    nc = await nats.connect(args.nats, name=f"bench-{args.mode}-{projection.name}")
+    nc = await connect_bus(args.nats, name=f"bench-{args.mode}-{projection.name}")
     store: ProjectionStore | StoreWorker = (
         worker_for(projection, args.store) if store_worker_wanted()
         else projection.open_store(args.store))
@@ -229,7 +231,7 @@ async def run_rebuild(args: argparse.Namespace) -> ProcessResult:
     locations = [args.store] if len(projections) == 1 else [
         args.store / f"projection-{p.name}.sqlite" for p in projections]
     locations[0].parent.mkdir(parents=True, exist_ok=True)
-    nc = await nats.connect(args.nats, name=f"bench-rebuild-{args.projection}")
+    nc = await connect_bus(args.nats, name=f"bench-rebuild-{args.projection}")
     stores = [worker_for(p, location) for p, location in zip(projections, locations, strict=True)]
     try:
         parts_before = cpu_parts(stores)
@@ -248,7 +250,8 @@ async def run_rebuild(args: argparse.Namespace) -> ProcessResult:
         raise RuntimeError(f"{len(invalid)} events could not be decoded: {invalid[:3]}")
     return ProcessResult(args.projection, "rebuild", min(r.applied for r in reports),
                          min(r.position for r in reports), seconds, sum(peaks.values()), cpu,
-                         peaks, parts, reports[0].phases)
+                         peaks, parts, reports[0].phases,
+                         {p.name: r.cpu for p, r in zip(projections, reports, strict=True)})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,8 +27,6 @@ import uuid
 from functools import partial
 from pathlib import Path
 
-import nats
-
 from bench.partnership import FINDINGS
 from bench.projection_bus import ProjectionBus
 from bench.projection_process import process_cpu_seconds
@@ -38,6 +36,7 @@ from projections.dataset.store import DatasetStore
 from projections.reading.fold_workers import FoldWorkers
 from projections.reading.rebuild import rebuild_all
 from projections.reading.store_worker import StoreWorker
+from runtime.bus.connection import connect_bus
 from runtime.bus.nats_server import NatsServer
 from sendx.demo.population import generate_wire
 
@@ -57,7 +56,7 @@ async def rebuild_with(url: str, dsn: str, count: int, events: int, spill: Path,
         StoreWorker(f"dataset-{n}", partial(DatasetStore, dsn, schema=schema))
         for n in range(count)
     ])
-    nc = await nats.connect(url, name=f"bench-rebuild-postgres-{count}")
+    nc = await connect_bus(url, name=f"bench-rebuild-postgres-{count}")
     try:
         for worker in workers.workers:
             await asyncio.to_thread(worker.start)  # type: ignore[attr-defined]

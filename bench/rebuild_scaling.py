@@ -81,6 +81,7 @@ def stream_figures(label: str, rebuild: Rebuild, people: int) -> list[Figure]:
                else "decoding, folding each person once, bulk inserts, indexes")
         for part, seconds in result.cpu_parts.items()
     ]
+    figures += phase_figures(label, result.cpu_parts, result.cpu_phases, events)
     figures.append(Figure(f"{label}: nats-server CPU per event",
                           rebuild.server_cpu_seconds / events * 1e6, "µs",
                           note="answering the batched direct gets"))
@@ -94,6 +95,33 @@ def stream_figures(label: str, rebuild: Rebuild, people: int) -> list[Figure]:
                target=verdict("< 2 GiB", peak < RSS_TARGET))
         for part, peak in result.peak_rss_parts.items()
     ]
+    return figures
+
+
+PHASE_NOTES = {
+    "read": "the partition file read back and grouped by person",
+    "decode": "contracts.decode, the ownership and reference rules, filter, first copy",
+    "fold": "each person's history sorted and folded, fact rows made",
+    "encode": "each stored body encoded (person_events)",
+    "write": "the bulk inserts",
+}
+
+
+def phase_figures(label: str, cpu_parts: dict[str, float],
+                  cpu_phases: dict[str, dict[str, float]], events: int) -> list[Figure]:
+    """Each store worker's CPU per event by phase (`folding.CPU_PHASES`): the floor a miss is
+    measured against. `other` is the worker's CPU outside them (index build, commits, calls)."""
+    figures = []
+    for model, phases in cpu_phases.items():
+        figures += [
+            Figure(f"{label}: {model} CPU per event, {phase}", seconds / events * 1e6, "µs",
+                   note=PHASE_NOTES.get(phase, ""))
+            for phase, seconds in phases.items()
+        ]
+        if model in cpu_parts:
+            other = cpu_parts[model] - sum(phases.values())
+            figures.append(Figure(f"{label}: {model} CPU per event, other", other / events * 1e6,
+                                  "µs", note="index build, commits, the worker's calls"))
     return figures
 
 

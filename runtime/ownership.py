@@ -63,6 +63,9 @@ class OwnershipRule:
 
     def __init__(self, partnership: Iterable[Organisation] = DEMO_PARTNERSHIP) -> None:
         self._orgs = {org.code: org for org in partnership}
+        self._by_kind: dict[tuple[str, str], str | None] = {}
+        """(source, type) -> the kind rule's refusal, worked out once per pair: every reader
+        asks per event, and a partnership has few pairs."""
 
     def refusal(self, envelope: Envelope) -> str | None:
         payload = envelope.payload
@@ -75,13 +78,15 @@ class OwnershipRule:
     ) -> str | None:
         """`refusal` from the parts it reads, so a reader that has not validated the body (the
         chain audit) applies the same rule: `payload_field(name)` is the field's value."""
-        source = self._orgs.get(source_org)
-        if source is not None and not source.may_publish(event_type) and _in_topology(event_type):
-            return (
-                f"{event_type} from {source_org}: a {source.kind.value} may not publish it "
-                f"(contracts.topology.PUBLISHES[{source.kind.name}]; kinds that may: "
-                f"{_kinds_publishing(event_type)})"
-            )
+        pair = (source_org, event_type)
+        if pair in self._by_kind:
+            refused = self._by_kind[pair]
+        else:
+            refused = self._kind_refusal(source_org, event_type)
+            if source_org in self._orgs:  # bounded: the partnership's organisations only
+                self._by_kind[pair] = refused
+        if refused is not None:
+            return refused
         field = RESPONSIBLE_LA_FIELDS.get(event_type)
         named = payload_field(field) if field else None
         if not isinstance(named, str):
@@ -91,6 +96,16 @@ class OwnershipRule:
             return (
                 f"{event_type} from {source_org}: payload.{field} {named} names a "
                 f"{org.kind.value}, not a local authority"
+            )
+        return None
+
+    def _kind_refusal(self, source_org: str, event_type: str) -> str | None:
+        source = self._orgs.get(source_org)
+        if source is not None and not source.may_publish(event_type) and _in_topology(event_type):
+            return (
+                f"{event_type} from {source_org}: a {source.kind.value} may not publish it "
+                f"(contracts.topology.PUBLISHES[{source.kind.name}]; kinds that may: "
+                f"{_kinds_publishing(event_type)})"
             )
         return None
 
@@ -157,6 +172,8 @@ on the stream. Each row is a rule the source's own service enforces before it st
 (`services/la/application.py`, `services/icb/application.py`, `services/provider/application.py`),
 so only an event published around the relay breaks it."""
 
+_JUDGED = frozenset(REFERS) | frozenset(OPENS)
+
 Opened = tuple[str, str, str, str]
 """(thing, person key, organisation that opened it, its reference)."""
 
@@ -192,6 +209,8 @@ class OpenedReferences:
         return None
 
     def judge_envelope(self, envelope: Envelope) -> str | None:
+        if envelope.type not in _JUDGED:
+            return None  # neither acts on nor opens anything: most events
         payload = envelope.payload
         return self.judge(envelope.type, envelope.source_org, envelope.person_key,
                           lambda name: getattr(payload, name, None))

@@ -16,10 +16,12 @@ handled.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+from uuid import UUID
 
 from contracts import DecodeError, Envelope, decode
 from projections.reading.batch import EventFilter, admitted
@@ -42,24 +44,42 @@ class Loaded:
     """(stream sequence, `DecodeError.reason`) of each message that could not be decoded."""
     highest: int = 0
     """The highest sequence handled (applied, invalid or filtered out)."""
+    cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds of this process by phase (`CPU_PHASES`): where a rebuild's floor is."""
 
     def add(self, other: Loaded) -> None:
         self.applied += other.applied
         self.filtered_out += other.filtered_out
         self.invalid.extend(other.invalid)
         self.highest = max(self.highest, other.highest)
+        for phase, seconds in other.cpu.items():
+            self.cpu[phase] = self.cpu.get(phase, 0.0) + seconds
+
+
+CPU_PHASES = ("read", "decode", "fold", "encode", "write")
+"""A partition's CPU by phase: reading the file and grouping it by person; decoding, the
+ownership rule, filtering and deduplicating; sorting and folding each person and making their
+fact rows; encoding the stored bodies; the bulk inserts (`PeopleWriter.cpu`)."""
 
 
 def load_partition(
     load: BulkLoad, path: Path, *, until: int | None = None, accept: EventFilter | None = None,
 ) -> Loaded:
     """Fold every person of one partition file into the store (one transaction)."""
-    loaded = Loaded()
+    loaded, clock = Loaded(), time.process_time
+    read = decode = 0.0
     with load.people() as writer:
-        for person, records in read_people(path):
+        people, started = read_people(path), clock()
+        for person, records in people:
+            grouped = clock()
             history = decoded_history(records, until, accept, loaded)
+            decoded = clock()
+            read, decode = read + grouped - started, decode + decoded - grouped
             if history:
                 writer.add(person, history)
+            started = clock()
+        read += clock() - started
+    loaded.cpu = {"read": read, "decode": decode, **writer.cpu}
     return loaded
 
 
@@ -71,7 +91,7 @@ def decoded_history(
     acting on what its source had not opened before it (`runtime.ownership.OpenedReferences`)
     is invalid (`not_permitted`), as on the incremental path."""
     lookup = {name: key for *_, name, key in records if name is not None}.get
-    seen: set[str] = set()
+    seen: set[UUID] = set()
     opened = OpenedReferences()  # a fresh store: nothing opened before
     history: list[tuple[int, Envelope]] = []
     for seq, subject, data, _, _ in records:
@@ -90,7 +110,7 @@ def decoded_history(
             loaded.invalid.append((seq, "not_permitted"))  # as `applying._opened_first`
             continue
         loaded.applied += 1
-        event_id = str(envelope.event_id)
+        event_id = envelope.event_id
         if event_id not in seen:
             seen.add(event_id)
             history.append((seq, envelope))

@@ -74,6 +74,9 @@ class RebuildReport:
     phases: dict[str, float] = field(default_factory=dict)
     """Wall seconds of a grouped load by phase: `read` (the stream, spilled by person), `fold`
     (every person folded and written) and `index` (the indexes built last)."""
+    cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds of a grouped load's folding by phase (`folding.CPU_PHASES`), in the
+    process (or processes) that folded: where the cost per event goes."""
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,7 @@ async def _grouped(
         report.position = await asyncio.to_thread(applier.bulk_finish, position)
         report.applied, report.filtered_out = outcome.applied, outcome.filtered_out
         report.invalid, report.grouped = sorted(outcome.invalid), True
+        report.cpu = dict(outcome.cpu)
     finished = clock()
     for report in reports:
         if report.grouped:

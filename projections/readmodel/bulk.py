@@ -23,6 +23,7 @@ so the caller can rebuild it the incremental way (`projections.reading.rebuild`)
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import reduce
@@ -116,9 +117,12 @@ class PeopleWriter:
         self._tables: tuple[FactTable, ...] = derivation.tables
         self._facts: dict[str, list[tuple[Any, ...]]] = {t.name: [] for t in self._tables}
         self._events: list[tuple[Any, ...]] = []
+        self.cpu = {"fold": 0.0, "encode": 0.0, "write": 0.0}
+        """CPU seconds by phase, for the rebuild's figures (`folding.CPU_PHASES`)."""
 
     def add(self, person: str, history: SeqHistory) -> None:
         """A person's whole history (each event id once): their facts and events, as rows."""
+        started = time.process_time()
         order, derivation = self._derivation.order, self._derivation
         keyed = sorted(((order(e), seq, e) for seq, e in history), key=_first)
         envelopes = [e for _, _, e in keyed]
@@ -128,15 +132,18 @@ class PeopleWriter:
         rows = derivation.rows
         for table in self._tables:
             self._facts[table.name].extend(map(table.to_sql, rows[table.name](person, state)))
+        folded = time.process_time()
         self._events.extend(
             (str(e.event_id), person, seq, encode(e).decode())
             for (_, seq, _), e in zip(keyed, envelopes, strict=True)
         )
+        self.cpu["fold"] += folded - started
+        self.cpu["encode"] += time.process_time() - folded
         if len(self._events) >= FLUSH_EVENTS:
             self.flush()
 
     def flush(self) -> None:
-        tx = self._tx
+        started, tx = time.process_time(), self._tx
         # In stream order, as the incremental path inserts them: a person's rows then come back
         # in the same order from either store (SQLite returns them by rowid).
         self._events.sort(key=_seq)
@@ -146,6 +153,7 @@ class PeopleWriter:
             rows = self._facts[table.name]
             insert_rows(tx, table.name, [c.name for c in table.columns], rows)
             rows.clear()
+        self.cpu["write"] += time.process_time() - started
 
 
 def _first(item: tuple[Any, ...]) -> Any:

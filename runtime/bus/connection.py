@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import nats.errors
 from nats.aio.client import Client
 
+from runtime.bus.headers import BusClient
 from runtime.settings import settings
 
 INBOX_ROOT = "_INBOX"
@@ -172,7 +173,7 @@ async def connect_bus(
     """
     for key, callback in quiet_retries(name, url).items():
         options.setdefault(key, callback)
-    nc = Client()
+    nc = BusClient()
     await nc.connect(**_options(  # type: ignore[arg-type]
         url, name=name, user=user, password=password, tls=tls, options=options
     ))
@@ -233,7 +234,7 @@ async def connect_cli(
         if also is not None:
             await also(exc)  # type: ignore[operator]
 
-    nc = Client()
+    nc = BusClient()
     connecting = asyncio.ensure_future(nc.connect(**_options(  # type: ignore[arg-type]
         url, name=name, user=user, password=password, tls=None,
         options={"error_cb": on_error, "connect_timeout": max(1, min(int(timeout), 5)),
