@@ -11,9 +11,10 @@ relay's own steps one after another (no pipelining, so nothing overlaps) and cha
 process's CPU time (`time.process_time`; nats-server's is not included) to each phase: read
 (the notification log), decode (stored event -> domain event), translate (contract envelope and
 topology check), keys (the key store: every person in the bench store is new, so each costs
-creating their key, two round trips, once), seal (AES-GCM of the personal fields), chain (prev_hash and encoding), publish
-(`publish_async` and its acknowledgements, what the raw yardstick does) and checkpoint. The
-publish phase is the floor: the relay can approach the raw rate only as the others shrink.
+creating their key, two round trips, once), seal (AES-GCM of the personal fields), chain
+(prev_hash and encoding), publish (`publish_async` and its acknowledgements, what the raw
+yardstick does) and checkpoint. The publish phase is the floor: the relay can approach the raw
+rate only as the others shrink.
 """
 
 from __future__ import annotations

@@ -474,8 +474,11 @@ class Relay:
             erased = batch[0].envelope.person_key  # type: ignore[union-attr]
             await self.keys.erase(self.org.code, erased)
             batch = batch[: erasures[1]] if len(erasures) > 1 else batch
-        private = [o for o in batch if o.envelope is not None and personal_fields(o.envelope.payload)]
-        keys = await self._keys({o.envelope.person_key for o in private})  # type: ignore[union-attr]
+        keys = await self._keys({
+            o.envelope.person_key
+            for o in batch
+            if o.envelope is not None and personal_fields(o.envelope.payload)
+        })
         sealed: list[Outgoing] = list(batch)
         for index, item in enumerate(batch):  # the rest have nothing to seal or withhold
             envelope = item.envelope
