@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -63,6 +64,14 @@ def person_erased(e: Any, _: Any = None) -> tuple[Payload, date]:
 def _recorded(stored: type) -> set[str]:
     """The fields a stored event class records (its `@event` method's arguments)."""
     return {name for cls in stored.__mro__ for name in getattr(cls, "__annotations__", {})}
+
+
+@cache
+def _names_person(stored: type) -> bool:
+    """Whether the stored event class records a `person_id`: asked once per class, because
+    asking a pydantic event for a field it lacks raises and catches inside pydantic (a fifth
+    of translating, once per event)."""
+    return "person_id" in _recorded(stored)
 
 
 class Copy:
@@ -131,7 +140,7 @@ class Translator:
         if isinstance(event, RegisteredPerson.Registered):
             key = person_key(event.nhs_number, self.partnership_key)
             self._person_keys[event.originator_id] = key
-        elif (owner := getattr(event, "person_id", None)) is not None:
+        elif _names_person(type(event)) and (owner := event.person_id) is not None:
             if (key := self._person_keys.get(owner)) is not None:
                 self._person_keys[event.originator_id] = key
 
