@@ -6,8 +6,10 @@ Why it is shaped like this:
   and atomic with the position). The batch follows the backlog (`num_pending` of the last
   message): up to `max_batch` while catching up, so the per-batch costs (a fetch, a commit, an
   ack) are spread over thousands of events; and when caught up, a waiting fetch of one
-  message, which returns the moment an event arrives, followed by no-wait fetches of whatever
-  arrived meanwhile: live latency is about one commit.
+  message, which returns the moment an event arrives, topped up at once by a no-wait fetch of
+  whatever arrived behind it (while the last batch was applied), all applied as one batch: live
+  latency is about one commit, and a loaded runner commits fewer, larger batches (a commit
+  costs ~1 ms of CPU whatever its size: `bench/findings.md`, "Latency and live ingest").
   While the store applies a batch (in a thread), the next one is already being fetched if the
   backlog is deep enough to fill it (nearer the head, a batch fetched early would leave out
   what arrives during the commit, and its events would wait a whole extra batch).
@@ -204,8 +206,19 @@ class ProjectionRunner:
         return await BatchPull(self._nc, stream, self._durable).open()
 
     async def _fetch(self, sub: BatchPull) -> list[Msg]:
-        size = self._settings.fetch_size(self._backlog)
-        return await sub.fetch(size, self._settings.fetch_timeout, wait=self._backlog <= 0)
+        size, timeout = self._settings.fetch_size(self._backlog), self._settings.fetch_timeout
+        if self._backlog > 0:
+            return await sub.fetch(size, timeout, wait=False)
+        msgs = await sub.fetch(size, timeout, wait=True)
+        more = msgs[-1].metadata.num_pending
+        if more <= 0:
+            return msgs
+        # The backlog was read before the last batch was applied; what arrived meanwhile joins
+        # this message in one batch (one commit), instead of following it in the next one.
+        try:
+            return msgs + await sub.fetch(self._settings.fetch_size(more), timeout, wait=False)
+        except nats.errors.Error:  # nothing after all, or the bus went: the next fetch says
+            return msgs
 
     async def _apply(self, msgs: list[Msg]) -> None:
         """Dead letters first, then one store transaction, then one ack for the whole batch."""
