@@ -67,15 +67,20 @@ async def publish_to(url: str, messages: Iterable[WireEvent]) -> int:
 LATENCY_RATE = 1_000
 """Events/s the latency bench publishes while the runners are live."""
 LATENCY_SECONDS = {"tiny": 2, "small": 5, "partnership": 20, "national": 20}
+"""Seconds of paced publishing per latency phase."""
+LATENCY_PHASES = 2
+"""The latency bench publishes twice: on the machine as it is, then with one core kept busy."""
 
 
 def latency_events(run: BenchRun) -> int:
-    return min(LATENCY_RATE * LATENCY_SECONDS[run.scale], len(run.messages) // 2)
+    """Events the latency bench publishes in each of its phases."""
+    return min(LATENCY_RATE * LATENCY_SECONDS[run.scale],
+               len(run.messages) // (2 * LATENCY_PHASES))
 
 
 def projection_events(run: BenchRun) -> int:
     """How many events to publish up front: leaves the latency bench its own events after them."""
-    available = len(run.messages) - latency_events(run)
+    available = len(run.messages) - LATENCY_PHASES * latency_events(run)
     limit = run.projection_events or PROJECTION_EVENTS[run.scale]
     return min(limit or available, available)
 

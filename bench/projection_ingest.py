@@ -15,13 +15,19 @@ Then the same runner on a store that commits only the position (`position-only`)
 of the runner alone, so that the runner's share and the read model's share of (c) are apart.
 Last, each read model again with its store in a worker process whatever the cores: the
 throughput a projector gets from a second core (not judged: the default above is).
+
+Each catch-up also prints the runner's CPU per event by phase (`ProjectionRunner.cpu_by_phase`:
+fetch and parse in nats-py, keys, decode, store = fold + SQL + commit, ack): with the store in
+a thread the runner's process shares one GIL, so the rate can be no higher than one core
+divided by their sum, the floor a miss of the target is measured against.
 """
 
 from __future__ import annotations
 
 from bench.projection_bus import ProjectionBus, projection_bus, store_path
-from bench.projection_process import POSITION_ONLY, ProjectionProcess, catalogue
+from bench.projection_process import POSITION_ONLY, ProcessResult, ProjectionProcess, catalogue
 from bench.report import BenchRun, Figure, verdict
+from bench.yardstick import Yardstick
 
 INGEST_TARGET = 0.7
 MIB = 2**20
@@ -52,9 +58,30 @@ def measure_projection_ingest(run: BenchRun) -> list[Figure]:
                    note=f"{result.applied:,} events in {result.seconds:.1f} s", target=target),
             Figure(f"{projection.name}: runner peak RSS", result.peak_rss / MIB, "MiB",
                    note="VmHWM of the runner process (and its store worker, if any)"),
+            *cpu_figures(projection.name, result, run.yardstick),
         ]
     figures += with_store_workers(run, bus)
     return figures
+
+
+def cpu_figures(name: str, result: ProcessResult, yardstick: Yardstick | None,
+                label: str = "runner") -> list[Figure]:
+    """The runner's CPU per event by phase (µs), and the rate one core at that cost allows."""
+    if not result.applied or not result.cpu_phases:
+        return []
+    per_event = {phase: seconds / result.applied * 1e6
+                 for phase, seconds in result.cpu_phases.items()}
+    total = sum(per_event.values())
+    ceiling = 1e6 / total
+    versus = f" = {ceiling / yardstick.consume_rate:.2f}x raw consume" if yardstick else ""
+    batch = result.applied / result.batches if result.batches else 0
+    return [
+        Figure(f"{name}: {label} CPU per event", total, "µs",
+               note=f"one core at this cost: {ceiling:,.0f} events/s{versus}; "
+                    f"{batch:,.0f} events per batch"),
+        *(Figure(f"{name}: {label} CPU per event, {phase}", value, "µs")
+          for phase, value in per_event.items()),
+    ]
 
 
 def with_store_workers(run: BenchRun, bus: ProjectionBus) -> list[Figure]:

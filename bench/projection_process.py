@@ -178,7 +178,11 @@ class ProcessResult:
     """`cpu_seconds` by process, named as in `peak_rss_parts` (rebuilds)."""
     phases: dict[str, float] = field(default_factory=dict)
     """A grouped rebuild's wall seconds by phase (`RebuildReport.phases`)."""
-    cpu_phases: dict[str, dict[str, float]] = field(default_factory=dict)
+    cpu_phases: dict[str, float] = field(default_factory=dict)
+    """A runner's CPU seconds by phase over `seconds` (`ProjectionRunner.cpu_by_phase`)."""
+    batches: int = 0
+    """Batches a runner committed over `seconds`."""
+    rebuild_cpu_phases: dict[str, dict[str, float]] = field(default_factory=dict)
     """A grouped rebuild's CPU seconds by phase per read model (`RebuildReport.cpu`)."""
 
     @property
@@ -203,6 +207,8 @@ async def run_runner(args: argparse.Namespace) -> ProcessResult:
             print(orjson.dumps({"ready": True}).decode(), flush=True)
         caught_up = 0
         """Events applied by the catch-up, once it is reported (`--stay-live`)."""
+        batches, cpu = 0, dict.fromkeys(runner.cpu_by_phase(), 0.0)
+        """The same at the catch-up's report: the live part's figures are what came after."""
         while not task.done() and not stopping.is_set():
             if args.until is not None and runner.position >= args.until and not caught_up:
                 if not args.stay_live:
@@ -210,15 +216,19 @@ async def run_runner(args: argparse.Namespace) -> ProcessResult:
                 seconds = time.perf_counter() - started
                 print(orjson.dumps(asdict(ProcessResult(
                     projection.name, args.mode, runner.applied, runner.position, seconds,
-                    peak_rss_bytes(workers_of(store))))).decode(), flush=True)
+                    peak_rss_bytes(workers_of(store)), cpu_phases=runner.cpu_by_phase(),
+                    batches=runner.batches))).decode(), flush=True)
                 caught_up, started = runner.applied, time.perf_counter()
+                batches, cpu = runner.batches, runner.cpu_by_phase()
             await asyncio.sleep(POLL)
         seconds = time.perf_counter() - started
         runner.stop()
         await task
         mode = "live" if caught_up else args.mode
+        phases = {phase: used - cpu[phase] for phase, used in runner.cpu_by_phase().items()}
         return ProcessResult(projection.name, mode, runner.applied - caught_up, runner.position,
-                             seconds, peak_rss_bytes(workers_of(store)))
+                             seconds, peak_rss_bytes(workers_of(store)), cpu_phases=phases,
+                             batches=runner.batches - batches)
     finally:
         store.close()
         await nc.close()
@@ -251,7 +261,8 @@ async def run_rebuild(args: argparse.Namespace) -> ProcessResult:
     return ProcessResult(args.projection, "rebuild", min(r.applied for r in reports),
                          min(r.position for r in reports), seconds, sum(peaks.values()), cpu,
                          peaks, parts, reports[0].phases,
-                         {p.name: r.cpu for p, r in zip(projections, reports, strict=True)})
+                         rebuild_cpu_phases={p.name: r.cpu for p, r in
+                                             zip(projections, reports, strict=True)})
 
 
 def main(argv: list[str] | None = None) -> int:

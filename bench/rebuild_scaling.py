@@ -81,7 +81,7 @@ def stream_figures(label: str, rebuild: Rebuild, people: int) -> list[Figure]:
                else "decoding, folding each person once, bulk inserts, indexes")
         for part, seconds in result.cpu_parts.items()
     ]
-    figures += phase_figures(label, result.cpu_parts, result.cpu_phases, events)
+    figures += phase_figures(label, result.cpu_parts, result.rebuild_cpu_phases, events)
     figures.append(Figure(f"{label}: nats-server CPU per event",
                           rebuild.server_cpu_seconds / events * 1e6, "µs",
                           note="answering the batched direct gets"))

@@ -6,8 +6,10 @@ Why it is shaped like this:
   and atomic with the position). The batch follows the backlog (`num_pending` of the last
   message): up to `max_batch` while catching up, so the per-batch costs (a fetch, a commit, an
   ack) are spread over thousands of events; and when caught up, a waiting fetch of one
-  message, which returns the moment an event arrives, followed by no-wait fetches of whatever
-  arrived meanwhile: live latency is about one commit.
+  message, which returns the moment an event arrives, topped up at once by a no-wait fetch of
+  whatever arrived behind it (while the last batch was applied), all applied as one batch: live
+  latency is about one commit, and a loaded runner commits fewer, larger batches (a commit
+  costs ~1 ms of CPU whatever its size: `bench/findings.md`, "Latency and live ingest").
   While the store applies a batch (in a thread), the next one is already being fetched if the
   backlog is deep enough to fill it (nearer the head, a batch fetched early would leave out
   what arrives during the commit, and its events would wait a whole extra batch).
@@ -40,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
@@ -111,6 +114,10 @@ class ProjectionRunner:
         self.dead_lettered = 0
         self.dead_letter_reasons: Counter[str] = Counter()
         """Dead letters by `DecodeError.reason`: read by the projector's /metrics."""
+        self.batches = 0
+        """Batches committed: with `applied`, the live batch size (per-batch costs dominate)."""
+        self._cpu: Counter[str] = Counter()
+        self._loop_cpu_from = time.thread_time()
 
     @property
     def durable(self) -> str:
@@ -125,9 +132,22 @@ class ProjectionRunner:
     def stop(self) -> None:
         self._stopping.set()
 
+    def cpu_by_phase(self) -> dict[str, float]:
+        """CPU seconds so far by phase, to say where a runner's time per event goes: `fetch`
+        (this event loop's time outside the phases below: nats-py reading and parsing the
+        messages, the pull requests), `keys` (sealing keys, the batch as `RawEvent`s),
+        `decode` and `store` (fold, SQL, commit; in the store's thread or worker) and `ack`
+        (dead letters, the commit hook, the ack). Call it from the runner's event loop."""
+        loop = time.thread_time() - self._loop_cpu_from
+        own = self._cpu["keys"] + self._cpu["ack"]
+        return {"fetch": max(0.0, loop - own), "keys": self._cpu["keys"],
+                "decode": self._cpu["decode"], "store": self._cpu["store"],
+                "ack": self._cpu["ack"]}
+
     async def run(self) -> None:
         """Fetch, apply, ack, until stopped; survives server restarts and store errors."""
         self._position = await asyncio.to_thread(self._applier.position)
+        self._loop_cpu_from = time.thread_time()
         log.info("%s starting after stream sequence %d", self._durable, self._position)
         sub: BatchPull | None = None
         ahead: asyncio.Task[list[Msg]] | None = None
@@ -186,15 +206,28 @@ class ProjectionRunner:
         return await BatchPull(self._nc, stream, self._durable).open()
 
     async def _fetch(self, sub: BatchPull) -> list[Msg]:
-        size = self._settings.fetch_size(self._backlog)
-        return await sub.fetch(size, self._settings.fetch_timeout, wait=self._backlog <= 0)
+        size, timeout = self._settings.fetch_size(self._backlog), self._settings.fetch_timeout
+        if self._backlog > 0:
+            return await sub.fetch(size, timeout, wait=False)
+        msgs = await sub.fetch(size, timeout, wait=True)
+        more = msgs[-1].metadata.num_pending
+        if more <= 0:
+            return msgs
+        # The backlog was read before the last batch was applied; what arrived meanwhile joins
+        # this message in one batch (one commit), instead of following it in the next one.
+        try:
+            return msgs + await sub.fetch(self._settings.fetch_size(more), timeout, wait=False)
+        except nats.errors.Error:  # nothing after all, or the bus went: the next fetch says
+            return msgs
 
     async def _apply(self, msgs: list[Msg]) -> None:
         """Dead letters first, then one store transaction, then one ack for the whole batch."""
+        began = time.thread_time()
         if self._partition is not None:
             self._partition.restore_subjects(msgs)
         keys = await load_keys(msgs, self._keys, getattr(self._store, "needs_subject", None))
         raws = raw_events(msgs)
+        self._cpu["keys"] += time.thread_time() - began
         complete_to = None
         if self._partition is not None:
             complete_to = await self._partition.complete_to(self._js, max(map(stream_seq, msgs)))
@@ -203,6 +236,8 @@ class ProjectionRunner:
             complete_to=complete_to,
         )
         outcome = await asyncio.to_thread(apply)
+        self._cpu.update(outcome.cpu)
+        acking = time.thread_time()
         if outcome.invalid:
             for index, reason, message in outcome.invalid:
                 msg, error = msgs[index], DecodeError(reason, message)  # type: ignore[arg-type]
@@ -215,13 +250,16 @@ class ProjectionRunner:
                 log.warning("dead-lettered %s (%s): %s", msg.subject, reason, message)
             if outcome.highest > self._position:
                 outcome = await asyncio.to_thread(apply, commit_invalid=True)
+                self._cpu.update(outcome.cpu)
         if outcome.position is not None:
             previous = self._position
             self._position = outcome.position
             self.applied += outcome.applied
+            self.batches += 1
             if self._on_commit is not None:
                 await self._on_commit(outcome.summary, previous, self._position)
         await msgs[-1].ack()
+        self._cpu["ack"] += time.thread_time() - acking
 
     async def _gap_before(self, msgs: list[Msg]) -> int | None:
         """The first new sequence if it is not the one right after the position, else None.

@@ -12,11 +12,11 @@ import pytest
 from bench.bulk_import import import_rows, measure_bulk_import
 from bench.fsync import MODES, measure_fsync, samples_of
 from bench.la_store import LA_856, fill_la_store, la_extract_rows
-from bench.latency import latencies, measure_latency, percentile
+from bench.latency import latencies, measure_latency, one_core_busy, percentile
 from bench.partnership import MEASUREMENTS, main, measure_population
 from bench.projection_bus import projection_events
-from bench.projection_ingest import measure_projection_ingest
-from bench.projection_process import catalogue
+from bench.projection_ingest import cpu_figures, measure_projection_ingest
+from bench.projection_process import ProcessResult, catalogue
 from bench.rebuild_rate import measure_rebuild
 from bench.relay_rate import measure_relay, run_relay
 from bench.report import BenchRun, Figure, Section, format_value, render, verdict
@@ -97,6 +97,26 @@ def test_percentiles_pick_from_the_sorted_values() -> None:
     values = [float(v) for v in range(100, 0, -1)]
     assert percentile(values, 0.5) == 51.0
     assert percentile(values, 0.99) == 100.0
+
+
+def test_the_busy_loop_of_the_loaded_phase_is_stopped_when_the_phase_ends() -> None:
+    with pytest.raises(RuntimeError), one_core_busy() as burner:
+        assert burner.poll() is None  # spinning
+        raise RuntimeError("a phase that fails")
+    assert burner.poll() is not None
+
+
+def test_cpu_per_event_is_split_by_phase_and_bounds_the_rate() -> None:
+    # given a runner that applied 1,000 events in 10 batches using 0.1 s of CPU
+    result = ProcessResult("dataset", "catch-up", 1_000, 1_000, 1.0, 0,
+                           cpu_phases={"fetch": 0.02, "decode": 0.03, "store": 0.05},
+                           batches=10)
+    figures = by_name(cpu_figures("dataset", result, yardstick(consume_rate=20_000.0)))
+    # then 100 µs per event, of which 50 in the store, caps one core at 10,000 events/s
+    assert figures["dataset: runner CPU per event"].value == pytest.approx(100.0)
+    assert figures["dataset: runner CPU per event, store"].value == pytest.approx(50.0)
+    assert figures["dataset: runner CPU per event"].note.startswith(
+        "one core at this cost: 10,000 events/s = 0.50x raw consume; 100 events per batch")
 
 
 def test_fsync_samples_are_disjoint_and_shrink_to_fit_a_small_population() -> None:
@@ -218,6 +238,9 @@ def test_latency_is_measured_for_every_live_projection(
         p99 = figures[f"{projection.name}: latency p99"].value
         assert 0 < p50 <= p99 <= figures[f"{projection.name}: latency max"].value
         assert figures[f"{projection.name}: latency p99"].target.startswith("p99 < 100 ms: ")
+        loaded = figures[f"{projection.name}: latency p99, one core busy"]
+        assert loaded.value > 0 and loaded.target.startswith("p99 < 100 ms, one core busy: ")
+        assert figures[f"{projection.name}: live runner CPU per event"].value > 0
     assert figures["position-only: latency p99"].value > 0
     assert figures["position-only: latency p99"].target is None
 

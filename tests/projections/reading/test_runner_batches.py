@@ -4,6 +4,7 @@ at once when caught up, and consumers from before batch acks replaced without lo
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -142,5 +143,44 @@ async def test_a_consumer_that_acks_each_message_is_replaced_and_the_runner_resu
     assert info.config.ack_policy == AckPolicy.ALL
     assert exact_counts(store, "active-plans", Month(2025, 5), "856")["la_count"] == 4
     assert runner.applied == 1
+    store.close()
+    await nc.close()
+
+
+class HeldStore(CountingStore):
+    """Holds its first batch until `release` is set: events published meanwhile queue up."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    def apply_batch(self, events: Sequence[StreamEvent], position: int | None = None) -> int:
+        if not self.batches:
+            self.holding.set()
+            self.release.wait(20)
+        return super().apply_batch(events, position)
+
+
+async def test_events_that_arrive_while_a_live_batch_is_applied_are_applied_as_one_batch(
+    nats_url: str, publish, events, tmp_path: Path
+) -> None:
+    # given a caught-up runner applying one live plan, slowly
+    store = HeldStore(tmp_path / "dataset.sqlite")
+    nc = await connect_bus(nats_url, name="test-top-up")
+    runner = ProjectionRunner(nc, "dataset", store, ConsumerSettings(fetch_timeout=5.0))
+    task = asyncio.create_task(runner.run())
+    await publish(events.plan_issued("child-0", date(2025, 5, 2)))
+    await eventually(store.holding.is_set, 20, what="the first batch being applied")
+    # when five more plans arrive meanwhile
+    for n in range(1, 6):
+        await publish(events.plan_issued(f"child-{n}", date(2025, 5, 2)))
+    store.release.set()
+    await run_until(runner, 6)
+    runner.stop()
+    await task
+    # then they are one more batch (one commit), not the first to arrive and then the rest
+    assert store.batches == [1, 5]
+    assert exact_counts(store.store, "active-plans", Month(2025, 5), "856")["la_count"] == 6
     store.close()
     await nc.close()
