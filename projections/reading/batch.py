@@ -140,7 +140,8 @@ async def load_keys(
     person first): the table to decode them with, by `key_name(org, person)`, which needs no
     I/O, so decoding can run in another thread or process. With `needed`, only for the
     messages the store will decode (`decode_batch`)."""
-    about = [(m, _about(m)) for m in msgs]
+    # Only an erasure or a sealed body needs its subject parsed (most events are neither).
+    about = [(m, _about(m)) for m in msgs if ERASURE_TYPE in m.subject or SEALED_MARK in m.data]
     for _, found in about:
         if found is not None and found[1] == ERASURE_TYPE:
             keys.forget(key_name(found[0], found[2]))
