@@ -36,7 +36,7 @@ REQUEST_ROWS = 200  # `ServiceClient.import_rows` default batch size
 
 PHASES = {
     "parse and validate rows": "parse_row",
-    "import-record lookup (one query per request)": "_unrecorded",
+    "record ids checked and looked up (one query per request)": "_unrecorded",
     "@handles methods": "handlers",
     "deciding, the rest (import records, event ids, staging)": "_decide_together",
     "save and commit": "save",
