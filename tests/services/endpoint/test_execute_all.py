@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from eventsourcing.persistence import OperationalError
@@ -195,3 +196,30 @@ def test_a_request_saved_after_a_conflict_is_redone_row_by_row(
     assert report["accepted"] == 4 and report["rejected"] == 0
     assert len(attempts) == 1 + 4
     app.factory.close()
+
+
+@pytest.mark.integration
+def test_record_ids_are_looked_up_in_one_query_on_postgresql_too(
+    tmp_path: Path, postgres_dsn: str, postgres_schema: str
+) -> None:
+    # given an LA on PostgreSQL that took the messy request once
+    url = urlsplit(postgres_dsn)
+    postgres = {
+        "POSTGRES_DBNAME": url.path.lstrip("/"), "POSTGRES_HOST": url.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432), "POSTGRES_USER": url.username or "",
+        "POSTGRES_PASSWORD": url.password or "", "POSTGRES_SCHEMA": postgres_schema,
+    }
+    org = organisation("856")
+    settings = Settings(data_dir=tmp_path, store="postgres", cipher_key=None)
+    app = LaApplication(org, {**store_env(org, settings), **postgres})
+    try:
+        ingest = Ingest(app, LA_CATALOGUE)
+        first = ingest.import_rows({"rows": messy_request()})
+        before = stored(app)
+        # when the same request is sent again
+        again = ingest.import_rows({"rows": messy_request()})
+        # then nothing new is stored and every row accepted the first time is a duplicate
+        assert stored(app) == before
+        assert again["accepted"] == first["accepted"] == again["duplicates"] > 0
+    finally:
+        app.factory.close()
