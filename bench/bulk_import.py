@@ -8,12 +8,18 @@ LA's command catalogue and decided by the same `@handles` methods:
   request `sendx import` sends; NATS transport not included): the rows decided against a
   staging view and saved in one transaction per request, each with its `ImportedRecord` (so
   re-sending the extract changes nothing) and its own outcome in the report.
+
+Beside the ratio, the CPU (process time) per row of each phase of the ingest path, measured
+by timing the phases' methods on this run's own `Ingest` and application, so that a miss
+shows its floor: parsing and validating rows, the request's import-record lookup, the
+`@handles` methods, the rest of deciding (import records, event ids, staging), the save.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +34,46 @@ IMPORT_CHILDREN = {"tiny": 200, "small": 600, "partnership": 1_000, "national": 
 REQUEST_ROWS = 200  # `ServiceClient.import_rows` default batch size
 
 
+PHASES = {
+    "parse and validate rows": "parse_row",
+    "record ids checked and looked up (one query per request)": "_unrecorded",
+    "@handles methods": "handlers",
+    "deciding, the rest (import records, event ids, staging)": "_decide_together",
+    "save and commit": "save",
+}
+"""Phase -> the timed method (`handlers`: every `@handles` method of the application)."""
+
+
+@dataclass
+class PhaseClock:
+    """CPU seconds spent inside each timed method (wrapped on the instance, not the class)."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def wrap(self, owner: object, name: str, phase: str | None = None) -> None:
+        method: Callable[..., Any] = getattr(owner, name)
+        key = phase or name
+        self.seconds.setdefault(key, 0.0)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.process_time()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self.seconds[key] += time.process_time() - started
+
+        setattr(owner, name, timed)
+
+
 @dataclass(frozen=True)
 class ImportRun:
     rows: int
     accepted: int
     events: int
     seconds: float
+    cpu_seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+    """CPU seconds per phase (`PHASES`), the handlers' time not counted in deciding's."""
 
     @property
     def rows_per_second(self) -> float:
@@ -45,9 +85,15 @@ def import_rows(path: Path, rows: list[dict[str, Any]], org: Organisation = LA_8
     """Rows through `Ingest.import_rows` into a new store; every row must be accepted."""
     app = LA_SERVICE.application(org, store_env(org, sqlite_path=path))
     ingest = Ingest(app, LA_SERVICE.catalogue)
+    clock = PhaseClock()
+    clock.wrap(ingest, "parse_row")
+    for name in ("_unrecorded", "_decide_together", "save"):
+        clock.wrap(app, name)
+    for handler in set(app._handlers.values()):
+        clock.wrap(app, handler, "handlers")
     accepted = 0
     try:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for start in range(0, len(rows), request_rows):
             chunk = rows[start:start + request_rows]
             reply = ingest.import_rows({"rows": chunk})
@@ -55,11 +101,28 @@ def import_rows(path: Path, rows: list[dict[str, Any]], org: Organisation = LA_8
                 first = next((r for r in reply.get("rows", []) if not r["accepted"]), reply)
                 raise RuntimeError(f"the ingest path rejected a demo row: {first}")
             accepted += reply["accepted"]
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         events = app.recorder.max_notification_id() or 0
     finally:
         app.factory.close()
-    return ImportRun(len(rows), accepted, events, seconds)
+    phases = {phase: clock.seconds[name] for phase, name in PHASES.items()}
+    phases[next(p for p, n in PHASES.items() if n == "_decide_together")] -= phases[
+        next(p for p, n in PHASES.items() if n == "handlers")]
+    return ImportRun(len(rows), accepted, events, seconds, cpu, phases)
+
+
+def phase_figures(run: ImportRun) -> list[Figure]:
+    """CPU µs per row of each phase, and what no phase accounts for (the request loop,
+    reports, summaries)."""
+    per_row = 1e6 / run.rows
+    rest = run.cpu_seconds - sum(run.phases.values())
+    return [
+        Figure("ingest CPU per row, all", run.cpu_seconds * per_row, "µs",
+               note=f"{run.cpu_seconds:.2f} s of process time for {run.rows:,} rows"),
+        *(Figure(f"ingest CPU per row: {phase}", seconds * per_row, "µs")
+          for phase, seconds in run.phases.items()),
+        Figure("ingest CPU per row: the rest (request loop, reports)", rest * per_row, "µs"),
+    ]
 
 
 def measure_bulk_import(run: BenchRun) -> list[Figure]:
@@ -76,4 +139,5 @@ def measure_bulk_import(run: BenchRun) -> list[Figure]:
         Figure("ingest / batched", ingest.rows_per_second / batched.rows_per_second, "x",
                note="same rows, same rules; the ingest path also stores an import record per "
                     "row and saves per request of 200 rows, not per 2,000"),
+        *phase_figures(ingest),
     ]

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from eventsourcing.persistence import OperationalError
@@ -89,6 +90,34 @@ def test_every_row_of_a_messy_request_gets_the_outcome_it_would_get_alone(tmp_pa
     assert "was already imported as a different" in report["rows"][5]["error"]
 
 
+def test_record_ids_looked_up_per_request_give_the_reports_they_give_row_by_row(
+    tmp_path: Path,
+) -> None:
+    # given the messy request split into requests of 4 rows (a record_id saved in one request
+    # and reused in the next), sent twice, to one LA, and row by row to another
+    together, alone = new_la(tmp_path, "together"), new_la(tmp_path, "alone")
+    rows = messy_request() * 2
+    ingest = Ingest(together, LA_CATALOGUE)
+    reports = [
+        report
+        for start in range(0, len(rows), 4)
+        for report in ingest.import_rows({
+            "rows": rows[start:start + 4],
+            "row_numbers": list(range(start + 1, min(start + 5, len(rows) + 1))),
+        })["rows"]
+    ]
+    one_by_one = [Ingest(alone, LA_CATALOGUE).import_row(n, row) for n, row in enumerate(rows, 1)]
+    # then every row has the report it has row by row, and the same events were stored
+    assert reports == [r.to_json() for r in one_by_one]
+    assert stored(together) == stored(alone)
+    # and the second sending stored nothing new: each accepted row is a duplicate
+    second = reports[len(rows) // 2:]
+    assert any(r["accepted"] for r in second)
+    assert all(r["duplicate"] for r in second if r["accepted"])
+    together.factory.close()
+    alone.factory.close()
+
+
 class AssignThenRefuse(Command):
     """A command whose (badly written) handler changes a person and then refuses."""
 
@@ -167,3 +196,30 @@ def test_a_request_saved_after_a_conflict_is_redone_row_by_row(
     assert report["accepted"] == 4 and report["rejected"] == 0
     assert len(attempts) == 1 + 4
     app.factory.close()
+
+
+@pytest.mark.integration
+def test_record_ids_are_looked_up_in_one_query_on_postgresql_too(
+    tmp_path: Path, postgres_dsn: str, postgres_schema: str
+) -> None:
+    # given an LA on PostgreSQL that took the messy request once
+    url = urlsplit(postgres_dsn)
+    postgres = {
+        "POSTGRES_DBNAME": url.path.lstrip("/"), "POSTGRES_HOST": url.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432), "POSTGRES_USER": url.username or "",
+        "POSTGRES_PASSWORD": url.password or "", "POSTGRES_SCHEMA": postgres_schema,
+    }
+    org = organisation("856")
+    settings = Settings(data_dir=tmp_path, store="postgres", cipher_key=None)
+    app = LaApplication(org, {**store_env(org, settings), **postgres})
+    try:
+        ingest = Ingest(app, LA_CATALOGUE)
+        first = ingest.import_rows({"rows": messy_request()})
+        before = stored(app)
+        # when the same request is sent again
+        again = ingest.import_rows({"rows": messy_request()})
+        # then nothing new is stored and every row accepted the first time is a duplicate
+        assert stored(app) == before
+        assert again["accepted"] == first["accepted"] == again["duplicates"] > 0
+    finally:
+        app.factory.close()
