@@ -125,9 +125,14 @@ async def drain(url: str, filled: FilledStore, batch_size: int) -> RelayDrain:
     finally:
         await nc.close()
         app.factory.close()
+    check_stored(published, stored)
+    return RelayDrain(published, seconds, stored, cpu)
+
+
+def check_stored(published: int, stored: int) -> None:
+    """A drain counts only if the stream holds exactly what the relay says it published."""
     if stored != published or published == 0:
         raise RuntimeError(f"relay published {published:,} events but the stream holds {stored:,}")
-    return RelayDrain(published, seconds, stored, cpu)
 
 
 async def drain_by_phase(url: str, filled: FilledStore, batch_size: int) -> RelayPhases:
@@ -174,8 +179,7 @@ async def drain_by_phase(url: str, filled: FilledStore, batch_size: int) -> Rela
     finally:
         await nc.close()
         app.factory.close()
-    if stored != published or published == 0:
-        raise RuntimeError(f"relay published {published:,} events but the stream holds {stored:,}")
+    check_stored(published, stored)
     seconds = dict(clock.seconds)
     seconds["translate"] -= seconds["decode"]  # timed inside translate_batch
     seconds["seal"] -= seconds["keys"]  # timed inside seal_batch
