@@ -18,12 +18,12 @@ shows its floor: parsing and validating rows, the request's import-record lookup
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.la_store import LA_856, fill_la_store, la_extract_rows
+from bench.phase_clock import PhaseClock
 from bench.report import BenchRun, Figure
 from contracts.topology import Organisation
 from runtime.store import store_env
@@ -42,27 +42,6 @@ PHASES = {
     "save and commit": "save",
 }
 """Phase -> the timed method (`handlers`: every `@handles` method of the application)."""
-
-
-@dataclass
-class PhaseClock:
-    """CPU seconds spent inside each timed method (wrapped on the instance, not the class)."""
-
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def wrap(self, owner: object, name: str, phase: str | None = None) -> None:
-        method: Callable[..., Any] = getattr(owner, name)
-        key = phase or name
-        self.seconds.setdefault(key, 0.0)
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.process_time()
-            try:
-                return method(*args, **kwargs)
-            finally:
-                self.seconds[key] += time.process_time() - started
-
-        setattr(owner, name, timed)
 
 
 @dataclass(frozen=True)

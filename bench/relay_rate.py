@@ -22,16 +22,14 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import nats
-
 from bench.la_store import LA_856, FilledStore, fill_la_store, la_extract_rows
+from bench.phase_clock import PhaseClock
 from bench.report import BenchRun, Figure
+from runtime.bus.connection import connect_bus
 from runtime.bus.nats_server import NatsServer
 from runtime.bus.streams import EVENTS_STREAM, ensure_streams
 from runtime.settings import DEMO_PARTNERSHIP_KEY
@@ -70,31 +68,6 @@ class RelayDrain:
         return self.cpu_seconds / self.published * 1e6
 
 
-@dataclass
-class PhaseClock:
-    """CPU seconds of this process charged to each of the relay's phases."""
-
-    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
-
-    @contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        started = time.process_time()
-        try:
-            yield
-        finally:
-            self.seconds[name] += time.process_time() - started
-
-    def timed(self, name: str, function: Any) -> Any:
-        """`function`, charging its calls to `name` (and to whatever phase encloses them)."""
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.process_time()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                self.seconds[name] += time.process_time() - started
-        return timed
-
-
 @dataclass(frozen=True)
 class RelayPhases:
     published: int
@@ -112,7 +85,7 @@ class RelayPhases:
 
 async def drain(url: str, filled: FilledStore, batch_size: int) -> RelayDrain:
     app = LA_SERVICE.application(filled.org, store_env(filled.org, sqlite_path=filled.path))
-    nc = await nats.connect(url, name="bench-relay")
+    nc = await connect_bus(url, name="bench-relay")
     try:
         js = nc.jetstream()
         await ensure_streams(js)
@@ -138,8 +111,8 @@ def check_stored(published: int, stored: int) -> None:
 async def drain_by_phase(url: str, filled: FilledStore, batch_size: int) -> RelayPhases:
     """The relay's steps, batch after batch with nothing overlapping, each one's CPU counted."""
     app = LA_SERVICE.application(filled.org, store_env(filled.org, sqlite_path=filled.path))
-    nc = await nats.connect(url, name="bench-relay-phases")
-    clock = PhaseClock()
+    nc = await connect_bus(url, name="bench-relay-phases")
+    clock = PhaseClock(dict.fromkeys(PHASES, 0.0))
     try:
         js = nc.jetstream()
         await ensure_streams(js)
